@@ -1,0 +1,28 @@
+package dev.ratekeeper.policy.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+
+/** Quotas and prices of one model (or every model matching a glob), shared by everyone under the policy. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ModelQuota {
+  @JsonPropertyDescription("Model name, exact (claude-sonnet-4-6) or a glob with * and ? (claude-haiku-*). Exact names match before globs; among globs the first listed wins.")
+  @Required
+  @Size(min = 1, max = 128)
+  public String name;
+
+  @JsonPropertyDescription("Request rate of this model for everyone under the policy.")
+  public RequestRate requests;
+
+  @JsonPropertyDescription("Token quotas of this model for everyone under the policy.")
+  public ModelTokens tokens;
+
+  @JsonPropertyDescription("List prices; required for budgeted users to call the model.")
+  public Pricing pricing;
+
+  @JsonPropertyDescription("Model to use instead when this model's own quota is exhausted; must match an entry of spec.models.")
+  @Size(min = 1, max = 128)
+  public String fallback;
+}

@@ -1,0 +1,20 @@
+package dev.ratekeeper.policy.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+
+/** One key of a Secret in the policy's namespace. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class SecretKeyRef {
+  @JsonPropertyDescription("Name of the Secret, in the policy's namespace.")
+  @Required
+  @Size(min = 1, max = 253)
+  public String name;
+
+  @JsonPropertyDescription("Key within the Secret's data.")
+  @Required
+  @Size(min = 1, max = 253)
+  public String key;
+}

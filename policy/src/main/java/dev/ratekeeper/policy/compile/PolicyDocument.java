@@ -1,0 +1,75 @@
+package dev.ratekeeper.policy.compile;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.ratekeeper.policy.api.RateLimitPolicySpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+
+/**
+ * A RateLimitPolicy read from a YAML file, as {@code kubectl apply} would take it. Used by sidecars
+ * started with {@code --policy-file} and by tests; the operator gets the same spec from the API server.
+ */
+public record PolicyDocument(PolicyId id, RateLimitPolicySpec spec) {
+  public static final String API_VERSION = "ratekeeper.dev/v1alpha1";
+  public static final String KIND = "RateLimitPolicy";
+
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+  public static PolicyDocument read(Path file) throws IOException {
+    return parse(Files.readString(file));
+  }
+
+  /** Parses one RateLimitPolicy document; a missing namespace means {@code default}. */
+  public static PolicyDocument parse(String yaml) throws IOException {
+    JsonNode root = YAML.readTree(yaml);
+    if (root == null || !root.isObject()) {
+      throw new PolicyFormatException("not a YAML object");
+    }
+    String apiVersion = root.path("apiVersion").asText(null);
+    String kind = root.path("kind").asText(null);
+    if (!API_VERSION.equals(apiVersion) || !KIND.equals(kind)) {
+      throw new PolicyFormatException("expected apiVersion " + API_VERSION + " and kind " + KIND + ", got "
+          + apiVersion + " " + kind);
+    }
+    String name = root.path("metadata").path("name").asText(null);
+    if (name == null || name.isBlank()) {
+      throw new PolicyFormatException("metadata.name: is required");
+    }
+    String namespace = root.path("metadata").path("namespace").asText("default");
+    try {
+      RateLimitPolicySpec spec = YAML.treeToValue(root.path("spec"), RateLimitPolicySpec.class);
+      return new PolicyDocument(new PolicyId(namespace, name), spec);
+    } catch (MismatchedInputException e) {
+      throw new PolicyFormatException(describe(e));
+    }
+  }
+
+  private static String describe(MismatchedInputException e) {
+    String path = "spec" + e.getPath().stream()
+        .map(ref -> ref.getFieldName() != null ? "." + ref.getFieldName() : "[" + ref.getIndex() + "]")
+        .collect(Collectors.joining());
+    if (e instanceof UnrecognizedPropertyException u) {
+      return path + ": unknown field \"" + u.getPropertyName() + "\"";
+    }
+    if (e instanceof InvalidFormatException f) {
+      return path + ": invalid value \"" + f.getValue() + "\"";
+    }
+    return path + ": wrong type (" + e.getOriginalMessage().split("\n")[0] + ")";
+  }
+
+  /** The file is not a RateLimitPolicy document at all, or a field has the wrong type. */
+  public static final class PolicyFormatException extends IOException {
+    public PolicyFormatException(String message) {
+      super(message);
+    }
+  }
+}
