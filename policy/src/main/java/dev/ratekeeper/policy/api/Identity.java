@@ -2,6 +2,7 @@ package dev.ratekeeper.policy.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Size;
 
 /** How the sidecar learns which end user a request is for, and that user's tier. */
@@ -13,10 +14,12 @@ public class Identity {
 
   @JsonPropertyDescription("Request header in which the agent names the end user it acts for; absent header: user \"anonymous\". Default X-Ratekeeper-User.")
   @Size(min = 1, max = 128)
+  @Pattern(Names.HEADER_PATTERN)
   public String userHeader;
 
   @JsonPropertyDescription("Request header naming the user's tier; honoured only with trustTierHeader. Default X-Ratekeeper-Tier.")
   @Size(min = 1, max = 128)
+  @Pattern(Names.HEADER_PATTERN)
   public String tierHeader;
 
   @JsonPropertyDescription("Trust the tier header sent by the agent. Default false.")
@@ -24,6 +27,7 @@ public class Identity {
 
   @JsonPropertyDescription("Request header carrying an end user's own key, mapped to a user by apiKeySecretRef. Default X-Ratekeeper-Api-Key. Never logged, never forwarded.")
   @Size(min = 1, max = 128)
+  @Pattern(Names.HEADER_PATTERN)
   public String apiKeyHeader;
 
   @JsonPropertyDescription("Secret whose data maps user ids to their keys (<user-id>: <key>); held hashed (SHA-256).")

@@ -15,9 +15,10 @@ public class Upstream {
   @Pattern(Names.PATTERN)
   public String name;
 
-  @JsonPropertyDescription("Base URL, http or https, e.g. https://api.anthropic.com.")
+  @JsonPropertyDescription("Base URL, http or https with a host and an optional path, no query, e.g. https://api.anthropic.com.")
   @Required
   @Size(min = 1, max = 2048)
+  @Pattern(Names.URL_PATTERN)
   public String url;
 
   @JsonPropertyDescription("Wire format: anthropic or openai (OpenAI-compatible providers use openai).")

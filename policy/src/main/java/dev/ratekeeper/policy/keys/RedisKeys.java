@@ -96,6 +96,16 @@ public final class RedisKeys {
     return prefix + "top:" + periodId;
   }
 
+  /** HASH: user → tier the user was last admitted under in a period (labels the top users). */
+  public String topUserTiers(String periodId) {
+    return prefix + "top:" + periodId + ":tier";
+  }
+
+  /** HASH: user → LLM tokens used in a period (labels the top users). */
+  public String topUserTokens(String periodId) {
+    return prefix + "top:" + periodId + ":tokens";
+  }
+
   public static String encode(String part) {
     return URLEncoder.encode(part, StandardCharsets.UTF_8);
   }

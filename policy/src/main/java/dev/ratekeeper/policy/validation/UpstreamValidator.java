@@ -1,0 +1,77 @@
+package dev.ratekeeper.policy.validation;
+
+import dev.ratekeeper.policy.api.Names;
+import dev.ratekeeper.policy.api.SecretKeyRef;
+import dev.ratekeeper.policy.api.Upstream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/** Rules of {@code spec.upstreams[]}: route names, base URLs, formats and credentials Secrets. */
+final class UpstreamValidator {
+  static final int MAX_UPSTREAMS = 16;
+  static final int MAX_URL_LENGTH = 2048;
+  /** Route names that would shadow the bare provider paths (/v1/messages, /v1/chat/completions, ...). */
+  static final Set<String> RESERVED_NAMES = Set.of("v1");
+
+  private static final Pattern SECRET_KEY = Pattern.compile(Names.SECRET_KEY_PATTERN);
+  private static final String SECRET_KEY_RULE = "a valid Secret key (letters, digits, '-', '_' and '.')";
+  private static final String URL_RULE = "an http or https URL with a host, e.g. https://api.anthropic.com";
+
+  private UpstreamValidator() {}
+
+  static void validate(List<Upstream> upstreams, Violations v) {
+    Map<String, Integer> names = new HashMap<>();
+    v.items("spec.upstreams", upstreams, MAX_UPSTREAMS, (upstream, i) -> {
+      String path = "spec.upstreams[" + i + "]";
+      if (TierValidator.name(path + ".name", upstream.name, v)) {
+        Integer first = names.putIfAbsent(upstream.name, i);
+        if (first != null) {
+          v.add(path + ".name", "duplicate upstream " + Violations.quote(upstream.name)
+              + ", already defined at spec.upstreams[" + first + "]");
+        } else if (RESERVED_NAMES.contains(upstream.name)) {
+          v.add(path + ".name", Violations.quote(upstream.name)
+              + " is reserved: bare provider paths such as /v1/messages start with it");
+        }
+      }
+      url(path + ".url", upstream.url, v);
+      v.required(path + ".format", upstream.format, "anthropic or openai");
+      if (upstream.credentialsSecretRef != null) {
+        credentials(path + ".credentialsSecretRef", upstream.credentialsSecretRef, v);
+      }
+    });
+  }
+
+  private static void url(String path, String url, Violations v) {
+    if (!v.requiredText(path, url) || !v.maxLength(path, url, MAX_URL_LENGTH)) {
+      return;
+    }
+    URI uri;
+    try {
+      uri = new URI(url);
+    } catch (URISyntaxException e) {
+      v.add(path, Violations.quote(url) + " is not " + URL_RULE);
+      return;
+    }
+    String scheme = uri.getScheme();
+    if (scheme == null || !(scheme.equals("http") || scheme.equals("https"))
+        || uri.getHost() == null || uri.getHost().isEmpty()) {
+      v.add(path, Violations.quote(url) + " is not " + URL_RULE);
+    } else if (uri.getRawUserInfo() != null) {
+      v.add(path, "must not carry credentials; put the provider key in a Secret and name it in credentialsSecretRef");
+    } else if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+      v.add(path, "must not have a query or fragment: it is a base URL that request paths are appended to");
+    }
+  }
+
+  private static void credentials(String path, SecretKeyRef ref, Violations v) {
+    IdentityValidator.secretName(path + ".name", ref.name, v);
+    if (v.requiredText(path + ".key", ref.key) && v.maxLength(path + ".key", ref.key, 253)) {
+      v.matches(path + ".key", ref.key, SECRET_KEY, SECRET_KEY_RULE);
+    }
+  }
+}
