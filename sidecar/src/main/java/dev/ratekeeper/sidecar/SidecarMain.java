@@ -1,0 +1,40 @@
+package dev.ratekeeper.sidecar;
+
+import dev.ratekeeper.sidecar.config.SidecarConfig;
+import dev.ratekeeper.sidecar.runtime.Sidecar;
+import io.vertx.core.Vertx;
+import java.util.concurrent.TimeUnit;
+
+/** {@code java -jar ratekeeper-sidecar.jar}: parses flags and environment, starts the sidecar, or says what is wrong. */
+public final class SidecarMain {
+  private SidecarMain() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
+      System.out.print(SidecarConfig.USAGE);
+      return;
+    }
+    SidecarConfig config;
+    try {
+      config = SidecarConfig.fromProcess(args);
+    } catch (SidecarConfig.ConfigException e) {
+      System.err.println("ratekeeper-sidecar: cannot start:");
+      e.problems().forEach(p -> System.err.println("  " + p));
+      System.err.print(SidecarConfig.USAGE);
+      System.exit(2);
+      return;
+    }
+    Vertx vertx = Vertx.vertx();
+    try {
+      Sidecar sidecar = Sidecar.start(vertx, config).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        sidecar.close();
+        vertx.close();
+      }, "ratekeeper-shutdown"));
+    } catch (java.util.concurrent.ExecutionException e) {
+      System.err.println("ratekeeper-sidecar: cannot start: " + e.getCause().getMessage());
+      vertx.close();
+      System.exit(1);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package dev.ratekeeper.sidecar.limiter;
+
+import dev.ratekeeper.policy.api.BudgetPeriod;
+import java.time.DayOfWeek;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.IsoFields;
+import java.time.temporal.TemporalAdjusters;
+
+/**
+ * A fixed UTC calendar period of a quota or budget. Ids name the period, e.g. {@code 2026-11-23T14}
+ * (hour), {@code 2026-11-23} (day), {@code 2026-W47} (ISO week, from Monday 00:00 UTC),
+ * {@code 2026-11} (month). The Lua scripts compute the same ids and ends from Redis time
+ * ({@code lua/common.lua}); the behaviour suite checks that both agree.
+ */
+public enum CalendarPeriod {
+  HOUR('H'),
+  DAY('D'),
+  WEEK('W'),
+  MONTH('M');
+
+  private final char code;
+
+  CalendarPeriod(char code) {
+    this.code = code;
+  }
+
+  public static CalendarPeriod of(BudgetPeriod period) {
+    return switch (period) {
+      case Daily -> DAY;
+      case Weekly -> WEEK;
+      case Monthly -> MONTH;
+    };
+  }
+
+  /** The one-letter code the Lua scripts use. */
+  public char code() {
+    return code;
+  }
+
+  /** The id of the period containing {@code epochMs}. */
+  public String id(long epochMs) {
+    LocalDateTime t = LocalDateTime.ofInstant(Instant.ofEpochMilli(epochMs), ZoneOffset.UTC);
+    LocalDate d = t.toLocalDate();
+    return switch (this) {
+      case HOUR -> String.format("%04d-%02d-%02dT%02d", d.getYear(), d.getMonthValue(), d.getDayOfMonth(), t.getHour());
+      case DAY -> String.format("%04d-%02d-%02d", d.getYear(), d.getMonthValue(), d.getDayOfMonth());
+      case WEEK -> String.format("%04d-W%02d", d.get(IsoFields.WEEK_BASED_YEAR), d.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR));
+      case MONTH -> String.format("%04d-%02d", d.getYear(), d.getMonthValue());
+    };
+  }
+
+  /** The first millisecond after the period containing {@code epochMs}: when its counters start again from zero. */
+  public long endMs(long epochMs) {
+    LocalDateTime t = LocalDateTime.ofInstant(Instant.ofEpochMilli(epochMs), ZoneOffset.UTC);
+    LocalDateTime end = switch (this) {
+      case HOUR -> t.withMinute(0).withSecond(0).withNano(0).plusHours(1);
+      case DAY -> t.toLocalDate().plusDays(1).atStartOfDay();
+      case WEEK -> t.toLocalDate().with(TemporalAdjusters.next(DayOfWeek.MONDAY)).atStartOfDay();
+      case MONTH -> t.toLocalDate().withDayOfMonth(1).plusMonths(1).atStartOfDay();
+    };
+    return end.toInstant(ZoneOffset.UTC).toEpochMilli();
+  }
+}

@@ -1,0 +1,109 @@
+package dev.ratekeeper.sidecar.limiter;
+
+import dev.ratekeeper.policy.compile.CompiledGlobal;
+import dev.ratekeeper.policy.compile.CompiledModel;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.compile.CompiledTier;
+import dev.ratekeeper.policy.compile.Rate;
+import dev.ratekeeper.policy.keys.RedisKeys;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Which checks a request runs, on which counter keys (docs/redis-keys.md). Pure: the same request
+ * always yields the same checks in the same order (the order of {@link Dimension}, tier shares right
+ * before the global rate they share), so reconcile can name again every counter admit charged.
+ */
+public final class LimitPlan {
+  /** Key suffixes of the counters, documented in docs/redis-keys.md. */
+  static final String REQUESTS = "req";
+  static final String TOKENS_PER_MINUTE = "tpm";
+  static final String TOKENS_PER_HOUR = "tph";
+  static final String TOKENS_PER_DAY = "tpd";
+  static final String CONCURRENCY = "conc";
+  static final String BUDGET = "budget";
+  static final String SHARE_REQUESTS = "greq";
+  static final String SHARE_TOKENS = "gtpm";
+
+  private LimitPlan() {}
+
+  public static List<Check> checks(AdmitRequest request) {
+    CompiledPolicy policy = request.policy();
+    RedisKeys keys = new RedisKeys(policy.id());
+    CompiledTier tier = request.tier();
+    CompiledModel model = request.metered() ? request.model() : null;
+    CompiledGlobal global = policy.global() == null ? CompiledGlobal.UNLIMITED : policy.global();
+    String user = request.user();
+    long tokens = request.reservedTokens();
+    long cost = request.reservedCostMicros();
+    boolean metered = request.metered();
+    List<Check> checks = new ArrayList<>();
+
+    if (tier.requests() != null) {
+      checks.add(Check.bucket(Dimension.TIER_REQUESTS_PER_MINUTE, false, keys.user(user, REQUESTS), tier.requests(), 1));
+    }
+    if (metered) {
+      if (tier.tokensPerMinute() != null) {
+        checks.add(Check.bucket(Dimension.TIER_TOKENS_PER_MINUTE, false, keys.user(user, TOKENS_PER_MINUTE),
+            tier.tokensPerMinute(), tokens));
+      }
+      if (tier.tokensPerHour() != null) {
+        checks.add(Check.quota(Dimension.TIER_TOKENS_PER_HOUR, keys.user(user, TOKENS_PER_HOUR), tier.tokensPerHour(),
+            CalendarPeriod.HOUR, tokens));
+      }
+      if (tier.tokensPerDay() != null) {
+        checks.add(Check.quota(Dimension.TIER_TOKENS_PER_DAY, keys.user(user, TOKENS_PER_DAY), tier.tokensPerDay(),
+            CalendarPeriod.DAY, tokens));
+      }
+      if (tier.concurrency() != null) {
+        checks.add(Check.lease(Dimension.TIER_CONCURRENCY, keys.user(user, CONCURRENCY), tier.concurrency()));
+      }
+      if (tier.budget() != null) {
+        checks.add(Check.quota(Dimension.BUDGET, keys.user(user, BUDGET), tier.budget().microUsd(),
+            CalendarPeriod.of(tier.budget().period()), cost));
+      }
+    }
+    if (model != null) {
+      if (model.requests() != null) {
+        checks.add(Check.bucket(Dimension.MODEL_REQUESTS_PER_MINUTE, false, keys.model(model.pattern(), REQUESTS),
+            model.requests(), 1));
+      }
+      if (model.tokensPerMinute() != null) {
+        checks.add(Check.bucket(Dimension.MODEL_TOKENS_PER_MINUTE, false,
+            keys.model(model.pattern(), TOKENS_PER_MINUTE), model.tokensPerMinute(), tokens));
+      }
+      if (model.tokensPerDay() != null) {
+        checks.add(Check.quota(Dimension.MODEL_TOKENS_PER_DAY, keys.model(model.pattern(), TOKENS_PER_DAY),
+            model.tokensPerDay(), CalendarPeriod.DAY, tokens));
+      }
+    }
+    if (global.requests() != null) {
+      addShared(checks, Dimension.GLOBAL_REQUESTS_PER_MINUTE, global.requests(), tier,
+          keys.tier(tier.name(), SHARE_REQUESTS), keys.global(REQUESTS), 1);
+    }
+    if (metered && global.tokensPerMinute() != null) {
+      addShared(checks, Dimension.GLOBAL_TOKENS_PER_MINUTE, global.tokensPerMinute(), tier,
+          keys.tier(tier.name(), SHARE_TOKENS), keys.global(TOKENS_PER_MINUTE), tokens);
+    }
+    if (metered && global.budget() != null) {
+      checks.add(Check.quota(Dimension.GLOBAL_BUDGET, keys.global(BUDGET), global.budget().microUsd(),
+          CalendarPeriod.of(global.budget().period()), cost));
+    }
+    return checks;
+  }
+
+  /** A global rate, preceded by the tier's {@code globalShare} of it when that share is below 100 %. */
+  private static void addShared(List<Check> checks, Dimension dimension, Rate rate, CompiledTier tier, String shareKey,
+      String globalKey, long cost) {
+    if (tier.globalShare() < 100) {
+      checks.add(Check.bucket(dimension, true, shareKey, rate.share(tier.globalShare()), cost));
+    }
+    checks.add(Check.bucket(dimension, false, globalKey, rate, cost));
+  }
+
+  /** The period usage statistics are kept per: the global budget's, else monthly. */
+  public static CalendarPeriod statsPeriod(CompiledPolicy policy) {
+    CompiledGlobal global = policy.global();
+    return global == null || global.budget() == null ? CalendarPeriod.MONTH : CalendarPeriod.of(global.budget().period());
+  }
+}

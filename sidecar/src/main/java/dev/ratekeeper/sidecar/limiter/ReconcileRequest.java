@@ -1,0 +1,28 @@
+package dev.ratekeeper.sidecar.limiter;
+
+import java.util.Objects;
+
+/**
+ * Replace a request's reservation by what it really used, once the provider answered (or the
+ * client went away), and release its concurrency lease. Idempotent per request id.
+ *
+ * @param admitted the admission being reconciled (it names every counter that was charged)
+ * @param actualTokens tokens really used (input, cached input, output)
+ * @param actualCostMicros their cost in micro-dollars
+ */
+public record ReconcileRequest(AdmitRequest admitted, long actualTokens, long actualCostMicros) {
+  public ReconcileRequest {
+    Objects.requireNonNull(admitted, "admitted");
+    if (actualTokens < 0 || actualCostMicros < 0) {
+      throw new IllegalArgumentException("negative usage");
+    }
+  }
+
+  /**
+   * For a request that failed before the upstream answered (connection refused, timeout before
+   * headers, client gone before forwarding): refunds the whole reservation and releases the lease.
+   */
+  public static ReconcileRequest release(AdmitRequest admitted) {
+    return new ReconcileRequest(admitted, 0, 0);
+  }
+}

@@ -1,0 +1,294 @@
+package dev.ratekeeper.sidecar.proxy;
+
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.compile.CompiledUpstream;
+import dev.ratekeeper.sidecar.identity.Caller;
+import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
+import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.wire.MeteredRequest;
+import dev.ratekeeper.sidecar.wire.ProviderError;
+import dev.ratekeeper.sidecar.wire.SseUsageTracker;
+import dev.ratekeeper.sidecar.wire.Usage;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import java.net.URI;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * Sends admitted requests upstream over pooled keep-alive connections (TLS for https) and streams
+ * the answer back chunk by chunk with back-pressure, reading the provider's usage on the way.
+ * Every admitted request is settled exactly once: at the end of the answer, on an upstream error,
+ * or when the client goes away (then the upstream call is cancelled too).
+ */
+public final class Forwarder {
+  private static final System.Logger LOG = System.getLogger(Forwarder.class.getName());
+
+  private final HttpClientAgent client;
+  private final Map<String, String> urlOverrides;
+  private final Map<String, String> providerKeys;
+  private final long connectTimeoutMs;
+  private final long responseTimeoutMs;
+  private final LimiterStore limiter;
+  private final SidecarMetrics metrics;
+  private final Consumer<ProviderThrottle> onProviderThrottle;
+  private final Map<String, Target> targets = new ConcurrentHashMap<>();
+
+  /** The provider answered 429 or 529 for {@code upstream}. */
+  public record ProviderThrottle(CompiledPolicy policy, CompiledUpstream upstream, int status, MultiMap headers) {}
+
+  public Forwarder(Vertx vertx, Map<String, String> urlOverrides, Map<String, String> providerKeys,
+      long connectTimeoutMs, long responseTimeoutMs, LimiterStore limiter, SidecarMetrics metrics,
+      Consumer<ProviderThrottle> onProviderThrottle) {
+    this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
+            .setDecompressionSupported(false).setConnectTimeout((int) connectTimeoutMs),
+        new PoolOptions().setHttp1MaxSize(256));
+    this.urlOverrides = Map.copyOf(urlOverrides);
+    this.providerKeys = Map.copyOf(providerKeys);
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.responseTimeoutMs = responseTimeoutMs;
+    this.limiter = limiter;
+    this.metrics = metrics;
+    this.onProviderThrottle = onProviderThrottle;
+  }
+
+  private record Target(String host, int port, boolean ssl, String basePath) {}
+
+  private Target target(CompiledUpstream upstream) {
+    String url = urlOverrides.getOrDefault(upstream.name(), upstream.url());
+    return targets.computeIfAbsent(url, u -> {
+      URI uri = URI.create(u);
+      boolean ssl = "https".equals(uri.getScheme());
+      int port = uri.getPort() > 0 ? uri.getPort() : ssl ? 443 : 80;
+      String base = uri.getRawPath() == null || uri.getRawPath().equals("/") ? "" : uri.getRawPath();
+      return new Target(uri.getHost(), port, ssl, base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
+    });
+  }
+
+  private RequestOptions options(HttpServerRequest req, Target target, String path) {
+    return new RequestOptions().setMethod(req.method()).setHost(target.host()).setPort(target.port())
+        .setSsl(target.ssl()).setURI(target.basePath() + path).setConnectTimeout(connectTimeoutMs)
+        .setIdleTimeout(responseTimeoutMs);
+  }
+
+  /** Forwards an admitted metered call and settles its reservation when it is over. */
+  void forwardMetered(HttpServerRequest req, AdmitRequest admitted, Route route, MeteredRequest request,
+      Buffer originalBody, Caller caller, AdmissionPlan.Planned planned, Map<String, String> extraHeaders) {
+    CompiledPolicy policy = admitted.policy();
+    CompiledUpstream upstream = route.upstream();
+    Buffer body = request.rewritten() ? Buffer.buffer(request.toBytes()) : originalBody;
+    MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
+        providerKeys.get(upstream.name()), true);
+    Exchange exchange = new Exchange(req, admitted, route, request, caller, planned);
+    metrics.inflight().incrementAndGet();
+    req.response().closeHandler(v -> exchange.clientGone());
+    client.request(options(req, target(upstream), route.upstreamPath()))
+        .compose(creq -> {
+          exchange.upstreamRequest = creq;
+          creq.headers().addAll(headers);
+          if (exchange.done.get()) {
+            creq.reset();
+            return Future.failedFuture("client gone");
+          }
+          return creq.send(body);
+        })
+        .onSuccess(resp -> exchange.relay(resp, extraHeaders))
+        .onFailure(exchange::upstreamFailed);
+  }
+
+  /** Forwards a call that is not metered, streaming its body both ways. */
+  void forwardUnmetered(HttpServerRequest req, CompiledPolicy policy, Route route, Map<String, String> extraHeaders) {
+    CompiledUpstream upstream = route.upstream();
+    MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
+        providerKeys.get(upstream.name()), false);
+    HttpServerResponse out = req.response();
+    client.request(options(req, target(upstream), route.upstreamPath()))
+        .compose(creq -> {
+          creq.headers().addAll(headers);
+          String length = req.getHeader("content-length");
+          if (length != null) {
+            creq.putHeader("content-length", length);
+          } else if (req.method().name().equals("GET") || req.method().name().equals("HEAD")) {
+            req.resume();
+            return creq.send();
+          } else {
+            creq.setChunked(true);
+          }
+          out.closeHandler(v -> creq.reset());
+          return creq.send(req);
+        })
+        .onSuccess(resp -> {
+          if (resp.statusCode() == 429 || resp.statusCode() == 529) {
+            onProviderThrottle.accept(new ProviderThrottle(policy, upstream, resp.statusCode(), resp.headers()));
+          }
+          out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
+          Headers.copyResponse(resp.headers(), out.headers(), false);
+          extraHeaders.forEach(out::putHeader);
+          if (out.headers().get("content-length") == null) {
+            out.setChunked(true);
+          }
+          resp.pipeTo(out);
+        })
+        .onFailure(err -> {
+          req.resume();
+          Responses.error(out, upstream.format(), upstreamError(err, upstream));
+        });
+  }
+
+  static ProviderError upstreamError(Throwable err, CompiledUpstream upstream) {
+    boolean timeout = err.getClass().getName().contains("Timeout") || String.valueOf(err.getMessage()).contains("timeout");
+    return timeout
+        ? ProviderError.of(ProviderError.Kind.UPSTREAM_TIMEOUT, "upstream " + upstream.name() + " timed out")
+        : ProviderError.of(ProviderError.Kind.UPSTREAM_FAILED, "upstream " + upstream.name() + " failed: "
+            + err.getClass().getSimpleName());
+  }
+
+  /** One metered call in flight. */
+  private final class Exchange {
+    final HttpServerRequest req;
+    final AdmitRequest admitted;
+    final CompiledPolicy policy;
+    final Route route;
+    final MeteredRequest request;
+    final Caller caller;
+    final AdmissionPlan.Planned planned;
+    final long started = System.nanoTime();
+    final AtomicBoolean done = new AtomicBoolean();
+    volatile HttpClientRequest upstreamRequest;
+    SseUsageTracker tracker;
+    ResponseTail tail;
+    int status;
+
+    Exchange(HttpServerRequest req, AdmitRequest admitted, Route route, MeteredRequest request, Caller caller,
+        AdmissionPlan.Planned planned) {
+      this.req = req;
+      this.admitted = admitted;
+      this.policy = admitted.policy();
+      this.route = route;
+      this.request = request;
+      this.caller = caller;
+      this.planned = planned;
+    }
+
+    void relay(HttpClientResponse resp, Map<String, String> extraHeaders) {
+      HttpServerResponse out = req.response();
+      if (done.get()) {
+        return;
+      }
+      status = resp.statusCode();
+      if (status == 429 || status == 529) {
+        onProviderThrottle.accept(new ProviderThrottle(policy, route.upstream(), status, resp.headers()));
+      }
+      String type = resp.getHeader("content-type");
+      boolean sse = type != null && type.startsWith("text/event-stream");
+      boolean hide = sse && request.injectedUsageRequest();
+      if (sse) {
+        tracker = new SseUsageTracker(request.endpoint(), hide);
+      } else {
+        tail = new ResponseTail(request.endpoint());
+      }
+      out.setStatusCode(status).setStatusMessage(resp.statusMessage());
+      Headers.copyResponse(resp.headers(), out.headers(), hide);
+      extraHeaders.forEach(out::putHeader);
+      if (out.headers().get("content-length") == null) {
+        out.setChunked(true);
+      }
+      resp.handler(chunk -> {
+        Buffer send = chunk;
+        if (tracker != null) {
+          byte[] passed = tracker.accept(chunk.getBytes());
+          send = hide ? Buffer.buffer(passed) : chunk;
+        } else {
+          tail.add(chunk);
+        }
+        if (send.length() > 0 && !out.closed()) {
+          out.write(send);
+          if (out.writeQueueFull()) {
+            resp.pause();
+            out.drainHandler(v -> resp.resume());
+          }
+        }
+      });
+      resp.exceptionHandler(err -> {
+        if (done.compareAndSet(false, true)) {
+          out.reset();
+          settle(usageSoFar());
+        }
+      });
+      resp.endHandler(v -> {
+        if (tracker != null) {
+          byte[] rest = tracker.finish();
+          if (rest.length > 0 && !out.closed()) {
+            out.write(Buffer.buffer(rest));
+          }
+        }
+        if (done.compareAndSet(false, true)) {
+          out.end();
+          settle(finalUsage());
+        }
+      });
+    }
+
+    /** The client went away: cancel the upstream call and charge what was used so far. */
+    void clientGone() {
+      if (done.compareAndSet(false, true)) {
+        HttpClientRequest creq = upstreamRequest;
+        if (creq != null) {
+          creq.reset();
+        }
+        settle(usageSoFar());
+      }
+    }
+
+    void upstreamFailed(Throwable err) {
+      if (done.compareAndSet(false, true)) {
+        Responses.error(req.response(), route.upstream().format(), upstreamError(err, route.upstream()));
+        settle(Usage.NONE);
+      }
+    }
+
+    private Usage usageSoFar() {
+      if (tracker != null) {
+        return tracker.usageSoFar(planned.inputEstimate());
+      }
+      return new Usage(planned.inputEstimate(), 0, 0, 0);
+    }
+
+    private Usage finalUsage() {
+      if (tracker != null) {
+        return tracker.reportedUsage().orElseGet(() -> status >= 400 ? Usage.NONE : usageSoFar());
+      }
+      return tail.usage().orElseGet(() -> status >= 400 ? Usage.NONE
+          : new Usage(planned.inputEstimate(), planned.outputCap(), 0, 0));
+    }
+
+    private void settle(Usage usage) {
+      metrics.inflight().decrementAndGet();
+      metrics.upstreamTime(System.nanoTime() - started);
+      String model = request.model();
+      String tier = caller.tier();
+      long cost = planned.model() == null ? 0 : usage.costMicros(planned.model().pricing());
+      metrics.tokens(model, tier, "input", usage.input());
+      metrics.tokens(model, tier, "output", usage.output());
+      metrics.tokens(model, tier, "cache_read", usage.cacheRead());
+      metrics.tokens(model, tier, "cache_write", usage.cacheWrite());
+      metrics.spend(model, tier, cost);
+      limiter.reconcile(new ReconcileRequest(admitted, usage.totalTokens(), cost))
+          .onFailure(err -> LOG.log(System.Logger.Level.WARNING, "reconcile of " + admitted.requestId() + " failed: " + err));
+    }
+  }
+}

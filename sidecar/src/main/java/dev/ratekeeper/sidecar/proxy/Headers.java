@@ -1,0 +1,79 @@
+package dev.ratekeeper.sidecar.proxy;
+
+import dev.ratekeeper.policy.api.UpstreamFormat;
+import dev.ratekeeper.policy.compile.CompiledIdentity;
+import io.vertx.core.MultiMap;
+import java.util.Locale;
+import java.util.Set;
+
+/** Which headers cross the proxy, each way. */
+final class Headers {
+  /** RFC 9110 §7.6.1 connection-specific headers, never forwarded. */
+  static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-authenticate",
+      "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade");
+
+  private Headers() {}
+
+  /**
+   * The headers to send upstream: the client's, less hop-by-hop ones, {@code Host}, the length
+   * (recomputed), every {@code X-Ratekeeper-*} header and the policy's identity headers. With a
+   * provider key configured, the client's credentials are replaced by it. Metered calls ask for an
+   * uncompressed response, so usage can be read as it streams.
+   */
+  static MultiMap upstreamRequest(MultiMap in, CompiledIdentity identity, UpstreamFormat format, String providerKey,
+      boolean metered) {
+    MultiMap out = MultiMap.caseInsensitiveMultiMap();
+    Set<String> listedInConnection = connectionListed(in);
+    String userHeader = identity.userHeader().toLowerCase(Locale.ROOT);
+    String tierHeader = identity.tierHeader().toLowerCase(Locale.ROOT);
+    String keyHeader = identity.apiKeyHeader().toLowerCase(Locale.ROOT);
+    for (var entry : in) {
+      String name = entry.getKey().toLowerCase(Locale.ROOT);
+      if (HOP_BY_HOP.contains(name) || listedInConnection.contains(name) || name.equals("host")
+          || name.equals("content-length") || name.startsWith("x-ratekeeper-") || name.equals(userHeader)
+          || name.equals(tierHeader) || name.equals(keyHeader)) {
+        continue;
+      }
+      if (providerKey != null && (name.equals("authorization") || name.equals("x-api-key"))) {
+        continue;
+      }
+      if (metered && name.equals("accept-encoding")) {
+        continue;
+      }
+      out.add(entry.getKey(), entry.getValue());
+    }
+    if (providerKey != null) {
+      if (format == UpstreamFormat.ANTHROPIC) {
+        out.set("x-api-key", providerKey);
+      } else {
+        out.set("authorization", "Bearer " + providerKey);
+      }
+    }
+    return out;
+  }
+
+  /** The provider's response headers, untouched but for hop-by-hop ones (and the length when the body changes). */
+  static void copyResponse(MultiMap from, MultiMap to, boolean bodyMayChange) {
+    Set<String> listedInConnection = connectionListed(from);
+    for (var entry : from) {
+      String name = entry.getKey().toLowerCase(Locale.ROOT);
+      if (HOP_BY_HOP.contains(name) || listedInConnection.contains(name)
+          || (bodyMayChange && name.equals("content-length"))) {
+        continue;
+      }
+      to.add(entry.getKey(), entry.getValue());
+    }
+  }
+
+  private static Set<String> connectionListed(MultiMap headers) {
+    String connection = headers.get("connection");
+    if (connection == null) {
+      return Set.of();
+    }
+    java.util.HashSet<String> names = new java.util.HashSet<>();
+    for (String token : connection.split(",")) {
+      names.add(token.trim().toLowerCase(Locale.ROOT));
+    }
+    return names;
+  }
+}

@@ -1,0 +1,230 @@
+package dev.ratekeeper.sidecar.proxy;
+
+import dev.ratekeeper.policy.api.UnmeteredPaths;
+import dev.ratekeeper.policy.api.UpstreamFormat;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.compile.CompiledTier;
+import dev.ratekeeper.sidecar.identity.Caller;
+import dev.ratekeeper.sidecar.identity.IdentityResolver;
+import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.Dimension;
+import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.wire.Endpoint;
+import dev.ratekeeper.sidecar.wire.MeteredRequest;
+import dev.ratekeeper.sidecar.wire.ProviderError;
+import dev.ratekeeper.sidecar.wire.RequestParser;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * The proxy the agent's SDK talks to. Routes {@code /<upstream>/...} and the bare provider paths;
+ * metered calls are read whole under {@code --max-body}, parsed once, admitted in one limiter call,
+ * then forwarded by the {@link Forwarder}, which streams the answer back and settles the
+ * reservation. Other paths follow the policy's {@code unmeteredPaths}.
+ */
+public final class ProxyServer {
+  private static final System.Logger LOG = System.getLogger(ProxyServer.class.getName());
+
+  private final Vertx vertx;
+  private final Supplier<CompiledPolicy> policy;
+  private final LimiterStore limiter;
+  private final IdentityResolver identity;
+  private final SidecarMetrics metrics;
+  private final Forwarder forwarder;
+  private final long maxBody;
+  private final String requestIdPrefix;
+  private final AtomicLong requestSeq = new AtomicLong();
+
+  public ProxyServer(Vertx vertx, Supplier<CompiledPolicy> policy, LimiterStore limiter, IdentityResolver identity,
+      SidecarMetrics metrics, Forwarder forwarder, long maxBody, String sidecarId) {
+    this.vertx = vertx;
+    this.policy = policy;
+    this.limiter = limiter;
+    this.identity = identity;
+    this.metrics = metrics;
+    this.forwarder = forwarder;
+    this.maxBody = maxBody;
+    this.requestIdPrefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36) + "-";
+  }
+
+  public Future<HttpServer> listen(String host, int port) {
+    return vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
+            .setIdleTimeout(0).setDecompressionSupported(false))
+        .requestHandler(this::handle)
+        .listen();
+  }
+
+  void handle(HttpServerRequest req) {
+    CompiledPolicy current = policy.get();
+    Route route = Route.resolve(current, req.uri()).orElse(null);
+    if (route == null) {
+      UpstreamFormat guess = req.path().contains("/messages") ? UpstreamFormat.ANTHROPIC : UpstreamFormat.OPENAI;
+      Responses.error(req.response(), guess, ProviderError.of(ProviderError.Kind.NOT_FOUND, "no upstream for "
+          + req.path() + ": use /<upstream>/... with one of " + current.upstreams().stream()
+          .map(u -> u.name()).toList()));
+      return;
+    }
+    if (route.endpoint().isPresent() && req.method() == HttpMethod.POST) {
+      readBody(req, route, body -> metered(req, current, route, route.endpoint().get(), body));
+    } else {
+      unmetered(req, current, route);
+    }
+  }
+
+  private void readBody(HttpServerRequest req, Route route, java.util.function.Consumer<Buffer> then) {
+    UpstreamFormat format = route.upstream().format();
+    String declared = req.getHeader("content-length");
+    if (declared != null) {
+      try {
+        if (Long.parseLong(declared.trim()) > maxBody) {
+          tooLarge(req, format);
+          return;
+        }
+      } catch (NumberFormatException e) {
+        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
+            "content-length is not a number"));
+        return;
+      }
+    }
+    Buffer body = Buffer.buffer();
+    boolean[] over = {false};
+    req.handler(chunk -> {
+      if (over[0]) {
+        return;
+      }
+      if ((long) body.length() + chunk.length() > maxBody) {
+        over[0] = true;
+        tooLarge(req, format);
+      } else {
+        body.appendBuffer(chunk);
+      }
+    });
+    req.endHandler(v -> {
+      if (!over[0]) {
+        then.accept(body);
+      }
+    });
+  }
+
+  private void tooLarge(HttpServerRequest req, UpstreamFormat format) {
+    req.response().putHeader("connection", "close");
+    Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.TOO_LARGE,
+        "request body exceeds the sidecar's limit of " + maxBody + " bytes (--max-body)"));
+  }
+
+  private void metered(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint, Buffer body) {
+    UpstreamFormat format = route.upstream().format();
+    HttpServerResponse resp = req.response();
+    RequestParser.Result parsed = RequestParser.parse(endpoint, body.getBytes());
+    if (parsed instanceof RequestParser.Invalid invalid) {
+      metrics.request(route.upstream().name(), "unknown", "unknown", "invalid");
+      Responses.error(resp, format, invalid.error());
+      return;
+    }
+    MeteredRequest request = ((RequestParser.Parsed) parsed).request();
+    identity.resolve(current, req.headers()).onComplete(who -> {
+      if (who.failed()) {
+        metrics.request(route.upstream().name(), request.model(), "unknown", "unauthorized");
+        Responses.unauthorized(resp, format, who.cause().getMessage());
+        return;
+      }
+      Caller caller = who.result();
+      AdmissionPlan.Result plan = AdmissionPlan.plan(current, caller, request);
+      if (plan instanceof AdmissionPlan.Refused refused) {
+        metrics.request(route.upstream().name(), request.model(), caller.tier(), "invalid");
+        Responses.error(resp, format, refused.error());
+        return;
+      }
+      AdmissionPlan.Planned planned = (AdmissionPlan.Planned) plan;
+      request.requestStreamUsage();
+      String requestId = nextRequestId();
+      AdmitRequest ask = AdmitRequest.metered(current, requestId, caller.user(), planned.tier(), planned.model(),
+          planned.tokens(), planned.costMicros());
+      long start = System.nanoTime();
+      limiter.admit(ask).onComplete(decided -> {
+        metrics.decisionTime(System.nanoTime() - start);
+        if (decided.failed()) {
+          LOG.log(System.Logger.Level.WARNING, "admission failed: " + decided.cause());
+          metrics.request(route.upstream().name(), request.model(), caller.tier(), "error");
+          Responses.error(resp, format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
+              "rate-limit store unavailable; try again shortly"));
+          return;
+        }
+        Decision verdict = decided.result();
+        if (!verdict.allowed()) {
+          deny(resp, format, route, request.model(), caller.tier(), verdict);
+          return;
+        }
+        metrics.request(route.upstream().name(), request.model(), caller.tier(),
+            verdict.limitedBy().isEmpty() ? "allowed" : "shadow_limited");
+        Map<String, String> extra = Responses.allowedHeaders(verdict, current.warnAtPercent());
+        forwarder.forwardMetered(req, ask, route, request, body, caller, planned, extra);
+      });
+    });
+  }
+
+  private void deny(HttpServerResponse resp, UpstreamFormat format, Route route, String model, String tier,
+      Decision verdict) {
+    verdict.limitedBy().forEach(d -> metrics.throttled(d.wireName()));
+    metrics.request(route.upstream().name(), model, tier, verdict.neverPassable() ? "invalid" : "throttled");
+    Responses.denied(resp, format, verdict);
+  }
+
+  private void unmetered(HttpServerRequest req, CompiledPolicy current, Route route) {
+    UpstreamFormat format = route.upstream().format();
+    UnmeteredPaths mode = current.unmeteredPaths();
+    if (mode == UnmeteredPaths.Deny) {
+      Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.FORBIDDEN,
+          req.method() + " " + route.upstreamPath() + " is not allowed through Ratekeeper (unmeteredPaths: Deny)"));
+      return;
+    }
+    req.pause();
+    if (mode == UnmeteredPaths.PassThrough) {
+      metrics.request(route.upstream().name(), "none", "none", "passthrough");
+      forwarder.forwardUnmetered(req, current, route, Map.of());
+      return;
+    }
+    identity.resolve(current, req.headers()).onComplete(who -> {
+      if (who.failed()) {
+        req.resume();
+        Responses.unauthorized(req.response(), format, who.cause().getMessage());
+        return;
+      }
+      Caller caller = who.result();
+      CompiledTier tier = current.tier(caller.tier()).orElseThrow();
+      String requestId = nextRequestId();
+      limiter.admit(AdmitRequest.requestsOnly(current, requestId, caller.user(), tier)).onComplete(decided -> {
+        if (decided.failed()) {
+          req.resume();
+          Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
+              "rate-limit store unavailable; try again shortly"));
+          return;
+        }
+        Decision verdict = decided.result();
+        if (!verdict.allowed()) {
+          req.resume();
+          deny(req.response(), format, route, "none", caller.tier(), verdict);
+          return;
+        }
+        metrics.request(route.upstream().name(), "none", caller.tier(), "allowed");
+        forwarder.forwardUnmetered(req, current, route, Responses.allowedHeaders(verdict, current.warnAtPercent()));
+      });
+    });
+  }
+
+  /** Unique across sidecars and restarts: sidecar id, a per-start nonce, a sequence number. */
+  private String nextRequestId() {
+    return requestIdPrefix + Long.toString(requestSeq.incrementAndGet(), 36);
+  }
+}

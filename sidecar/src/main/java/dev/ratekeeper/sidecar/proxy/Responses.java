@@ -1,0 +1,114 @@
+package dev.ratekeeper.sidecar.proxy;
+
+import dev.ratekeeper.policy.api.Money;
+import dev.ratekeeper.policy.api.UpstreamFormat;
+import dev.ratekeeper.sidecar.limiter.BudgetStatus;
+import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.Dimension;
+import dev.ratekeeper.sidecar.wire.ProviderError;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The answers the sidecar writes itself, in the provider's error shape and with DESIGN.md's headers. */
+final class Responses {
+  /** Longer than this, waiting cannot help soon: the Node SDKs would otherwise sleep as long as told. */
+  static final long SHOULD_RETRY_MAX_MS = 60_000;
+
+  private Responses() {}
+
+  static void error(HttpServerResponse resp, UpstreamFormat format, ProviderError error) {
+    if (resp.ended() || resp.closed()) {
+      return;
+    }
+    resp.setStatusCode(error.status()).putHeader("content-type", "application/json").end(error.body(format));
+  }
+
+  static void unauthorized(HttpServerResponse resp, UpstreamFormat format, String message) {
+    if (resp.ended() || resp.closed()) {
+      return;
+    }
+    ProviderError error = new ProviderError(401, ProviderError.Kind.FORBIDDEN, message);
+    String body = format == UpstreamFormat.ANTHROPIC
+        ? "{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\",\"message\":" + quote(message) + "}}"
+        : "{\"error\":{\"message\":" + quote(message) + ",\"type\":\"invalid_request_error\",\"param\":null,"
+            + "\"code\":\"invalid_api_key\"}}";
+    resp.setStatusCode(error.status()).putHeader("content-type", "application/json").end(body);
+  }
+
+  /**
+   * A denial: 429 with {@code retry-after} (whole seconds, rounded up), {@code retry-after-ms},
+   * {@code x-ratekeeper-limited-by} and {@code x-should-retry: false} when waiting cannot help soon;
+   * or 400 when the request could never pass even from empty.
+   */
+  static void denied(HttpServerResponse resp, UpstreamFormat format, Decision verdict) {
+    String dims = verdict.limitedByHeader();
+    if (verdict.neverPassable()) {
+      resp.putHeader("x-ratekeeper-limited-by", dims);
+      error(resp, format, ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
+          "request can never pass: its reservation exceeds the whole of " + dims));
+      return;
+    }
+    long ms = Math.max(0, verdict.retryAfterMs());
+    resp.putHeader("retry-after", Long.toString((ms + 999) / 1000));
+    resp.putHeader("retry-after-ms", Long.toString(ms));
+    resp.putHeader("x-ratekeeper-limited-by", dims);
+    if (!verdict.retryHelpsSoon() || ms > SHOULD_RETRY_MAX_MS) {
+      resp.putHeader("x-should-retry", "false");
+    }
+    boolean budget = verdict.limitedBy().stream()
+        .anyMatch(d -> d == Dimension.BUDGET || d == Dimension.GLOBAL_BUDGET);
+    ProviderError.Kind kind = budget ? ProviderError.Kind.BUDGET_EXHAUSTED : ProviderError.Kind.RATE_LIMITED;
+    String message = budget
+        ? "Ratekeeper: budget exhausted (" + dims + "); retry after " + (ms + 999) / 1000 + " s"
+        : "Ratekeeper: rate limit reached (" + dims + "); retry after " + (ms + 999) / 1000 + " s";
+    error(resp, format, ProviderError.of(kind, message));
+  }
+
+  /** Headers added to an allowed response (the provider's own headers stay untouched). */
+  static Map<String, String> allowedHeaders(Decision verdict, int warnAtPercent) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    if (verdict.remainingRequests() != null) {
+      headers.put("x-ratekeeper-remaining-requests", Long.toString(verdict.remainingRequests()));
+    }
+    if (verdict.remainingTokens() != null) {
+      headers.put("x-ratekeeper-remaining-tokens", Long.toString(verdict.remainingTokens()));
+    }
+    if (verdict.remainingBudgetMicros() != null) {
+      headers.put("x-ratekeeper-budget-remaining-usd", Money.format(Math.max(0, verdict.remainingBudgetMicros())));
+    }
+    String warning = budgetWarning(verdict, warnAtPercent);
+    if (warning != null) {
+      headers.put("x-ratekeeper-budget-warning", warning);
+    }
+    if (!verdict.limitedBy().isEmpty()) {
+      headers.put("x-ratekeeper-shadow-limited-by", verdict.limitedByHeader());
+    }
+    return headers;
+  }
+
+  /**
+   * Which budgets reached {@code warnAtPercent} counting committed spend and in-flight reservations,
+   * this request's included: e.g. {@code budget 83%} or {@code budget 83%, global.budget 91%}; null
+   * when none did.
+   */
+  static String budgetWarning(Decision verdict, int warnAtPercent) {
+    StringBuilder out = new StringBuilder();
+    appendWarning(out, "budget", verdict.userBudget(), warnAtPercent);
+    appendWarning(out, "global.budget", verdict.globalBudget(), warnAtPercent);
+    return out.length() == 0 ? null : out.toString();
+  }
+
+  private static void appendWarning(StringBuilder out, String name, BudgetStatus status, int warnAtPercent) {
+    if (status != null && status.limitMicros() > 0 && status.reaches(warnAtPercent)) {
+      if (out.length() > 0) {
+        out.append(", ");
+      }
+      out.append(name).append(' ').append(status.usedMicros() * 100 / status.limitMicros()).append('%');
+    }
+  }
+
+  private static String quote(String s) {
+    return io.vertx.core.json.Json.encode(s);
+  }
+}

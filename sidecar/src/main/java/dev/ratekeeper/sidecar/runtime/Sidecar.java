@@ -1,0 +1,175 @@
+package dev.ratekeeper.sidecar.runtime;
+
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.sidecar.admin.AdminServer;
+import dev.ratekeeper.sidecar.config.SidecarConfig;
+import dev.ratekeeper.sidecar.identity.ApiKeys;
+import dev.ratekeeper.sidecar.identity.IdentityResolver;
+import dev.ratekeeper.sidecar.limiter.LimiterOptions;
+import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.proxy.Forwarder;
+import dev.ratekeeper.sidecar.proxy.ProxyServer;
+import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
+import dev.ratekeeper.sidecar.store.RedisLimiterStore;
+import dev.ratekeeper.sidecar.store.RedisTime;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.RedisOptions;
+import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+
+/**
+ * One running sidecar: policy, limiter store, proxy and admin servers. {@link #start} is what
+ * {@code main} runs; tests start several in one JVM, each with its own Vert.x.
+ */
+public final class Sidecar implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(Sidecar.class.getName());
+
+  private final Vertx vertx;
+  private final SidecarConfig config;
+  private final SidecarMetrics metrics = new SidecarMetrics();
+  private final AtomicBoolean storeAnswered = new AtomicBoolean();
+  private PolicyHolder policy;
+  private Redis redis;
+  private LimiterStore store;
+  private HttpServer proxyServer;
+  private HttpServer adminServer;
+
+  private Sidecar(Vertx vertx, SidecarConfig config) {
+    this.vertx = vertx;
+    this.config = config;
+  }
+
+  /** Starts a sidecar on {@code vertx}; fails with a message naming what is wrong. */
+  public static Future<Sidecar> start(Vertx vertx, SidecarConfig config) {
+    Sidecar sidecar = new Sidecar(vertx, config);
+    return sidecar.boot().map(v -> sidecar);
+  }
+
+  private Future<Void> boot() {
+    if (config.redisUrl() != null) {
+      RedisOptions options = new RedisOptions().setConnectionString(config.redisUrl()).setMaxPoolSize(16)
+          .setMaxPoolWaiting(10_000);
+      if (config.redisPassword() != null) {
+        options.setPassword(config.redisPassword());
+      }
+      redis = Redis.createClient(vertx, options);
+    }
+    Future<CompiledPolicy> loaded;
+    if (config.policyFile() != null) {
+      try {
+        loaded = Future.succeededFuture(PolicyLoader.fromFile(config.policyFile()));
+      } catch (PolicyLoader.PolicyLoadException e) {
+        return Future.failedFuture(e);
+      }
+    } else {
+      loaded = PolicyLoader.fromRedis(RedisAPI.api(redis), config.policy());
+    }
+    return loaded.compose(this::startWith);
+  }
+
+  private Future<Void> startWith(CompiledPolicy initial) {
+    policy = new PolicyHolder(initial);
+    metrics.revision(initial.revision());
+    Future<Void> storeReady;
+    if (redis == null) {
+      LOG.log(System.Logger.Level.WARNING, "no --redis: limits are kept in this process only; "
+          + "several sidecars would each allow the full limit");
+      store = new InMemoryLimiterStore();
+      storeReady = Future.succeededFuture();
+    } else {
+      RedisLimiterStore redisStore = RedisLimiterStore.create(redis, LimiterOptions.DEFAULTS, RedisTime.server());
+      store = redisStore;
+      storeReady = redisStore.loadScripts();
+    }
+    Function<String, Future<String>> keyLookup;
+    try {
+      keyLookup = keyLookup(initial);
+    } catch (IOException e) {
+      return Future.failedFuture(e);
+    }
+    return storeReady.compose(v -> {
+      storeAnswered.set(true);
+      IdentityResolver identity = new IdentityResolver(keyLookup);
+      Forwarder forwarder = new Forwarder(vertx, config.upstreamOverrides(), config.upstreamKeys(),
+          config.connectTimeoutMs(), config.upstreamTimeoutMs(), store, metrics, throttle -> { });
+      ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, config.maxBodyBytes(),
+          config.sidecarId());
+      return proxy.listen(config.listen().host(), config.listen().port());
+    }).compose(server -> {
+      proxyServer = server;
+      return new AdminServer(vertx, metrics, this::ready).listen(config.adminListen().host(),
+          config.adminListen().port());
+    }).map(server -> {
+      adminServer = server;
+      LOG.log(System.Logger.Level.INFO, "ratekeeper sidecar " + config.sidecarId() + " enforcing " + initial.id()
+          + " revision " + initial.revision() + " on " + config.listen().host() + ":" + proxyServer.actualPort()
+          + " (admin :" + adminServer.actualPort() + ", store " + (redis == null ? "in-process"
+          : SidecarConfig.redactUrl(config.redisUrl())) + ")");
+      return null;
+    });
+  }
+
+  /** End users' keys: a keys file when given, else the hashed mapping the operator writes to Redis. */
+  private Function<String, Future<String>> keyLookup(CompiledPolicy initial) throws IOException {
+    if (config.apiKeysFile() != null) {
+      Map<String, String> byHash = ApiKeys.readFile(config.apiKeysFile());
+      return hash -> Future.succeededFuture(byHash.get(hash));
+    }
+    if (redis != null && initial.identity().apiKeySecretName() != null) {
+      RedisAPI api = RedisAPI.api(redis);
+      RedisKeys keys = new RedisKeys(initial.id());
+      return hash -> api.hget(keys.apiKeys(), hash).map(r -> r == null ? null : r.toString());
+    }
+    return null;
+  }
+
+  /** Ready once a policy is loaded and the store answered at least once. */
+  public boolean ready() {
+    return policy != null && storeAnswered.get();
+  }
+
+  public int proxyPort() {
+    return proxyServer.actualPort();
+  }
+
+  public int adminPort() {
+    return adminServer.actualPort();
+  }
+
+  public CompiledPolicy policy() {
+    return policy.get();
+  }
+
+  public SidecarMetrics metrics() {
+    return metrics;
+  }
+
+  public LimiterStore store() {
+    return store;
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (proxyServer != null) {
+        proxyServer.close().await();
+      }
+      if (adminServer != null) {
+        adminServer.close().await();
+      }
+      if (redis != null) {
+        redis.close();
+      }
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.DEBUG, "close: " + e);
+    }
+  }
+}

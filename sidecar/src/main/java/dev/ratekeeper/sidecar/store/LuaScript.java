@@ -1,0 +1,94 @@
+package dev.ratekeeper.sidecar.store;
+
+import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * One operation's Lua script ({@code lua/common.lua} followed by {@code lua/<name>.lua}), called by
+ * SHA: loaded once with {@code SCRIPT LOAD}, run with {@code EVALSHA}, and loaded again when Redis
+ * answers {@code NOSCRIPT} (a restart, a failover, {@code SCRIPT FLUSH}).
+ */
+final class LuaScript {
+  private final String name;
+  private final String source;
+  private final String sha;
+
+  private LuaScript(String name, String source) {
+    this.name = name;
+    this.source = source;
+    this.sha = sha1(source);
+  }
+
+  /** {@code lua/common.lua} + {@code lua/<name>.lua} from the classpath. */
+  static LuaScript named(String name) {
+    return new LuaScript(name, resource("lua/common.lua") + "\n" + resource("lua/" + name + ".lua"));
+  }
+
+  String name() {
+    return name;
+  }
+
+  String source() {
+    return source;
+  }
+
+  String sha() {
+    return sha;
+  }
+
+  /** {@code SCRIPT LOAD}; fails if Redis hashes the script differently (it never should). */
+  Future<Void> load(Function<Request, Future<Response>> send) {
+    return send.apply(Request.cmd(Command.SCRIPT).arg("LOAD").arg(source)).compose(reply -> {
+      String loaded = reply.toString();
+      return loaded.equals(sha) ? Future.succeededFuture()
+          : Future.failedFuture(new IllegalStateException(name + ".lua loaded as " + loaded + ", expected " + sha));
+    });
+  }
+
+  /** {@code EVALSHA}, loading the script and trying once more on {@code NOSCRIPT}. */
+  Future<Response> call(Function<Request, Future<Response>> send, List<String> keys, List<String> args) {
+    return send.apply(request(keys, args)).recover(error -> {
+      if (String.valueOf(error.getMessage()).startsWith("NOSCRIPT")) {
+        return load(send).compose(loaded -> send.apply(request(keys, args)));
+      }
+      return Future.failedFuture(error);
+    });
+  }
+
+  private Request request(List<String> keys, List<String> args) {
+    Request request = Request.cmd(Command.EVALSHA).arg(sha).arg(keys.size());
+    keys.forEach(request::arg);
+    args.forEach(request::arg);
+    return request;
+  }
+
+  private static String resource(String path) {
+    try (InputStream in = LuaScript.class.getClassLoader().getResourceAsStream(path)) {
+      if (in == null) {
+        throw new IllegalStateException("missing resource " + path);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static String sha1(String text) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

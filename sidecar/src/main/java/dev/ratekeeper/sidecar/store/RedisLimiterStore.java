@@ -1,0 +1,212 @@
+package dev.ratekeeper.sidecar.store;
+
+import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.CalendarPeriod;
+import dev.ratekeeper.sidecar.limiter.Check;
+import dev.ratekeeper.sidecar.limiter.CheckOutcome;
+import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.DecisionAssembler;
+import dev.ratekeeper.sidecar.limiter.DuplicateRequestException;
+import dev.ratekeeper.sidecar.limiter.LimitPlan;
+import dev.ratekeeper.sidecar.limiter.LimiterOptions;
+import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
+import dev.ratekeeper.sidecar.limiter.ReconcileResult;
+import io.vertx.core.Future;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * The limiter shared by every sidecar of a policy: each admit and reconcile is one {@code EVALSHA}
+ * of {@code lua/admit.lua} / {@code lua/reconcile.lua}, deciding and charging every counter in one
+ * atomic step on Redis' clock. Keys: docs/redis-keys.md.
+ *
+ * <p>Usage statistics live under keys named by their period ({@code stats:2026-11}), which the
+ * script must be told in KEYS before it can read Redis' clock. The store remembers the period the
+ * script last reported; when the period has changed (or at the first call) the script answers
+ * "wrong period" without touching anything and the call is repeated with the right keys: one extra
+ * round trip per period and sidecar.
+ */
+public final class RedisLimiterStore implements LimiterStore {
+  private static final int PERIOD_ATTEMPTS = 3;
+
+  private final Function<Request, Future<Response>> send;
+  private final LimiterOptions options;
+  private final RedisTime time;
+  private final LuaScript admitScript = LuaScript.named("admit");
+  private final LuaScript reconcileScript = LuaScript.named("reconcile");
+  private final Map<CalendarPeriod, String> statsPeriods = new ConcurrentHashMap<>();
+
+  private RedisLimiterStore(Function<Request, Future<Response>> send, LimiterOptions options, RedisTime time) {
+    this.send = send;
+    this.options = options;
+    this.time = time;
+  }
+
+  /** Through a Vert.x Redis client (pooled, reconnecting). Production: {@link RedisTime#server()}. */
+  public static RedisLimiterStore create(Redis redis, LimiterOptions options, RedisTime time) {
+    return new RedisLimiterStore(redis::send, options, time);
+  }
+
+  /** Through one connection (pipelined; its owner reconnects it). */
+  public static RedisLimiterStore create(RedisConnection connection, LimiterOptions options, RedisTime time) {
+    return new RedisLimiterStore(connection::send, options, time);
+  }
+
+  /** {@code SCRIPT LOAD} of both scripts; call once at start (calls load them on NOSCRIPT anyway). */
+  public Future<Void> loadScripts() {
+    return admitScript.load(send).compose(v -> reconcileScript.load(send));
+  }
+
+  /** SHA-1 of the admit script as loaded (for the benchmark's side-by-side {@code redis-benchmark EVALSHA}). */
+  public String admitScriptSha() {
+    return admitScript.sha();
+  }
+
+  @Override
+  public Future<Decision> admit(AdmitRequest request) {
+    List<Check> checks = LimitPlan.checks(request);
+    return admit(request, checks, LimitPlan.statsPeriod(request.policy()), 1);
+  }
+
+  private Future<Decision> admit(AdmitRequest request, List<Check> checks, CalendarPeriod statsPeriod, int attempt) {
+    RedisKeys keys = new RedisKeys(request.policy().id());
+    String periodId = statsPeriods.getOrDefault(statsPeriod, "");
+    List<String> keyList = new ArrayList<>(2 + checks.size());
+    keyList.add(keys.reservation(request.requestId()));
+    keyList.add(keys.stats(periodId));
+    List<String> args = new ArrayList<>(16 + 6 * checks.size());
+    args.add(time.mode());
+    args.add(time.value());
+    args.add(String.valueOf(statsPeriod.code()));
+    args.add(periodId);
+    args.add(request.requestId());
+    args.add(request.user());
+    args.add(request.tier().name());
+    args.add(request.shadow() ? "1" : "0");
+    args.add(Long.toString(options.leaseTtlMs()));
+    args.add(Long.toString(options.reservationTtlMs()));
+    args.add(Long.toString(options.concurrencyRetryHintMs()));
+    args.add(request.metered() ? "1" : "0");
+    args.add(Long.toString(request.reservedTokens()));
+    args.add(Long.toString(request.reservedCostMicros()));
+    args.add(Long.toString(options.statsRetentionMs()));
+    args.add(Integer.toString(checks.size()));
+    for (Check check : checks) {
+      keyList.add(check.key());
+      args.add(String.valueOf(check.kind().code()));
+      args.add(String.valueOf(check.unit().code()));
+      args.add(Long.toString(check.cost()));
+      args.add(Long.toString(check.limit()));
+      addPeriodArgs(args, check);
+    }
+    return admitScript.call(send, keyList, args).compose(reply -> {
+      long status = reply.get(0).toLong();
+      if (status == -1) {
+        return retryInPeriod(statsPeriod, reply, attempt, () -> admit(request, checks, statsPeriod, attempt + 1));
+      }
+      if (status == -2) {
+        return Future.failedFuture(new DuplicateRequestException(request.requestId()));
+      }
+      if (status != 1 || reply.size() != 3 + 6 * checks.size()) {
+        return Future.failedFuture(new IllegalStateException("unexpected admit.lua reply " + reply));
+      }
+      long now = reply.get(1).toLong();
+      boolean committed = reply.get(2).toLong() == 1;
+      List<CheckOutcome> outcomes = new ArrayList<>(checks.size());
+      for (int i = 0; i < checks.size(); i++) {
+        int at = 3 + 6 * i;
+        outcomes.add(new CheckOutcome(reply.get(at).toLong() == 1, reply.get(at + 1).toLong(),
+            reply.get(at + 2).toLong(), reply.get(at + 3).toLong(), reply.get(at + 4).toLong(),
+            reply.get(at + 5).toLong() == 1));
+      }
+      return Future.succeededFuture(DecisionAssembler.assemble(request, checks, outcomes, committed, now));
+    });
+  }
+
+  @Override
+  public Future<ReconcileResult> reconcile(ReconcileRequest request) {
+    List<Check> checks = LimitPlan.checks(request.admitted()).stream().filter(Check::reconciled).toList();
+    return reconcile(request, checks, LimitPlan.statsPeriod(request.admitted().policy()), 1);
+  }
+
+  private Future<ReconcileResult> reconcile(ReconcileRequest request, List<Check> checks, CalendarPeriod statsPeriod,
+      int attempt) {
+    AdmitRequest admitted = request.admitted();
+    RedisKeys keys = new RedisKeys(admitted.policy().id());
+    String periodId = statsPeriods.getOrDefault(statsPeriod, "");
+    List<String> keyList = new ArrayList<>(5 + checks.size());
+    keyList.add(keys.reservation(admitted.requestId()));
+    keyList.add(keys.stats(periodId));
+    keyList.add(keys.topUsers(periodId));
+    keyList.add(keys.topUserTiers(periodId));
+    keyList.add(keys.topUserTokens(periodId));
+    List<String> args = new ArrayList<>(10 + 5 * checks.size());
+    args.add(time.mode());
+    args.add(time.value());
+    args.add(String.valueOf(statsPeriod.code()));
+    args.add(periodId);
+    args.add(admitted.requestId());
+    args.add(Long.toString(request.actualTokens()));
+    args.add(Long.toString(request.actualCostMicros()));
+    args.add(Long.toString(options.reconciledTtlMs()));
+    args.add(Long.toString(options.statsRetentionMs()));
+    args.add(Integer.toString(checks.size()));
+    for (Check check : checks) {
+      keyList.add(check.key());
+      args.add(String.valueOf(check.kind().code()));
+      args.add(String.valueOf(check.unit().code()));
+      args.add(Long.toString(check.limit()));
+      addPeriodArgs(args, check);
+    }
+    return reconcileScript.call(send, keyList, args).compose(reply -> {
+      long status = reply.get(0).toLong();
+      long now = reply.get(1).toLong();
+      return switch ((int) status) {
+        case -1 -> retryInPeriod(statsPeriod, reply, attempt, () -> reconcile(request, checks, statsPeriod, attempt + 1));
+        case 0 -> Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now));
+        case 2 -> Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.ALREADY_RECONCILED, 0, 0, now));
+        case 1 -> Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.RECONCILED,
+            reply.get(2).toLong(), reply.get(3).toLong(), now));
+        default -> Future.failedFuture(new IllegalStateException("unexpected reconcile.lua reply " + reply));
+      };
+    });
+  }
+
+  /** p1, p2 of a check: bucket periodMs and burst; quota period code; nothing for leases. */
+  private static void addPeriodArgs(List<String> args, Check check) {
+    switch (check.kind()) {
+      case BUCKET -> {
+        args.add(Long.toString(check.periodMs()));
+        args.add(Long.toString(check.burst()));
+      }
+      case QUOTA -> {
+        args.add(String.valueOf(check.period().code()));
+        args.add("");
+      }
+      case LEASE -> {
+        args.add("");
+        args.add("");
+      }
+    }
+  }
+
+  private <T> Future<T> retryInPeriod(CalendarPeriod statsPeriod, Response reply, int attempt,
+      Supplier<Future<T>> retry) {
+    statsPeriods.put(statsPeriod, reply.get(2).toString());
+    if (attempt >= PERIOD_ATTEMPTS) {
+      return Future.failedFuture(new IllegalStateException(
+          "the stats period kept changing between calls (Redis clock jumping?): " + reply.get(2)));
+    }
+    return retry.get();
+  }
+}

@@ -1,0 +1,43 @@
+package dev.ratekeeper.sidecar.store;
+
+import java.util.function.LongSupplier;
+
+/**
+ * Which clock the Lua scripts decide by. Production reads Redis {@code TIME} inside the script, so
+ * every sidecar shares one clock and pod clocks never matter. Tests shift that clock by an offset
+ * (to reach the next day or month without waiting) or pin it (to assert exact waits).
+ */
+public final class RedisTime {
+  private final String mode;
+  private final LongSupplier valueMs;
+
+  private RedisTime(String mode, LongSupplier valueMs) {
+    this.mode = mode;
+    this.valueMs = valueMs;
+  }
+
+  /** Redis {@code TIME}: the production clock. */
+  public static RedisTime server() {
+    return new RedisTime("o", () -> 0);
+  }
+
+  /** Redis {@code TIME} plus {@code offsetMs} read at every call (tests). */
+  public static RedisTime serverPlus(LongSupplier offsetMs) {
+    return new RedisTime("o", offsetMs);
+  }
+
+  /** A clock the caller sets, ms since the epoch; Redis {@code TIME} is not read (tests that assert exact waits). */
+  public static RedisTime pinned(LongSupplier nowMs) {
+    return new RedisTime("p", nowMs);
+  }
+
+  /** ARGV[1] of the scripts: {@code o} (TIME + offset) or {@code p} (pinned). */
+  String mode() {
+    return mode;
+  }
+
+  /** ARGV[2] of the scripts: the offset or the pinned time. */
+  String value() {
+    return Long.toString(valueMs.getAsLong());
+  }
+}

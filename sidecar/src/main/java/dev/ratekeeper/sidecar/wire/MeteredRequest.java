@@ -1,0 +1,122 @@
+package dev.ratekeeper.sidecar.wire;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/**
+ * A metered call's body, parsed once. The sidecar may rewrite it (model fallback, output cap,
+ * usage request) before forwarding it with {@link #toBytes()}.
+ */
+public final class MeteredRequest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Endpoint endpoint;
+  private final ObjectNode body;
+  private final String originalModel;
+  private String capField;
+  private Long outputCap;
+  private final boolean stream;
+  private final boolean clientAskedForUsage;
+  private boolean injectedUsageRequest;
+  private boolean rewritten;
+
+  MeteredRequest(Endpoint endpoint, ObjectNode body, String model, String capField, Long outputCap, boolean stream,
+      boolean clientAskedForUsage) {
+    this.endpoint = endpoint;
+    this.body = body;
+    this.originalModel = model;
+    this.capField = capField;
+    this.outputCap = outputCap;
+    this.stream = stream;
+    this.clientAskedForUsage = clientAskedForUsage;
+  }
+
+  public Endpoint endpoint() {
+    return endpoint;
+  }
+
+  public ObjectNode body() {
+    return body;
+  }
+
+  /** The model the client asked for. */
+  public String originalModel() {
+    return originalModel;
+  }
+
+  /** The model the request now names (after a fallback rewrite). */
+  public String model() {
+    return body.path("model").asText();
+  }
+
+  /** The output cap the request names, or null when it names none. */
+  public Long outputCap() {
+    return outputCap;
+  }
+
+  public boolean stream() {
+    return stream;
+  }
+
+  /** Whether the client itself asked for the streamed usage chunk ({@code stream_options.include_usage}). */
+  public boolean clientAskedForUsage() {
+    return clientAskedForUsage;
+  }
+
+  /** Whether the sidecar asked for the usage chunk and must hide it from the client. */
+  public boolean injectedUsageRequest() {
+    return injectedUsageRequest;
+  }
+
+  public boolean rewritten() {
+    return rewritten;
+  }
+
+  public void setModel(String model) {
+    body.put("model", model);
+    rewritten = true;
+  }
+
+  /** Sets the output cap in the field the request used, or the endpoint's usual one. */
+  public void setOutputCap(long cap) {
+    if (capField == null) {
+      capField = endpoint.defaultCapField();
+    }
+    body.put(capField, cap);
+    outputCap = cap;
+    rewritten = true;
+    JsonNode thinking = body.get("thinking");
+    if (thinking instanceof ObjectNode t && t.path("budget_tokens").canConvertToLong()
+        && t.path("budget_tokens").asLong() >= cap) {
+      // Anthropic requires budget_tokens < max_tokens
+      t.put("budget_tokens", Math.max(0, cap - 1));
+    }
+  }
+
+  /**
+   * For streamed OpenAI chat and completions calls: asks for the final usage chunk when the client
+   * did not, so the sidecar learns the real usage. The sidecar then hides that chunk.
+   */
+  public void requestStreamUsage() {
+    if (!stream || clientAskedForUsage
+        || (endpoint != Endpoint.OPENAI_CHAT && endpoint != Endpoint.OPENAI_COMPLETIONS)) {
+      return;
+    }
+    JsonNode options = body.get("stream_options");
+    ObjectNode opts = options instanceof ObjectNode o ? o : body.putObject("stream_options");
+    opts.put("include_usage", true);
+    injectedUsageRequest = true;
+    rewritten = true;
+  }
+
+  public byte[] toBytes() {
+    try {
+      return JSON.writeValueAsBytes(body);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,72 @@
+package dev.ratekeeper.sidecar.wire;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ratekeeper.policy.api.UpstreamFormat;
+
+/**
+ * Error bodies in each provider's own shape, so the official SDKs raise their usual exceptions.
+ * Anthropic: {@code {"type":"error","error":{"type":...,"message":...}}}. OpenAI:
+ * {@code {"error":{"message":...,"type":...,"param":null,"code":...}}}.
+ */
+public record ProviderError(int status, Kind kind, String message) {
+
+  /** What went wrong, mapped once to each provider's error type and code. */
+  public enum Kind {
+    INVALID_REQUEST(400, "invalid_request_error", "invalid_request_error", null),
+    UNSUPPORTED_MODEL(400, "invalid_request_error", "invalid_request_error", "model_not_allowed"),
+    FORBIDDEN(403, "permission_error", "invalid_request_error", "forbidden"),
+    NOT_FOUND(404, "not_found_error", "invalid_request_error", "not_found"),
+    TOO_LARGE(413, "request_too_large", "invalid_request_error", "request_too_large"),
+    RATE_LIMITED(429, "rate_limit_error", "requests", "rate_limit_exceeded"),
+    BUDGET_EXHAUSTED(429, "rate_limit_error", "insufficient_quota", "insufficient_quota"),
+    UPSTREAM_FAILED(502, "api_error", "server_error", "bad_gateway"),
+    STORE_UNAVAILABLE(503, "api_error", "server_error", "service_unavailable"),
+    UPSTREAM_TIMEOUT(504, "api_error", "server_error", "timeout");
+
+    final int status;
+    final String anthropicType;
+    final String openaiType;
+    final String openaiCode;
+
+    Kind(int status, String anthropicType, String openaiType, String openaiCode) {
+      this.status = status;
+      this.anthropicType = anthropicType;
+      this.openaiType = openaiType;
+      this.openaiCode = openaiCode;
+    }
+
+    public int status() {
+      return status;
+    }
+  }
+
+  public static ProviderError of(Kind kind, String message) {
+    return new ProviderError(kind.status, kind, message);
+  }
+
+  /** The JSON body in {@code format}'s shape. */
+  public String body(UpstreamFormat format) {
+    JsonNodeFactory f = JsonNodeFactory.instance;
+    ObjectNode error = f.objectNode();
+    if (format == UpstreamFormat.ANTHROPIC) {
+      error.put("type", kind.anthropicType);
+      error.put("message", message);
+      ObjectNode root = f.objectNode();
+      root.put("type", "error");
+      root.set("error", error);
+      return root.toString();
+    }
+    error.put("message", message);
+    error.put("type", kind.openaiType);
+    error.putNull("param");
+    if (kind.openaiCode == null) {
+      error.putNull("code");
+    } else {
+      error.put("code", kind.openaiCode);
+    }
+    ObjectNode root = f.objectNode();
+    root.set("error", error);
+    return root.toString();
+  }
+}

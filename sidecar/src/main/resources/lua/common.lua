@@ -1,0 +1,150 @@
+--[[
+common.lua: helpers shared by admit.lua and reconcile.lua. Not a script of its own: the store
+loads "common.lua .. <operation>.lua" as one script (LuaScript.java), so each operation stays one
+atomic EVALSHA. Mirrors the Java algorithm classes (TokenBucket, CalendarQuota, CalendarPeriod);
+the behaviour suite runs against both and compares their counters byte for byte.
+
+Numbers: Lua numbers in Redis are doubles, exact for integers below 2^53. Every quantity here is
+an integer below that bound (ms since epoch ~1.8e12; bucket occupancy <= burst x 60000, clamped in
+Check.java; counts and micro-dollars), divisions go through idiv (corrected floor), and numbers are
+written back with fmt ("%d"), never tostring (which rounds to 14 digits).
+]]
+
+if redis.replicate_commands then
+  -- Redis 5/6: replicate the writes, not the script (it reads TIME). A no-op from Redis 7 on.
+  redis.replicate_commands()
+end
+
+local DAY_MS = 86400000
+local HOUR_MS = 3600000
+
+-- floor(a / b) for integers, b > 0, exact (the float quotient can round across an integer)
+local function idiv(a, b)
+  local q = math.floor(a / b)
+  if q * b > a then
+    q = q - 1
+  elseif (q + 1) * b <= a then
+    q = q + 1
+  end
+  return q
+end
+
+local function cdiv(a, b)
+  return -idiv(-a, b)
+end
+
+local function fmt(n)
+  return string.format('%d', n)
+end
+
+-- Now in ms: Redis TIME plus a test offset (mode 'o'), or a pinned instant (mode 'p', tests only).
+local function clock(mode, value)
+  if mode == 'p' then
+    return tonumber(value)
+  end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + idiv(tonumber(t[2]), 1000) + tonumber(value)
+end
+
+-- Days since 1970-01-01 -> y, m, d (proleptic Gregorian; H. Hinnant's civil_from_days)
+local function civil(days)
+  local z = days + 719468
+  local era = idiv(z, 146097)
+  local doe = z - era * 146097
+  local yoe = idiv(doe - idiv(doe, 1460) + idiv(doe, 36524) - idiv(doe, 146096), 365)
+  local doy = doe - (365 * yoe + idiv(yoe, 4) - idiv(yoe, 100))
+  local mp = idiv(5 * doy + 2, 153)
+  local d = doy - idiv(153 * mp + 2, 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then
+    y = y + 1
+  end
+  return y, m, d
+end
+
+-- y, m, d -> days since 1970-01-01 (H. Hinnant's days_from_civil)
+local function days_from_civil(y, m, d)
+  if m <= 2 then
+    y = y - 1
+  end
+  local era = idiv(y, 400)
+  local yoe = y - era * 400
+  local mp = m > 2 and m - 3 or m + 9
+  local doy = idiv(153 * mp + 2, 5) + d - 1
+  local doe = yoe * 365 + idiv(yoe, 4) - idiv(yoe, 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- The UTC calendar period containing now: its id and its end (first ms of the next period).
+-- kind: H hour ("2026-11-23T14"), D day ("2026-11-23"), W ISO week ("2026-W47"), M month ("2026-11")
+local function period(kind, now)
+  local days = idiv(now, DAY_MS)
+  if kind == 'H' then
+    local hours = idiv(now, HOUR_MS)
+    local y, m, d = civil(days)
+    return string.format('%04d-%02d-%02dT%02d', y, m, d, hours - days * 24), (hours + 1) * HOUR_MS
+  elseif kind == 'D' then
+    local y, m, d = civil(days)
+    return string.format('%04d-%02d-%02d', y, m, d), (days + 1) * DAY_MS
+  elseif kind == 'W' then
+    local weekday = (days + 3) % 7          -- 0 = Monday (1970-01-01 was a Thursday)
+    local thursday = days - weekday + 3     -- the ISO year is the year of the week's Thursday
+    local y = civil(thursday)
+    local week = idiv(thursday - days_from_civil(y, 1, 1), 7) + 1
+    return string.format('%04d-W%02d', y, week), (days - weekday + 7) * DAY_MS
+  else
+    local y, m = civil(days)
+    local ny, nm = y, m + 1
+    if nm == 13 then
+      ny, nm = y + 1, 1
+    end
+    return string.format('%04d-%02d', y, m), days_from_civil(ny, nm, 1) * DAY_MS
+  end
+end
+
+-- "a:b" -> a, b (strings)
+local function split(value)
+  local sep = string.find(value, ':', 1, true)
+  return string.sub(value, 1, sep - 1), string.sub(value, sep + 1)
+end
+
+-- Token bucket (TokenBucket.java): STRING "<lastMs>:<occupancy>", occupancy in units x periodMs,
+-- draining by `limit` per ms. Returns the occupancy now.
+local function bucket_now(key, now, limit)
+  local value = redis.call('GET', key)
+  if not value then
+    return 0
+  end
+  local a, b = split(value)
+  local last, occupancy = tonumber(a), tonumber(b)
+  if now <= last or occupancy <= 0 then
+    return math.max(0, occupancy)
+  end
+  local elapsed = now - last
+  if elapsed >= cdiv(occupancy, limit) then
+    return 0
+  end
+  return occupancy - elapsed * limit
+end
+
+local function bucket_write(key, now, occupancy, limit)
+  redis.call('SET', key, fmt(now) .. ':' .. fmt(occupancy), 'PX', fmt(cdiv(occupancy, limit) + 1000))
+end
+
+-- Calendar quota (CalendarQuota.java): STRING "<periodId>:<count>". Returns the count of period pid.
+local function quota_now(key, pid)
+  local value = redis.call('GET', key)
+  if not value then
+    return 0
+  end
+  local p, n = split(value)
+  if p ~= pid then
+    return 0
+  end
+  return tonumber(n)
+end
+
+local function quota_write(key, pid, count, now, period_end)
+  redis.call('SET', key, pid .. ':' .. fmt(count), 'PX', fmt(period_end - now + 1000))
+end

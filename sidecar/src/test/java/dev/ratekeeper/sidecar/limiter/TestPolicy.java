@@ -1,0 +1,137 @@
+package dev.ratekeeper.sidecar.limiter;
+
+import dev.ratekeeper.policy.api.BudgetPeriod;
+import dev.ratekeeper.policy.api.Mode;
+import dev.ratekeeper.policy.api.StoreFailureMode;
+import dev.ratekeeper.policy.api.UnmeteredPaths;
+import dev.ratekeeper.policy.compile.CompiledBudget;
+import dev.ratekeeper.policy.compile.CompiledGlobal;
+import dev.ratekeeper.policy.compile.CompiledIdentity;
+import dev.ratekeeper.policy.compile.CompiledModel;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.compile.CompiledTier;
+import dev.ratekeeper.policy.compile.PolicyId;
+import dev.ratekeeper.policy.compile.Rate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Compiled policies for limiter tests, built directly so that each test sets exactly the limits it
+ * exercises (absent = unlimited).
+ */
+public final class TestPolicy {
+  public static final PolicyId ID = new PolicyId("team-a", "agents");
+
+  private final List<CompiledTier> tiers = new ArrayList<>();
+  private final List<CompiledModel> models = new ArrayList<>();
+  private CompiledGlobal global = CompiledGlobal.UNLIMITED;
+  private Mode mode = Mode.Enforce;
+
+  public static TestPolicy policy() {
+    return new TestPolicy();
+  }
+
+  public TestPolicy tier(Tier tier) {
+    tiers.add(tier.build());
+    return this;
+  }
+
+  public TestPolicy model(CompiledModel model) {
+    models.add(model);
+    return this;
+  }
+
+  public TestPolicy global(Rate requests, Rate tokensPerMinute, CompiledBudget budget) {
+    global = new CompiledGlobal(requests, tokensPerMinute, budget);
+    return this;
+  }
+
+  public TestPolicy shadow() {
+    mode = Mode.Shadow;
+    return this;
+  }
+
+  public CompiledPolicy build() {
+    return new CompiledPolicy(CompiledPolicy.SCHEMA_VERSION, ID, "test", mode,
+        new CompiledIdentity("X-Ratekeeper-User", "X-Ratekeeper-Tier", false, "X-Ratekeeper-Api-Key", null),
+        tiers.get(0).name(), 4096, List.copyOf(tiers), Map.of(), List.copyOf(models), global, 80, false, List.of(),
+        UnmeteredPaths.RequestsOnly, StoreFailureMode.LocalFallback);
+  }
+
+  public static Rate perMinute(long perMinute, long burst) {
+    return Rate.perMinute(perMinute, burst);
+  }
+
+  public static Rate perMinute(long perMinute) {
+    return Rate.perMinute(perMinute, null);
+  }
+
+  public static CompiledBudget budget(long micros, BudgetPeriod period) {
+    return new CompiledBudget(micros, period);
+  }
+
+  public static CompiledModel model(String pattern, Rate requests, Rate tokensPerMinute, Long tokensPerDay) {
+    return new CompiledModel(pattern, requests, tokensPerMinute, tokensPerDay, null, null);
+  }
+
+  public static Tier tier(String name) {
+    return new Tier(name);
+  }
+
+  /** A tier with no limits until set. */
+  public static final class Tier {
+    private final String name;
+    private Rate requests;
+    private Rate tokensPerMinute;
+    private Long tokensPerHour;
+    private Long tokensPerDay;
+    private Integer concurrency;
+    private CompiledBudget budget;
+    private int globalShare = 100;
+
+    private Tier(String name) {
+      this.name = name;
+    }
+
+    public Tier requests(Rate rate) {
+      requests = rate;
+      return this;
+    }
+
+    public Tier tokensPerMinute(Rate rate) {
+      tokensPerMinute = rate;
+      return this;
+    }
+
+    public Tier tokensPerHour(long tokens) {
+      tokensPerHour = tokens;
+      return this;
+    }
+
+    public Tier tokensPerDay(long tokens) {
+      tokensPerDay = tokens;
+      return this;
+    }
+
+    public Tier concurrency(int leases) {
+      concurrency = leases;
+      return this;
+    }
+
+    public Tier budget(long micros, BudgetPeriod period) {
+      budget = new CompiledBudget(micros, period);
+      return this;
+    }
+
+    public Tier globalShare(int percent) {
+      globalShare = percent;
+      return this;
+    }
+
+    CompiledTier build() {
+      return new CompiledTier(name, 0, requests, tokensPerMinute, tokensPerHour, tokensPerDay, null, concurrency, budget,
+          List.of(), globalShare, 0);
+    }
+  }
+}

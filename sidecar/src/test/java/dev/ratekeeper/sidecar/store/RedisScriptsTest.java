@@ -1,0 +1,198 @@
+package dev.ratekeeper.sidecar.store;
+
+import static dev.ratekeeper.sidecar.limiter.TestPolicy.budget;
+import static dev.ratekeeper.sidecar.limiter.TestPolicy.model;
+import static dev.ratekeeper.sidecar.limiter.TestPolicy.perMinute;
+import static dev.ratekeeper.sidecar.limiter.TestPolicy.policy;
+import static dev.ratekeeper.sidecar.limiter.TestPolicy.tier;
+import static dev.ratekeeper.sidecar.store.EmbeddedRedis.await;
+import static dev.ratekeeper.sidecar.store.EmbeddedRedis.call;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ratekeeper.policy.api.BudgetPeriod;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.CalendarPeriod;
+import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.Dimension;
+import dev.ratekeeper.sidecar.limiter.LimiterOptions;
+import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
+import dev.ratekeeper.sidecar.limiter.ReconcileResult;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What only a real Redis can show: the Lua calendar, Redis' own clock, script reloading, key hygiene. */
+class RedisScriptsTest {
+  private static EmbeddedRedis redis;
+  private static Vertx vertx;
+  private static RedisConnection connection;
+
+  @BeforeAll
+  static void startRedis() {
+    redis = new EmbeddedRedis();
+    vertx = Vertx.vertx();
+    connection = redis.connect(vertx);
+  }
+
+  @AfterAll
+  static void stopRedis() {
+    await(vertx.close());
+    redis.close();
+  }
+
+  @BeforeEach
+  void flush() {
+    call(connection, Command.FLUSHALL);
+  }
+
+  @Test
+  void luaCalendarAgreesWithJavaTime() {
+    Random random = new Random(42);
+    List<Long> instants = new ArrayList<>();
+    long to2400 = Instant.parse("2400-01-01T00:00:00Z").toEpochMilli();
+    for (int i = 0; i < 4000; i++) {
+      instants.add((long) (random.nextDouble() * to2400));
+    }
+    // every day boundary (and the ms before it) around several year ends, incl. leap years and ISO week 53s
+    for (int year : new int[] {1970, 2000, 2020, 2024, 2026, 2027, 2100}) {
+      LocalDate from = LocalDate.of(year - 1, 12, 20);
+      for (int d = 0; d < 20; d++) {
+        long start = from.plusDays(d).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli();
+        instants.add(start);
+        instants.add(start - 1);
+      }
+      long leap = LocalDate.of(year, 3, 1).atStartOfDay().toInstant(ZoneOffset.UTC).toEpochMilli();
+      instants.add(leap);
+      instants.add(leap - 1);
+    }
+    String script = LuaScript.named("admit").source().split("\n--\\[\\[\nadmit.lua")[0] + """
+
+        local out = {}
+        for i = 1, #ARGV do
+          for _, kind in ipairs({'H', 'D', 'W', 'M'}) do
+            local id, ends = period(kind, tonumber(ARGV[i]))
+            out[#out + 1] = id .. ' ' .. fmt(ends)
+          end
+        end
+        return out
+        """;
+    Request eval = Request.cmd(Command.EVAL).arg(script).arg(0);
+    instants.forEach(ms -> eval.arg(Long.toString(ms)));
+    Response reply = await(connection.send(eval));
+    int i = 0;
+    for (long ms : instants) {
+      for (CalendarPeriod period : List.of(CalendarPeriod.HOUR, CalendarPeriod.DAY, CalendarPeriod.WEEK,
+          CalendarPeriod.MONTH)) {
+        assertThat(reply.get(i++).toString()).as("%s of %s", period, Instant.ofEpochMilli(ms))
+            .isEqualTo(period.id(ms) + " " + period.endMs(ms));
+      }
+    }
+  }
+
+  @Test
+  void productionClockIsRedisTime() {
+    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(10))).build();
+    long before = System.currentTimeMillis();
+    Decision d = await(store.admit(AdmitRequest.requestsOnly(p, "r1", "alice", p.tier("free").orElseThrow())));
+    long after = System.currentTimeMillis();
+    // the embedded server runs on this machine, so its clock is ours
+    assertThat(d.nowMs()).isBetween(before - 1000, after + 1000);
+  }
+
+  @Test
+  void anOffsetOnRedisTimeReachesTheNextMonthWithoutWaiting() {
+    AtomicLong offset = new AtomicLong();
+    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS,
+        RedisTime.serverPlus(offset::get));
+    CompiledPolicy p = policy().tier(tier("free").budget(1000, BudgetPeriod.Monthly)).build();
+    Decision first = await(store.admit(metered(p, 0, 1000)));
+    assertThat(first.allowed()).isTrue();
+    Decision denied = await(store.admit(metered(p, 0, 1)));
+    assertThat(denied.limitedBy()).containsExactly(Dimension.BUDGET);
+
+    long now = denied.nowMs();
+    long nextMonth = CalendarPeriod.MONTH.endMs(now);
+    assertThat(denied.retryAfterMs()).isBetween(nextMonth - now - 1000, nextMonth - now);
+    offset.set(nextMonth - now + 60_000);
+    Decision later = await(store.admit(metered(p, 0, 1000)));
+    assertThat(later.allowed()).isTrue();
+    assertThat(CalendarPeriod.MONTH.id(later.nowMs())).isEqualTo(CalendarPeriod.MONTH.id(nextMonth));
+  }
+
+  @Test
+  void scriptsAreLoadedAgainAfterAFlush() {
+    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
+    await(store.loadScripts());
+    CompiledPolicy p = policy().tier(tier("free").concurrency(1)).build();
+    AdmitRequest r1 = metered(p, 1, 0);
+    assertThat(await(store.admit(r1)).allowed()).isTrue();
+    call(connection, Command.SCRIPT, "FLUSH");
+    assertThat(await(store.reconcile(ReconcileRequest.release(r1))).outcome())
+        .isEqualTo(ReconcileResult.Outcome.RECONCILED);
+    call(connection, Command.SCRIPT, "FLUSH");
+    assertThat(await(store.admit(metered(p, 1, 0))).allowed()).isTrue();
+    assertThat(call(connection, Command.SCRIPT, "EXISTS", store.admitScriptSha()).get(0).toInteger()).isEqualTo(1);
+  }
+
+  @Test
+  void everyKeyIsUnderThePolicysHashTagAndExpires() {
+    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
+    CompiledPolicy p = policy()
+        .tier(tier("free").requests(perMinute(10)).tokensPerMinute(perMinute(10_000)).tokensPerHour(100_000)
+            .tokensPerDay(1_000_000).concurrency(3).budget(1_000_000, BudgetPeriod.Weekly).globalShare(50))
+        .model(model("m", perMinute(100), perMinute(100_000), 10_000_000L))
+        .global(perMinute(100), perMinute(100_000), budget(10_000_000, BudgetPeriod.Daily))
+        .build();
+    AdmitRequest r1 = metered(p, "m", 1000, 1000);
+    AdmitRequest r2 = metered(p, "m", 1000, 1000);
+    await(store.admit(r1));
+    await(store.admit(r2));
+    await(store.reconcile(new ReconcileRequest(r1, 500, 500)));
+
+    List<String> keys = new ArrayList<>();
+    call(connection, Command.KEYS, "*").forEach(k -> keys.add(k.toString()));
+    assertThat(keys).hasSize(14 + 2 + 4); // 14 counters, 2 records, stats + top + tier + tokens
+    for (String key : keys) {
+      assertThat(key).startsWith("rk:{team-a/agents}:");
+      assertThat(call(connection, Command.PTTL, key).toLong()).as("TTL of %s", key).isPositive();
+    }
+  }
+
+  @Test
+  void largeCountersAreWrittenAsExactIntegers() {
+    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS,
+        RedisTime.pinned(() -> 1_795_428_000_000L));
+    CompiledPolicy p = policy().tier(tier("free").tokensPerMinute(perMinute(2_000_000_000L)))
+        .global(null, null, budget(9_000_000_000_000L, BudgetPeriod.Monthly)).build();
+    await(store.admit(metered(p, 1_999_999_999L, 8_999_999_999_999L)));
+    assertThat(call(connection, Command.GET, "rk:{team-a/agents}:u:alice:tpm").toString())
+        .isEqualTo("1795428000000:119999999940000");
+    assertThat(call(connection, Command.GET, "rk:{team-a/agents}:g:budget").toString())
+        .isEqualTo("2026-11:8999999999999");
+  }
+
+  private static AdmitRequest metered(CompiledPolicy p, long tokens, long cost) {
+    return metered(p, null, tokens, cost);
+  }
+
+  private static AdmitRequest metered(CompiledPolicy p, String model, long tokens, long cost) {
+    return AdmitRequest.metered(p, UUID.randomUUID().toString(), "alice", p.tier("free").orElseThrow(),
+        model == null ? null : p.model(model).orElseThrow(), tokens, cost);
+  }
+}
