@@ -12,8 +12,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -73,42 +71,48 @@ final class EmbeddedRedis implements AutoCloseable {
    * twin: strings as they are, hashes and sorted sets as sorted {@code {field=value}} maps.
    */
   static Map<String, String> snapshot(RedisConnection connection, String prefix) {
+    Response reply = await(connection.send(Request.cmd(Command.EVAL).arg(SNAPSHOT).arg(0).arg(prefix + "*")));
     Map<String, String> out = new TreeMap<>();
-    for (Response key : call(connection, Command.KEYS, prefix + "*")) {
-      String name = key.toString();
-      String type = call(connection, Command.TYPE, name).toString();
+    for (int i = 0; i < reply.size(); i += 3) {
+      String key = reply.get(i).toString();
+      String type = reply.get(i + 1).toString();
+      Response value = reply.get(i + 2);
       switch (type) {
-        case "string" -> out.put(name, call(connection, Command.GET, name).toString());
-        case "hash" -> {
-          Map<String, String> fields = new TreeMap<>();
-          Response all = call(connection, Command.HGETALL, name);
-          for (String field : all.getKeys()) {
-            fields.put(field, all.get(field).toString());
+        case "string" -> out.put(key, value.get(0).toString());
+        case "hash", "zset" -> {
+          Map<String, Object> fields = new TreeMap<>();
+          for (int j = 0; j < value.size(); j += 2) {
+            String field = value.get(j).toString();
+            String v = value.get(j + 1).toString();
+            fields.put(field, type.equals("zset") ? (Object) (long) Double.parseDouble(v) : v);
           }
-          out.put(name, fields.toString());
+          out.put(key, fields.toString());
         }
-        case "zset" -> {
-          Map<String, Long> scores = new TreeMap<>();
-          Response all = call(connection, Command.ZRANGE, name, 0, -1, "WITHSCORES");
-          List<String> flat = new ArrayList<>();
-          for (Response r : all) {
-            if (r.type() == io.vertx.redis.client.ResponseType.MULTI) {
-              r.forEach(x -> flat.add(x.toString()));
-            } else {
-              flat.add(r.toString());
-            }
-          }
-          for (int i = 0; i < flat.size(); i += 2) {
-            scores.put(flat.get(i), (long) Double.parseDouble(flat.get(i + 1)));
-          }
-          out.put(name, scores.toString());
-        }
-        case "none" -> { }
-        default -> throw new IllegalStateException(name + " has unexpected type " + type);
+        default -> throw new IllegalStateException(key + " has unexpected type " + type);
       }
     }
     return out;
   }
+
+  /** Every key matching ARGV[1] with its type and contents, in one round trip (tests only: uses KEYS). */
+  private static final String SNAPSHOT = """
+      local out = {}
+      for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+        local kind = redis.call('TYPE', key).ok
+        local value = {}
+        if kind == 'string' then
+          value = {redis.call('GET', key)}
+        elseif kind == 'hash' then
+          value = redis.call('HGETALL', key)
+        elseif kind == 'zset' then
+          value = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+        end
+        out[#out + 1] = key
+        out[#out + 1] = kind
+        out[#out + 1] = value
+      end
+      return out
+      """;
 
   @Override
   public void close() {
