@@ -37,7 +37,7 @@ Returns
 
 Atomic because Redis runs a script to completion with no other command in between: every counter
 is read, every check decided, and only then, if all passed (or shadow), every counter written. A
-denial writes no counter (only the stats' throttled count), so concurrent sidecars can never
+denial writes no counter (only the stats' throttled or rejected count), so concurrent sidecars can never
 over-admit or leave a partial charge. Time is read from Redis (TIME) inside the script, so all
 sidecars share one clock.
 ]]
@@ -143,7 +143,12 @@ if committed then
     redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1)
   end
 else
-  redis.call('HINCRBY', KEYS[2], 'throttled', 1)
+  -- a request that can never pass is answered 400, not 429: counted apart
+  local never = false
+  for i = 1, n do
+    never = never or checks[i].never
+  end
+  redis.call('HINCRBY', KEYS[2], never and 'rejected' or 'throttled', 1)
 end
 redis.call('PEXPIRE', KEYS[2], stats_ttl)
 

@@ -31,6 +31,9 @@ import java.util.function.Function;
  */
 public final class Sidecar implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Sidecar.class.getName());
+  /** How often a sidecar on {@code --policy} checks for a new revision besides listening for one. */
+  static final long RELOAD_POLL_MS = 2_000;
+  static final long HEARTBEAT_MS = 5_000;
 
   private final Vertx vertx;
   private final SidecarConfig config;
@@ -41,6 +44,7 @@ public final class Sidecar implements AutoCloseable {
   private LimiterStore store;
   private HttpServer proxyServer;
   private HttpServer adminServer;
+  private PolicyWatcher watcher;
 
   private Sidecar(Vertx vertx, SidecarConfig config) {
     this.vertx = vertx;
@@ -109,6 +113,11 @@ public final class Sidecar implements AutoCloseable {
           config.adminListen().port());
     }).map(server -> {
       adminServer = server;
+      if (redis != null) {
+        watcher = new PolicyWatcher(vertx, redis, policy, metrics, config.sidecarId(), config.policy() != null,
+            RELOAD_POLL_MS, HEARTBEAT_MS);
+        watcher.start();
+      }
       LOG.log(System.Logger.Level.INFO, "ratekeeper sidecar " + config.sidecarId() + " enforcing " + initial.id()
           + " revision " + initial.revision() + " on " + config.listen().host() + ":" + proxyServer.actualPort()
           + " (admin :" + adminServer.actualPort() + ", store " + (redis == null ? "in-process"
@@ -156,9 +165,17 @@ public final class Sidecar implements AutoCloseable {
     return store;
   }
 
+  /** The revision refused for an unknown schemaVersion, if any; null when none was. */
+  public String refusedRevision() {
+    return watcher == null ? null : watcher.refusedRevision();
+  }
+
   @Override
   public void close() {
     try {
+      if (watcher != null) {
+        watcher.close();
+      }
       if (proxyServer != null) {
         proxyServer.close().await();
       }

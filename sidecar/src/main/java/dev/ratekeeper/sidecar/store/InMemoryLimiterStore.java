@@ -156,7 +156,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
         stats.increment("shadowThrottled", 1);
       }
     } else {
-      stats.increment("throttled", 1);
+      stats.increment(evaluations.stream().anyMatch(Evaluation::neverPassable) ? "rejected" : "throttled", 1);
     }
     put(statsKey, stats, statsExpiry);
 

@@ -79,37 +79,8 @@ public final class RedisLimiterStore implements LimiterStore {
   }
 
   private Future<Decision> admit(AdmitRequest request, List<Check> checks, CalendarPeriod statsPeriod, int attempt) {
-    RedisKeys keys = new RedisKeys(request.policy().id());
-    String periodId = statsPeriods.getOrDefault(statsPeriod, "");
-    List<String> keyList = new ArrayList<>(2 + checks.size());
-    keyList.add(keys.reservation(request.requestId()));
-    keyList.add(keys.stats(periodId));
-    List<String> args = new ArrayList<>(16 + 6 * checks.size());
-    args.add(time.mode());
-    args.add(time.value());
-    args.add(String.valueOf(statsPeriod.code()));
-    args.add(periodId);
-    args.add(request.requestId());
-    args.add(request.user());
-    args.add(request.tier().name());
-    args.add(request.shadow() ? "1" : "0");
-    args.add(Long.toString(options.leaseTtlMs()));
-    args.add(Long.toString(options.reservationTtlMs()));
-    args.add(Long.toString(options.concurrencyRetryHintMs()));
-    args.add(request.metered() ? "1" : "0");
-    args.add(Long.toString(request.reservedTokens()));
-    args.add(Long.toString(request.reservedCostMicros()));
-    args.add(Long.toString(options.statsRetentionMs()));
-    args.add(Integer.toString(checks.size()));
-    for (Check check : checks) {
-      keyList.add(check.key());
-      args.add(String.valueOf(check.kind().code()));
-      args.add(String.valueOf(check.unit().code()));
-      args.add(Long.toString(check.cost()));
-      args.add(Long.toString(check.limit()));
-      addPeriodArgs(args, check);
-    }
-    return admitScript.call(send, keyList, args).compose(reply -> {
+    ScriptCall call = admitCall(request, checks, statsPeriods.getOrDefault(statsPeriod, ""));
+    return admitScript.call(send, call.keys(), call.args()).compose(reply -> {
       long status = reply.get(0).toLong();
       if (status == -1) {
         return retryInPeriod(statsPeriod, reply, attempt, () -> admit(request, checks, statsPeriod, attempt + 1));
@@ -131,6 +102,60 @@ public final class RedisLimiterStore implements LimiterStore {
       }
       return Future.succeededFuture(DecisionAssembler.assemble(request, checks, outcomes, committed, now));
     });
+  }
+
+  /**
+   * The {@code EVALSHA} command {@link #admit} sends for {@code request}, word by word, with the
+   * statistics period this store last saw: to replay the same script call with redis-benchmark or
+   * redis-cli.
+   */
+  public List<String> admitCommand(AdmitRequest request) {
+    List<Check> checks = LimitPlan.checks(request);
+    ScriptCall call = admitCall(request, checks, statsPeriods.getOrDefault(LimitPlan.statsPeriod(request.policy()), ""));
+    List<String> words = new ArrayList<>();
+    words.add("EVALSHA");
+    words.add(admitScript.sha());
+    words.add(Integer.toString(call.keys().size()));
+    words.addAll(call.keys());
+    words.addAll(call.args());
+    return words;
+  }
+
+  /** KEYS and ARGV of one script call. */
+  private record ScriptCall(List<String> keys, List<String> args) {}
+
+  /** KEYS and ARGV of {@code admit.lua} (see its header). */
+  private ScriptCall admitCall(AdmitRequest request, List<Check> checks, String periodId) {
+    RedisKeys keys = new RedisKeys(request.policy().id());
+    List<String> keyList = new ArrayList<>(2 + checks.size());
+    keyList.add(keys.reservation(request.requestId()));
+    keyList.add(keys.stats(periodId));
+    List<String> args = new ArrayList<>(16 + 6 * checks.size());
+    args.add(time.mode());
+    args.add(time.value());
+    args.add(String.valueOf(LimitPlan.statsPeriod(request.policy()).code()));
+    args.add(periodId);
+    args.add(request.requestId());
+    args.add(request.user());
+    args.add(request.tier().name());
+    args.add(request.shadow() ? "1" : "0");
+    args.add(Long.toString(options.leaseTtlMs()));
+    args.add(Long.toString(options.reservationTtlMs()));
+    args.add(Long.toString(options.concurrencyRetryHintMs()));
+    args.add(request.metered() ? "1" : "0");
+    args.add(Long.toString(request.reservedTokens()));
+    args.add(Long.toString(request.reservedCostMicros()));
+    args.add(Long.toString(options.statsRetentionMs()));
+    args.add(Integer.toString(checks.size()));
+    for (Check check : checks) {
+      keyList.add(check.key());
+      args.add(String.valueOf(check.kind().code()));
+      args.add(String.valueOf(check.unit().code()));
+      args.add(Long.toString(check.cost()));
+      args.add(Long.toString(check.limit()));
+      addPeriodArgs(args, check);
+    }
+    return new ScriptCall(keyList, args);
   }
 
   @Override

@@ -279,6 +279,7 @@ abstract class LimiterStoreContract {
     assertThat(noSlots.limitedBy()).containsExactly(TIER_CONCURRENCY);
     assertThat(noSlots.neverPassable()).isTrue();
     assertThat(counters()).isEmpty();
+    assertThat(snapshot()).containsEntry(P + "stats:2026-11", "{rejected=3}");
 
     assertThat(admit(metered(p, "alice", 1000, 1000)).allowed()).isTrue();
   }

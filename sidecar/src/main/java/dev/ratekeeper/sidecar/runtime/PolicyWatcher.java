@@ -1,0 +1,155 @@
+package dev.ratekeeper.sidecar.runtime;
+
+import dev.ratekeeper.policy.compile.PolicyId;
+import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import io.vertx.redis.client.ResponseType;
+import java.util.List;
+
+/**
+ * Keeps a sidecar started with {@code --policy ns/name} on the current revision: subscribes to the
+ * policy's change channel, reloads on every message, and polls as well in case pub/sub drops. A
+ * revision whose {@code schemaVersion} this build does not understand is refused and the last good
+ * one kept. It also writes the heartbeat the operator counts for the {@code Enforced} condition: the
+ * sidecar's id and the revision it enforces, with a TTL.
+ */
+public final class PolicyWatcher implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(PolicyWatcher.class.getName());
+  /** A heartbeat older than this no longer counts as a live sidecar. */
+  public static final long HEARTBEAT_TTL_MS = 15_000;
+
+  private final Vertx vertx;
+  private final Redis redis;
+  private final RedisAPI api;
+  private final PolicyId id;
+  private final RedisKeys keys;
+  private final PolicyHolder holder;
+  private final SidecarMetrics metrics;
+  private final String sidecarId;
+  private final boolean reload;
+  private final long pollMs;
+  private final long heartbeatMs;
+  private RedisConnection subscription;
+  private long pollTimer = -1;
+  private long heartbeatTimer = -1;
+  private volatile boolean closed;
+  private volatile String refusedRevision;
+
+  /**
+   * @param reload follow revisions in Redis ({@code --policy}); false for {@code --policy-file},
+   *     which only heartbeats
+   */
+  public PolicyWatcher(Vertx vertx, Redis redis, PolicyHolder holder, SidecarMetrics metrics, String sidecarId,
+      boolean reload, long pollMs, long heartbeatMs) {
+    this.vertx = vertx;
+    this.redis = redis;
+    this.api = RedisAPI.api(redis);
+    this.id = holder.get().id();
+    this.keys = new RedisKeys(id);
+    this.holder = holder;
+    this.metrics = metrics;
+    this.sidecarId = sidecarId;
+    this.reload = reload;
+    this.pollMs = pollMs;
+    this.heartbeatMs = heartbeatMs;
+  }
+
+  public void start() {
+    heartbeat();
+    heartbeatTimer = vertx.setPeriodic(heartbeatMs, t -> heartbeat());
+    if (reload) {
+      subscribe();
+      pollTimer = vertx.setPeriodic(pollMs, t -> reload("poll"));
+    }
+  }
+
+  /** The revision that was refused for its schemaVersion, if any (for tests and /metrics). */
+  public String refusedRevision() {
+    return refusedRevision;
+  }
+
+  private void heartbeat() {
+    if (closed) {
+      return;
+    }
+    String revision = holder.get().revision();
+    api.zadd(List.of(keys.sidecars(), Long.toString(System.currentTimeMillis()), sidecarId))
+        .compose(r -> api.set(List.of(keys.sidecar(sidecarId), revision, "PX", Long.toString(HEARTBEAT_TTL_MS))))
+        .onFailure(e -> LOG.log(System.Logger.Level.DEBUG, "heartbeat failed: " + e));
+  }
+
+  private void subscribe() {
+    if (closed) {
+      return;
+    }
+    redis.connect().onSuccess(conn -> {
+      subscription = conn;
+      conn.handler(this::onPush);
+      conn.exceptionHandler(e -> resubscribeLater());
+      conn.endHandler(v -> resubscribeLater());
+      conn.send(Request.cmd(Command.SUBSCRIBE).arg(keys.changeChannel()))
+          .onSuccess(r -> reload("subscribed"))
+          .onFailure(e -> resubscribeLater());
+    }).onFailure(e -> resubscribeLater());
+  }
+
+  private void resubscribeLater() {
+    if (!closed) {
+      subscription = null;
+      vertx.setTimer(1_000, t -> subscribe());
+    }
+  }
+
+  private void onPush(Response push) {
+    // RESP2: ["message", channel, payload]; RESP3: a push of the same three
+    if ((push.type() == ResponseType.MULTI || push.type() == ResponseType.PUSH) && push.size() >= 3
+        && "message".equals(push.get(0).toString())) {
+      reload("published " + push.get(2));
+    }
+  }
+
+  private void reload(String why) {
+    if (closed) {
+      return;
+    }
+    api.get(keys.currentRevision()).onSuccess(rev -> {
+      if (rev == null || rev.toString().equals(holder.get().revision()) || rev.toString().equals(refusedRevision)) {
+        return;
+      }
+      PolicyLoader.fromRedis(api, id).onSuccess(next -> {
+        if (holder.switchTo(next)) {
+          metrics.revision(next.revision());
+          refusedRevision = null;
+          LOG.log(System.Logger.Level.INFO, "now enforcing " + id + " revision " + next.revision() + " (" + why + ")");
+          heartbeat();
+        }
+      }).onFailure(e -> {
+        refusedRevision = rev.toString();
+        LOG.log(System.Logger.Level.WARNING, "keeping revision " + holder.get().revision() + " of " + id
+            + ": revision " + rev + " refused: " + e.getMessage());
+      });
+    });
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    if (pollTimer >= 0) {
+      vertx.cancelTimer(pollTimer);
+    }
+    if (heartbeatTimer >= 0) {
+      vertx.cancelTimer(heartbeatTimer);
+    }
+    RedisConnection conn = subscription;
+    if (conn != null) {
+      conn.close();
+    }
+  }
+}
