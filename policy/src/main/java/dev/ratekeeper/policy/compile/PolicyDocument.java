@@ -1,6 +1,7 @@
 package dev.ratekeeper.policy.compile;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
@@ -21,8 +22,25 @@ public record PolicyDocument(PolicyId id, RateLimitPolicySpec spec) {
   public static final String API_VERSION = "ratekeeper.dev/v1alpha1";
   public static final String KIND = "RateLimitPolicy";
 
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
-      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+  private static final ObjectMapper YAML = strict(new ObjectMapper(new YAMLFactory()));
+
+  /**
+   * Reads files as strictly as the CRD schema: unknown fields, fractions where integers belong and
+   * numbers where strings belong (money must be quoted) are errors, not silent conversions.
+   */
+  private static ObjectMapper strict(ObjectMapper mapper) {
+    mapper.enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+        .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS);
+    mapper.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Textual)
+        .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer,
+            com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+        .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float,
+            com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+        .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean,
+            com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
+    return mapper;
+  }
 
   public static PolicyDocument read(Path file) throws IOException {
     return parse(Files.readString(file));
@@ -48,12 +66,12 @@ public record PolicyDocument(PolicyId id, RateLimitPolicySpec spec) {
     try {
       RateLimitPolicySpec spec = YAML.treeToValue(root.path("spec"), RateLimitPolicySpec.class);
       return new PolicyDocument(new PolicyId(namespace, name), spec);
-    } catch (MismatchedInputException e) {
+    } catch (JsonMappingException e) {
       throw new PolicyFormatException(describe(e));
     }
   }
 
-  private static String describe(MismatchedInputException e) {
+  private static String describe(JsonMappingException e) {
     String path = "spec" + e.getPath().stream()
         .map(ref -> ref.getFieldName() != null ? "." + ref.getFieldName() : "[" + ref.getIndex() + "]")
         .collect(Collectors.joining());
@@ -63,7 +81,10 @@ public record PolicyDocument(PolicyId id, RateLimitPolicySpec spec) {
     if (e instanceof InvalidFormatException f) {
       return path + ": invalid value \"" + f.getValue() + "\"";
     }
-    return path + ": wrong type (" + e.getOriginalMessage().split("\n")[0] + ")";
+    if (e instanceof MismatchedInputException) {
+      return path + ": wrong type (" + e.getOriginalMessage().split("\n")[0] + ")";
+    }
+    return path + ": invalid value (" + e.getOriginalMessage().split("\n")[0] + ")";
   }
 
   /** The file is not a RateLimitPolicy document at all, or a field has the wrong type. */

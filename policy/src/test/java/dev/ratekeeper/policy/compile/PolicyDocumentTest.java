@@ -44,4 +44,28 @@ class PolicyDocumentTest {
         .isInstanceOf(PolicyDocument.PolicyFormatException.class)
         .hasMessage("spec.mode: invalid value \"Enforcing\"");
   }
+
+  @Test
+  void refusesFractionsWhereIntegersBelong() {
+    assertThatThrownBy(() -> PolicyDocument.parse(HEAD + "metadata: {name: x}\nspec:\n  tiers:\n  - name: free\n"
+        + "    requests: {perMinute: 1.5}\n"))
+        .isInstanceOf(PolicyDocument.PolicyFormatException.class)
+        .hasMessage("spec.tiers[0].requests.perMinute: invalid value \"1.5\"");
+  }
+
+  @Test
+  void refusesUnquotedMoney() {
+    assertThatThrownBy(() -> PolicyDocument.parse(HEAD + "metadata: {name: x}\nspec:\n  tiers:\n  - name: free\n"
+        + "    budget: {usd: 1.5, period: Monthly}\n"))
+        .isInstanceOf(PolicyDocument.PolicyFormatException.class)
+        .hasMessage("spec.tiers[0].budget.usd: invalid value \"1.5\"");
+  }
+
+  @Test
+  void refusesNumbersTooLargeForTheirFieldWithThePath() {
+    assertThatThrownBy(() -> PolicyDocument.parse(HEAD + "metadata: {name: x}\nspec:\n  tiers:\n  - name: free\n"
+        + "    priority: 9007199254740992\n"))
+        .isInstanceOf(PolicyDocument.PolicyFormatException.class)
+        .hasMessageStartingWith("spec.tiers[0].priority: ");
+  }
 }
