@@ -45,6 +45,10 @@ public final class ProxyServer {
   private final long maxBody;
   private final String requestIdPrefix;
   private final AtomicLong requestSeq = new AtomicLong();
+  private final Deps deps;
+
+  /** What an admission needs besides the request itself. */
+  record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue) {}
 
   public ProxyServer(Vertx vertx, Supplier<CompiledPolicy> policy, LimiterStore limiter, IdentityResolver identity,
       SidecarMetrics metrics, Forwarder forwarder, long maxBody, String sidecarId) {
@@ -55,6 +59,7 @@ public final class ProxyServer {
     this.metrics = metrics;
     this.forwarder = forwarder;
     this.maxBody = maxBody;
+    this.deps = new Deps(limiter, metrics, forwarder, new AdmissionQueue(vertx));
     this.requestIdPrefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36) + "-";
   }
 
@@ -148,29 +153,7 @@ public final class ProxyServer {
       }
       AdmissionPlan.Planned planned = (AdmissionPlan.Planned) plan;
       request.requestStreamUsage();
-      String requestId = nextRequestId();
-      AdmitRequest ask = AdmitRequest.metered(current, requestId, caller.user(), planned.tier(), planned.model(),
-          planned.tokens(), planned.costMicros());
-      long start = System.nanoTime();
-      limiter.admit(ask).onComplete(decided -> {
-        metrics.decisionTime(System.nanoTime() - start);
-        if (decided.failed()) {
-          LOG.log(System.Logger.Level.WARNING, "admission failed: " + decided.cause());
-          metrics.request(route.upstream().name(), request.model(), caller.tier(), "error");
-          Responses.error(resp, format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
-              "rate-limit store unavailable; try again shortly"));
-          return;
-        }
-        Decision verdict = decided.result();
-        if (!verdict.allowed()) {
-          deny(resp, format, route, request.model(), caller.tier(), verdict);
-          return;
-        }
-        metrics.request(route.upstream().name(), request.model(), caller.tier(),
-            verdict.limitedBy().isEmpty() ? "allowed" : "shadow_limited");
-        Map<String, String> extra = Responses.allowedHeaders(verdict, current.warnAtPercent());
-        forwarder.forwardMetered(req, ask, route, request, body, caller, planned, extra);
-      });
+      new MeteredAdmission(deps, req, current, route, request, body, caller, planned, this::nextRequestId).start();
     });
   }
 

@@ -187,6 +187,39 @@ class RedisScriptsTest {
         .isEqualTo("2026-11:8999999999999");
   }
 
+  @Test
+  void theCommandForRedisBenchmarkIsTheStoresOwnCall() {
+    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(10, 2))).build();
+    AdmitRequest request = AdmitRequest.requestsOnly(p, "r", "alice", p.tier("free").orElseThrow());
+    assertThat(await(store.admit(request)).remainingRequests()).isEqualTo(1);
+    List<String> words = store.admitCommand(request);
+    assertThat(words.subList(0, 3)).containsExactly("EVALSHA", store.admitScriptSha(), "3");
+    Request replay = Request.cmd(Command.EVALSHA);
+    words.subList(1, words.size()).forEach(replay::arg);
+    Response reply = await(connection.send(replay));
+    assertThat(reply.get(0).toLong()).isEqualTo(1); // decided in the stats period the store learnt
+    assertThat(reply.get(2).toLong()).isEqualTo(1); // committed: the second of a burst of 2
+    assertThat(await(store.admit(request)).limitedBy()).containsExactly(Dimension.TIER_REQUESTS_PER_MINUTE);
+  }
+
+  @Test
+  void worksThroughAPooledClientToo() {
+    io.vertx.redis.client.Redis client = io.vertx.redis.client.Redis.createClient(vertx, redis.url());
+    RedisLimiterStore store = RedisLimiterStore.create(client, LimiterOptions.DEFAULTS, RedisTime.server());
+    await(store.loadScripts());
+    CompiledPolicy p = policy().tier(tier("free").concurrency(2)).build();
+    AdmitRequest r1 = metered(p, 1, 0);
+    List<io.vertx.core.Future<Decision>> racing = new ArrayList<>();
+    racing.add(store.admit(r1));
+    for (int i = 0; i < 9; i++) {
+      racing.add(store.admit(metered(p, 1, 0)));
+    }
+    await(io.vertx.core.Future.all(racing));
+    assertThat(racing.stream().filter(f -> f.result().allowed()).count()).isEqualTo(2);
+    await(client.close());
+  }
+
   private static AdmitRequest metered(CompiledPolicy p, long tokens, long cost) {
     return metered(p, null, tokens, cost);
   }

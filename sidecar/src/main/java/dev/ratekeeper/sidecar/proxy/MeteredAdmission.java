@@ -1,0 +1,220 @@
+package dev.ratekeeper.sidecar.proxy;
+
+import dev.ratekeeper.policy.api.UpstreamFormat;
+import dev.ratekeeper.policy.compile.CompiledModel;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.compile.CompiledPricing;
+import dev.ratekeeper.sidecar.identity.Caller;
+import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.BudgetStatus;
+import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.Dimension;
+import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.wire.MeteredRequest;
+import dev.ratekeeper.sidecar.wire.ProviderError;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerRequest;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * Admission of one metered call, with the policy's ways out of a denial, tried in this order:
+ * <ol>
+ *   <li><b>Model fallback</b>: only the model's own quota blocks and it names a fallback the tier
+ *       may use: the request is rewritten to the fallback and admitted against it (following the
+ *       chain at most its length), {@code x-ratekeeper-model-fallback: <from> -> <to>}.</li>
+ *   <li><b>Budget clamp</b> ({@code budgets.clampMaxTokens}): only a budget blocks and a sensible
+ *       output cap ({@value #MIN_CLAMPED_TOKENS} tokens, or the asked cap if smaller) can still be
+ *       paid: the cap is lowered to what the remaining budget pays for,
+ *       {@code x-ratekeeper-max-tokens-clamped: <n>}.</li>
+ *   <li><b>Queueing</b> ({@code maxQueueWait}): waiting helps and fits the tier's wait: the request
+ *       waits in this sidecar's {@link AdmissionQueue}, lower priority number first.</li>
+ * </ol>
+ * Otherwise the denial is answered.
+ */
+final class MeteredAdmission {
+  static final long MIN_CLAMPED_TOKENS = 256;
+  private static final Set<Dimension> MODEL_DIMENSIONS = EnumSet.of(Dimension.MODEL_REQUESTS_PER_MINUTE,
+      Dimension.MODEL_TOKENS_PER_MINUTE, Dimension.MODEL_TOKENS_PER_DAY);
+  private static final Set<Dimension> BUDGETS = EnumSet.of(Dimension.BUDGET, Dimension.GLOBAL_BUDGET);
+
+  private final ProxyServer.Deps deps;
+  private final HttpServerRequest req;
+  private final CompiledPolicy policy;
+  private final Route route;
+  private final MeteredRequest request;
+  private final Buffer body;
+  private final Caller caller;
+  private final Supplier<String> requestIds;
+  private final Map<String, String> rewrites = new LinkedHashMap<>();
+  private AdmissionPlan.Planned planned;
+  private int fallbacks;
+  private boolean clamped;
+  private long queuedAtNanos = -1;
+  private long deadlineMs;
+  private AdmissionQueue.Waiter waiter;
+
+  MeteredAdmission(ProxyServer.Deps deps, HttpServerRequest req, CompiledPolicy policy, Route route,
+      MeteredRequest request, Buffer body, Caller caller, AdmissionPlan.Planned planned, Supplier<String> requestIds) {
+    this.deps = deps;
+    this.req = req;
+    this.policy = policy;
+    this.route = route;
+    this.request = request;
+    this.body = body;
+    this.caller = caller;
+    this.planned = planned;
+    this.requestIds = requestIds;
+  }
+
+  void start() {
+    attempt();
+  }
+
+  /** One try; completes with the ms to wait before the next one when queued, or -1 when this request is done. */
+  private Future<Long> attempt() {
+    LimiterStore limiter = deps.limiter();
+    SidecarMetrics metrics = deps.metrics();
+    AdmitRequest ask = AdmitRequest.metered(policy, requestIds.get(), caller.user(), planned.tier(), planned.model(),
+        planned.tokens(), planned.costMicros());
+    long start = System.nanoTime();
+    return limiter.admit(ask).transform(decided -> {
+      metrics.decisionTime(System.nanoTime() - start);
+      if (req.response().closed()) {
+        return Future.succeededFuture(-1L);
+      }
+      if (decided.failed()) {
+        metrics.request(route.upstream().name(), request.model(), caller.tier(), "error");
+        Responses.error(req.response(), format(), ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
+            "rate-limit store unavailable; try again shortly"));
+        return Future.succeededFuture(-1L);
+      }
+      Decision decision = decided.result();
+      if (decision.allowed()) {
+        admitted(ask, decision);
+        return Future.succeededFuture(-1L);
+      }
+      if (fallBack(decision) || clamp(ask, decision)) {
+        return attempt();
+      }
+      return queueOrDeny(decision);
+    });
+  }
+
+  private void admitted(AdmitRequest ask, Decision decision) {
+    if (queuedAtNanos >= 0) {
+      deps.metrics().queueWait(System.nanoTime() - queuedAtNanos);
+    }
+    deps.metrics().request(route.upstream().name(), request.model(), caller.tier(),
+        decision.limitedBy().isEmpty() ? "allowed" : "shadow_limited");
+    Map<String, String> headers = Responses.allowedHeaders(decision, policy.warnAtPercent());
+    headers.putAll(rewrites);
+    deps.forwarder().forwardMetered(req, ask, route, request, body, caller, planned, headers);
+  }
+
+  private boolean fallBack(Decision decision) {
+    CompiledModel model = planned.model();
+    if (model == null || model.fallback() == null || fallbacks >= policy.models().size()
+        || !MODEL_DIMENSIONS.containsAll(decision.limitedBy())) {
+      return false;
+    }
+    String from = request.model();
+    String to = model.fallback();
+    if (!planned.tier().allowsModel(to)) {
+      return false;
+    }
+    request.setModel(to);
+    AdmissionPlan.Result replanned = AdmissionPlan.plan(policy, caller, request);
+    if (!(replanned instanceof AdmissionPlan.Planned next)) {
+      request.setModel(from);
+      return false;
+    }
+    fallbacks++;
+    planned = next;
+    String original = rewrites.containsKey("x-ratekeeper-model-fallback") ? request.originalModel() : from;
+    rewrites.put("x-ratekeeper-model-fallback", original + " -> " + to);
+    return true;
+  }
+
+  private boolean clamp(AdmitRequest ask, Decision decision) {
+    CompiledModel model = planned.model();
+    if (!policy.clampMaxTokens() || clamped || model == null || model.pricing() == null
+        || !request.endpoint().producesOutput() || decision.neverPassable() && planned.outputCap() <= MIN_CLAMPED_TOKENS
+        || decision.limitedBy().isEmpty() || !BUDGETS.containsAll(decision.limitedBy())) {
+      return false;
+    }
+    long available = Long.MAX_VALUE;
+    for (BudgetStatus budget : new BudgetStatus[] {decision.userBudget(), decision.globalBudget()}) {
+      if (budget != null) {
+        // usedMicros counts this request's reservation; what is left for it is the rest
+        available = Math.min(available, budget.limitMicros() - (budget.usedMicros() - ask.reservedCostMicros()));
+      }
+    }
+    long cap = affordableOutput(model.pricing(), planned.inputEstimate(), available);
+    if (cap >= planned.outputCap() || cap < Math.min(MIN_CLAMPED_TOKENS, planned.outputCap())) {
+      return false;
+    }
+    request.setOutputCap(cap);
+    AdmissionPlan.Result replanned = AdmissionPlan.plan(policy, caller, request);
+    if (!(replanned instanceof AdmissionPlan.Planned next)) {
+      return false;
+    }
+    clamped = true;
+    planned = next;
+    rewrites.put("x-ratekeeper-max-tokens-clamped", Long.toString(cap));
+    return true;
+  }
+
+  /**
+   * The largest output cap whose reservation fits {@code availableMicros}: cost is
+   * {@code ceil((input × inputPrice + cap × outputPrice) / 10^6)}, so the cap must satisfy
+   * {@code cap × outputPrice ≤ available × 10^6 − input × inputPrice}. -1 when nothing fits.
+   */
+  static long affordableOutput(CompiledPricing pricing, long inputTokens, long availableMicros) {
+    if (availableMicros == Long.MAX_VALUE || pricing.outputPerMillion() == 0) {
+      return Long.MAX_VALUE;
+    }
+    try {
+      long room = Math.subtractExact(Math.multiplyExact(availableMicros, 1_000_000L),
+          Math.multiplyExact(inputTokens, pricing.inputPerMillion()));
+      return room < 0 ? -1 : room / pricing.outputPerMillion();
+    } catch (ArithmeticException overflow) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  private Future<Long> queueOrDeny(Decision decision) {
+    long maxWait = planned.tier().maxQueueWaitMs();
+    long now = System.currentTimeMillis();
+    if (maxWait > 0 && decision.retryHelpsSoon() && !decision.neverPassable() && !policy.shadow()) {
+      if (queuedAtNanos < 0) {
+        queuedAtNanos = System.nanoTime();
+        deadlineMs = now + maxWait;
+      }
+      if (now + decision.retryAfterMs() <= deadlineMs) {
+        if (waiter == null) {
+          waiter = deps.queue().enqueue(planned.tier().priority(), decision.retryAfterMs(), this::attempt);
+          req.response().closeHandler(v -> waiter.leave());
+        }
+        return Future.succeededFuture(Math.max(1, decision.retryAfterMs()));
+      }
+    }
+    if (queuedAtNanos >= 0) {
+      deps.metrics().queueWait(System.nanoTime() - queuedAtNanos);
+    }
+    decision.limitedBy().forEach(d -> deps.metrics().throttled(d.wireName()));
+    deps.metrics().request(route.upstream().name(), request.model(), caller.tier(),
+        decision.neverPassable() ? "invalid" : "throttled");
+    Responses.denied(req.response(), format(), decision);
+    return Future.succeededFuture(-1L);
+  }
+
+  private UpstreamFormat format() {
+    return route.upstream().format();
+  }
+}
