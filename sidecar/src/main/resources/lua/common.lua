@@ -78,7 +78,7 @@ end
 
 -- The UTC calendar period containing now: its id and its end (first ms of the next period).
 -- kind: H hour ("2026-11-23T14"), D day ("2026-11-23"), W ISO week ("2026-W47"), M month ("2026-11")
-local function period(kind, now)
+local function compute_period(kind, now)
   local days = idiv(now, DAY_MS)
   if kind == 'H' then
     local hours = idiv(now, HOUR_MS)
@@ -101,6 +101,18 @@ local function period(kind, now)
     end
     return string.format('%04d-%02d', y, m), days_from_civil(ny, nm, 1) * DAY_MS
   end
+end
+
+-- compute_period, memoized: one call computes the same few periods for several counters
+local periods = {}
+local function period(kind, now)
+  local key = kind .. fmt(now)
+  local known = periods[key]
+  if not known then
+    known = {compute_period(kind, now)}
+    periods[key] = known
+  end
+  return known[1], known[2]
 end
 
 -- "a:b" -> a, b (strings)

@@ -81,9 +81,24 @@ public final class RedisKeys {
     return prefix + "r:" + encode(requestId);
   }
 
-  /** STRING with TTL: an upstream's shared cooldown after a provider 429/529. */
+  /** STRING with TTL: an upstream's shared cooldown after a provider 429/529 (value: its length in ms). */
   public String cooldown(String upstream) {
     return prefix + "cooldown:" + upstream;
+  }
+
+  /** STRING counter with TTL: cooldown episodes of an upstream in a row (the circuit breaker's strikes). */
+  public String cooldownStrikes(String upstream) {
+    return prefix + "cooldown:" + upstream + ":strikes";
+  }
+
+  /** STRING with TTL: held by the one sidecar sending the half-open probe after a cooldown. */
+  public String cooldownProbe(String upstream) {
+    return prefix + "cooldown:" + upstream + ":probe";
+  }
+
+  /** Pub/sub channel: {@code <upstream> <remaining ms> <strikes>} whenever a cooldown starts or ends. */
+  public String cooldownChannel() {
+    return prefix + "cooldowns";
   }
 
   /** Usage statistics of a budget period: HASH of requests / throttled / spend. */

@@ -11,7 +11,8 @@ import java.util.stream.Collectors;
  * @param limitedBy blocking dimensions, longest wait first (never-passable ones first of all); the
  *     tier's share of a global rate reports the global name; empty when everything fitted
  * @param retryAfterMs when blocked: the earliest moment, from now, at which every blocking dimension
- *     could fit (for concurrency a hint, see {@link LeaseSet}); 0 when nothing blocks
+ *     could fit (for concurrency a hint, see {@link LeaseSet}); never-passable dimensions are left
+ *     out (no wait helps them); 0 when nothing blocks
  * @param retryHelpsSoon false when a calendar quota or budget blocks (the reservation no longer fits
  *     this period), when waiting would take over {@link #SOON_MS}, or when never passable
  *     ({@code x-should-retry: false}); true when nothing blocks

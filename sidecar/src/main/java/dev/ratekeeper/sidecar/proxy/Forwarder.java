@@ -27,7 +27,6 @@ import java.net.URI;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Consumer;
 
 /**
  * Sends admitted requests upstream over pooled keep-alive connections (TLS for https) and streams
@@ -45,15 +44,21 @@ public final class Forwarder {
   private final long responseTimeoutMs;
   private final LimiterStore limiter;
   private final SidecarMetrics metrics;
-  private final Consumer<ProviderThrottle> onProviderThrottle;
+  private final UpstreamObserver observer;
   private final Map<String, Target> targets = new ConcurrentHashMap<>();
 
-  /** The provider answered 429 or 529 for {@code upstream}. */
-  public record ProviderThrottle(CompiledPolicy policy, CompiledUpstream upstream, int status, MultiMap headers) {}
+  /** Told how each upstream answered: its throttles start shared cooldowns, its successes end them. */
+  public interface UpstreamObserver {
+    /** The provider answered 429 or 529. */
+    void throttled(CompiledUpstream upstream, MultiMap headers);
+
+    /** The provider answered with anything else. */
+    void answered(CompiledUpstream upstream);
+  }
 
   public Forwarder(Vertx vertx, Map<String, String> urlOverrides, Map<String, String> providerKeys,
       long connectTimeoutMs, long responseTimeoutMs, LimiterStore limiter, SidecarMetrics metrics,
-      Consumer<ProviderThrottle> onProviderThrottle) {
+      UpstreamObserver observer) {
     this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
             .setDecompressionSupported(false).setConnectTimeout((int) connectTimeoutMs),
         new PoolOptions().setHttp1MaxSize(256));
@@ -63,7 +68,7 @@ public final class Forwarder {
     this.responseTimeoutMs = responseTimeoutMs;
     this.limiter = limiter;
     this.metrics = metrics;
-    this.onProviderThrottle = onProviderThrottle;
+    this.observer = observer;
   }
 
   private record Target(String host, int port, boolean ssl, String basePath) {}
@@ -132,9 +137,7 @@ public final class Forwarder {
           return creq.send(req);
         })
         .onSuccess(resp -> {
-          if (resp.statusCode() == 429 || resp.statusCode() == 529) {
-            onProviderThrottle.accept(new ProviderThrottle(policy, upstream, resp.statusCode(), resp.headers()));
-          }
+          observe(upstream, resp);
           out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
           Headers.copyResponse(resp.headers(), out.headers(), false);
           extraHeaders.forEach(out::putHeader);
@@ -147,6 +150,14 @@ public final class Forwarder {
           req.resume();
           Responses.error(out, upstream.format(), upstreamError(err, upstream));
         });
+  }
+
+  private void observe(CompiledUpstream upstream, HttpClientResponse resp) {
+    if (resp.statusCode() == 429 || resp.statusCode() == 529) {
+      observer.throttled(upstream, resp.headers());
+    } else {
+      observer.answered(upstream);
+    }
   }
 
   static ProviderError upstreamError(Throwable err, CompiledUpstream upstream) {
@@ -190,9 +201,7 @@ public final class Forwarder {
         return;
       }
       status = resp.statusCode();
-      if (status == 429 || status == 529) {
-        onProviderThrottle.accept(new ProviderThrottle(policy, route.upstream(), status, resp.headers()));
-      }
+      observe(route.upstream(), resp);
       String type = resp.getHeader("content-type");
       boolean sse = type != null && type.startsWith("text/event-stream");
       boolean hide = sse && request.injectedUsageRequest();

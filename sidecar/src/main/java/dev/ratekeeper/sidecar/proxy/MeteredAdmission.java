@@ -58,9 +58,12 @@ final class MeteredAdmission {
   private long queuedAtNanos = -1;
   private long deadlineMs;
   private AdmissionQueue.Waiter waiter;
+  private final boolean shadowCooldown;
 
   MeteredAdmission(ProxyServer.Deps deps, HttpServerRequest req, CompiledPolicy policy, Route route,
-      MeteredRequest request, Buffer body, Caller caller, AdmissionPlan.Planned planned, Supplier<String> requestIds) {
+      MeteredRequest request, Buffer body, Caller caller, AdmissionPlan.Planned planned, Supplier<String> requestIds,
+      boolean shadowCooldown) {
+    this.shadowCooldown = shadowCooldown;
     this.deps = deps;
     this.req = req;
     this.policy = policy;
@@ -111,9 +114,12 @@ final class MeteredAdmission {
       deps.metrics().queueWait(System.nanoTime() - queuedAtNanos);
     }
     deps.metrics().request(route.upstream().name(), request.model(), caller.tier(),
-        decision.limitedBy().isEmpty() ? "allowed" : "shadow_limited");
+        decision.limitedBy().isEmpty() && !shadowCooldown ? "allowed" : "shadow_limited");
     Map<String, String> headers = Responses.allowedHeaders(decision, policy.warnAtPercent());
     headers.putAll(rewrites);
+    if (shadowCooldown) {
+      headers.merge("x-ratekeeper-shadow-limited-by", "upstream.cooldown", (a, b) -> b + "," + a);
+    }
     deps.forwarder().forwardMetered(req, ask, route, request, body, caller, planned, headers);
   }
 

@@ -8,9 +8,9 @@ import dev.ratekeeper.sidecar.identity.Caller;
 import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
-import dev.ratekeeper.sidecar.limiter.Dimension;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.sidecar.wire.Endpoint;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
 import dev.ratekeeper.sidecar.wire.ProviderError;
@@ -48,10 +48,11 @@ public final class ProxyServer {
   private final Deps deps;
 
   /** What an admission needs besides the request itself. */
-  record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue) {}
+  record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue,
+      UpstreamCooldowns cooldowns) {}
 
   public ProxyServer(Vertx vertx, Supplier<CompiledPolicy> policy, LimiterStore limiter, IdentityResolver identity,
-      SidecarMetrics metrics, Forwarder forwarder, long maxBody, String sidecarId) {
+      SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, long maxBody, String sidecarId) {
     this.vertx = vertx;
     this.policy = policy;
     this.limiter = limiter;
@@ -59,7 +60,7 @@ public final class ProxyServer {
     this.metrics = metrics;
     this.forwarder = forwarder;
     this.maxBody = maxBody;
-    this.deps = new Deps(limiter, metrics, forwarder, new AdmissionQueue(vertx));
+    this.deps = new Deps(limiter, metrics, forwarder, new AdmissionQueue(vertx), cooldowns);
     this.requestIdPrefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36) + "-";
   }
 
@@ -80,8 +81,35 @@ public final class ProxyServer {
           .map(u -> u.name()).toList()));
       return;
     }
+    String upstream = route.upstream().name();
+    UpstreamCooldowns.Verdict cooldown = deps.cooldowns().check(upstream);
+    if (cooldown instanceof UpstreamCooldowns.Open open && !current.shadow()) {
+      coolingDown(req, route, open.remainingMs());
+    } else if (cooldown instanceof UpstreamCooldowns.HalfOpen && !current.shadow()) {
+      req.pause();
+      deps.cooldowns().tryProbe(upstream).onComplete(won -> {
+        req.resume();
+        if (won.succeeded() && won.result()) {
+          proceed(req, current, route, false);
+        } else {
+          coolingDown(req, route, UpstreamCooldowns.HALF_OPEN_RETRY_MS);
+        }
+      });
+    } else {
+      proceed(req, current, route, cooldown instanceof UpstreamCooldowns.Open);
+    }
+  }
+
+  private void coolingDown(HttpServerRequest req, Route route, long remainingMs) {
+    metrics.throttled("upstream.cooldown");
+    metrics.request(route.upstream().name(), "unknown", "unknown", "throttled");
+    Responses.cooldown(req.response(), route.upstream().format(), route.upstream().name(), remainingMs);
+  }
+
+  /** {@code shadowCooldown}: in Shadow mode, the upstream's cooldown would have blocked this request. */
+  private void proceed(HttpServerRequest req, CompiledPolicy current, Route route, boolean shadowCooldown) {
     if (route.endpoint().isPresent() && req.method() == HttpMethod.POST) {
-      readBody(req, route, body -> metered(req, current, route, route.endpoint().get(), body));
+      readBody(req, route, body -> metered(req, current, route, route.endpoint().get(), body, shadowCooldown));
     } else {
       unmetered(req, current, route);
     }
@@ -128,7 +156,8 @@ public final class ProxyServer {
         "request body exceeds the sidecar's limit of " + maxBody + " bytes (--max-body)"));
   }
 
-  private void metered(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint, Buffer body) {
+  private void metered(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint, Buffer body,
+      boolean shadowCooldown) {
     UpstreamFormat format = route.upstream().format();
     HttpServerResponse resp = req.response();
     RequestParser.Result parsed = RequestParser.parse(endpoint, body.getBytes());
@@ -153,7 +182,8 @@ public final class ProxyServer {
       }
       AdmissionPlan.Planned planned = (AdmissionPlan.Planned) plan;
       request.requestStreamUsage();
-      new MeteredAdmission(deps, req, current, route, request, body, caller, planned, this::nextRequestId).start();
+      new MeteredAdmission(deps, req, current, route, request, body, caller, planned, this::nextRequestId,
+          shadowCooldown).start();
     });
   }
 

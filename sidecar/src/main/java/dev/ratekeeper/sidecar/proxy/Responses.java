@@ -65,6 +65,19 @@ final class Responses {
     error(resp, format, ProviderError.of(kind, message));
   }
 
+  /** The provider asked every sidecar to back off: 429 {@code upstream.cooldown} until the cooldown ends. */
+  static void cooldown(HttpServerResponse resp, UpstreamFormat format, String upstream, long remainingMs) {
+    long ms = Math.max(1, remainingMs);
+    resp.putHeader("retry-after", Long.toString((ms + 999) / 1000));
+    resp.putHeader("retry-after-ms", Long.toString(ms));
+    resp.putHeader("x-ratekeeper-limited-by", "upstream.cooldown");
+    if (ms > SHOULD_RETRY_MAX_MS) {
+      resp.putHeader("x-should-retry", "false");
+    }
+    error(resp, format, ProviderError.of(ProviderError.Kind.RATE_LIMITED, "Ratekeeper: upstream " + upstream
+        + " is cooling down after the provider's rate limit; retry after " + (ms + 999) / 1000 + " s"));
+  }
+
   /** Headers added to an allowed response (the provider's own headers stay untouched). */
   static Map<String, String> allowedHeaders(Decision verdict, int warnAtPercent) {
     Map<String, String> headers = new LinkedHashMap<>();

@@ -3,6 +3,7 @@ package dev.ratekeeper.sidecar.runtime;
 import dev.ratekeeper.policy.compile.PolicyId;
 import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -18,7 +19,8 @@ import java.util.List;
  * policy's change channel, reloads on every message, and polls as well in case pub/sub drops. A
  * revision whose {@code schemaVersion} this build does not understand is refused and the last good
  * one kept. It also writes the heartbeat the operator counts for the {@code Enforced} condition: the
- * sidecar's id and the revision it enforces, with a TTL.
+ * sidecar's id and the revision it enforces, with a TTL. The same subscription carries the upstream
+ * cooldowns other sidecars announce ({@link UpstreamCooldowns}).
  */
 public final class PolicyWatcher implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(PolicyWatcher.class.getName());
@@ -32,6 +34,7 @@ public final class PolicyWatcher implements AutoCloseable {
   private final RedisKeys keys;
   private final PolicyHolder holder;
   private final SidecarMetrics metrics;
+  private final UpstreamCooldowns cooldowns;
   private final String sidecarId;
   private final boolean reload;
   private final long pollMs;
@@ -46,8 +49,9 @@ public final class PolicyWatcher implements AutoCloseable {
    * @param reload follow revisions in Redis ({@code --policy}); false for {@code --policy-file},
    *     which only heartbeats
    */
-  public PolicyWatcher(Vertx vertx, Redis redis, PolicyHolder holder, SidecarMetrics metrics, String sidecarId,
-      boolean reload, long pollMs, long heartbeatMs) {
+  public PolicyWatcher(Vertx vertx, Redis redis, PolicyHolder holder, SidecarMetrics metrics,
+      UpstreamCooldowns cooldowns, String sidecarId, boolean reload, long pollMs, long heartbeatMs) {
+    this.cooldowns = cooldowns;
     this.vertx = vertx;
     this.redis = redis;
     this.api = RedisAPI.api(redis);
@@ -64,10 +68,15 @@ public final class PolicyWatcher implements AutoCloseable {
   public void start() {
     heartbeat();
     heartbeatTimer = vertx.setPeriodic(heartbeatMs, t -> heartbeat());
+    subscribe();
+    pollTimer = vertx.setPeriodic(pollMs, t -> poll());
+  }
+
+  private void poll() {
     if (reload) {
-      subscribe();
-      pollTimer = vertx.setPeriodic(pollMs, t -> reload("poll"));
+      reload("poll");
     }
+    cooldowns.refresh(holder.get().upstreams().stream().map(u -> u.name()).toList());
   }
 
   /** The revision that was refused for its schemaVersion, if any (for tests and /metrics). */
@@ -94,8 +103,12 @@ public final class PolicyWatcher implements AutoCloseable {
       conn.handler(this::onPush);
       conn.exceptionHandler(e -> resubscribeLater());
       conn.endHandler(v -> resubscribeLater());
-      conn.send(Request.cmd(Command.SUBSCRIBE).arg(keys.changeChannel()))
-          .onSuccess(r -> reload("subscribed"))
+      Request subscribe = Request.cmd(Command.SUBSCRIBE).arg(cooldowns.channel());
+      if (reload) {
+        subscribe.arg(keys.changeChannel());
+      }
+      conn.send(subscribe)
+          .onSuccess(r -> poll())
           .onFailure(e -> resubscribeLater());
     }).onFailure(e -> resubscribeLater());
   }
@@ -111,7 +124,11 @@ public final class PolicyWatcher implements AutoCloseable {
     // RESP2: ["message", channel, payload]; RESP3: a push of the same three
     if ((push.type() == ResponseType.MULTI || push.type() == ResponseType.PUSH) && push.size() >= 3
         && "message".equals(push.get(0).toString())) {
-      reload("published " + push.get(2));
+      if (push.get(1).toString().equals(cooldowns.channel())) {
+        cooldowns.onAnnouncement(push.get(2).toString());
+      } else if (reload) {
+        reload("published " + push.get(2));
+      }
     }
   }
 

@@ -14,6 +14,9 @@ import dev.ratekeeper.sidecar.proxy.ProxyServer;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisTime;
+import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
+import dev.ratekeeper.policy.compile.CompiledUpstream;
+import io.vertx.core.MultiMap;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
@@ -45,6 +48,7 @@ public final class Sidecar implements AutoCloseable {
   private HttpServer proxyServer;
   private HttpServer adminServer;
   private PolicyWatcher watcher;
+  private UpstreamCooldowns cooldowns;
 
   private Sidecar(Vertx vertx, SidecarConfig config) {
     this.vertx = vertx;
@@ -102,10 +106,22 @@ public final class Sidecar implements AutoCloseable {
     return storeReady.compose(v -> {
       storeAnswered.set(true);
       IdentityResolver identity = new IdentityResolver(keyLookup);
+      cooldowns = new UpstreamCooldowns(redis, initial.id(), config.sidecarId());
       Forwarder forwarder = new Forwarder(vertx, config.upstreamOverrides(), config.upstreamKeys(),
-          config.connectTimeoutMs(), config.upstreamTimeoutMs(), store, metrics, throttle -> { });
-      ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, config.maxBodyBytes(),
-          config.sidecarId());
+          config.connectTimeoutMs(), config.upstreamTimeoutMs(), store, metrics, new Forwarder.UpstreamObserver() {
+            @Override
+            public void throttled(CompiledUpstream upstream, MultiMap headers) {
+              cooldowns.onThrottle(upstream.name(), headers)
+                  .onFailure(e -> LOG.log(System.Logger.Level.WARNING, "cooldown not shared: " + e));
+            }
+
+            @Override
+            public void answered(CompiledUpstream upstream) {
+              cooldowns.onSuccess(upstream.name());
+            }
+          });
+      ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,
+          config.maxBodyBytes(), config.sidecarId());
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {
       proxyServer = server;
@@ -114,8 +130,8 @@ public final class Sidecar implements AutoCloseable {
     }).map(server -> {
       adminServer = server;
       if (redis != null) {
-        watcher = new PolicyWatcher(vertx, redis, policy, metrics, config.sidecarId(), config.policy() != null,
-            RELOAD_POLL_MS, HEARTBEAT_MS);
+        watcher = new PolicyWatcher(vertx, redis, policy, metrics, cooldowns, config.sidecarId(),
+            config.policy() != null, RELOAD_POLL_MS, HEARTBEAT_MS);
         watcher.start();
       }
       LOG.log(System.Logger.Level.INFO, "ratekeeper sidecar " + config.sidecarId() + " enforcing " + initial.id()

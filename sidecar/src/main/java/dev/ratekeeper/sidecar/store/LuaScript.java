@@ -19,7 +19,7 @@ import java.util.function.Function;
  * SHA: loaded once with {@code SCRIPT LOAD}, run with {@code EVALSHA}, and loaded again when Redis
  * answers {@code NOSCRIPT} (a restart, a failover, {@code SCRIPT FLUSH}).
  */
-final class LuaScript {
+public final class LuaScript {
   private final String name;
   private final String source;
   private final String sha;
@@ -28,6 +28,11 @@ final class LuaScript {
     this.name = name;
     this.source = source;
     this.sha = sha1(source);
+  }
+
+  /** {@code lua/<name>.lua} alone, for scripts that need none of the shared helpers. */
+  public static LuaScript standalone(String name) {
+    return new LuaScript(name, resource("lua/" + name + ".lua"));
   }
 
   /** {@code lua/common.lua} + {@code lua/<name>.lua} from the classpath. */
@@ -57,7 +62,7 @@ final class LuaScript {
   }
 
   /** {@code EVALSHA}, loading the script and trying once more on {@code NOSCRIPT}. */
-  Future<Response> call(Function<Request, Future<Response>> send, List<String> keys, List<String> args) {
+  public Future<Response> call(Function<Request, Future<Response>> send, List<String> keys, List<String> args) {
     return send.apply(request(keys, args)).recover(error -> {
       if (String.valueOf(error.getMessage()).startsWith("NOSCRIPT")) {
         return load(send).compose(loaded -> send.apply(request(keys, args)));

@@ -133,19 +133,32 @@ public final class LimiterBench {
           + "| Ratekeeper full request (admit + reconcile) | redis-benchmark EVALSHA admit.lua (requests-only) "
           + "| Bucket4j Lettuce tryConsume |");
       System.out.println("|---:|---:|---:|---:|---:|---:|");
+      Map<String, String> serverTime = new java.util.LinkedHashMap<>();
       for (int n : IN_FLIGHT) {
+        resetStats(connection);
         double ro = measure(n, each, () -> store.admit(requestsOnly.get()).toCompletionStage());
+        serverTime.merge("requests-only admit", usecPerCall(connection, "evalsha"), (a, b) -> a + " / " + b);
+        resetStats(connection);
         double full = measure(n, each, () -> shortLived.admit(metered.get()).toCompletionStage());
+        serverTime.merge("full admit (14 counters)", usecPerCall(connection, "evalsha"), (a, b) -> a + " / " + b);
+        resetStats(connection);
         double lifecycle = measure(n, each, () -> {
           AdmitRequest request = metered.get();
           return shortLived.admit(request)
               .compose(decision -> shortLived.reconcile(new ReconcileRequest(request, 8, 8)))
               .toCompletionStage();
         });
+        serverTime.merge("admit + reconcile, per script call", usecPerCall(connection, "evalsha"),
+            (a, b) -> a + " / " + b);
+        resetStats(connection);
         double b4j = measure(n, each, () -> bucket.tryConsume(1));
+        serverTime.merge("Bucket4j tryConsume, per EVAL", usecPerCall(connection, "eval"), (a, b) -> a + " / " + b);
         System.out.printf("| %d | %,.0f/s | %,.0f/s | %,.0f/s | %s | %,.0f/s |%n", n, ro, full, lifecycle,
             redisBenchmark.get(n), b4j);
       }
+      System.out.println();
+      System.out.println("Redis CPU per call, µs (INFO commandstats usec_per_call; at 1 / 8 / 64 in flight):");
+      serverTime.forEach((what, usec) -> System.out.printf("- %s: %s%n", what, usec));
       lettuceConnection.close();
       lettuce.shutdown();
     } finally {
@@ -154,6 +167,19 @@ public final class LimiterBench {
         embedded.stop();
       }
     }
+  }
+
+  private static void resetStats(RedisConnection connection) throws Exception {
+    connection.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.CONFIG).arg("RESETSTAT"))
+        .toCompletionStage().toCompletableFuture().get();
+  }
+
+  /** {@code usec_per_call} of one command from {@code INFO commandstats}. */
+  private static String usecPerCall(RedisConnection connection, String command) throws Exception {
+    String info = connection.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.INFO)
+        .arg("commandstats")).toCompletionStage().toCompletableFuture().get().toString();
+    Matcher m = Pattern.compile("cmdstat_" + command + ":calls=\\d+,usec=\\d+,usec_per_call=([0-9.]+)").matcher(info);
+    return m.find() ? m.group(1) : "-";
   }
 
   /** Calls per second with {@code inFlight} calls outstanding at all times, after a one-second warm-up. */

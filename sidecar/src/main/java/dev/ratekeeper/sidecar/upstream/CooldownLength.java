@@ -1,0 +1,110 @@
+package dev.ratekeeper.sidecar.upstream;
+
+import io.vertx.core.MultiMap;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * How long to stop calling a provider after its 429 or 529: {@code retry-after-ms}, else
+ * {@code retry-after} (seconds or an HTTP date), else the reset of the rate-limit dimension the
+ * provider reports as exhausted ({@code anthropic-ratelimit-*-remaining: 0} with its RFC 3339
+ * {@code -reset}; OpenAI {@code x-ratelimit-remaining-*: 0} with its {@code x-ratelimit-reset-*}
+ * duration such as {@code 6m0s}), else {@link #DEFAULT_MS}; never more than {@link #CAP_MS}.
+ */
+public final class CooldownLength {
+  public static final long CAP_MS = 60_000;
+  public static final long DEFAULT_MS = 1_000;
+  private static final String[] DIMENSIONS = {"requests", "tokens", "input-tokens", "output-tokens"};
+  private static final Pattern GO_DURATION = Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(ms|h|m|s)");
+
+  private CooldownLength() {}
+
+  public static long fromHeaders(MultiMap headers, Instant now) {
+    long ms = explicit(headers, now);
+    if (ms < 0) {
+      ms = fromResets(headers, now);
+    }
+    if (ms < 0) {
+      ms = DEFAULT_MS;
+    }
+    return Math.max(1, Math.min(CAP_MS, ms));
+  }
+
+  private static long explicit(MultiMap headers, Instant now) {
+    String ms = headers.get("retry-after-ms");
+    if (ms != null) {
+      try {
+        return (long) Math.ceil(Double.parseDouble(ms.trim()));
+      } catch (NumberFormatException ignored) {
+        // fall through to retry-after
+      }
+    }
+    String after = headers.get("retry-after");
+    if (after != null) {
+      try {
+        return (long) Math.ceil(Double.parseDouble(after.trim()) * 1000);
+      } catch (NumberFormatException notSeconds) {
+        try {
+          return Duration.between(now, ZonedDateTime.parse(after.trim(), DateTimeFormatter.RFC_1123_DATE_TIME)
+              .toInstant()).toMillis();
+        } catch (DateTimeParseException ignored) {
+          // neither form
+        }
+      }
+    }
+    return -1;
+  }
+
+  private static long fromResets(MultiMap headers, Instant now) {
+    long longest = -1;
+    for (String dimension : DIMENSIONS) {
+      if ("0".equals(trim(headers.get("anthropic-ratelimit-" + dimension + "-remaining")))) {
+        String reset = headers.get("anthropic-ratelimit-" + dimension + "-reset");
+        if (reset != null) {
+          try {
+            longest = Math.max(longest, Duration.between(now, Instant.parse(reset.trim())).toMillis());
+          } catch (DateTimeParseException ignored) {
+            // unreadable reset
+          }
+        }
+      }
+      if ("0".equals(trim(headers.get("x-ratelimit-remaining-" + dimension)))) {
+        String reset = headers.get("x-ratelimit-reset-" + dimension);
+        if (reset != null) {
+          longest = Math.max(longest, goDuration(reset.trim()));
+        }
+      }
+    }
+    return longest;
+  }
+
+  /** OpenAI's reset durations: {@code 20ms}, {@code 1s}, {@code 6m0s}, {@code 1h2m3.5s}. */
+  static long goDuration(String text) {
+    Matcher m = GO_DURATION.matcher(text);
+    double total = 0;
+    int end = 0;
+    while (m.find()) {
+      if (m.start() != end) {
+        return -1;
+      }
+      double n = Double.parseDouble(m.group(1));
+      total += switch (m.group(2)) {
+        case "ms" -> n;
+        case "s" -> n * 1_000;
+        case "m" -> n * 60_000;
+        default -> n * 3_600_000;
+      };
+      end = m.end();
+    }
+    return end == text.length() && end > 0 ? (long) Math.ceil(total) : -1;
+  }
+
+  private static String trim(String s) {
+    return s == null ? null : s.trim();
+  }
+}

@@ -1,0 +1,172 @@
+package dev.ratekeeper.sidecar.upstream;
+
+import dev.ratekeeper.policy.compile.PolicyId;
+import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.sidecar.store.LuaScript;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The shared cooldown of each upstream after the provider's 429 or 529, with a circuit breaker.
+ *
+ * <p>The sidecar that sees the provider's throttle runs {@code cooldown.lua} (start or keep the
+ * cooldown; a new episode in a row doubles it, capped at 60 s) and announces it on the policy's
+ * cooldown channel; every sidecar keeps the announced cooldowns in memory, so checking one costs no
+ * Redis round trip. When a cooldown ends after repeated episodes the breaker is half-open: one
+ * sidecar wins the probe token and sends one request; its success closes the breaker for everyone,
+ * another throttle starts a longer cooldown. Without Redis the same logic runs for this process only.
+ */
+public final class UpstreamCooldowns {
+  private static final System.Logger LOG = System.getLogger(UpstreamCooldowns.class.getName());
+  /** Consecutive episodes are remembered this long. */
+  static final long STRIKE_MEMORY_MS = 600_000;
+  /** How long a probe may take before another sidecar may probe. */
+  static final long PROBE_TTL_MS = 30_000;
+  /** What a request that lost the probe race is told to wait. */
+  public static final long HALF_OPEN_RETRY_MS = 1_000;
+
+  private final Redis client;
+  private final RedisAPI redis;
+  private final RedisKeys keys;
+  private final String sidecarId;
+  private final LuaScript script = LuaScript.standalone("cooldown");
+  private final Map<String, State> states = new ConcurrentHashMap<>();
+
+  /** What the proxy should do with a request for an upstream. */
+  public sealed interface Verdict permits Closed, Open, HalfOpen {}
+
+  /** Call the upstream. */
+  public record Closed() implements Verdict {}
+
+  /** Answer 429 {@code upstream.cooldown} for {@code remainingMs}. */
+  public record Open(long remainingMs) implements Verdict {}
+
+  /** The cooldown ended after repeated throttles: only the probe may call. */
+  public record HalfOpen() implements Verdict {}
+
+  private static final Closed CLOSED = new Closed();
+
+  private static final class State {
+    volatile long untilNanos;
+    volatile int strikes;
+    final java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
+  }
+
+  /** @param redis null: this process only */
+  public UpstreamCooldowns(Redis redis, PolicyId policy, String sidecarId) {
+    this.client = redis;
+    this.redis = redis == null ? null : RedisAPI.api(redis);
+    this.keys = new RedisKeys(policy);
+    this.sidecarId = sidecarId;
+  }
+
+  /** The channel announcements arrive on ({@link #onAnnouncement}). */
+  public String channel() {
+    return keys.cooldownChannel();
+  }
+
+  public Verdict check(String upstream) {
+    State state = states.get(upstream);
+    if (state == null) {
+      return CLOSED;
+    }
+    long remaining = (state.untilNanos - System.nanoTime()) / 1_000_000;
+    if (remaining > 0) {
+      return new Open(remaining);
+    }
+    return state.strikes > 1 ? new HalfOpen() : CLOSED;
+  }
+
+  /** Half-open: completes true when this request won the probe and may call the upstream. */
+  public Future<Boolean> tryProbe(String upstream) {
+    if (redis == null) {
+      State state = states.get(upstream);
+      return Future.succeededFuture(state != null && state.probing.compareAndSet(false, true));
+    }
+    return redis.set(List.of(keys.cooldownProbe(upstream), sidecarId, "NX", "PX", Long.toString(PROBE_TTL_MS)))
+        .map(reply -> reply != null);
+  }
+
+  /** The provider throttled {@code upstream}: start or keep the shared cooldown and tell every sidecar. */
+  public Future<Void> onThrottle(String upstream, MultiMap headers) {
+    long base = CooldownLength.fromHeaders(headers, Instant.now());
+    if (redis == null) {
+      State state = states.computeIfAbsent(upstream, u -> new State());
+      long running = (state.untilNanos - System.nanoTime()) / 1_000_000;
+      long length = running > 0 ? Math.max(running, base)
+          : Math.min(CooldownLength.CAP_MS, base << Math.min(6, state.strikes++));
+      apply(upstream, length, Math.max(1, state.strikes));
+      return Future.succeededFuture();
+    }
+    return script.call(client::send, List.of(keys.cooldown(upstream), keys.cooldownStrikes(upstream),
+            keys.cooldownProbe(upstream)),
+        List.of(Long.toString(base), Long.toString(CooldownLength.CAP_MS), Long.toString(STRIKE_MEMORY_MS)))
+        .compose(reply -> {
+          long remaining = reply.get(0).toLong();
+          int strikes = reply.get(1).toInteger();
+          apply(upstream, remaining, strikes);
+          LOG.log(System.Logger.Level.INFO, "upstream " + upstream + " throttled by the provider: cooldown "
+              + remaining + " ms for every sidecar (episode " + strikes + ")");
+          return redis.publish(keys.cooldownChannel(), upstream + " " + remaining + " " + strikes).mapEmpty();
+        });
+  }
+
+  /** The upstream answered normally: a half-open breaker closes for every sidecar. */
+  public Future<Void> onSuccess(String upstream) {
+    State state = states.get(upstream);
+    if (state == null || state.strikes == 0) {
+      return Future.succeededFuture();
+    }
+    apply(upstream, 0, 0);
+    if (redis == null) {
+      return Future.succeededFuture();
+    }
+    return redis.del(List.of(keys.cooldownStrikes(upstream), keys.cooldownProbe(upstream)))
+        .compose(r -> redis.publish(keys.cooldownChannel(), upstream + " 0 0")).mapEmpty();
+  }
+
+  /** An announcement from another sidecar: {@code <upstream> <remaining ms> <strikes>}. */
+  public void onAnnouncement(String message) {
+    String[] parts = message.trim().split(" ");
+    if (parts.length == 3) {
+      try {
+        apply(parts[0], Long.parseLong(parts[1]), Integer.parseInt(parts[2]));
+      } catch (NumberFormatException ignored) {
+        // not ours
+      }
+    }
+  }
+
+  /** Reads cooldowns already running (a sidecar that starts, or missed announcements). */
+  public Future<Void> refresh(List<String> upstreams) {
+    if (redis == null) {
+      return Future.succeededFuture();
+    }
+    Future<Void> all = Future.succeededFuture();
+    for (String upstream : upstreams) {
+      all = all.compose(v -> redis.pttl(keys.cooldown(upstream)).compose(ttl -> redis.get(keys.cooldownStrikes(upstream))
+          .map(strikes -> {
+            long remaining = ttl == null ? -1 : ttl.toLong();
+            int n = strikes == null ? 0 : strikes.toInteger();
+            if (remaining > 0 || n > 0 || states.containsKey(upstream)) {
+              apply(upstream, Math.max(0, remaining), n);
+            }
+            return null;
+          })));
+    }
+    return all;
+  }
+
+  private void apply(String upstream, long remainingMs, int strikes) {
+    State state = states.computeIfAbsent(upstream, u -> new State());
+    state.probing.set(false);
+    state.untilNanos = System.nanoTime() + remainingMs * 1_000_000;
+    state.strikes = strikes;
+  }
+}
