@@ -1,0 +1,201 @@
+package dev.ratekeeper.operator;
+
+import dev.ratekeeper.operator.admin.AdminServer;
+import dev.ratekeeper.operator.admin.OperatorMetrics;
+import dev.ratekeeper.operator.api.RateLimitPolicy;
+import dev.ratekeeper.operator.store.RedisPolicyStore;
+import dev.ratekeeper.operator.store.StoreUnavailableException;
+import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.PrintStream;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code java -jar ratekeeper-operator.jar}: checks that Redis and the API server answer (a clear
+ * one-line message and exit status 1 when either does not), then runs the operator and the admin
+ * port until SIGTERM, on which it stops reconciling, closes its connections and exits.
+ */
+public final class OperatorMain {
+  private static final Logger LOG = LoggerFactory.getLogger(OperatorMain.class);
+
+  private OperatorMain() {}
+
+  public static void main(String[] args) {
+    OperatorConfig config;
+    try {
+      config = OperatorConfig.parse(args, System.getenv());
+    } catch (OperatorConfig.ConfigException e) {
+      System.err.println("ratekeeper-operator: " + e.getMessage());
+      System.err.print(OperatorConfig.USAGE);
+      System.exit(2);
+      return;
+    }
+    if (config.help()) {
+      System.out.print(OperatorConfig.USAGE);
+      return;
+    }
+    Running running = start(config, () -> new KubernetesClientBuilder().build(), System.err);
+    if (running == null) {
+      System.exit(1);
+      return;
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      LOG.info("shutting down");
+      running.close();
+      stopped.countDown();
+    }, "shutdown"));
+    try {
+      stopped.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A started operator with its connections and admin port. */
+  public record Running(RatekeeperOperator operator, AdminServer admin, RedisPolicyStore store,
+      KubernetesClient client) implements AutoCloseable {
+    @Override
+    public void close() {
+      try {
+        operator.stop();
+      } catch (RuntimeException e) {
+        LOG.warn("stopping the operator: {}", e.getMessage());
+      }
+      admin.close();
+      store.close();
+      client.close();
+    }
+  }
+
+  /**
+   * Connects, checks and starts everything; on a failure prints one line to {@code err}, releases
+   * what was opened and returns null.
+   */
+  public static Running start(OperatorConfig config, Supplier<KubernetesClient> clients, PrintStream err) {
+    LOG.info("starting: {}", config);
+    RedisPolicyStore store = new RedisPolicyStore(config.redis(), config.revisionRetention());
+    try {
+      store.ping();
+    } catch (StoreUnavailableException e) {
+      err.println("ratekeeper-operator: cannot reach Redis at " + config.redis().address() + ": " + rootMessage(e));
+      store.close();
+      return null;
+    }
+    KubernetesClient client = null;
+    AdminServer admin = null;
+    RatekeeperOperator operator = null;
+    try {
+      client = clients.get();
+      String problem = checkApiServer(client, config);
+      if (problem != null) {
+        err.println("ratekeeper-operator: " + problem);
+        client.close();
+        store.close();
+        return null;
+      }
+      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      new JvmMemoryMetrics().bindTo(registry);
+      new ProcessorMetrics().bindTo(registry);
+      OperatorMetrics metrics = new OperatorMetrics(registry);
+      operator = new RatekeeperOperator(client, store, config.settings(), metrics);
+      RatekeeperOperator started = operator;
+      admin = new AdminServer(config.adminListen(), registry, () -> readiness(started, store));
+      admin.start();
+      operator.start();
+      LOG.info("running; admin port {}", admin.port());
+      return new Running(operator, admin, store, client);
+    } catch (Exception e) {
+      err.println("ratekeeper-operator: cannot start: " + rootMessage(e));
+      if (operator != null) {
+        try {
+          operator.stop();
+        } catch (RuntimeException ignored) {
+          // already failing
+        }
+      }
+      if (admin != null) {
+        admin.close();
+      }
+      if (client != null) {
+        client.close();
+      }
+      store.close();
+      return null;
+    }
+  }
+
+  /**
+   * Null when the API server answers and RateLimitPolicies can be listed, else what is wrong. Asks
+   * once, without the client's retries, so a missing API server is reported in seconds.
+   */
+  static String checkApiServer(KubernetesClient client, OperatorConfig config) {
+    String where = client.getConfiguration().getMasterUrl();
+    Config once = new ConfigBuilder(client.getConfiguration()).withRequestRetryBackoffLimit(0).build();
+    try (KubernetesClient probe = new KubernetesClientBuilder().withConfig(once).build()) {
+      var list = new ListOptionsBuilder().withLimit(1L).build();
+      if (config.namespaces().isEmpty()) {
+        probe.resources(RateLimitPolicy.class).inAnyNamespace().list(list);
+      } else {
+        for (String namespace : config.namespaces()) {
+          probe.resources(RateLimitPolicy.class).inNamespace(namespace).list(list);
+        }
+      }
+      return null;
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        return "the API server at " + where + " does not serve " + RateLimitPolicy.CRD_NAME
+            + ": install the CRD (kubectl apply -f crds/)";
+      }
+      if (e.getCode() == 401 || e.getCode() == 403) {
+        return "the API server at " + where + " refused to list RateLimitPolicies (HTTP " + e.getCode()
+            + "): check the service account's RBAC";
+      }
+      return "cannot reach the API server at " + where + ": " + rootMessage(e);
+    }
+  }
+
+  private static AdminServer.Readiness readiness(RatekeeperOperator operator, RedisPolicyStore store) {
+    if (!operator.healthy()) {
+      return new AdminServer.Readiness(false, "informers not started or not synced");
+    }
+    try {
+      store.ping();
+    } catch (StoreUnavailableException e) {
+      return new AdminServer.Readiness(false, "Redis unreachable: " + e.detail());
+    }
+    return new AdminServer.Readiness(true, "ready");
+  }
+
+  /**
+   * The most specific words for a failure: the deepest message in the cause chain, else the name
+   * of the first cause more specific than an IOException (e.g. ConnectException).
+   */
+  static String rootMessage(Throwable e) {
+    String message = null;
+    String kind = null;
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        message = t.getMessage();
+      }
+      if (t != e && kind == null && t.getClass() != java.io.IOException.class) {
+        kind = t.getClass().getSimpleName();
+      }
+    }
+    boolean topOnly = message != null && message.equals(e.getMessage()) && e.getCause() != null;
+    String result = message == null || topOnly && kind != null ? (kind != null ? kind : e.getClass().getSimpleName())
+        : message;
+    return result.replace('\n', ' ');
+  }
+}

@@ -1,0 +1,80 @@
+package dev.ratekeeper.operator;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Set;
+import java.util.function.LongSupplier;
+
+/**
+ * How the operator runs, apart from where Redis and the API server are.
+ *
+ * @param namespaces namespaces to watch; empty = all
+ * @param refreshInterval how often each policy's status is refreshed from heartbeats and usage
+ * @param sidecarLiveness how old a sidecar's last heartbeat may be for it to count as live
+ * @param retryInitial first backoff after a failed reconcile (Redis down); doubles up to {@code retryMax}
+ * @param retryMax longest backoff between retries; retries never stop
+ * @param leaderElection the Lease to elect a leader with, or null to run without leader election
+ * @param clock wall clock for condition transition times
+ * @param fleetClock now in ms for heartbeat liveness and usage periods; null = Redis server time
+ *     (the clock sidecars stamp with). Tests pin it.
+ */
+public record OperatorSettings(
+    Set<String> namespaces,
+    Duration refreshInterval,
+    Duration sidecarLiveness,
+    Duration retryInitial,
+    Duration retryMax,
+    LeaderElection leaderElection,
+    Clock clock,
+    LongSupplier fleetClock) {
+
+  public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(10);
+  public static final Duration DEFAULT_LIVENESS = Duration.ofSeconds(15);
+
+  /** The Lease leader election runs on; {@code namespace} null = the client's namespace. */
+  public record LeaderElection(String leaseName, String namespace, String identity) {}
+
+  public OperatorSettings {
+    namespaces = Set.copyOf(namespaces);
+  }
+
+  public static OperatorSettings defaults() {
+    return new OperatorSettings(Set.of(), DEFAULT_REFRESH, DEFAULT_LIVENESS, Duration.ofSeconds(1),
+        Duration.ofSeconds(60), null, Clock.systemUTC(), null);
+  }
+
+  public OperatorSettings withNamespaces(Set<String> value) {
+    return new OperatorSettings(value, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
+        clock, fleetClock);
+  }
+
+  public OperatorSettings withRefreshInterval(Duration value) {
+    return new OperatorSettings(namespaces, value, sidecarLiveness, retryInitial, retryMax, leaderElection,
+        clock, fleetClock);
+  }
+
+  public OperatorSettings withSidecarLiveness(Duration value) {
+    return new OperatorSettings(namespaces, refreshInterval, value, retryInitial, retryMax, leaderElection,
+        clock, fleetClock);
+  }
+
+  public OperatorSettings withRetry(Duration initial, Duration max) {
+    return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, initial, max, leaderElection,
+        clock, fleetClock);
+  }
+
+  public OperatorSettings withLeaderElection(LeaderElection value) {
+    return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, value,
+        clock, fleetClock);
+  }
+
+  public OperatorSettings withClock(Clock value) {
+    return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
+        value, fleetClock);
+  }
+
+  public OperatorSettings withFleetClock(LongSupplier value) {
+    return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
+        clock, value);
+  }
+}

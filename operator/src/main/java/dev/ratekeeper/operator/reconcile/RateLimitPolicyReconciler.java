@@ -1,0 +1,237 @@
+package dev.ratekeeper.operator.reconcile;
+
+import dev.ratekeeper.operator.OperatorSettings;
+import dev.ratekeeper.operator.admin.OperatorMetrics;
+import dev.ratekeeper.operator.api.RateLimitPolicy;
+import dev.ratekeeper.operator.secrets.ApiKeyHashes;
+import dev.ratekeeper.operator.secrets.SecretReferences;
+import dev.ratekeeper.operator.status.Acceptance;
+import dev.ratekeeper.operator.status.Announcement;
+import dev.ratekeeper.operator.status.ConditionState;
+import dev.ratekeeper.operator.status.Enforcement;
+import dev.ratekeeper.operator.status.StatusBuilder;
+import dev.ratekeeper.operator.status.UsagePeriod;
+import dev.ratekeeper.operator.status.UsageReport;
+import dev.ratekeeper.operator.store.FleetSnapshot;
+import dev.ratekeeper.operator.store.PublishResult;
+import dev.ratekeeper.operator.store.RedisPolicyStore;
+import dev.ratekeeper.operator.store.StoreUnavailableException;
+import dev.ratekeeper.policy.api.RateLimitPolicyStatus;
+import dev.ratekeeper.policy.compile.Compilation;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.compile.PolicyCompiler;
+import dev.ratekeeper.policy.compile.PolicyId;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reconciles a RateLimitPolicy into Redis and reports what the fleet enforces and spends. Thin:
+ * it reads (spec, referenced Secrets, Redis), calls the pure compiler and status functions, writes
+ * (revision, API-key hashes) and returns the status to patch — only when it changed. Every policy
+ * is revisited every refresh interval so heartbeats and usage stay current; a failure (Redis down)
+ * is retried with backoff and shown as {@code Accepted=Unknown/StoreUnavailable}.
+ */
+@ControllerConfiguration(name = RateLimitPolicyReconciler.NAME, finalizerName = RateLimitPolicyReconciler.FINALIZER)
+public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPolicy>, Cleaner<RateLimitPolicy> {
+  public static final String NAME = "ratelimitpolicy";
+  /** Held until the policy's configuration is removed from Redis. */
+  public static final String FINALIZER = "ratekeeper.dev/redis-cleanup";
+  static final String SECRET_INDEX = "ratekeeper.dev/referenced-secrets";
+  private static final Logger LOG = LoggerFactory.getLogger(RateLimitPolicyReconciler.class);
+
+  private final RedisPolicyStore store;
+  private final OperatorSettings settings;
+  private final OperatorMetrics metrics;
+  private final LongSupplier fleetClock;
+  private final PolicyEvents events;
+  private volatile InformerEventSource<Secret, RateLimitPolicy> secrets;
+
+  public RateLimitPolicyReconciler(RedisPolicyStore store, OperatorSettings settings, OperatorMetrics metrics) {
+    this.store = store;
+    this.settings = settings;
+    this.metrics = metrics;
+    this.fleetClock = settings.fleetClock() != null ? settings.fleetClock() : store::serverTimeMillis;
+    this.events = new PolicyEvents(settings.clock());
+  }
+
+  /** Watches the Secrets policies reference; a changed Secret re-reconciles every policy naming it. */
+  @Override
+  public List<EventSource<?, RateLimitPolicy>> prepareEventSources(EventSourceContext<RateLimitPolicy> context) {
+    context.getPrimaryCache().addIndexer(SECRET_INDEX, policy -> SecretReferences.namesIn(policy.getSpec()).stream()
+        .map(name -> indexKey(policy.getMetadata().getNamespace(), name))
+        .toList());
+    var config = InformerEventSourceConfiguration.from(Secret.class, RateLimitPolicy.class)
+        .withName("referenced-secrets")
+        .withNamespacesInheritedFromController()
+        .withSecondaryToPrimaryMapper(secret -> context.getPrimaryCache()
+            .byIndex(SECRET_INDEX, indexKey(secret.getMetadata().getNamespace(), secret.getMetadata().getName()))
+            .stream()
+            .map(ResourceID::fromResource)
+            .collect(Collectors.toSet()))
+        .build();
+    secrets = new InformerEventSource<>(config, context);
+    return List.of(secrets);
+  }
+
+  @Override
+  public UpdateControl<RateLimitPolicy> reconcile(RateLimitPolicy policy, Context<RateLimitPolicy> context) {
+    long started = System.nanoTime();
+    PolicyId id = idOf(policy);
+    try {
+      Compilation compilation = PolicyCompiler.compile(id, policy.getSpec());
+      CompiledPolicy enforced;
+      boolean switched = false;
+      if (compilation.ok()) {
+        PublishResult published = store.publish(compilation.policy());
+        enforced = compilation.policy();
+        switched = published.switched();
+        if (switched) {
+          metrics.revisionPublished();
+          LOG.info("{}: revision {} is current (was {})", id, published.revision(), published.previous());
+        }
+      } else {
+        enforced = store.currentPolicy(id).orElse(null);
+      }
+      String revision = enforced != null ? enforced.revision() : store.currentRevision(id).orElse(null);
+      List<String> secretProblems = syncSecrets(id, enforced, !switched);
+
+      long now = fleetClock.getAsLong();
+      String periodId = UsagePeriod.id(UsagePeriod.of(policy.getSpec()), Instant.ofEpochMilli(now));
+      FleetSnapshot fleet = store.readFleet(id, now, periodId);
+
+      ConditionState accepted = compilation.ok()
+          ? Acceptance.accepted(revision, secretProblems)
+          : Acceptance.invalid(compilation, revision);
+      RateLimitPolicyStatus next = StatusBuilder.build(policy.getStatus(), new StatusBuilder.Observation(
+          generationOf(policy), revision, accepted,
+          Enforcement.evaluate(fleet.heartbeats(), revision, now, settings.sidecarLiveness()),
+          UsageReport.of(periodId, fleet.usage())), settings.clock().instant());
+      metrics.reconciled(compilation.ok() ? OperatorMetrics.ACCEPTED : OperatorMetrics.REFUSED,
+          System.nanoTime() - started);
+      return withStatus(policy, next, context).rescheduleAfter(settings.refreshInterval());
+    } catch (RuntimeException e) {
+      metrics.reconcileError();
+      metrics.reconciled(OperatorMetrics.FAILED, System.nanoTime() - started);
+      if (e instanceof StoreUnavailableException) {
+        metrics.redisError();
+      }
+      throw e;
+    }
+  }
+
+  /** The status while reconciling fails: conditions Unknown, the rest as last seen; retried with backoff. */
+  @Override
+  public ErrorStatusUpdateControl<RateLimitPolicy> updateErrorStatus(RateLimitPolicy policy,
+      Context<RateLimitPolicy> context, Exception e) {
+    ConditionState state;
+    if (e instanceof StoreUnavailableException unavailable) {
+      LOG.warn("{}: {}; retrying", idOf(policy), unavailable.detail());
+      state = Acceptance.storeUnavailable(unavailable.detail());
+    } else {
+      LOG.error("{}: reconcile failed; retrying", idOf(policy), e);
+      state = Acceptance.failed(e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+    }
+    RateLimitPolicyStatus next = StatusBuilder.unavailable(policy.getStatus(), generationOf(policy), state,
+        settings.clock().instant());
+    if (Objects.equals(policy.getStatus(), next)) {
+      return ErrorStatusUpdateControl.noStatusUpdate();
+    }
+    Announcement.between(policy.getStatus(), next).ifPresent(a -> events.record(context.getClient(), policy, a));
+    policy.setStatus(next);
+    return ErrorStatusUpdateControl.patchStatus(policy);
+  }
+
+  /** Removes the policy's configuration from Redis; counters expire by their TTLs. Retried while Redis is down. */
+  @Override
+  public DeleteControl cleanup(RateLimitPolicy policy, Context<RateLimitPolicy> context) {
+    long started = System.nanoTime();
+    PolicyId id = idOf(policy);
+    try {
+      int removed = store.removeConfiguration(id);
+      LOG.info("{}: deleted; removed {} configuration keys from Redis", id, removed);
+      metrics.reconciled(OperatorMetrics.DELETED, System.nanoTime() - started);
+      return DeleteControl.defaultDelete();
+    } catch (StoreUnavailableException e) {
+      metrics.redisError();
+      metrics.reconcileError();
+      LOG.warn("{}: cannot remove configuration yet ({}); the finalizer stays until Redis is back", id, e.detail());
+      throw e;
+    }
+  }
+
+  /**
+   * Makes the API-key hashes follow the Secret the enforced revision names (none: the hash is
+   * removed), and lists what referenced Secrets lack. Nothing enforced yet: nothing to do.
+   */
+  private List<String> syncSecrets(PolicyId id, CompiledPolicy enforced, boolean announceChange) {
+    if (enforced == null) {
+      return List.of();
+    }
+    List<String> problems = new ArrayList<>(SecretReferences.problems(SecretReferences.of(enforced),
+        name -> secret(id.namespace(), name)));
+    Map<String, String> userByHash = Map.of();
+    String keySecret = enforced.identity().apiKeySecretName();
+    Optional<Secret> secret = keySecret == null ? Optional.empty() : secret(id.namespace(), keySecret);
+    if (secret.isPresent()) {
+      ApiKeyHashes.Result hashes = ApiKeyHashes.of(secret.get());
+      userByHash = hashes.userByHash();
+      problems.addAll(hashes.problems());
+    }
+    if (store.replaceApiKeys(id, userByHash)) {
+      LOG.info("{}: API-key hashes replaced ({} users)", id, userByHash.size());
+      if (announceChange) {
+        store.announce(id, enforced.revision());
+      }
+    }
+    return problems;
+  }
+
+  private Optional<Secret> secret(String namespace, String name) {
+    InformerEventSource<Secret, RateLimitPolicy> source = secrets;
+    return source == null ? Optional.empty() : source.get(new ResourceID(name, namespace));
+  }
+
+  private UpdateControl<RateLimitPolicy> withStatus(RateLimitPolicy policy, RateLimitPolicyStatus next,
+      Context<RateLimitPolicy> context) {
+    if (Objects.equals(policy.getStatus(), next)) {
+      return UpdateControl.noUpdate();
+    }
+    Announcement.between(policy.getStatus(), next).ifPresent(a -> events.record(context.getClient(), policy, a));
+    policy.setStatus(next);
+    return UpdateControl.patchStatus(policy);
+  }
+
+  static PolicyId idOf(RateLimitPolicy policy) {
+    return new PolicyId(policy.getMetadata().getNamespace(), policy.getMetadata().getName());
+  }
+
+  private static long generationOf(RateLimitPolicy policy) {
+    Long generation = policy.getMetadata().getGeneration();
+    return generation == null ? 0 : generation;
+  }
+
+  static String indexKey(String namespace, String secretName) {
+    return namespace + "/" + secretName;
+  }
+}

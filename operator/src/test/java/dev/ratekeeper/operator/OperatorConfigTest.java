@@ -1,0 +1,76 @@
+package dev.ratekeeper.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class OperatorConfigTest {
+  @Test
+  void defaults() throws Exception {
+    OperatorConfig c = OperatorConfig.parse(new String[0], Map.of());
+
+    assertThat(c.redis().address()).isEqualTo("redis://127.0.0.1:6379");
+    assertThat(c.namespaces()).isEmpty();
+    assertThat(c.adminListen().getPort()).isEqualTo(9788);
+    assertThat(c.adminListen().getHostString()).isEqualTo("0.0.0.0");
+    assertThat(c.refreshInterval()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(c.sidecarLiveness()).isEqualTo(Duration.ofSeconds(15));
+    assertThat(c.revisionRetention()).isEqualTo(Duration.ofDays(7));
+    assertThat(c.leaderElection()).isFalse();
+    assertThat(c.settings().leaderElection()).isNull();
+  }
+
+  @Test
+  void everyFlagReadsItsEnvironmentVariableAndFlagsWin() throws Exception {
+    Map<String, String> env = Map.of(
+        "RATEKEEPER_REDIS_URL", "rediss://redis:6380",
+        "RATEKEEPER_REDIS_PASSWORD", "pw",
+        "RATEKEEPER_NAMESPACES", "team-a, team-b",
+        "RATEKEEPER_ADMIN_LISTEN", "127.0.0.1:9000",
+        "RATEKEEPER_REFRESH_INTERVAL", "30s",
+        "RATEKEEPER_LEADER_ELECTION", "true",
+        "POD_NAMESPACE", "ratekeeper-system",
+        "POD_NAME", "operator-0");
+
+    OperatorConfig fromEnv = OperatorConfig.parse(new String[0], env);
+    assertThat(fromEnv.redis().tls()).isTrue();
+    assertThat(fromEnv.redis().password()).isEqualTo("pw");
+    assertThat(fromEnv.namespaces()).isEqualTo(Set.of("team-a", "team-b"));
+    assertThat(fromEnv.adminListen().getPort()).isEqualTo(9000);
+    assertThat(fromEnv.refreshInterval()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(fromEnv.settings().leaderElection())
+        .isEqualTo(new OperatorSettings.LeaderElection("ratekeeper-operator", "ratekeeper-system", "operator-0"));
+
+    OperatorConfig flags = OperatorConfig.parse(new String[] {"--namespaces", "", "--refresh-interval=2s",
+        "--leader-election=false", "--lease-name", "rk", "--redis", "redis://other:1"}, env);
+    assertThat(flags.namespaces()).isEmpty();
+    assertThat(flags.refreshInterval()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(flags.leaderElection()).isFalse();
+    assertThat(flags.leaseName()).isEqualTo("rk");
+    assertThat(flags.redis().address()).isEqualTo("redis://other:1");
+    assertThat(flags.redis().password()).isEqualTo("pw");
+  }
+
+  @Test
+  void aBareBooleanFlagMeansTrue() throws Exception {
+    assertThat(OperatorConfig.parse(new String[] {"--leader-election"}, Map.of()).leaderElection()).isTrue();
+    assertThat(OperatorConfig.parse(new String[] {"-h"}, Map.of()).help()).isTrue();
+  }
+
+  @Test
+  void everyProblemIsNamedAtOnce() {
+    assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--redis", "http://x", "--namespaces", "Team_A",
+        "--admin-listen", "nope", "--refresh-interval", "soon", "--bogus", "--lease-name"}, Map.of()))
+        .isInstanceOfSatisfying(OperatorConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+            "unknown flag --bogus",
+            "--lease-name: needs a value",
+            "--redis: expected redis://host:port or rediss://host:port, got \"http://x\"",
+            "--namespaces: \"Team_A\" is not a namespace name",
+            "--admin-listen: expected HOST:PORT, got \"nope\"",
+            "--refresh-interval: expected a positive duration such as 500ms, 10s, 2m or 168h, got \"soon\""));
+  }
+}
