@@ -58,66 +58,57 @@ local lease_ttl = tonumber(ARGV[9])
 local hint = tonumber(ARGV[11])
 local n = tonumber(ARGV[16])
 
--- Phase 1: read and decide; nothing is written.
-local checks = {}
+-- Phase 1: read and decide; nothing is written. Results go to flat arrays (one slot per check):
+-- no per-check tables or closures, which would cost more than the counters themselves.
+local ok, wait, never, used = {}, {}, {}, {}
+local rem_c, reset_c, rem_n, reset_n = {}, {}, {}, {}
+local next_value, next_pid, next_end = {}, {}, {}
 local all_passed = true
+local any_never = false
 for i = 1, n do
   local a = 16 + (i - 1) * 6
-  local c = {
-    key = KEYS[2 + i], kind = ARGV[a + 1], unit = ARGV[a + 2], cost = tonumber(ARGV[a + 3]),
-    limit = tonumber(ARGV[a + 4]), p1 = ARGV[a + 5], p2 = ARGV[a + 6]
-  }
-  local passed, wait, never, used, rem_c, reset_c, rem_n, reset_n
-  if c.kind == 'B' then
-    local period_ms, burst = tonumber(c.p1), tonumber(c.p2)
+  local key, kind = KEYS[2 + i], ARGV[a + 1]
+  local cost, limit = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  if kind == 'B' then
+    local period_ms, burst = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
     local capacity = burst * period_ms
-    local occupancy = bucket_now(c.key, now, c.limit)
-    local need = occupancy + c.cost * period_ms
-    never = c.cost > burst
-    passed = need <= capacity
-    if passed then wait = 0 elseif never then wait = -1 else wait = cdiv(need - capacity, c.limit) end
-    used = 0
-    rem_c, reset_c = math.max(0, idiv(capacity - need, period_ms)), cdiv(need, c.limit)
-    rem_n, reset_n = math.max(0, idiv(capacity - occupancy, period_ms)), cdiv(occupancy, c.limit)
-    c.write = function() bucket_write(c.key, now, need, c.limit) end
-    c.record = fmt(c.cost)
-  elseif c.kind == 'Q' then
-    local pid, pend = period(c.p1, now)
-    local count = quota_now(c.key, pid)
-    local need = count + c.cost
-    never = c.cost > c.limit
-    passed = need <= c.limit
-    if passed then wait = 0 elseif never then wait = -1 else wait = pend - now end
-    used = need
-    rem_c, reset_c = math.max(0, c.limit - need), pend - now
-    rem_n, reset_n = math.max(0, c.limit - count), pend - now
-    c.write = function() quota_write(c.key, pid, need, now, pend) end
-    c.record = fmt(c.cost) .. ':' .. pid
+    local occupancy = bucket_now(key, now, limit)
+    local need = occupancy + cost * period_ms
+    never[i] = cost > burst
+    ok[i] = need <= capacity
+    if ok[i] then wait[i] = 0 elseif never[i] then wait[i] = -1 else wait[i] = cdiv(need - capacity, limit) end
+    used[i] = 0
+    rem_c[i], reset_c[i] = math.max(0, idiv(capacity - need, period_ms)), cdiv(need, limit)
+    rem_n[i], reset_n[i] = math.max(0, idiv(capacity - occupancy, period_ms)), cdiv(occupancy, limit)
+    next_value[i] = need
+  elseif kind == 'Q' then
+    local pid, pend = period(ARGV[a + 5], now)
+    local count = quota_now(key, pid)
+    local need = count + cost
+    never[i] = cost > limit
+    ok[i] = need <= limit
+    if ok[i] then wait[i] = 0 elseif never[i] then wait[i] = -1 else wait[i] = pend - now end
+    used[i] = need
+    rem_c[i], reset_c[i] = math.max(0, limit - need), pend - now
+    rem_n[i], reset_n[i] = math.max(0, limit - count), pend - now
+    next_value[i], next_pid[i], next_end[i] = need, pid, pend
   else
-    local live = redis.call('ZCOUNT', c.key, '(' .. fmt(now), '+inf')
+    local live = redis.call('ZCOUNT', key, '(' .. fmt(now), '+inf')
     local until_earliest = 0
     if live > 0 then
-      local first = redis.call('ZRANGEBYSCORE', c.key, '(' .. fmt(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      local first = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
       until_earliest = tonumber(first[2]) - now
     end
-    never = c.limit < 1
-    passed = live + 1 <= c.limit
-    if passed then wait = 0 elseif never then wait = -1 else wait = math.min(hint, until_earliest) end
-    used = live + 1
-    rem_c = math.max(0, c.limit - live - 1)
-    if live > 0 then reset_c = math.min(until_earliest, lease_ttl) else reset_c = lease_ttl end
-    rem_n, reset_n = math.max(0, c.limit - live), until_earliest
-    c.write = function()
-      redis.call('ZREMRANGEBYSCORE', c.key, '-inf', fmt(now))
-      redis.call('ZADD', c.key, fmt(now + lease_ttl), request_id)
-      redis.call('PEXPIRE', c.key, fmt(lease_ttl + 1000))
-    end
-    c.record = '1'
+    never[i] = limit < 1
+    ok[i] = live + 1 <= limit
+    if ok[i] then wait[i] = 0 elseif never[i] then wait[i] = -1 else wait[i] = math.min(hint, until_earliest) end
+    used[i] = live + 1
+    rem_c[i] = math.max(0, limit - live - 1)
+    if live > 0 then reset_c[i] = math.min(until_earliest, lease_ttl) else reset_c[i] = lease_ttl end
+    rem_n[i], reset_n[i] = math.max(0, limit - live), until_earliest
   end
-  c.passed, c.wait, c.never, c.used = passed, wait, never, used
-  c.rem_c, c.reset_c, c.rem_n, c.reset_n = rem_c, reset_c, rem_n, reset_n
-  all_passed = all_passed and passed
-  checks[i] = c
+  all_passed = all_passed and ok[i]
+  any_never = any_never or never[i]
 end
 
 -- Phase 2: charge everything, or nothing.
@@ -126,11 +117,24 @@ local stats_ttl = fmt(stats_end - now + tonumber(ARGV[15]))
 if committed then
   local record = {}
   for i = 1, n do
-    local c = checks[i]
-    c.write()
-    if c.unit ~= 'R' then
-      record[#record + 1] = c.key
-      record[#record + 1] = c.record
+    local a = 16 + (i - 1) * 6
+    local key, kind, unit, cost = KEYS[2 + i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+    local charged
+    if kind == 'B' then
+      bucket_write(key, now, next_value[i], tonumber(ARGV[a + 4]))
+      charged = cost
+    elseif kind == 'Q' then
+      quota_write(key, next_pid[i], next_value[i], now, next_end[i])
+      charged = cost .. ':' .. next_pid[i]
+    else
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now))
+      redis.call('ZADD', key, fmt(now + lease_ttl), request_id)
+      redis.call('PEXPIRE', key, fmt(lease_ttl + 1000))
+      charged = '1'
+    end
+    if unit ~= 'R' then
+      record[#record + 1] = key
+      record[#record + 1] = charged
     end
   end
   if metered then
@@ -144,22 +148,22 @@ if committed then
   end
 else
   -- a request that can never pass is answered 400, not 429: counted apart
-  local never = false
-  for i = 1, n do
-    never = never or checks[i].never
-  end
-  redis.call('HINCRBY', KEYS[2], never and 'rejected' or 'throttled', 1)
+  redis.call('HINCRBY', KEYS[2], any_never and 'rejected' or 'throttled', 1)
 end
 redis.call('PEXPIRE', KEYS[2], stats_ttl)
 
 local reply = {1, now, committed and 1 or 0}
 for i = 1, n do
-  local c = checks[i]
-  reply[#reply + 1] = c.passed and 1 or 0
-  reply[#reply + 1] = c.wait
-  reply[#reply + 1] = committed and c.rem_c or c.rem_n
-  reply[#reply + 1] = committed and c.reset_c or c.reset_n
-  reply[#reply + 1] = c.used
-  reply[#reply + 1] = c.never and 1 or 0
+  reply[#reply + 1] = ok[i] and 1 or 0
+  reply[#reply + 1] = wait[i]
+  if committed then
+    reply[#reply + 1] = rem_c[i]
+    reply[#reply + 1] = reset_c[i]
+  else
+    reply[#reply + 1] = rem_n[i]
+    reply[#reply + 1] = reset_n[i]
+  end
+  reply[#reply + 1] = used[i]
+  reply[#reply + 1] = never[i] and 1 or 0
 end
 return reply

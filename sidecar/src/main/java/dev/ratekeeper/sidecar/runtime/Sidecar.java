@@ -14,6 +14,8 @@ import dev.ratekeeper.sidecar.proxy.ProxyServer;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisTime;
+import dev.ratekeeper.sidecar.resilience.ResilientLimiterStore;
+import dev.ratekeeper.policy.api.StoreFailureMode;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.policy.compile.CompiledUpstream;
 import io.vertx.core.MultiMap;
@@ -49,6 +51,7 @@ public final class Sidecar implements AutoCloseable {
   private HttpServer adminServer;
   private PolicyWatcher watcher;
   private UpstreamCooldowns cooldowns;
+  private ResilientLimiterStore resilient;
 
   private Sidecar(Vertx vertx, SidecarConfig config) {
     this.vertx = vertx;
@@ -94,7 +97,8 @@ public final class Sidecar implements AutoCloseable {
       storeReady = Future.succeededFuture();
     } else {
       RedisLimiterStore redisStore = RedisLimiterStore.create(redis, LimiterOptions.DEFAULTS, RedisTime.server());
-      store = redisStore;
+      resilient = new ResilientLimiterStore(vertx, redisStore, redis, policy, metrics);
+      store = resilient;
       storeReady = redisStore.loadScripts();
     }
     Function<String, Future<String>> keyLookup;
@@ -156,9 +160,25 @@ public final class Sidecar implements AutoCloseable {
     return null;
   }
 
-  /** Ready once a policy is loaded and the store answered at least once. */
+  /**
+   * Ready once a policy is loaded and the store answered at least once; while Redis is away it stays
+   * ready in FailOpen and LocalFallback (the pod keeps serving) and is not in FailClosed.
+   */
   public boolean ready() {
-    return policy != null && storeAnswered.get();
+    if (policy == null || !storeAnswered.get()) {
+      return false;
+    }
+    return resilient == null || resilient.up() || policy.get().onStoreUnavailable() != StoreFailureMode.FailClosed;
+  }
+
+  /** Live sidecars of the policy as this one last counted them (1 without Redis). */
+  public int liveSidecars() {
+    return resilient == null ? 1 : resilient.liveSidecars();
+  }
+
+  /** Whether the limit store answers (always true for the in-process store). */
+  public boolean storeUp() {
+    return resilient == null || resilient.up();
   }
 
   public int proxyPort() {
@@ -191,6 +211,9 @@ public final class Sidecar implements AutoCloseable {
     try {
       if (watcher != null) {
         watcher.close();
+      }
+      if (resilient != null) {
+        resilient.close();
       }
       if (proxyServer != null) {
         proxyServer.close().await();

@@ -79,6 +79,25 @@ final class SidecarFixture implements AutoCloseable {
     }
   }
 
+  /** Stops the Redis server (an outage); {@link #restartRedis()} brings a new, empty one up on the same port. */
+  void stopRedis() {
+    try {
+      redis.stop();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  void restartRedis() {
+    try {
+      redis = RedisServer.newRedisServer().port(redisPort).bind("127.0.0.1").setting("save \"\"")
+          .setting("appendonly no").build();
+      redis.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   String redisUrl() {
     return "redis://127.0.0.1:" + redisPort;
   }

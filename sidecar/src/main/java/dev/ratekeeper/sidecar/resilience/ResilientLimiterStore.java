@@ -1,0 +1,238 @@
+package dev.ratekeeper.sidecar.resilience;
+
+import dev.ratekeeper.policy.api.StoreFailureMode;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
+import dev.ratekeeper.sidecar.limiter.ReconcileResult;
+import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * The Redis store with the policy's {@code onStoreUnavailable} behaviour around it. A Redis call that
+ * fails or takes longer than {@link #CALL_TIMEOUT_MS} marks the store down; while it is down:
+ * <ul>
+ *   <li>{@code FailOpen}: every request is admitted, unmetered;</li>
+ *   <li>{@code FailClosed}: admission fails (the proxy answers 503 in the provider's shape);</li>
+ *   <li>{@code LocalFallback}: an in-memory store enforces the policy with every limit divided by the
+ *       sidecars that were live at the last heartbeat count.</li>
+ * </ul>
+ * Redis is probed every {@link #PROBE_MS} while down; once it answers, the usage seen meanwhile is
+ * replayed (a shadow admission that charges nothing up front, then a reconcile with what was really
+ * used), so budgets and quotas get every token and micro-dollar that was spent, and then Redis is
+ * used again.
+ */
+public final class ResilientLimiterStore implements LimiterStore {
+  private static final System.Logger LOG = System.getLogger(ResilientLimiterStore.class.getName());
+  static final long CALL_TIMEOUT_MS = 250;
+  static final long PROBE_MS = 500;
+  static final long SIDECAR_COUNT_MS = 2_000;
+
+  private final Vertx vertx;
+  private final LimiterStore redisStore;
+  private final RedisAPI redis;
+  private final Supplier<CompiledPolicy> policy;
+  private final SidecarMetrics metrics;
+  private final InMemoryLimiterStore local = new InMemoryLimiterStore();
+  /** Which requests a store other than Redis admitted: their reconcile goes there and is journaled. */
+  private final Map<String, AdmitRequest> admittedLocally = new ConcurrentHashMap<>();
+  private final ConcurrentLinkedQueue<Pending> journal = new ConcurrentLinkedQueue<>();
+
+  /** Usage to add to Redis; {@code reservedInRedis}: Redis admitted it and holds its reservation. */
+  private record Pending(ReconcileRequest request, boolean reservedInRedis) {}
+  private final AtomicInteger liveSidecars = new AtomicInteger(1);
+  private volatile boolean up = true;
+  private volatile boolean replaying;
+  private long probeTimer = -1;
+  private final long countTimer;
+
+  public ResilientLimiterStore(Vertx vertx, LimiterStore redisStore, Redis redis, Supplier<CompiledPolicy> policy,
+      SidecarMetrics metrics) {
+    this.vertx = vertx;
+    this.redisStore = redisStore;
+    this.redis = RedisAPI.api(redis);
+    this.policy = policy;
+    this.metrics = metrics;
+    countSidecars();
+    this.countTimer = vertx.setPeriodic(SIDECAR_COUNT_MS, t -> countSidecars());
+  }
+
+  public boolean up() {
+    return up;
+  }
+
+  /** Live sidecars of the policy at the last count: LocalFallback divides every limit by this. */
+  public int liveSidecars() {
+    return liveSidecars.get();
+  }
+
+  /** Usage waiting to be added to Redis. */
+  public int journaled() {
+    return journal.size();
+  }
+
+  @Override
+  public Future<Decision> admit(AdmitRequest request) {
+    if (!up) {
+      return degradedAdmit(request);
+    }
+    return redisStore.admit(request).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).recover(error -> {
+      if (error instanceof dev.ratekeeper.sidecar.limiter.DuplicateRequestException) {
+        return Future.failedFuture(error);
+      }
+      down(error);
+      return degradedAdmit(request);
+    });
+  }
+
+  @Override
+  public Future<ReconcileResult> reconcile(ReconcileRequest request) {
+    AdmitRequest localAdmission = admittedLocally.remove(request.admitted().requestId());
+    if (localAdmission != null) {
+      // admitted while Redis was away: settle the local lease and journal the usage for Redis
+      journal.add(new Pending(request, false));
+      if (localAdmission.policy().onStoreUnavailable() == StoreFailureMode.FailOpen) {
+        return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0,
+            System.currentTimeMillis()));
+      }
+      return local.reconcile(new ReconcileRequest(localAdmission, request.actualTokens(), request.actualCostMicros()));
+    }
+    if (!up) {
+      journal.add(new Pending(request, true));
+      return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, System.currentTimeMillis()));
+    }
+    return redisStore.reconcile(request).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).recover(error -> {
+      down(error);
+      journal.add(new Pending(request, true));
+      return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0,
+          System.currentTimeMillis()));
+    });
+  }
+
+  private Future<Decision> degradedAdmit(AdmitRequest request) {
+    StoreFailureMode mode = request.policy().onStoreUnavailable();
+    switch (mode) {
+      case FailClosed:
+        return Future.failedFuture(new StoreUnavailableException());
+      case FailOpen: {
+        if (request.metered()) {
+          admittedLocally.put(request.requestId(), request);
+        }
+        return Future.succeededFuture(new Decision(true, false, List.of(), 0, true, false, List.of(), null, null, null,
+            null, null, System.currentTimeMillis()));
+      }
+      default: {
+        CompiledPolicy share = LocalShare.of(request.policy(), liveSidecars.get());
+        AdmitRequest scaled = new AdmitRequest(share, request.requestId(), request.user(),
+            share.tier(request.tier().name()).orElseThrow(),
+            request.model() == null ? null : share.models().stream()
+                .filter(m -> m.pattern().equals(request.model().pattern())).findFirst().orElseThrow(),
+            request.scope(), request.reservedTokens(), request.reservedCostMicros(), request.shadow());
+        return local.admit(scaled).onSuccess(decision -> {
+          if (decision.allowed() && request.metered()) {
+            admittedLocally.put(request.requestId(), scaled);
+          }
+        });
+      }
+    }
+  }
+
+  private synchronized void down(Throwable cause) {
+    if (up) {
+      up = false;
+      metrics.storeUp(false);
+      LOG.log(System.Logger.Level.WARNING, "Redis unavailable (" + cause + "): "
+          + policy.get().onStoreUnavailable() + " until it is back");
+      probeTimer = vertx.setPeriodic(PROBE_MS, t -> probe());
+    }
+  }
+
+  private void probe() {
+    if (replaying) {
+      return;
+    }
+    redis.ping(List.of()).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).onSuccess(pong -> {
+      replaying = true;
+      replay().onComplete(done -> {
+        replaying = false;
+        if (done.succeeded() && journal.isEmpty()) {
+          back();
+        }
+      });
+    });
+  }
+
+  /** Adds the journaled usage to Redis, oldest first; stops at the first failure and tries again later. */
+  private Future<Void> replay() {
+    Pending next = journal.peek();
+    if (next == null) {
+      return Future.succeededFuture();
+    }
+    ReconcileRequest usage = next.request();
+    Future<ReconcileResult> step;
+    if (next.reservedInRedis() || !usage.admitted().metered()) {
+      step = redisStore.reconcile(usage);
+    } else {
+      // admitted outside Redis: a shadow admission reserving nothing, then the real usage as an extra charge
+      AdmitRequest original = usage.admitted();
+      AdmitRequest charge = new AdmitRequest(original.policy(), original.requestId() + "-replay", original.user(),
+          original.tier(), original.model(), original.scope(), 0, 0, true);
+      step = redisStore.admit(charge).compose(d -> redisStore.reconcile(
+          new ReconcileRequest(charge, usage.actualTokens(), usage.actualCostMicros())));
+    }
+    return step.timeout(CALL_TIMEOUT_MS * 4, TimeUnit.MILLISECONDS).compose(done -> {
+      journal.poll();
+      return replay();
+    });
+  }
+
+  private synchronized void back() {
+    if (!up) {
+      up = true;
+      metrics.storeUp(true);
+      if (probeTimer >= 0) {
+        vertx.cancelTimer(probeTimer);
+        probeTimer = -1;
+      }
+      LOG.log(System.Logger.Level.INFO, "Redis is back; the usage seen meanwhile was added to it");
+    }
+  }
+
+  private void countSidecars() {
+    if (!up) {
+      return;
+    }
+    long now = System.currentTimeMillis();
+    RedisKeys keys = new RedisKeys(policy.get().id());
+    redis.zcount(keys.sidecars(), Long.toString(now - 15_000), "+inf")
+        .onSuccess(count -> liveSidecars.set(Math.max(1, count.toInteger())));
+  }
+
+  public void close() {
+    vertx.cancelTimer(countTimer);
+    if (probeTimer >= 0) {
+      vertx.cancelTimer(probeTimer);
+    }
+  }
+
+  /** Redis is away and the policy says FailClosed. */
+  public static final class StoreUnavailableException extends RuntimeException {
+    StoreUnavailableException() {
+      super("rate-limit store unavailable (onStoreUnavailable: FailClosed)", null, false, false);
+    }
+  }
+}
