@@ -34,6 +34,9 @@ public final class Demo {
   private static final String HAIKU = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":%d,"
       + "\"messages\":[{\"role\":\"user\",\"content\":\"Say hello in five words.\"}]}";
 
+  private static final String SONNET = "{\"model\":\"claude-sonnet-4-6\",\"max_tokens\":100,"
+      + "\"messages\":[{\"role\":\"user\",\"content\":\"Plan a trip.\"}]}";
+
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private final List<Vertx> vertxes = new ArrayList<>();
   private final List<Sidecar> sidecars = new ArrayList<>();
@@ -82,6 +85,8 @@ public final class Demo {
       tierShareOfTheOrgQuota();
       perTierThrottling();
       budgetAndWarning();
+      modelFallback();
+      providerCooldown();
       printTable();
       say(String.format("done in %.1f s", (System.nanoTime() - started) / 1e9));
       return 0;
@@ -92,7 +97,7 @@ public final class Demo {
 
   /** Scenario 1: one free user (burst 5) spread over 4 replicas. */
   private void oneUserManyReplicas() throws Exception {
-    say("[1/4] one free user, 4 agent replicas, 20 requests one after another (free tier: 5 at once, then one every 6 s)");
+    say("[1/6] one free user, 4 agent replicas, 20 requests one after another (free tier: 5 at once, then one every 6 s)");
     int naive = admitted(fleet(4, null, "naive-1"), 20, i -> "frank", "naive-1", 1);
     int shared = admitted(fleet(4, redisUrl, "shared-1"), 20, i -> "frank", "shared-1", 1);
     row("one free user, 4 replicas", "5 (+1/6s)", naive, shared);
@@ -100,7 +105,7 @@ public final class Demo {
 
   /** Scenario 2: 40 free users on 8 replicas; the free tier may use 20% of the org's 500 requests/min. */
   private void tierShareOfTheOrgQuota() throws Exception {
-    say("[2/4] 40 free users, 8 agent replicas, 200 requests (free tier together: 20% of 500/min = 100)");
+    say("[2/6] 40 free users, 8 agent replicas, 200 requests (free tier together: 20% of 500/min = 100)");
     int naive = admitted(fleet(8, null, "naive-2"), 200, i -> "user-" + (i % 40), "naive-2", 16);
     int shared = admitted(fleet(8, redisUrl, "shared-2"), 200, i -> "user-" + (i % 40), "shared-2", 16);
     row("free tier's share of the org quota, 8 replicas", "100 (+1.7/s)", naive, shared);
@@ -108,12 +113,19 @@ public final class Demo {
 
   /** Scenario 3: one user of each tier sends 30 requests at once. */
   private void perTierThrottling() throws Exception {
-    say("[3/4] per-tier throttling: alice (premium), bob (pro), frank (free) send 30 requests each, one at a time");
+    say("[3/6] per-tier throttling: alice (premium), bob (pro), frank (free) each send 25 requests, one at a time;"
+        + " pro may wait up to 2 s for capacity (maxQueueWait)");
     List<Sidecar> fleet = fleet(3, redisUrl, "tiers");
-    for (String[] user : new String[][] {{"alice", "premium", "30"}, {"bob", "pro", "20"}, {"frank", "free", "5"}}) {
-      int ok = admitted(fleet, 30, i -> user[0], "tiers-" + user[0], 1);
-      row("tier " + user[1] + " (" + user[0] + "), 30 requests", user[2] + (user[0].equals("alice") ? "" : " (+refill)"), -1, ok);
+    String[][] users = {{"alice", "premium", "25"}, {"bob", "pro", "20 + waits"}, {"frank", "free", "5"}};
+    ExecutorService agents = Executors.newFixedThreadPool(3);
+    List<Future<Integer>> results = new ArrayList<>();
+    for (String[] user : users) {
+      results.add(agents.submit(() -> admitted(fleet, 25, i -> user[0], "tiers-" + user[0], 1)));
     }
+    for (int u = 0; u < users.length; u++) {
+      row("tier " + users[u][1] + " (" + users[u][0] + "), 25 requests", users[u][2], -1, results.get(u).get());
+    }
+    agents.shutdown();
   }
 
   /**
@@ -121,7 +133,7 @@ public final class Demo {
    * seconds under its own token quotas, so this scenario lowers it to $0.02 (said in the output).
    */
   private void budgetAndWarning() throws Exception {
-    say("[4/4] budget: free tier's monthly budget lowered to $0.02 for the demo; stub reports 2000 input + 1000"
+    say("[4/6] budget: free tier's monthly budget lowered to $0.02 for the demo; stub reports 2000 input + 1000"
         + " output tokens of claude-haiku-4-5 ($0.007 a request)");
     String yaml = Files.readString(policy).replace("budget: {usd: \"1.00\", period: Monthly}",
         "budget: {usd: \"0.02\", period: Monthly}").replaceFirst("name: agents", "name: agents-budget");
@@ -147,6 +159,65 @@ public final class Demo {
     stub.outputTokens = 15;
     row("budget $0.02, requests of ~$0.007 (statuses)", "2 + warn", -1, -1);
     table.get(table.size() - 1)[3] = log.toString();
+  }
+
+  /**
+   * Scenario 5: claude-sonnet-4-6 falls back to claude-haiku-4-5 when its own quota is spent. The
+   * example's Sonnet quota (200/min) is lowered to 5/min here so the fallback shows within a second.
+   */
+  private void modelFallback() throws Exception {
+    say("[5/6] model fallback: Sonnet's quota lowered to 5/min for the demo; bob (pro) sends 8 Sonnet requests");
+    String yaml = Files.readString(policy).replaceFirst("name: agents", "name: agents-fallback")
+        .replace("requests: {perMinute: 200}", "requests: {perMinute: 5}");
+    Path file = Files.createTempFile("fallback-demo", ".yaml");
+    Files.writeString(file, yaml);
+    Sidecar sidecar = start(file, redisUrl, "fallback");
+    int sonnet = 0;
+    int haiku = 0;
+    for (int i = 0; i < 8; i++) {
+      HttpResponse<String> resp = post(sidecar, SONNET, "bob");
+      String fallback = resp.headers().firstValue("x-ratekeeper-model-fallback").orElse("");
+      if (resp.statusCode() == 200 && fallback.isEmpty()) {
+        sonnet++;
+      } else if (resp.statusCode() == 200) {
+        haiku++;
+        if (haiku == 1) {
+          say("      request " + (i + 1) + ": 200 x-ratekeeper-model-fallback: " + fallback);
+        }
+      }
+    }
+    row("Sonnet quota 5/min, 8 requests: sonnet / haiku", "5 / 3", -1, -1);
+    table.get(table.size() - 1)[3] = sonnet + " / " + haiku;
+  }
+
+  /** Scenario 6: the provider answers one 429 with retry-after 2; every sidecar holds back for 2 s. */
+  private void providerCooldown() throws Exception {
+    say("[6/6] provider 429 with retry-after: 2, 4 sidecars keep calling for 1.5 s");
+    List<Sidecar> fleet = fleet(4, redisUrl, "cooldown");
+    stub.enqueue(429, Map.of("retry-after", "2", "content-type", "application/json"),
+        "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"provider says slow down\"}}");
+    long before = stub.requestCount();
+    int first = post(fleet.get(0), HAIKU.formatted(5), "alice").statusCode();
+    long start = System.nanoTime();
+    int sent = 0;
+    int coolingDown = 0;
+    while (System.nanoTime() - start < 1_500_000_000L) {
+      HttpResponse<String> resp = post(fleet.get(sent++ % 4), HAIKU.formatted(5), "alice");
+      if (resp.headers().firstValue("x-ratekeeper-limited-by").orElse("").equals("upstream.cooldown")) {
+        coolingDown++;
+      }
+    }
+    long providerCalls = stub.requestCount() - before - 1;
+    say(String.format("      first call: %d from the provider; then %d calls across 4 sidecars: %d answered"
+        + " 429 upstream.cooldown, %d reached the provider", first, sent, coolingDown, providerCalls));
+    int after = -1;
+    for (int i = 0; i < 40 && after != 200; i++) {
+      Thread.sleep(100);
+      after = post(fleet.get(3), HAIKU.formatted(5), "alice").statusCode();
+    }
+    say(String.format("      after the cooldown: %d, %.1f s after the provider's 429", after,
+        (System.nanoTime() - start) / 1e9));
+    row("provider 429 (retry-after 2): calls to it in 1.5 s", "0", -1, (int) providerCalls);
   }
 
   private void awaitSettled(Sidecar sidecar) throws InterruptedException {

@@ -26,6 +26,7 @@ import io.vertx.core.http.RequestOptions;
 import java.net.URI;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -35,6 +36,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * or when the client goes away (then the upstream call is cancelled too).
  */
 public final class Forwarder {
+  /** Longest a provider's 429 waits for its cooldown to be shared before it is relayed anyway. */
+  static final long SHARE_WAIT_MS = 200;
   private static final System.Logger LOG = System.getLogger(Forwarder.class.getName());
 
   private final HttpClientAgent client;
@@ -49,11 +52,11 @@ public final class Forwarder {
 
   /** Told how each upstream answered: its throttles start shared cooldowns, its successes end them. */
   public interface UpstreamObserver {
-    /** The provider answered 429 or 529. */
-    void throttled(CompiledUpstream upstream, MultiMap headers);
+    /** The provider answered 429 or 529; completes once the cooldown is shared. */
+    Future<Void> throttled(CompiledUpstream upstream, MultiMap headers);
 
-    /** The provider answered with anything else. */
-    void answered(CompiledUpstream upstream);
+    /** The provider answered with anything else a request sent at {@code sentNanos} ({@link System#nanoTime()}). */
+    void answered(CompiledUpstream upstream, long sentNanos);
   }
 
   public Forwarder(Vertx vertx, Map<String, String> urlOverrides, Map<String, String> providerKeys,
@@ -121,6 +124,7 @@ public final class Forwarder {
     MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
         providerKeys.get(upstream.name()), false);
     HttpServerResponse out = req.response();
+    long sent = System.nanoTime();
     client.request(options(req, target(upstream), route.upstreamPath()))
         .compose(creq -> {
           creq.headers().addAll(headers);
@@ -136,8 +140,7 @@ public final class Forwarder {
           out.closeHandler(v -> creq.reset());
           return creq.send(req);
         })
-        .onSuccess(resp -> {
-          observe(upstream, resp);
+        .onSuccess(resp -> observe(upstream, resp, sent, () -> {
           out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
           Headers.copyResponse(resp.headers(), out.headers(), false);
           extraHeaders.forEach(out::putHeader);
@@ -145,18 +148,28 @@ public final class Forwarder {
             out.setChunked(true);
           }
           resp.pipeTo(out);
-        })
+        }))
         .onFailure(err -> {
           req.resume();
           Responses.error(out, upstream.format(), upstreamError(err, upstream));
         });
   }
 
-  private void observe(CompiledUpstream upstream, HttpClientResponse resp) {
+  /**
+   * Tells the observer how the upstream answered, then runs {@code relay}. A provider throttle is
+   * relayed to the client only once the cooldown is shared (or after {@link #SHARE_WAIT_MS}), so a
+   * client that retries at once through another sidecar already meets the cooldown there.
+   */
+  private void observe(CompiledUpstream upstream, HttpClientResponse resp, long sentNanos, Runnable relay) {
     if (resp.statusCode() == 429 || resp.statusCode() == 529) {
-      observer.throttled(upstream, resp.headers());
+      resp.pause();
+      observer.throttled(upstream, resp.headers()).timeout(SHARE_WAIT_MS, TimeUnit.MILLISECONDS).onComplete(v -> {
+        relay.run();
+        resp.resume();
+      });
     } else {
-      observer.answered(upstream);
+      observer.answered(upstream, sentNanos);
+      relay.run();
     }
   }
 
@@ -196,12 +209,15 @@ public final class Forwarder {
     }
 
     void relay(HttpClientResponse resp, Map<String, String> extraHeaders) {
-      HttpServerResponse out = req.response();
       if (done.get()) {
         return;
       }
+      observe(route.upstream(), resp, started, () -> relayNow(resp, extraHeaders));
+    }
+
+    private void relayNow(HttpClientResponse resp, Map<String, String> extraHeaders) {
+      HttpServerResponse out = req.response();
       status = resp.statusCode();
-      observe(route.upstream(), resp);
       String type = resp.getHeader("content-type");
       boolean sse = type != null && type.startsWith("text/event-stream");
       boolean hide = sse && request.injectedUsageRequest();

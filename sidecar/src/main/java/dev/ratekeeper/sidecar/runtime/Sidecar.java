@@ -114,14 +114,14 @@ public final class Sidecar implements AutoCloseable {
       Forwarder forwarder = new Forwarder(vertx, config.upstreamOverrides(), config.upstreamKeys(),
           config.connectTimeoutMs(), config.upstreamTimeoutMs(), store, metrics, new Forwarder.UpstreamObserver() {
             @Override
-            public void throttled(CompiledUpstream upstream, MultiMap headers) {
-              cooldowns.onThrottle(upstream.name(), headers)
+            public Future<Void> throttled(CompiledUpstream upstream, MultiMap headers) {
+              return cooldowns.onThrottle(upstream.name(), headers)
                   .onFailure(e -> LOG.log(System.Logger.Level.WARNING, "cooldown not shared: " + e));
             }
 
             @Override
-            public void answered(CompiledUpstream upstream) {
-              cooldowns.onSuccess(upstream.name());
+            public void answered(CompiledUpstream upstream, long sentNanos) {
+              cooldowns.onSuccess(upstream.name(), sentNanos);
             }
           });
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,

@@ -96,10 +96,13 @@ public final class UpstreamCooldowns {
   /** The provider throttled {@code upstream}: start or keep the shared cooldown and tell every sidecar. */
   public Future<Void> onThrottle(String upstream, MultiMap headers) {
     long base = CooldownLength.fromHeaders(headers, Instant.now());
+    State state = states.computeIfAbsent(upstream, u -> new State());
+    long now = System.nanoTime();
+    long previousMs = (state.untilNanos - now) / 1_000_000;
+    // this sidecar holds back at once; the shared length (maybe longer) follows from the script
+    state.untilNanos = Math.max(state.untilNanos, now + base * 1_000_000);
     if (redis == null) {
-      State state = states.computeIfAbsent(upstream, u -> new State());
-      long running = (state.untilNanos - System.nanoTime()) / 1_000_000;
-      long length = running > 0 ? Math.max(running, base)
+      long length = previousMs > 0 ? Math.max(previousMs, base)
           : Math.min(CooldownLength.CAP_MS, base << Math.min(6, state.strikes++));
       apply(upstream, length, Math.max(1, state.strikes));
       return Future.succeededFuture();
@@ -117,10 +120,14 @@ public final class UpstreamCooldowns {
         });
   }
 
-  /** The upstream answered normally: a half-open breaker closes for every sidecar. */
-  public Future<Void> onSuccess(String upstream) {
+  /**
+   * The upstream answered normally a request sent at {@code sentNanos}: when that request was sent
+   * after the cooldown ended (the probe, or the first traffic after it), the breaker closes for
+   * every sidecar. Answers to requests sent before or during a cooldown change nothing.
+   */
+  public Future<Void> onSuccess(String upstream, long sentNanos) {
     State state = states.get(upstream);
-    if (state == null || state.strikes == 0) {
+    if (state == null || state.strikes == 0 || sentNanos - state.untilNanos < 0) {
       return Future.succeededFuture();
     }
     apply(upstream, 0, 0);

@@ -11,7 +11,6 @@ import io.vertx.redis.client.Response;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
-import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -121,9 +120,5 @@ final class EmbeddedRedis implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-  }
-
-  static Duration timeout() {
-    return Duration.ofSeconds(10);
   }
 }

@@ -15,10 +15,13 @@ import static dev.ratekeeper.sidecar.limiter.TestPolicy.policy;
 import static dev.ratekeeper.sidecar.limiter.TestPolicy.tier;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import dev.ratekeeper.policy.api.BudgetPeriod;
+import dev.ratekeeper.policy.compile.CompiledModel;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.BudgetStatus;
 import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.Dimension;
 import dev.ratekeeper.sidecar.limiter.DimensionStatus;
@@ -156,7 +159,7 @@ abstract class LimiterStoreContract {
   void everyDimensionDeniesUnderItsOwnName(Dimension dimension) {
     TestPolicy.Tier free = tier("free");
     TestPolicy builder = policy();
-    dev.ratekeeper.policy.compile.CompiledModel m = model("m", null, null, null);
+    CompiledModel m = model("m", null, null, null);
     long expectedWait;
     boolean helpsSoon = true;
     switch (dimension) {
@@ -227,7 +230,7 @@ abstract class LimiterStoreContract {
     assertThat(denied.neverPassable()).isFalse();
     assertThat(denied.dimensions()).filteredOn(DimensionStatus::blocking)
         .extracting(DimensionStatus::dimension, DimensionStatus::waitMs)
-        .containsExactly(org.assertj.core.groups.Tuple.tuple(dimension, expectedWait));
+        .containsExactly(tuple(dimension, expectedWait));
   }
 
   // ---------------------------------------------------------------- all or nothing
@@ -407,7 +410,7 @@ abstract class LimiterStoreContract {
     assertThat(denied.limitedBy()).containsExactly(BUDGET);
     assertThat(denied.retryAfterMs()).isEqualTo(14 * HOUR);
     assertThat(denied.retryHelpsSoon()).isFalse();
-    assertThat(denied.userBudget()).isEqualTo(new dev.ratekeeper.sidecar.limiter.BudgetStatus(1001, 1000, 14 * HOUR));
+    assertThat(denied.userBudget()).isEqualTo(new BudgetStatus(1001, 1000, 14 * HOUR));
 
     clock.set(T0 + 14 * HOUR - 1);
     assertThat(admit(metered(p, "alice", 0, 1)).retryAfterMs()).isEqualTo(1);
