@@ -80,7 +80,7 @@ public final class ResilientLimiterStore implements LimiterStore {
     return liveSidecars.get();
   }
 
-  /** Usage waiting to be added to Redis. */
+  /** Usage waiting to be added to Redis (0 once the replay after an outage is done). */
   public int journaled() {
     return journal.size();
   }
@@ -161,18 +161,25 @@ public final class ResilientLimiterStore implements LimiterStore {
     }
   }
 
+  /** While down: is Redis back? Then use it again at once and add the journaled usage behind the traffic. */
   private void probe() {
-    if (replaying) {
+    redis.ping(List.of()).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).onSuccess(pong -> {
+      back();
+      drainJournal();
+    });
+  }
+
+  private void drainJournal() {
+    if (replaying || journal.isEmpty()) {
       return;
     }
-    redis.ping(List.of()).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).onSuccess(pong -> {
-      replaying = true;
-      replay().onComplete(done -> {
-        replaying = false;
-        if (done.succeeded() && journal.isEmpty()) {
-          back();
-        }
-      });
+    replaying = true;
+    replay().onComplete(done -> {
+      replaying = false;
+      if (done.failed()) {
+        LOG.log(System.Logger.Level.WARNING, journal.size() + " usage records not yet added to Redis: " + done.cause());
+        vertx.setTimer(PROBE_MS, t -> drainJournal());
+      }
     });
   }
 
@@ -208,7 +215,7 @@ public final class ResilientLimiterStore implements LimiterStore {
         vertx.cancelTimer(probeTimer);
         probeTimer = -1;
       }
-      LOG.log(System.Logger.Level.INFO, "Redis is back; the usage seen meanwhile was added to it");
+      LOG.log(System.Logger.Level.INFO, "Redis is back; adding the " + journal.size() + " usage records seen meanwhile");
     }
   }
 

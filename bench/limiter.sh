@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Limiter throughput through one Redis, side by side with redis-benchmark running the same EVALSHA
+# and Bucket4j's Lettuce backend (sidecar/src/test/java/dev/ratekeeper/sidecar/bench/LimiterBench.java).
+#
+#   bench/limiter.sh                          # starts an embedded redis-server on a free port
+#   bench/limiter.sh redis://127.0.0.1:6379   # or uses yours (writes keys under rk:{bench/limiter}: and bench:*)
+#   SECONDS_EACH=10 bench/limiter.sh
+#
+# Prints a Markdown table (docs/benchmarks.md keeps the figures). Not a test: nothing is asserted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-benchmark >/dev/null 2>&1; then
+  echo "installing redis-tools (redis-benchmark)..." >&2
+  SUDO=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; fi
+  $SUDO apt-get install -y -q redis-tools >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q redis-tools >/dev/null; } \
+    || echo "could not install redis-tools; the redis-benchmark column will say so" >&2
+fi
+
+# -Pbench compiles the benchmark sources and adds Bucket4j + Lettuce (test scope, bench profile only)
+./mvnw -B -q -Pbench -pl sidecar -am test-compile dependency:build-classpath \
+  -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
+CP="sidecar/target/test-classes:sidecar/target/classes:$(cat sidecar/target/bench.classpath)"
+exec java -XX:+UseParallelGC -cp "$CP" dev.ratekeeper.sidecar.bench.LimiterBench "${1:-embedded}" "${SECONDS_EACH:-5}"
