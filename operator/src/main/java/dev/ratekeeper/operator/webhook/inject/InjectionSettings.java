@@ -1,0 +1,87 @@
+package dev.ratekeeper.operator.webhook.inject;
+
+import java.util.Objects;
+
+/**
+ * What the cluster operator configures about injected sidecars (see docs/webhook.md for the
+ * environment variables). Everything else about the sidecar container is fixed by the injector.
+ *
+ * @param image sidecar image
+ * @param imagePullPolicy {@code IfNotPresent}, {@code Always} or {@code Never}
+ * @param mode native sidecar (init container) or a regular container
+ * @param onMissingPolicy refuse or admit uninjected when no single policy can be chosen
+ * @param redisUrl {@code RATEKEEPER_REDIS_URL} of every sidecar; no password in it
+ * @param redisPasswordSecret Secret (in the pod's namespace) and key of the Redis password, or null
+ * @param cpuRequest sidecar CPU request, or null for none
+ * @param memoryRequest sidecar memory request, or null for none
+ * @param cpuLimit sidecar CPU limit, or null for none
+ * @param memoryLimit sidecar memory limit, or null for none
+ * @param javaOptions {@code JAVA_TOOL_OPTIONS} of the sidecar's JVM, or null for none
+ */
+public record InjectionSettings(
+    String image,
+    String imagePullPolicy,
+    SidecarMode mode,
+    MissingPolicyAction onMissingPolicy,
+    String redisUrl,
+    SecretKey redisPasswordSecret,
+    String cpuRequest,
+    String memoryRequest,
+    String cpuLimit,
+    String memoryLimit,
+    String javaOptions) {
+
+  public static final String DEFAULT_IMAGE = "ghcr.io/ratekeeper/ratekeeper-sidecar:0.1.0";
+  public static final String DEFAULT_PULL_POLICY = "IfNotPresent";
+  public static final String DEFAULT_CPU_REQUEST = "50m";
+  public static final String DEFAULT_MEMORY_REQUEST = "96Mi";
+  public static final String DEFAULT_MEMORY_LIMIT = "192Mi";
+  /**
+   * Serial GC and small thread stacks for a one-core proxy; the heap may take 60% of the memory
+   * limit, leaving the rest for metaspace, code cache, threads and Netty's direct buffers; no
+   * perf-data file, since the root filesystem is read-only.
+   */
+  public static final String DEFAULT_JAVA_OPTIONS = "-XX:+UseSerialGC -Xss256k -XX:MaxRAMPercentage=60 -XX:-UsePerfData";
+
+  /** A key of a Secret. */
+  public record SecretKey(String name, String key) {
+    public SecretKey {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(key, "key");
+    }
+  }
+
+  public InjectionSettings {
+    Objects.requireNonNull(image, "image");
+    Objects.requireNonNull(imagePullPolicy, "imagePullPolicy");
+    Objects.requireNonNull(mode, "mode");
+    Objects.requireNonNull(onMissingPolicy, "onMissingPolicy");
+    Objects.requireNonNull(redisUrl, "redisUrl");
+  }
+
+  /** The defaults, with the Redis URL every sidecar uses. */
+  public static InjectionSettings defaults(String redisUrl) {
+    return new InjectionSettings(DEFAULT_IMAGE, DEFAULT_PULL_POLICY, SidecarMode.Native, MissingPolicyAction.Refuse,
+        redisUrl, null, DEFAULT_CPU_REQUEST, DEFAULT_MEMORY_REQUEST, null, DEFAULT_MEMORY_LIMIT, DEFAULT_JAVA_OPTIONS);
+  }
+
+  public InjectionSettings withMode(SidecarMode newMode) {
+    return new InjectionSettings(image, imagePullPolicy, newMode, onMissingPolicy, redisUrl, redisPasswordSecret,
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+  }
+
+  public InjectionSettings withOnMissingPolicy(MissingPolicyAction action) {
+    return new InjectionSettings(image, imagePullPolicy, mode, action, redisUrl, redisPasswordSecret,
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+  }
+
+  public InjectionSettings withRedisPasswordSecret(SecretKey secret) {
+    return new InjectionSettings(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, secret,
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+  }
+
+  public InjectionSettings withImage(String newImage) {
+    return new InjectionSettings(newImage, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret,
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+  }
+}

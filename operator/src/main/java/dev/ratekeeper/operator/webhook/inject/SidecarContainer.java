@@ -1,0 +1,126 @@
+package dev.ratekeeper.operator.webhook.inject;
+
+import dev.ratekeeper.operator.webhook.inject.InjectionContext.UpstreamView;
+import dev.ratekeeper.policy.compile.PolicyId;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.ProbeBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The sidecar container and its scratch volume, built from the settings and the chosen policy. */
+final class SidecarContainer {
+  static final String NAME = "ratekeeper-sidecar";
+  static final int PROXY_PORT = 8787;
+  static final int ADMIN_PORT = 9787;
+  static final String ADMIN_PORT_NAME = "rk-admin";
+  /** An emptyDir at /tmp: the root filesystem is read-only, the JVM and Netty still want a scratch dir. */
+  static final String TMP_VOLUME = "ratekeeper-tmp";
+  static final String UPSTREAM_KEY_PREFIX = "RATEKEEPER_UPSTREAM_KEY_";
+  static final long NON_ROOT_UID = 65532L;
+
+  private SidecarContainer() {}
+
+  static Container build(InjectionSettings settings, PolicyId policy, List<UpstreamView> upstreams) {
+    ContainerBuilder b = new ContainerBuilder()
+        .withName(NAME)
+        .withImage(settings.image())
+        .withImagePullPolicy(settings.imagePullPolicy())
+        .withArgs("--policy", policy.toString())
+        .withEnv(env(settings, upstreams))
+        .addNewPort().withName(ADMIN_PORT_NAME).withContainerPort(ADMIN_PORT).withProtocol("TCP").endPort()
+        .withResources(resources(settings))
+        .withStartupProbe(probe("/readyz", 1, 120))
+        .withReadinessProbe(probe("/readyz", 5, 3))
+        .withLivenessProbe(probe("/healthz", 10, 3))
+        .withSecurityContext(securityContext())
+        .addNewVolumeMount().withName(TMP_VOLUME).withMountPath("/tmp").endVolumeMount()
+        .withTerminationMessagePolicy("FallbackToLogsOnError");
+    if (settings.mode() == SidecarMode.Native) {
+      b.withRestartPolicy("Always");
+    }
+    return b.build();
+  }
+
+  static Volume tmpVolume() {
+    return new VolumeBuilder().withName(TMP_VOLUME)
+        .withNewEmptyDir().withSizeLimit(new Quantity("32Mi")).endEmptyDir().build();
+  }
+
+  /** {@code RATEKEEPER_UPSTREAM_KEY_<NAME>}: the upstream name upper-cased, dashes as underscores. */
+  static String upstreamKeyVariable(String upstream) {
+    return UPSTREAM_KEY_PREFIX + upstream.toUpperCase(Locale.ROOT).replace('-', '_');
+  }
+
+  private static List<EnvVar> env(InjectionSettings settings, List<UpstreamView> upstreams) {
+    List<EnvVar> env = new ArrayList<>();
+    env.add(new EnvVar("RATEKEEPER_REDIS_URL", settings.redisUrl(), null));
+    if (settings.redisPasswordSecret() != null) {
+      env.add(new EnvVarBuilder().withName("RATEKEEPER_REDIS_PASSWORD").withNewValueFrom().withNewSecretKeyRef()
+          .withName(settings.redisPasswordSecret().name()).withKey(settings.redisPasswordSecret().key())
+          .endSecretKeyRef().endValueFrom().build());
+    }
+    env.add(new EnvVarBuilder().withName("POD_NAME").withNewValueFrom().withNewFieldRef()
+        .withApiVersion("v1").withFieldPath("metadata.name").endFieldRef().endValueFrom().build());
+    for (UpstreamView upstream : upstreams) {
+      if (upstream.hasCredentials()) {
+        env.add(new EnvVarBuilder().withName(upstreamKeyVariable(upstream.name())).withNewValueFrom()
+            .withNewSecretKeyRef().withName(upstream.secretName()).withKey(upstream.secretKey()).endSecretKeyRef()
+            .endValueFrom().build());
+      }
+    }
+    if (settings.javaOptions() != null && !settings.javaOptions().isBlank()) {
+      env.add(new EnvVar("JAVA_TOOL_OPTIONS", settings.javaOptions(), null));
+    }
+    return env;
+  }
+
+  private static ResourceRequirements resources(InjectionSettings settings) {
+    Map<String, Quantity> requests = new LinkedHashMap<>();
+    Map<String, Quantity> limits = new LinkedHashMap<>();
+    put(requests, "cpu", settings.cpuRequest());
+    put(requests, "memory", settings.memoryRequest());
+    put(limits, "cpu", settings.cpuLimit());
+    put(limits, "memory", settings.memoryLimit());
+    ResourceRequirements r = new ResourceRequirements();
+    r.setRequests(requests);
+    r.setLimits(limits);
+    return r;
+  }
+
+  private static void put(Map<String, Quantity> map, String resource, String value) {
+    if (value != null && !value.isBlank()) {
+      map.put(resource, new Quantity(value));
+    }
+  }
+
+  private static Probe probe(String path, int periodSeconds, int failureThreshold) {
+    return new ProbeBuilder().withNewHttpGet().withPath(path).withPort(new IntOrString(ADMIN_PORT)).endHttpGet()
+        .withPeriodSeconds(periodSeconds).withFailureThreshold(failureThreshold).withTimeoutSeconds(1).build();
+  }
+
+  private static SecurityContext securityContext() {
+    return new SecurityContextBuilder()
+        .withRunAsNonRoot(true)
+        .withRunAsUser(NON_ROOT_UID)
+        .withRunAsGroup(NON_ROOT_UID)
+        .withAllowPrivilegeEscalation(false)
+        .withReadOnlyRootFilesystem(true)
+        .withNewCapabilities().withDrop("ALL").endCapabilities()
+        .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+        .build();
+  }
+}
