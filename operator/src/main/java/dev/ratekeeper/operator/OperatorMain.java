@@ -1,5 +1,7 @@
 package dev.ratekeeper.operator;
 
+import dev.ratekeeper.operator.webhook.WebhookConfig;
+import dev.ratekeeper.operator.webhook.WebhookServer;
 import dev.ratekeeper.operator.admin.AdminServer;
 import dev.ratekeeper.operator.admin.OperatorMetrics;
 import dev.ratekeeper.operator.api.RateLimitPolicy;
@@ -43,9 +45,19 @@ public final class OperatorMain {
     }
     if (config.help()) {
       System.out.print(OperatorConfig.USAGE);
+      System.out.print(WebhookConfig.ENV_HELP);
       return;
     }
-    Running running = start(config, () -> new KubernetesClientBuilder().build(), System.err);
+    WebhookConfig webhookConfig;
+    try {
+      webhookConfig = WebhookConfig.fromEnv(System.getenv());
+    } catch (WebhookConfig.ConfigException e) {
+      System.err.println("ratekeeper-operator: webhook settings: " + e.getMessage().replace("\n", "; "));
+      System.err.print(WebhookConfig.ENV_HELP);
+      System.exit(2);
+      return;
+    }
+    Running running = start(config, webhookConfig, () -> new KubernetesClientBuilder().build(), System.err);
     if (running == null) {
       System.exit(1);
       return;
@@ -63,15 +75,18 @@ public final class OperatorMain {
     }
   }
 
-  /** A started operator with its connections and admin port. */
+  /** A started operator with its connections, admin port and (when enabled) the injection webhook. */
   public record Running(RatekeeperOperator operator, AdminServer admin, RedisPolicyStore store,
-      KubernetesClient client) implements AutoCloseable {
+      KubernetesClient client, WebhookServer webhook) implements AutoCloseable {
     @Override
     public void close() {
       try {
         operator.stop();
       } catch (RuntimeException e) {
         LOG.warn("stopping the operator: {}", e.getMessage());
+      }
+      if (webhook != null) {
+        webhook.close();
       }
       admin.close();
       store.close();
@@ -84,6 +99,16 @@ public final class OperatorMain {
    * what was opened and returns null.
    */
   public static Running start(OperatorConfig config, Supplier<KubernetesClient> clients, PrintStream err) {
+    return start(config, WebhookConfig.disabled(), clients, err);
+  }
+
+  /**
+   * As {@link #start(OperatorConfig, Supplier, PrintStream)}, with the sidecar-injection webhook
+   * when {@code webhookConfig} enables it. The webhook runs on every replica, leader or not: the
+   * Service sends admission calls to any ready pod.
+   */
+  public static Running start(OperatorConfig config, WebhookConfig webhookConfig, Supplier<KubernetesClient> clients,
+      PrintStream err) {
     LOG.info("starting: {}", config);
     RedisPolicyStore store = new RedisPolicyStore(config.redis(), config.revisionRetention());
     try {
@@ -96,6 +121,7 @@ public final class OperatorMain {
     KubernetesClient client = null;
     AdminServer admin = null;
     RatekeeperOperator operator = null;
+    WebhookServer webhook = null;
     try {
       client = clients.get();
       String problem = checkApiServer(client, config);
@@ -113,9 +139,13 @@ public final class OperatorMain {
       RatekeeperOperator started = operator;
       admin = new AdminServer(config.adminListen(), registry, () -> readiness(started, store));
       admin.start();
+      if (webhookConfig.enabled()) {
+        webhook = WebhookServer.start(client, webhookConfig, registry);
+        LOG.info("sidecar-injection webhook on port {}", webhook.port());
+      }
       operator.start();
       LOG.info("running; admin port {}", admin.port());
-      return new Running(operator, admin, store, client);
+      return new Running(operator, admin, store, client, webhook);
     } catch (Exception e) {
       err.println("ratekeeper-operator: cannot start: " + rootMessage(e));
       if (operator != null) {
@@ -124,6 +154,9 @@ public final class OperatorMain {
         } catch (RuntimeException ignored) {
           // already failing
         }
+      }
+      if (webhook != null) {
+        webhook.close();
       }
       if (admin != null) {
         admin.close();

@@ -1,0 +1,320 @@
+package dev.ratekeeper.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ratekeeper.operator.api.RateLimitPolicy;
+import dev.ratekeeper.operator.OperatorConfig;
+import dev.ratekeeper.operator.OperatorMain;
+import dev.ratekeeper.operator.testing.EmbeddedRedis;
+import dev.ratekeeper.operator.testing.MockApiServer;
+import dev.ratekeeper.operator.webhook.WebhookConfig;
+import dev.ratekeeper.operator.webhook.WebhookServer;
+import dev.ratekeeper.operator.webhook.inject.InjectionSettings;
+import dev.ratekeeper.policy.api.Condition;
+import dev.ratekeeper.policy.compile.PolicyDocument;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionRequestBuilder;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReviewBuilder;
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfigurationBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.zjsonpatch.JsonPatch;
+import java.io.ByteArrayInputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.Jedis;
+
+/**
+ * The whole loop on one machine. The operator and the webhook run in this JVM against Fabric8's
+ * mock API server in CRUD mode (no real API server can run on the build machines) and a real
+ * redis-server; a Deployment's pod goes through the webhook over HTTPS, and two sidecars are started
+ * as processes with exactly the args and environment the injected sidecar container gets (only
+ * their listen ports are moved, through RATEKEEPER_LISTEN / RATEKEEPER_ADMIN_LISTEN, so two can run
+ * on one host); the provider is the stub, also a process.
+ */
+class FullLoopIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final String NS = "agents";
+  static final String POLICY = """
+      apiVersion: ratekeeper.dev/v1alpha1
+      kind: RateLimitPolicy
+      metadata: {name: agents, namespace: agents}
+      spec:
+        identity: {apiKeySecretRef: {name: agent-keys}}
+        tiers:
+        - name: std
+          requests: {perMinute: 1, burst: %d}
+        upstreams:
+        - {name: anthropic, url: "http://127.0.0.1:%d", format: anthropic}
+      """;
+  static final String BODY = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,"
+      + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+  static EmbeddedRedis redis;
+  static MockApiServer api;
+  static KubernetesClient client;
+  static OperatorMain.Running operator;
+  static Processes processes = new Processes();
+  static int stubPort;
+  static final List<int[]> sidecarPorts = new ArrayList<>(); // {proxy, admin}
+  static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = new EmbeddedRedis();
+    api = new MockApiServer();
+    client = api.client();
+    client.admissionRegistration().v1().mutatingWebhookConfigurations().resource(new MutatingWebhookConfigurationBuilder()
+        .withNewMetadata().withName("ratekeeper-sidecar-injector").endMetadata()
+        .addNewWebhook().withName("inject.ratekeeper.dev").withAdmissionReviewVersions("v1").withSideEffects("None")
+        .withNewClientConfig().withNewService().withName("ratekeeper-webhook").withNamespace("ratekeeper")
+        .withPath("/mutate").withPort(443).endService().endClientConfig().endWebhook().build()).create();
+    // the operator program as main() runs it, webhook enabled, against the mock API server
+    WebhookConfig webhookConfig = new WebhookConfig(true, new InetSocketAddress("127.0.0.1", 0),
+        "ratekeeper-webhook", "ratekeeper", "ratekeeper-webhook-tls", "ratekeeper-sidecar-injector",
+        List.of("localhost"), WebhookConfig.DEFAULT_CA_VALIDITY, WebhookConfig.DEFAULT_CERT_VALIDITY,
+        WebhookConfig.DEFAULT_RENEW_BEFORE, Duration.ofMinutes(1), InjectionSettings.defaults(redis.url()));
+    operator = OperatorMain.start(OperatorConfig.parse(new String[] {"--redis", redis.url(),
+        "--refresh-interval", "300ms", "--admin-listen", "127.0.0.1:0"}, Map.of()), webhookConfig, () -> client,
+        System.err);
+    assertThat(operator).as("the operator started (see the test output)").isNotNull();
+    stubPort = Processes.freePort();
+    Process stub = processes.java("stub", Map.of(), List.of("-XX:+UseSerialGC", "-cp",
+        Processes.classpathOf(Processes.DEMO_JAR), "dev.ratekeeper.testkit.StubServerMain", "--port",
+        Integer.toString(stubPort)));
+    processes.awaitOk("http://127.0.0.1:" + stubPort + "/v1/models", "stub", stub);
+  }
+
+  @AfterAll
+  static void stop() {
+    processes.close();
+    if (operator != null) {
+      operator.close();
+    }
+    api.close();
+    redis.close();
+  }
+
+  private static RateLimitPolicy policy(int burst) throws Exception {
+    PolicyDocument doc = PolicyDocument.parse(POLICY.formatted(burst, stubPort));
+    RateLimitPolicy resource = new RateLimitPolicy();
+    resource.setMetadata(new ObjectMetaBuilder().withName("agents").withNamespace(NS).build());
+    resource.setSpec(doc.spec());
+    return resource;
+  }
+
+  private static void apply(RateLimitPolicy desired) {
+    RateLimitPolicy current = client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get();
+    if (current == null) {
+      client.resources(RateLimitPolicy.class).inNamespace(NS).resource(desired).create();
+    } else {
+      current.setSpec(desired.getSpec());
+      client.resources(RateLimitPolicy.class).inNamespace(NS).resource(current).update();
+    }
+  }
+
+  private static Condition condition(String type) {
+    RateLimitPolicy current = client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get();
+    if (current == null || current.getStatus() == null) {
+      return null;
+    }
+    return current.getStatus().conditions.stream().filter(c -> type.equals(c.type)).findFirst().orElse(null);
+  }
+
+  private static String statusRevision() {
+    return client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get().getStatus().revision;
+  }
+
+  private static Secret keys(String aliceKey) {
+    return new SecretBuilder().withNewMetadata().withName("agent-keys").withNamespace(NS).endMetadata()
+        .addToData("alice", Base64.getEncoder().encodeToString(aliceKey.getBytes(StandardCharsets.UTF_8))).build();
+  }
+
+  /** A pod as a Deployment's ReplicaSet creates it: generateName, the opt-in label, the policy annotation. */
+  private static Pod agentPod() {
+    return new PodBuilder().withNewMetadata().withGenerateName("agent-6f7c9d-").withNamespace(NS)
+        .addToLabels("app", "agent").addToLabels("ratekeeper.dev/inject", "true")
+        .addToAnnotations("ratekeeper.dev/policy", "agents").endMetadata()
+        .withNewSpec().addNewContainer().withName("agent").withImage("python:3.12-slim")
+        .withCommand("python", "agent.py").endContainer().endSpec().build();
+  }
+
+  /** Sends the pod through the webhook over HTTPS, trusting only the CA the webhook generated. */
+  private static Pod inject(Pod pod) throws Exception {
+    Secret tls = client.secrets().inNamespace("ratekeeper").withName("ratekeeper-webhook-tls").get();
+    X509Certificate ca = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
+        new ByteArrayInputStream(Base64.getDecoder().decode(tls.getData().get("ca.crt"))));
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("ca", ca);
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    SSLContext ssl = SSLContext.getInstance("TLS");
+    ssl.init(null, tmf.getTrustManagers(), null);
+    HttpClient https = HttpClient.newBuilder().sslContext(ssl).build();
+    AdmissionReview review = new AdmissionReviewBuilder().withApiVersion("admission.k8s.io/v1")
+        .withKind("AdmissionReview").withRequest(new AdmissionRequestBuilder().withUid("e2e-1").withNamespace(NS)
+            .withOperation("CREATE").withNewKind("", "Pod", "v1").withNewResource("", "pods", "v1")
+            .withObject(pod).build()).build();
+    HttpResponse<String> resp = https.send(HttpRequest.newBuilder(URI.create("https://localhost:" + operator.webhook().port()
+            + WebhookServer.MUTATE_PATH)).header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(client.getKubernetesSerialization().asJson(review))).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(resp.statusCode()).isEqualTo(200);
+    JsonNode answer = JSON.readTree(resp.body()).path("response");
+    assertThat(answer.path("allowed").asBoolean()).as(resp.body()).isTrue();
+    JsonNode patch = JSON.readTree(Base64.getDecoder().decode(answer.path("patch").asText()));
+    JsonNode patched = JsonPatch.apply(patch, JSON.readTree(client.getKubernetesSerialization().asJson(pod)));
+    return client.getKubernetesSerialization().unmarshal(patched.toString(), Pod.class);
+  }
+
+  /** The sidecar container's environment with every valueFrom resolved as the kubelet would. */
+  private static Map<String, String> resolve(Container sidecar, String podName) {
+    Map<String, String> env = new HashMap<>();
+    for (EnvVar var : sidecar.getEnv()) {
+      if (var.getValue() != null) {
+        env.put(var.getName(), var.getValue());
+      } else if (var.getValueFrom() != null && var.getValueFrom().getFieldRef() != null) {
+        assertThat(var.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
+        env.put(var.getName(), podName);
+      } else if (var.getValueFrom() != null && var.getValueFrom().getSecretKeyRef() != null) {
+        var ref = var.getValueFrom().getSecretKeyRef();
+        Secret secret = client.secrets().inNamespace(NS).withName(ref.getName()).get();
+        if (secret != null) {
+          env.put(var.getName(), new String(Base64.getDecoder().decode(secret.getData().get(ref.getKey())),
+              StandardCharsets.UTF_8));
+        }
+      }
+    }
+    return env;
+  }
+
+  private static HttpResponse<String> call(int sidecar, String... headers) throws Exception {
+    HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sidecarPorts.get(sidecar)[0]
+        + "/anthropic/v1/messages")).timeout(Duration.ofSeconds(10)).header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(BODY));
+    if (headers.length > 0) {
+      builder.headers(headers);
+    }
+    return http.send(builder.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static int admitted(String user, int calls) throws Exception {
+    int ok = 0;
+    for (int i = 0; i < calls; i++) {
+      ok += call(i % 2, "X-Ratekeeper-User", user).statusCode() == 200 ? 1 : 0;
+    }
+    return ok;
+  }
+
+  private static String enforcedRevision(int sidecar) throws Exception {
+    String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sidecarPorts.get(sidecar)[1]
+        + "/metrics")).GET().build(), HttpResponse.BodyHandlers.ofString()).body();
+    int at = metrics.indexOf("ratekeeper_policy_revision_info{revision=\"");
+    return at < 0 ? null : metrics.substring(at + 42, metrics.indexOf('"', at + 42));
+  }
+
+  @Test
+  void applyInjectEnforceChangeRefuseRotateDelete() throws Exception {
+    // apply: the policy and its users' keys
+    client.secrets().inNamespace(NS).resource(keys("ak-alice-1")).create();
+    apply(policy(3));
+    await().atMost(Duration.ofSeconds(10)).until(() -> condition("Accepted") != null
+        && "True".equals(condition("Accepted").status));
+    String first = statusRevision();
+
+    // a Deployment's pod goes through the webhook
+    Pod injected = inject(agentPod());
+    Container sidecar = injected.getSpec().getInitContainers().stream()
+        .filter(c -> c.getName().equals("ratekeeper-sidecar")).findFirst().orElseThrow();
+    assertThat(sidecar.getRestartPolicy()).isEqualTo("Always");
+    Container app = injected.getSpec().getContainers().get(0);
+    assertThat(app.getEnv()).extracting(EnvVar::getName).contains("ANTHROPIC_BASE_URL", "OPENAI_BASE_URL");
+    assertThat(app.getEnv()).noneMatch(e -> e.getName().startsWith("RATEKEEPER_"));
+
+    // two replicas: sidecars started with exactly the injected args and environment
+    for (int i = 0; i < 2; i++) {
+      int proxy = Processes.freePort();
+      int admin = Processes.freePort();
+      Map<String, String> env = resolve(sidecar, "agent-6f7c9d-" + i);
+      env.put("RATEKEEPER_LISTEN", "127.0.0.1:" + proxy);
+      env.put("RATEKEEPER_ADMIN_LISTEN", "127.0.0.1:" + admin);
+      List<String> args = new ArrayList<>(List.of("-jar", Processes.classpathOf(Processes.SIDECAR_JAR)));
+      args.addAll(sidecar.getArgs());
+      Process process = processes.java("sidecar-" + i, env, args);
+      processes.awaitOk("http://127.0.0.1:" + admin + "/readyz", "sidecar-" + i, process);
+      sidecarPorts.add(new int[] {proxy, admin});
+    }
+
+    // enforced: one burst of 3 across both replicas, and the status says both run the revision
+    assertThat(admitted("u1", 5)).isEqualTo(3);
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      Condition enforced = condition("Enforced");
+      assertThat(enforced).isNotNull();
+      assertThat(enforced.status).isEqualTo("True");
+      assertThat(enforced.message).contains("2/2").contains(first);
+    });
+
+    // change: within a second both sidecars enforce the new revision, and its limits apply
+    apply(policy(10));
+    await().atMost(Duration.ofSeconds(5)).until(() -> !first.equals(statusRevision()));
+    String second = statusRevision();
+    await().atMost(Duration.ofSeconds(1)).until(() -> second.equals(enforcedRevision(0))
+        && second.equals(enforcedRevision(1)));
+    assertThat(admitted("u1", 9)).isEqualTo(7); // 3 spent of the new 10
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      Condition enforced = condition("Enforced");
+      assertThat(enforced.status).isEqualTo("True");
+      assertThat(enforced.message).contains("2/2").contains(second);
+    });
+
+    // an invalid change is refused and the last good limits stay enforced
+    apply(policy(0));
+    await().atMost(Duration.ofSeconds(10)).until(() -> "False".equals(condition("Accepted").status));
+    assertThat(condition("Accepted").message).contains("spec.tiers[0].requests.burst");
+    assertThat(statusRevision()).isEqualTo(second);
+    assertThat(admitted("u2", 12)).isEqualTo(10);
+
+    // rotate an end user's key: the new one works, the old one no longer does
+    assertThat(call(0, "X-Ratekeeper-Api-Key", "ak-alice-1").statusCode()).isEqualTo(200);
+    client.secrets().inNamespace(NS).resource(keys("ak-alice-2")).update();
+    await().atMost(Duration.ofSeconds(10)).until(() -> call(1, "X-Ratekeeper-Api-Key", "ak-alice-2").statusCode() == 200);
+    assertThat(call(0, "X-Ratekeeper-Api-Key", "ak-alice-1").statusCode()).isEqualTo(401);
+
+    // delete: the configuration leaves Redis and the finalizer lets the object go
+    client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").delete();
+    await().atMost(Duration.ofSeconds(10)).until(() ->
+        client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get() == null);
+    try (Jedis jedis = redis.client()) {
+      await().atMost(Duration.ofSeconds(5)).until(() -> jedis.keys("rk:{agents/agents}:policy:*").isEmpty()
+          && jedis.keys("rk:{agents/agents}:apikeys").isEmpty());
+    }
+  }
+}
