@@ -10,6 +10,8 @@ public final class SidecarMain {
   private SidecarMain() {}
 
   public static void main(String[] args) throws Exception {
+    // one line a record: time, level, message
+    System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT.%1$tL %4$s %5$s%6$s%n");
     if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
       System.out.print(SidecarConfig.USAGE);
       return;

@@ -38,6 +38,16 @@ public final class Sidecar implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Sidecar.class.getName());
   /** How often a sidecar on {@code --policy} checks for a new revision besides listening for one. */
   static final long RELOAD_POLL_MS = 2_000;
+  /**
+   * The Redis client logs every broken pooled connection as an unhandled error with a stack trace;
+   * the store reports an outage itself, once, so those are silenced (held here so the level sticks).
+   */
+  private static final java.util.logging.Logger REDIS_POOL_LOG =
+      java.util.logging.Logger.getLogger("io.vertx.redis.client.impl.RedisConnectionManager");
+
+  static {
+    REDIS_POOL_LOG.setLevel(java.util.logging.Level.OFF);
+  }
   static final long HEARTBEAT_MS = 5_000;
 
   private final Vertx vertx;

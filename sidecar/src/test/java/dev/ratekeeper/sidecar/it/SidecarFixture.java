@@ -22,15 +22,15 @@ import java.util.concurrent.TimeUnit;
 import redis.embedded.RedisServer;
 
 /** Real parts for sidecar tests: a redis-server process, sidecars each on their own Vert.x, an HTTP client. */
-final class SidecarFixture implements AutoCloseable {
-  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+public final class SidecarFixture implements AutoCloseable {
+  public final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private final List<Sidecar> sidecars = new ArrayList<>();
   private final List<Vertx> vertxes = new ArrayList<>();
   private RedisServer redis;
   private int redisPort;
 
   /** Starts a real redis-server on a free loopback port. */
-  String startRedis() {
+  public String startRedis() {
     try {
       redisPort = freePort();
       redis = RedisServer.newRedisServer().port(redisPort).bind("127.0.0.1").setting("save \"\"")
@@ -43,7 +43,7 @@ final class SidecarFixture implements AutoCloseable {
   }
 
   /** Runs one Redis command on a fresh connection; returns the reply as text (null for nil). */
-  String redis(String... command) {
+  public String redis(String... command) {
     Vertx vertx = Vertx.vertx();
     try {
       io.vertx.redis.client.Redis client = io.vertx.redis.client.Redis.createClient(vertx, redisUrl());
@@ -60,13 +60,13 @@ final class SidecarFixture implements AutoCloseable {
     }
   }
 
-  long redisLong(String... command) {
+  public long redisLong(String... command) {
     String reply = redis(command);
     return reply == null ? 0 : Long.parseLong(reply);
   }
 
   /** The one key matching {@code pattern}, or the pattern itself when none does yet. */
-  String redisKey(String pattern) {
+  public String redisKey(String pattern) {
     Vertx vertx = Vertx.vertx();
     try {
       io.vertx.redis.client.Redis client = io.vertx.redis.client.Redis.createClient(vertx, redisUrl());
@@ -80,7 +80,7 @@ final class SidecarFixture implements AutoCloseable {
   }
 
   /** Stops the Redis server (an outage); {@link #restartRedis()} brings a new, empty one up on the same port. */
-  void stopRedis() {
+  public void stopRedis() {
     try {
       redis.stop();
     } catch (IOException e) {
@@ -88,7 +88,7 @@ final class SidecarFixture implements AutoCloseable {
     }
   }
 
-  void restartRedis() {
+  public void restartRedis() {
     try {
       redis = RedisServer.newRedisServer().port(redisPort).bind("127.0.0.1").setting("save \"\"")
           .setting("appendonly no").build();
@@ -98,12 +98,12 @@ final class SidecarFixture implements AutoCloseable {
     }
   }
 
-  String redisUrl() {
+  public String redisUrl() {
     return "redis://127.0.0.1:" + redisPort;
   }
 
   /** Writes {@code yaml} to a temporary policy file. */
-  static Path policyFile(String yaml) {
+  public static Path policyFile(String yaml) {
     try {
       Path file = Files.createTempFile("policy", ".yaml");
       Files.writeString(file, yaml);
@@ -115,7 +115,7 @@ final class SidecarFixture implements AutoCloseable {
   }
 
   /** Starts a sidecar with these flags (ports default to free ones) and environment. */
-  Sidecar sidecar(Map<String, String> env, String... args) {
+  public Sidecar sidecar(Map<String, String> env, String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     if (!all.contains("--listen")) {
       all.addAll(List.of("--listen", "127.0.0.1:0"));
@@ -135,7 +135,7 @@ final class SidecarFixture implements AutoCloseable {
     }
   }
 
-  static <T> T await(Future<T> future) {
+  public static <T> T await(Future<T> future) {
     try {
       return future.toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
     } catch (java.util.concurrent.ExecutionException e) {
@@ -145,7 +145,7 @@ final class SidecarFixture implements AutoCloseable {
     }
   }
 
-  HttpResponse<String> post(Sidecar sidecar, String path, String body, String... headers) {
+  public HttpResponse<String> post(Sidecar sidecar, String path, String body, String... headers) {
     HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sidecar.proxyPort() + path))
         .timeout(Duration.ofSeconds(20)).POST(HttpRequest.BodyPublishers.ofString(body))
         .header("content-type", "application/json");
@@ -155,7 +155,7 @@ final class SidecarFixture implements AutoCloseable {
     return send(builder.build());
   }
 
-  HttpResponse<String> get(int port, String path, String... headers) {
+  public HttpResponse<String> get(int port, String path, String... headers) {
     HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
         .timeout(Duration.ofSeconds(20)).GET();
     if (headers.length > 0) {
@@ -164,7 +164,7 @@ final class SidecarFixture implements AutoCloseable {
     return send(builder.build());
   }
 
-  HttpResponse<String> send(HttpRequest request) {
+  public HttpResponse<String> send(HttpRequest request) {
     try {
       return http.send(request, HttpResponse.BodyHandlers.ofString());
     } catch (IOException e) {
@@ -176,7 +176,7 @@ final class SidecarFixture implements AutoCloseable {
   }
 
   /** The value of one Prometheus sample, e.g. {@code ratekeeper_tokens_total{direction="input",...}}; 0 when absent. */
-  double metric(Sidecar sidecar, String name, String... labelPairs) {
+  public double metric(Sidecar sidecar, String name, String... labelPairs) {
     String text = get(sidecar.adminPort(), "/metrics").body();
     double total = 0;
     for (String line : text.split("\n")) {
@@ -194,7 +194,7 @@ final class SidecarFixture implements AutoCloseable {
     return total;
   }
 
-  static int freePort() throws IOException {
+  public static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0)) {
       return socket.getLocalPort();
     }
