@@ -25,15 +25,7 @@ final class Responses {
   }
 
   static void unauthorized(HttpServerResponse resp, UpstreamFormat format, String message) {
-    if (resp.ended() || resp.closed()) {
-      return;
-    }
-    ProviderError error = new ProviderError(401, ProviderError.Kind.FORBIDDEN, message);
-    String body = format == UpstreamFormat.ANTHROPIC
-        ? "{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\",\"message\":" + quote(message) + "}}"
-        : "{\"error\":{\"message\":" + quote(message) + ",\"type\":\"invalid_request_error\",\"param\":null,"
-            + "\"code\":\"invalid_api_key\"}}";
-    resp.setStatusCode(error.status()).putHeader("content-type", "application/json").end(body);
+    error(resp, format, ProviderError.of(ProviderError.Kind.UNAUTHORIZED, message));
   }
 
   /**
@@ -119,9 +111,5 @@ final class Responses {
       }
       out.append(name).append(' ').append(status.usedMicros() * 100 / status.limitMicros()).append('%');
     }
-  }
-
-  private static String quote(String s) {
-    return io.vertx.core.json.Json.encode(s);
   }
 }

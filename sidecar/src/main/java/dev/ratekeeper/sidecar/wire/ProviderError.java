@@ -15,6 +15,7 @@ public record ProviderError(int status, Kind kind, String message) {
   public enum Kind {
     INVALID_REQUEST(400, "invalid_request_error", "invalid_request_error", null),
     UNSUPPORTED_MODEL(400, "invalid_request_error", "invalid_request_error", "model_not_allowed"),
+    UNAUTHORIZED(401, "authentication_error", "invalid_request_error", "invalid_api_key"),
     FORBIDDEN(403, "permission_error", "invalid_request_error", "forbidden"),
     NOT_FOUND(404, "not_found_error", "invalid_request_error", "not_found"),
     TOO_LARGE(413, "request_too_large", "invalid_request_error", "request_too_large"),
