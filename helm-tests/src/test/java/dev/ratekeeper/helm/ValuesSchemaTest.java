@@ -1,0 +1,93 @@
+package dev.ratekeeper.helm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * values.schema.json refuses bad values: one failing fixture per rule, each with the field path
+ * Helm names in its message.
+ */
+class ValuesSchemaTest {
+
+  static Stream<Arguments> badValues() {
+    return Stream.of(
+        bad("/webhook/failurePolicy", "webhook.failurePolicy", "Sometimes"),
+        bad("/webhook/reinvocationPolicy", "webhook.reinvocationPolicy", "Always"),
+        bad("/webhook/onMissingPolicy", "webhook.onMissingPolicy", "Inject"),
+        bad("/webhook/timeoutSeconds", "webhook.timeoutSeconds", 60),
+        bad("/webhook/port", "webhook.port", 70000),
+        bad("/webhook/certificates/renewBefore", "webhook.certificates.renewBefore", "30d"),
+        bad("/webhook/certificates/extraDnsNames/0", "webhook.certificates.extraDnsNames[0]", "Not_A_Name"),
+        bad("/redis/appendfsync", "redis.appendfsync", "no"),
+        bad("/redis/mode", "redis.mode", "sentinel"),
+        bad("/redis/external/url", "redis.mode", "external"),
+        bad("/redis/external/url", "redis.external.url", "redis://user:secret@redis:6379"),
+        bad("/redis/external/url", "redis.external.url", "http://redis:6379"),
+        bad("/redis/persistence/size", "redis.persistence.size", "lots"),
+        bad("/redis/maxmemory", "redis.maxmemory", "256 megabytes"),
+        bad("/operator/replicas", "operator.replicas", 0),
+        bad("/operator/refreshInterval", "operator.refreshInterval", "10 seconds"),
+        bad("/operator/image/pullPolicy", "operator.image.pullPolicy", "Sometimes"),
+        bad("/watchNamespaces/0", "watchNamespaces[0]", "Team_A"),
+        bad("/sidecar/mode", "sidecar.mode", "Sidecar"),
+        bad("/sidecar/resources/memoryLimit", "sidecar.resources.memoryLimit", "lots"),
+        bad("/sidecar/redisUrl", "sidecar.redisUrl", "redis://:pw@redis:6379"),
+        bad("/monitoring/prometheusRule/spendWarning/percent", "monitoring.prometheusRule.spendWarning.percent", 150),
+        bad("/monitoring/prometheusRule/throttlingRatio", "monitoring.prometheusRule.throttlingRatio", 2),
+        bad("/networkPolicy/apiServer/cidrs/0", "networkPolicy.apiServer.cidrs[0]", "kubernetes.default"),
+        bad("'replicas'", "replicas", 3),
+        bad("'enable'", "monitoring.serviceMonitor.enable", true));
+  }
+
+  @ParameterizedTest(name = "{1}={2}")
+  @MethodSource("badValues")
+  void refusesWithTheFieldsPath(String field, String key, Object value) {
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Chart.render(Map.of(key, value)));
+    assertThat(e.getMessage()).contains("don't meet the specifications of the schema").contains(field);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("dev.ratekeeper.helm.Cases#all")
+  void acceptsEveryCase(String caseName) {
+    assertThat(Chart.render(caseName).objects).isNotEmpty();
+  }
+
+  /** e2e/kind/run.sh installs the chart with --set flags: they stay valid as the chart changes. */
+  @Test
+  void acceptsTheValuesTheKindEndToEndScriptSets() {
+    String script = Repo.read("e2e/kind/run.sh");
+    Map<String, Object> sets = new LinkedHashMap<>();
+    Matcher m = Pattern.compile("--set\\s+'?([^=\\s']+)=([^\\s']*)'?").matcher(script);
+    while (m.find()) {
+      String key = m.group(1);
+      String value = m.group(2);
+      if (value.startsWith("{") && value.endsWith("}")) { // Helm's list syntax, one index at a time here
+        String[] items = value.substring(1, value.length() - 1).split(",");
+        for (int i = 0; i < items.length; i++) {
+          sets.put(key + "[" + i + "]", items[i]);
+        }
+      } else {
+        sets.put(key, value);
+      }
+    }
+    assertThat(sets).as("--set flags in e2e/kind/run.sh").containsKeys("operator.image.repository",
+        "sidecar.image.repository");
+    Rendered r = Chart.render(sets);
+    assertThat(r.operatorContainer().getImage()).isEqualTo(sets.get("operator.image.repository") + ":"
+        + sets.get("operator.image.tag"));
+  }
+
+  private static Arguments bad(String field, String key, Object value) {
+    return Arguments.of(field, key, value);
+  }
+}

@@ -1,0 +1,226 @@
+{{/* Names */}}
+{{- define "ratekeeper.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "ratekeeper.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ratekeeper.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels: every object; selectors take name, instance and component only. */}}
+{{- define "ratekeeper.labels" -}}
+helm.sh/chart: {{ include "ratekeeper.chart" . }}
+app.kubernetes.io/name: {{ include "ratekeeper.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ratekeeper
+{{- end -}}
+
+{{- define "ratekeeper.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ratekeeper.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "ratekeeper.operatorSelectorLabels" -}}
+{{ include "ratekeeper.selectorLabels" . }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "ratekeeper.redisSelectorLabels" -}}
+{{ include "ratekeeper.selectorLabels" . }}
+app.kubernetes.io/component: redis
+{{- end -}}
+
+{{- define "ratekeeper.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "ratekeeper.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ratekeeper.operatorImage" -}}
+{{- printf "%s:%s" .Values.operator.image.repository (default .Chart.AppVersion .Values.operator.image.tag) -}}
+{{- end -}}
+
+{{- define "ratekeeper.sidecarImage" -}}
+{{- printf "%s:%s" .Values.sidecar.image.repository (default .Chart.AppVersion .Values.sidecar.image.tag) -}}
+{{- end -}}
+
+{{/* Webhook object names; the operator is told each one (RATEKEEPER_WEBHOOK_*). */}}
+{{- define "ratekeeper.webhookService" -}}
+{{- printf "%s-webhook" (include "ratekeeper.fullname" .) -}}
+{{- end -}}
+
+{{- define "ratekeeper.webhookSecret" -}}
+{{- printf "%s-webhook-tls" (include "ratekeeper.fullname" .) -}}
+{{- end -}}
+
+{{- define "ratekeeper.webhookConfigName" -}}
+{{- printf "%s-sidecar-injector" (include "ratekeeper.fullname" .) -}}
+{{- end -}}
+
+{{- define "ratekeeper.adminService" -}}
+{{- printf "%s-operator" (include "ratekeeper.fullname" .) -}}
+{{- end -}}
+
+{{- define "ratekeeper.leaseName" -}}
+{{- printf "%s-operator" (include "ratekeeper.fullname" .) -}}
+{{- end -}}
+
+{{- define "ratekeeper.leaderElection" -}}
+{{- if or .Values.operator.leaderElection (gt (int .Values.operator.replicas) 1) -}}true{{- else -}}false{{- end -}}
+{{- end -}}
+
+{{/* Redis */}}
+{{- define "ratekeeper.redisName" -}}
+{{- printf "%s-redis" (include "ratekeeper.fullname" .) -}}
+{{- end -}}
+
+{{- define "ratekeeper.builtinRedisUrl" -}}
+{{- printf "redis://%s.%s.svc:6379" (include "ratekeeper.redisName" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* The operator's Redis URL. */}}
+{{- define "ratekeeper.redisUrl" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- required "redis.external.url is required with redis.mode external" .Values.redis.external.url -}}
+{{- else -}}
+{{- include "ratekeeper.builtinRedisUrl" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The sidecars' Redis URL. */}}
+{{- define "ratekeeper.sidecarRedisUrl" -}}
+{{- if .Values.sidecar.redisUrl -}}
+{{- .Values.sidecar.redisUrl -}}
+{{- else if eq .Values.redis.mode "external" -}}
+{{- default (include "ratekeeper.redisUrl" .) .Values.redis.external.sidecarUrl -}}
+{{- else -}}
+{{- include "ratekeeper.builtinRedisUrl" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The port of a redis:// or rediss:// URL (6379 when it names none). Call with the URL. */}}
+{{- define "ratekeeper.urlPort" -}}
+{{- $host := (urlParse .).host -}}
+{{- if regexMatch ":[0-9]+$" $host -}}{{ regexFind "[0-9]+$" $host }}{{- else -}}6379{{- end -}}
+{{- end -}}
+
+{{/* "true" when Redis has a password. */}}
+{{- define "ratekeeper.redisAuth" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- if or .Values.redis.external.password .Values.redis.external.existingSecret -}}true{{- end -}}
+{{- else if .Values.redis.auth.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* Secret (release namespace) and key holding the Redis password. */}}
+{{- define "ratekeeper.redisSecretName" -}}
+{{- if and (eq .Values.redis.mode "external") .Values.redis.external.existingSecret -}}
+{{- .Values.redis.external.existingSecret -}}
+{{- else if and (eq .Values.redis.mode "builtin") .Values.redis.auth.existingSecret -}}
+{{- .Values.redis.auth.existingSecret -}}
+{{- else -}}
+{{- include "ratekeeper.redisName" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ratekeeper.redisSecretKey" -}}
+{{- if and (eq .Values.redis.mode "external") .Values.redis.external.existingSecret -}}
+{{- .Values.redis.external.existingSecretKey -}}
+{{- else if and (eq .Values.redis.mode "builtin") .Values.redis.auth.existingSecret -}}
+{{- .Values.redis.auth.existingSecretKey -}}
+{{- else -}}
+password
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the chart creates the password Secret (and so knows the password). */}}
+{{- define "ratekeeper.redisSecretCreated" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- if and .Values.redis.external.password (not .Values.redis.external.existingSecret) -}}true{{- end -}}
+{{- else if and .Values.redis.auth.enabled (not .Values.redis.auth.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The Redis password the chart stores: the value given, else on an upgrade the one already in the
+cluster (so it stays), else a new random one. Computed once per render and remembered in
+.Values, so every Secret that holds it holds the same value. (Looked up on upgrades only: on an
+install there is nothing to find, and dry runs without a cluster must not try.)
+*/}}
+{{- define "ratekeeper.redisPassword" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- .Values.redis.external.password -}}
+{{- else -}}
+{{- if not .Values.redis.auth.password -}}
+{{- $existing := dict -}}
+{{- if .Release.IsUpgrade -}}
+{{- $existing = lookup "v1" "Secret" .Release.Namespace (include "ratekeeper.redisName" .) -}}
+{{- end -}}
+{{- if and $existing $existing.data (hasKey $existing.data "password") -}}
+{{- $_ := set .Values.redis.auth "password" (index $existing.data "password" | b64dec) -}}
+{{- else -}}
+{{- $_ := set .Values.redis.auth "password" (randAlphaNum 32) -}}
+{{- end -}}
+{{- end -}}
+{{- .Values.redis.auth.password -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces the sidecars' password Secret is created in. */}}
+{{- define "ratekeeper.sidecarSecretNamespaces" -}}
+{{- $list := .Values.sidecar.redisPasswordSecret.createIn -}}
+{{- if and (not $list) (include "ratekeeper.redisSecretCreated" .) -}}
+{{- $list = .Values.watchNamespaces -}}
+{{- end -}}
+{{- toJson (default (list) $list) -}}
+{{- end -}}
+
+
+{{/* The built-in Redis's redis.conf. */}}
+{{- define "ratekeeper.redisConf" -}}
+bind * -::*
+port 6379
+{{- if not .Values.redis.auth.enabled }}
+# no password: reachable by every pod the network allows (see networkPolicy)
+protected-mode no
+{{- end }}
+dir /data
+# Spend and quota counters live here: the append-only file is the persistence, with
+# appendfsync always no acknowledged write is lost on a restart, with everysec about a second.
+appendonly yes
+appendfsync {{ .Values.redis.appendfsync }}
+aof-use-rdb-preamble yes
+save ""
+{{- with .Values.redis.maxmemory }}
+maxmemory {{ . }}
+{{- end }}
+# never evict: a dropped counter would reset a limit or a budget
+maxmemory-policy noeviction
+{{- end -}}
+
+{{/* Restricted pod and container security contexts. */}}
+{{- define "ratekeeper.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}

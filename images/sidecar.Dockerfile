@@ -1,0 +1,29 @@
+# The Ratekeeper sidecar proxy, injected next to agents by the operator's webhook.
+#
+# Build the fat jar first, then the image from the repository root (docs/images.md):
+#   ./mvnw -B -pl sidecar -am package -DskipTests
+#   docker build -f images/sidecar.Dockerfile -t ghcr.io/ratekeeper/ratekeeper-sidecar:0.1.0 .
+#
+# Base: distroless Java 17 (glibc, CA certificates for the providers' TLS, no shell), user
+# nonroot = 65532, the uid the webhook runs the sidecar as.
+# eclipse-temurin:17-jre-alpine also works: --build-arg BASE_IMAGE=eclipse-temurin:17-jre-alpine
+ARG BASE_IMAGE=gcr.io/distroless/java17-debian12:nonroot
+FROM ${BASE_IMAGE}
+
+LABEL org.opencontainers.image.title="ratekeeper-sidecar" \
+      org.opencontainers.image.description="Ratekeeper sidecar: LLM API proxy deciding every request against shared Redis limits" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+COPY sidecar/target/ratekeeper-sidecar.jar /app/ratekeeper-sidecar.jar
+
+# Tunable JVM settings for a small one-core proxy, the same the webhook injects by default
+# (RATEKEEPER_SIDECAR_JAVA_OPTIONS replaces them): serial GC, small thread stacks, 60% of the
+# memory limit for the heap (the rest: metaspace, code cache, threads, Netty's direct buffers),
+# no perf-data file on the read-only root filesystem.
+ENV JAVA_TOOL_OPTIONS="-XX:+UseSerialGC -Xss256k -XX:MaxRAMPercentage=60 -XX:-UsePerfData"
+
+USER 65532:65532
+# 8787: the proxy (loopback only by default); 9787: /metrics /healthz /readyz
+EXPOSE 8787 9787
+# Settings that always hold: a JVM out of memory exits and is restarted rather than limping on.
+ENTRYPOINT ["java", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/ratekeeper-sidecar.jar"]
