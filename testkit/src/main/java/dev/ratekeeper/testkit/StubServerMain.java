@@ -1,0 +1,90 @@
+package dev.ratekeeper.testkit;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The stub provider as a process of its own, for benchmarks and for checks that drive a sidecar from
+ * another language (sdk-check/):
+ *
+ * <pre>
+ *   java -cp demo/target/ratekeeper-demo.jar dev.ratekeeper.testkit.StubServerMain \
+ *        --port 9001 [--control-port 9002] [--instances 1]
+ * </pre>
+ *
+ * Prints {@code stub listening on http://127.0.0.1:<port>} once it serves, then runs until killed.
+ * {@code --instances N} starts N servers on the same port (Vert.x spreads connections over their event
+ * loops), so the stub is not the bottleneck of a throughput run. The optional control port answers
+ * {@code GET /requests} (requests the stub received, as a number) and {@code POST /reset} (forget them).
+ * Nothing is recorded beyond the count.
+ */
+public final class StubServerMain {
+  private StubServerMain() {}
+
+  public static void main(String[] args) throws Exception {
+    int port = 0;
+    int controlPort = -1;
+    int instances = 1;
+    for (int i = 0; i < args.length; i++) {
+      String value = i + 1 < args.length ? args[i + 1] : null;
+      switch (args[i]) {
+        case "--port" -> port = Integer.parseInt(need(args[i], value));
+        case "--control-port" -> controlPort = Integer.parseInt(need(args[i], value));
+        case "--instances" -> instances = Integer.parseInt(need(args[i], value));
+        default -> usage("unknown argument " + args[i]);
+      }
+      i++;
+    }
+    if (instances < 1 || (instances > 1 && port == 0)) {
+      usage("--instances needs a fixed --port and must be at least 1");
+    }
+    Vertx vertx = Vertx.vertx();
+    List<StubLlmUpstream> stubs = new ArrayList<>();
+    for (int i = 0; i < instances; i++) {
+      StubLlmUpstream stub = StubLlmUpstream.start(vertx, false, port);
+      stub.recordAtMost(0);
+      stubs.add(stub);
+    }
+    if (controlPort >= 0) {
+      HttpServer control = vertx.createHttpServer()
+          .requestHandler(req -> control(req, stubs))
+          .listen(controlPort, "127.0.0.1")
+          .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      System.out.println("stub control on http://127.0.0.1:" + control.actualPort());
+    }
+    System.out.println("stub listening on " + stubs.get(0).url());
+    System.out.flush();
+    Runtime.getRuntime().addShutdownHook(new Thread(vertx::close, "stub-shutdown"));
+    new CountDownLatch(1).await();
+  }
+
+  private static void control(HttpServerRequest req, List<StubLlmUpstream> stubs) {
+    switch (req.method().name() + " " + req.path()) {
+      case "GET /requests" -> req.response().putHeader("content-type", "text/plain")
+          .end(Long.toString(stubs.stream().mapToLong(StubLlmUpstream::requestCount).sum()));
+      case "POST /reset" -> {
+        stubs.forEach(StubLlmUpstream::reset);
+        req.response().setStatusCode(204).end();
+      }
+      default -> req.response().setStatusCode(404).end("GET /requests | POST /reset\n");
+    }
+  }
+
+  private static String need(String flag, String value) {
+    if (value == null) {
+      usage(flag + " needs a value");
+    }
+    return value;
+  }
+
+  private static void usage(String problem) {
+    System.err.println("stub: " + problem);
+    System.err.println("usage: StubServerMain --port PORT [--control-port PORT] [--instances N]");
+    System.exit(2);
+  }
+}
