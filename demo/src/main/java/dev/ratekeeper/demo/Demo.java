@@ -300,6 +300,7 @@ public final class Demo {
   private int admitted(List<Sidecar> fleet, int total, java.util.function.IntFunction<String> user, String label,
       int concurrency) throws Exception {
     ExecutorService agents = Executors.newFixedThreadPool(concurrency);
+    long started = System.nanoTime();
     List<Future<Integer>> statuses = new ArrayList<>();
     for (int i = 0; i < total; i++) {
       Sidecar target = fleet.get(i % fleet.size());
@@ -311,7 +312,7 @@ public final class Demo {
       ok += status.get() == 200 ? 1 : 0;
     }
     agents.shutdown();
-    say(String.format("      %-10s %3d of %d admitted", label, ok, total));
+    say(String.format("      %-10s %3d of %d admitted in %.1f s", label, ok, total, (System.nanoTime() - started) / 1e9));
     return ok;
   }
 
