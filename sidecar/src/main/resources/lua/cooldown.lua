@@ -9,6 +9,8 @@ KEYS[3]  probe    STRING   rk:{ns/name}:cooldown:<upstream>:probe    the half-op
 ARGV[1]  base length in ms, from the provider's retry-after or rate-limit reset headers
 ARGV[2]  cap in ms (60000)
 ARGV[3]  how long a run of episodes is remembered, in ms
+ARGV[4]  1: a throttle (counts a strike); 0: the provider's quota is nearly spent (a pre-emptive
+         pause until its reset: no strike, no doubling)
 
 Returns {remaining ms of the cooldown now in force, strikes}.
 
@@ -23,7 +25,9 @@ local cap = tonumber(ARGV[2])
 local running = redis.call('PTTL', KEYS[1])
 local strikes = tonumber(redis.call('GET', KEYS[2]) or '0')
 local length
-if running > 0 then
+if ARGV[4] == '0' then
+  length = math.min(cap, math.max(running, base))
+elseif running > 0 then
   length = math.min(cap, math.max(running, base))
 else
   strikes = redis.call('INCR', KEYS[2])

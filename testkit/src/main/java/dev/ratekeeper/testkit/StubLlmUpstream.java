@@ -45,6 +45,8 @@ public final class StubLlmUpstream implements AutoCloseable {
   /** Pause before answering at all (a slow provider). */
   public volatile long responseDelayMs = 0;
 
+  /** Headers added to every normal answer (e.g. the provider's rate-limit headers). */
+  public final Map<String, String> answerHeaders = new java.util.concurrent.ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Scripted> script = new ConcurrentLinkedQueue<>();
   private volatile Scripted always;
   private final AtomicLong requests = new AtomicLong();
@@ -138,6 +140,7 @@ public final class StubLlmUpstream implements AutoCloseable {
     script.clear();
     always = null;
     recorded.clear();
+    answerHeaders.clear();
     requests.set(0);
     streamsCancelled.set(0);
     streamsCompleted.set(0);
@@ -186,6 +189,7 @@ public final class StubLlmUpstream implements AutoCloseable {
       resp.setStatusCode(scripted.status()).end(scripted.body());
       return;
     }
+    answerHeaders.forEach(resp::putHeader);
     if (req.method().name().equals("GET") && path.equals("/v1/models")) {
       json(resp, new JsonObject().put("object", "list").put("data", new JsonArray()
           .add(new JsonObject().put("id", "stub-model").put("object", "model"))));
@@ -206,6 +210,7 @@ public final class StubLlmUpstream implements AutoCloseable {
       case "/v1/messages" -> {
         resp.putHeader("request-id", "req_stub_" + requests.get());
         resp.putHeader("anthropic-ratelimit-requests-remaining", "999");
+        answerHeaders.forEach(resp::putHeader);
         if (stream) {
           anthropicStream(resp, model, output);
         } else {
@@ -215,6 +220,7 @@ public final class StubLlmUpstream implements AutoCloseable {
       case "/v1/chat/completions", "/v1/completions" -> {
         resp.putHeader("x-request-id", "req_stub_" + requests.get());
         resp.putHeader("x-ratelimit-remaining-requests", "999");
+        answerHeaders.forEach(resp::putHeader);
         boolean chat = path.equals("/v1/chat/completions");
         if (stream) {
           JsonObject opts = request.getJsonObject("stream_options");

@@ -59,8 +59,13 @@ public final class AdmissionPlan {
       cap = policy.defaultMaxTokens();
     }
     long input = TokenEstimator.estimateInput(request.endpoint().format(), model, request.body());
-    long cost = entry == null || entry.pricing() == null ? 0 : entry.pricing().costMicros(input, cap, 0, 0);
-    return new Planned(tier, entry, input, cap, input + cap, cost);
+    try {
+      long cost = entry == null || entry.pricing() == null ? 0 : entry.pricing().costMicros(input, cap, 0, 0);
+      return new Planned(tier, entry, input, cap, Math.addExact(input, cap), cost);
+    } catch (ArithmeticException overflow) {
+      // a cap such as 2^63 - 1: its reservation (tokens or micro-dollars) does not fit in a long
+      return refuse(ProviderError.Kind.INVALID_REQUEST, "output cap " + cap + " is too large to reserve");
+    }
   }
 
   private static Refused refuse(ProviderError.Kind kind, String message) {

@@ -55,8 +55,11 @@ public final class Forwarder {
     /** The provider answered 429 or 529; completes once the cooldown is shared. */
     Future<Void> throttled(CompiledUpstream upstream, MultiMap headers);
 
-    /** The provider answered with anything else a request sent at {@code sentNanos} ({@link System#nanoTime()}). */
-    void answered(CompiledUpstream upstream, long sentNanos);
+    /**
+     * The provider answered with anything else a request sent at {@code sentNanos}
+     * ({@link System#nanoTime()}); {@code headers} may show its own quota nearly spent.
+     */
+    void answered(CompiledUpstream upstream, long sentNanos, MultiMap headers);
   }
 
   public Forwarder(Vertx vertx, Map<String, String> urlOverrides, Map<String, String> providerKeys,
@@ -168,7 +171,7 @@ public final class Forwarder {
         resp.resume();
       });
     } else {
-      observer.answered(upstream, sentNanos);
+      observer.answered(upstream, sentNanos, resp.headers());
       relay.run();
     }
   }

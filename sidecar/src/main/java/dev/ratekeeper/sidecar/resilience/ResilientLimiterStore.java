@@ -11,6 +11,7 @@ import dev.ratekeeper.sidecar.limiter.ReconcileResult;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
@@ -19,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
@@ -56,7 +58,7 @@ public final class ResilientLimiterStore implements LimiterStore {
   private record Pending(ReconcileRequest request, boolean reservedInRedis) {}
   private final AtomicInteger liveSidecars = new AtomicInteger(1);
   private volatile boolean up = true;
-  private volatile boolean replaying;
+  private final AtomicBoolean replaying = new AtomicBoolean();
   private long probeTimer = -1;
   private final long countTimer;
 
@@ -105,6 +107,9 @@ public final class ResilientLimiterStore implements LimiterStore {
     if (localAdmission != null) {
       // admitted while Redis was away: settle the local lease and journal the usage for Redis
       journal.add(new Pending(request, false));
+      if (up) {
+        drainJournal(); // the call outlived the outage: Redis is back and its replay may be over already
+      }
       if (localAdmission.policy().onStoreUnavailable() == StoreFailureMode.FailOpen) {
         return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0,
             System.currentTimeMillis()));
@@ -170,24 +175,33 @@ public final class ResilientLimiterStore implements LimiterStore {
   }
 
   private void drainJournal() {
-    if (replaying || journal.isEmpty()) {
+    if (journal.isEmpty() || !replaying.compareAndSet(false, true)) {
       return;
     }
-    replaying = true;
-    replay().onComplete(done -> {
-      replaying = false;
-      if (done.failed()) {
-        LOG.log(System.Logger.Level.WARNING, journal.size() + " usage records not yet added to Redis: " + done.cause());
+    Promise<Void> done = Promise.promise();
+    replayNext(done);
+    done.future().onComplete(result -> {
+      replaying.set(false);
+      if (result.failed()) {
+        LOG.log(System.Logger.Level.WARNING, journal.size() + " usage records not yet added to Redis: " + result.cause());
         vertx.setTimer(PROBE_MS, t -> drainJournal());
+      } else if (up && !journal.isEmpty()) {
+        drainJournal(); // journaled after the replay found the journal empty
       }
     });
   }
 
-  /** Adds the journaled usage to Redis, oldest first; stops at the first failure and tries again later. */
-  private Future<Void> replay() {
+  /**
+   * Adds the journaled usage to Redis, oldest first; stops at the first failure and tries again
+   * later. Each entry is sent from the completion of the one before, never as a chain of composed
+   * futures: a journal of any length (thousands of calls after a long outage) completes without
+   * nesting one completion inside the other.
+   */
+  private void replayNext(Promise<Void> done) {
     Pending next = journal.peek();
     if (next == null) {
-      return Future.succeededFuture();
+      done.complete();
+      return;
     }
     ReconcileRequest usage = next.request();
     Future<ReconcileResult> step;
@@ -201,9 +215,13 @@ public final class ResilientLimiterStore implements LimiterStore {
       step = redisStore.admit(charge).compose(d -> redisStore.reconcile(
           new ReconcileRequest(charge, usage.actualTokens(), usage.actualCostMicros())));
     }
-    return step.timeout(CALL_TIMEOUT_MS * 4, TimeUnit.MILLISECONDS).compose(done -> {
-      journal.poll();
-      return replay();
+    step.timeout(CALL_TIMEOUT_MS * 4, TimeUnit.MILLISECONDS).onComplete(result -> {
+      if (result.failed()) {
+        done.fail(result.cause());
+      } else {
+        journal.poll();
+        replayNext(done);
+      }
     });
   }
 

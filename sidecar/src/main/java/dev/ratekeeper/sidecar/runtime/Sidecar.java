@@ -130,8 +130,9 @@ public final class Sidecar implements AutoCloseable {
             }
 
             @Override
-            public void answered(CompiledUpstream upstream, long sentNanos) {
+            public void answered(CompiledUpstream upstream, long sentNanos, MultiMap headers) {
               cooldowns.onSuccess(upstream.name(), sentNanos);
+              cooldowns.onAnswer(upstream.name(), headers);
             }
           });
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,

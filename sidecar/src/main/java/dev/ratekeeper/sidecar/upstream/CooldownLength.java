@@ -60,10 +60,38 @@ public final class CooldownLength {
     return -1;
   }
 
+  /**
+   * For a normal answer: when one of the provider's own rate-limit dimensions has at most
+   * {@code reservePercent} % of its limit left, how long until the latest such dimension resets
+   * (capped at {@link #CAP_MS}); -1 when none is that low or the provider sends no such headers.
+   */
+  public static long untilNearlySpentResets(MultiMap headers, Instant now, int reservePercent) {
+    long ms = fromResets(headers, now, reservePercent);
+    return ms < 0 ? -1 : Math.max(1, Math.min(CAP_MS, ms));
+  }
+
   private static long fromResets(MultiMap headers, Instant now) {
+    return fromResets(headers, now, 0);
+  }
+
+  /** Whether {@code remaining} is at most {@code percent} % of {@code limit} (0 %: exhausted). */
+  private static boolean low(String remaining, String limit, int percent) {
+    try {
+      long left = Long.parseLong(trim(remaining));
+      if (percent == 0 || limit == null) {
+        return left <= 0;
+      }
+      return left * 100 <= Long.parseLong(trim(limit)) * percent;
+    } catch (NumberFormatException | NullPointerException e) {
+      return false;
+    }
+  }
+
+  private static long fromResets(MultiMap headers, Instant now, int percent) {
     long longest = -1;
     for (String dimension : DIMENSIONS) {
-      if ("0".equals(trim(headers.get("anthropic-ratelimit-" + dimension + "-remaining")))) {
+      if (low(headers.get("anthropic-ratelimit-" + dimension + "-remaining"),
+          headers.get("anthropic-ratelimit-" + dimension + "-limit"), percent)) {
         String reset = headers.get("anthropic-ratelimit-" + dimension + "-reset");
         if (reset != null) {
           try {
@@ -73,7 +101,8 @@ public final class CooldownLength {
           }
         }
       }
-      if ("0".equals(trim(headers.get("x-ratelimit-remaining-" + dimension)))) {
+      if (low(headers.get("x-ratelimit-remaining-" + dimension), headers.get("x-ratelimit-limit-" + dimension),
+          percent)) {
         String reset = headers.get("x-ratelimit-reset-" + dimension);
         if (reset != null) {
           longest = Math.max(longest, goDuration(reset.trim()));

@@ -28,6 +28,8 @@ public final class UpstreamCooldowns {
   static final long STRIKE_MEMORY_MS = 600_000;
   /** How long a probe may take before another sidecar may probe. */
   static final long PROBE_TTL_MS = 30_000;
+  /** A provider quota with this many percent or less left pauses the fleet until it resets. */
+  public static final int PREEMPTIVE_RESERVE_PERCENT = 2;
   /** What a request that lost the probe race is told to wait. */
   public static final long HALF_OPEN_RETRY_MS = 1_000;
 
@@ -95,27 +97,48 @@ public final class UpstreamCooldowns {
 
   /** The provider throttled {@code upstream}: start or keep the shared cooldown and tell every sidecar. */
   public Future<Void> onThrottle(String upstream, MultiMap headers) {
-    long base = CooldownLength.fromHeaders(headers, Instant.now());
+    return start(upstream, CooldownLength.fromHeaders(headers, Instant.now()), true);
+  }
+
+  /**
+   * Pre-emptive throttle: a normal answer whose rate-limit headers show the provider's quota nearly
+   * spent ({@value #PREEMPTIVE_RESERVE_PERCENT} % or less left) pauses every sidecar until that quota
+   * resets, so the fleet stops just before the provider starts answering 429. No strike is counted.
+   */
+  public Future<Void> onAnswer(String upstream, MultiMap headers) {
+    long ms = CooldownLength.untilNearlySpentResets(headers, Instant.now(), PREEMPTIVE_RESERVE_PERCENT);
+    if (ms <= 0 || check(upstream) instanceof Open open && open.remainingMs() >= ms) {
+      return Future.succeededFuture();
+    }
+    LOG.log(System.Logger.Level.INFO, "upstream " + upstream + ": the provider's quota is nearly spent; pausing "
+        + ms + " ms until it resets");
+    return start(upstream, ms, false);
+  }
+
+  private Future<Void> start(String upstream, long base, boolean strike) {
     State state = states.computeIfAbsent(upstream, u -> new State());
     long now = System.nanoTime();
     long previousMs = (state.untilNanos - now) / 1_000_000;
     // this sidecar holds back at once; the shared length (maybe longer) follows from the script
     state.untilNanos = Math.max(state.untilNanos, now + base * 1_000_000);
     if (redis == null) {
-      long length = previousMs > 0 ? Math.max(previousMs, base)
+      long length = !strike || previousMs > 0 ? Math.max(previousMs, base)
           : Math.min(CooldownLength.CAP_MS, base << Math.min(6, state.strikes++));
-      apply(upstream, length, Math.max(1, state.strikes));
+      apply(upstream, length, state.strikes);
       return Future.succeededFuture();
     }
     return script.call(client::send, List.of(keys.cooldown(upstream), keys.cooldownStrikes(upstream),
             keys.cooldownProbe(upstream)),
-        List.of(Long.toString(base), Long.toString(CooldownLength.CAP_MS), Long.toString(STRIKE_MEMORY_MS)))
+        List.of(Long.toString(base), Long.toString(CooldownLength.CAP_MS), Long.toString(STRIKE_MEMORY_MS),
+            strike ? "1" : "0"))
         .compose(reply -> {
           long remaining = reply.get(0).toLong();
           int strikes = reply.get(1).toInteger();
           apply(upstream, remaining, strikes);
-          LOG.log(System.Logger.Level.INFO, "upstream " + upstream + " throttled by the provider: cooldown "
-              + remaining + " ms for every sidecar (episode " + strikes + ")");
+          if (strike) {
+            LOG.log(System.Logger.Level.INFO, "upstream " + upstream + " throttled by the provider: cooldown "
+                + remaining + " ms for every sidecar (episode " + strikes + ")");
+          }
           return redis.publish(keys.cooldownChannel(), upstream + " " + remaining + " " + strikes).mapEmpty();
         });
   }

@@ -1,6 +1,7 @@
 package dev.ratekeeper.sidecar.wire;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -8,7 +9,8 @@ import java.io.IOException;
 
 /** Parses a metered call's body once and reads what admission needs. Bad input is a value, not an exception. */
 public final class RequestParser {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Strict about the whole body: anything after the object (a second object, stray bytes) is malformed JSON. */
+  private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final String[] CAP_FIELDS = {"max_tokens", "max_completion_tokens", "max_output_tokens"};
 
   private RequestParser() {}

@@ -127,4 +127,27 @@ class CooldownIT {
     await().atMost(Duration.ofSeconds(2)).until(() -> call(fleet.get(0)).statusCode() == 200
         && call(fleet.get(1)).statusCode() == 200);
   }
+
+  @Test
+  void whenTheProvidersQuotaIsNearlySpentTheFleetPausesBeforeIt429s() {
+    List<Sidecar> fleet = fleet("preemptive");
+    stub.reset();
+    // the provider says: 10 of 1000 requests left until 1.5 s from now
+    stub.answerHeaders.put("anthropic-ratelimit-requests-limit", "1000");
+    stub.answerHeaders.put("anthropic-ratelimit-requests-remaining", "10");
+    stub.answerHeaders.put("anthropic-ratelimit-requests-reset", java.time.Instant.now().plusMillis(1_500).toString());
+    assertThat(call(fleet.get(0)).statusCode()).isEqualTo(200);
+    stub.answerHeaders.clear();
+    long calls = stub.requestCount();
+    await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
+      for (Sidecar sidecar : fleet) {
+        HttpResponse<String> resp = call(sidecar);
+        assertThat(limitedBy(resp)).isEqualTo("upstream.cooldown");
+      }
+    });
+    assertThat(stub.requestCount()).isEqualTo(calls);
+    // after the provider's reset traffic flows again, and no strike was counted: a later throttle is episode 1
+    await().atMost(Duration.ofSeconds(4)).until(() -> call(fleet.get(1)).statusCode() == 200);
+    assertThat(fixture.redis("GET", "rk:{cooldown-it/preemptive}:cooldown:anthropic:strikes")).isNull();
+  }
 }

@@ -47,4 +47,19 @@ class CooldownLengthTest {
     assertThat(CooldownLength.goDuration("1h2m3s")).isEqualTo(3_723_000);
     assertThat(CooldownLength.goDuration("6x")).isEqualTo(-1);
   }
+
+  @Test
+  void aNearlySpentProviderQuotaPausesUntilItsReset() {
+    MultiMap low = MultiMap.caseInsensitiveMultiMap()
+        .add("anthropic-ratelimit-requests-limit", "1000").add("anthropic-ratelimit-requests-remaining", "20")
+        .add("anthropic-ratelimit-requests-reset", "2026-11-23T12:00:09Z");
+    assertThat(CooldownLength.untilNearlySpentResets(low, NOW, 2)).isEqualTo(9000);
+    MultiMap plenty = MultiMap.caseInsensitiveMultiMap()
+        .add("x-ratelimit-limit-tokens", "100000").add("x-ratelimit-remaining-tokens", "2001")
+        .add("x-ratelimit-reset-tokens", "3s");
+    assertThat(CooldownLength.untilNearlySpentResets(plenty, NOW, 2)).isEqualTo(-1);
+    plenty.set("x-ratelimit-remaining-tokens", "2000");
+    assertThat(CooldownLength.untilNearlySpentResets(plenty, NOW, 2)).isEqualTo(3000);
+    assertThat(CooldownLength.untilNearlySpentResets(MultiMap.caseInsensitiveMultiMap(), NOW, 2)).isEqualTo(-1);
+  }
 }
