@@ -203,7 +203,7 @@ public final class StubLlmUpstream implements AutoCloseable {
       return;
     }
     String model = request.getString("model", "stub-model");
-    boolean stream = request.getBoolean("stream", false);
+    boolean stream = Boolean.TRUE.equals(request.getValue("stream"));
     long cap = firstLong(request, "max_tokens", "max_completion_tokens", "max_output_tokens");
     long output = cap > 0 ? Math.min(outputTokens, cap) : outputTokens;
     switch (path) {

@@ -2,16 +2,14 @@ package dev.ratekeeper.operator.status;
 
 import dev.ratekeeper.policy.api.BudgetPeriod;
 import dev.ratekeeper.policy.api.RateLimitPolicySpec;
+import dev.ratekeeper.policy.periods.CalendarPeriod;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.ZoneOffset;
-import java.time.temporal.IsoFields;
 
 /**
  * The period {@code status.usage} reports: the global budget's period when the policy has one,
- * else the calendar month, always in UTC. Ids match the ones the sidecars' scripts key their
- * statistics by: {@code 2026-11} (month), {@code 2026-W47} (ISO week, week-based year),
- * {@code 2026-11-23} (day).
+ * else the calendar month, always in UTC. Its ids are the ones the sidecars' scripts key their
+ * statistics by ({@code 2026-11}, {@code 2026-W47}, {@code 2026-11-23}), from the one
+ * {@link CalendarPeriod} both use.
  */
 public final class UsagePeriod {
   private UsagePeriod() {}
@@ -26,12 +24,6 @@ public final class UsagePeriod {
 
   /** The id of the {@code period} that contains {@code now}. */
   public static String id(BudgetPeriod period, Instant now) {
-    LocalDate day = LocalDate.ofInstant(now, ZoneOffset.UTC);
-    return switch (period) {
-      case Daily -> String.format("%04d-%02d-%02d", day.getYear(), day.getMonthValue(), day.getDayOfMonth());
-      case Weekly -> String.format("%04d-W%02d", day.get(IsoFields.WEEK_BASED_YEAR),
-          day.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR));
-      case Monthly -> String.format("%04d-%02d", day.getYear(), day.getMonthValue());
-    };
+    return CalendarPeriod.of(period).id(now.toEpochMilli());
   }
 }

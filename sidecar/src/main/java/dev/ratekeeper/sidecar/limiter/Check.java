@@ -1,6 +1,7 @@
 package dev.ratekeeper.sidecar.limiter;
 
 import dev.ratekeeper.policy.compile.Rate;
+import dev.ratekeeper.policy.periods.CalendarPeriod;
 import java.util.Objects;
 
 /**

@@ -6,6 +6,7 @@ import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.CompiledTier;
 import dev.ratekeeper.policy.compile.Rate;
 import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.policy.periods.CalendarPeriod;
 import java.util.ArrayList;
 import java.util.List;
 

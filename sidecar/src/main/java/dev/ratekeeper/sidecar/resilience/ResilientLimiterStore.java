@@ -5,6 +5,7 @@ import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.DuplicateRequestException;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
@@ -33,10 +34,12 @@ import java.util.function.Supplier;
  *   <li>{@code LocalFallback}: an in-memory store enforces the policy with every limit divided by the
  *       sidecars that were live at the last heartbeat count.</li>
  * </ul>
- * Redis is probed every {@link #PROBE_MS} while down; once it answers, the usage seen meanwhile is
- * replayed (a shadow admission that charges nothing up front, then a reconcile with what was really
- * used), so budgets and quotas get every token and micro-dollar that was spent, and then Redis is
- * used again.
+ * Redis is probed every {@link #PROBE_MS} while down; once it answers, it is used again at once and
+ * the usage seen meanwhile is replayed behind the traffic: each call is reconciled under its request
+ * id (settling a reservation Redis holds there, its lease included), or, when Redis has no record of
+ * it, charged through a shadow admission that reserves nothing followed by a reconcile with what was
+ * really used. So budgets and quotas get every token and micro-dollar that was spent, and a
+ * reservation Redis made but whose answer came too late (or never) does not keep its lease.
  */
 public final class ResilientLimiterStore implements LimiterStore {
   private static final System.Logger LOG = System.getLogger(ResilientLimiterStore.class.getName());
@@ -54,8 +57,8 @@ public final class ResilientLimiterStore implements LimiterStore {
   private final Map<String, AdmitRequest> admittedLocally = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Pending> journal = new ConcurrentLinkedQueue<>();
 
-  /** Usage to add to Redis; {@code reservedInRedis}: Redis admitted it and holds its reservation. */
-  private record Pending(ReconcileRequest request, boolean reservedInRedis) {}
+  /** Usage to add to Redis, under the request id it was admitted with (in Redis, or here while Redis was away). */
+  private record Pending(ReconcileRequest request) {}
   private final AtomicInteger liveSidecars = new AtomicInteger(1);
   private volatile boolean up = true;
   private final AtomicBoolean replaying = new AtomicBoolean();
@@ -93,11 +96,17 @@ public final class ResilientLimiterStore implements LimiterStore {
       return degradedAdmit(request);
     }
     return redisStore.admit(request).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).recover(error -> {
-      if (error instanceof dev.ratekeeper.sidecar.limiter.DuplicateRequestException) {
+      if (error instanceof DuplicateRequestException) {
         return Future.failedFuture(error);
       }
       down(error);
-      return degradedAdmit(request);
+      return degradedAdmit(request).andThen(decided -> {
+        if (request.metered() && !admittedLocally.containsKey(request.requestId())) {
+          // Redis may have admitted it after all (the answer came too late, or was lost with the connection),
+          // holding a reservation and a lease under its id that no reconcile will settle: release them later
+          journal.add(new Pending(ReconcileRequest.release(request)));
+        }
+      });
     });
   }
 
@@ -106,7 +115,7 @@ public final class ResilientLimiterStore implements LimiterStore {
     AdmitRequest localAdmission = admittedLocally.remove(request.admitted().requestId());
     if (localAdmission != null) {
       // admitted while Redis was away: settle the local lease and journal the usage for Redis
-      journal.add(new Pending(request, false));
+      journal.add(new Pending(request));
       if (up) {
         drainJournal(); // the call outlived the outage: Redis is back and its replay may be over already
       }
@@ -117,12 +126,12 @@ public final class ResilientLimiterStore implements LimiterStore {
       return local.reconcile(new ReconcileRequest(localAdmission, request.actualTokens(), request.actualCostMicros()));
     }
     if (!up) {
-      journal.add(new Pending(request, true));
+      journal.add(new Pending(request));
       return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, System.currentTimeMillis()));
     }
     return redisStore.reconcile(request).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).recover(error -> {
       down(error);
-      journal.add(new Pending(request, true));
+      journal.add(new Pending(request));
       return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0,
           System.currentTimeMillis()));
     });
@@ -203,18 +212,7 @@ public final class ResilientLimiterStore implements LimiterStore {
       done.complete();
       return;
     }
-    ReconcileRequest usage = next.request();
-    Future<ReconcileResult> step;
-    if (next.reservedInRedis() || !usage.admitted().metered()) {
-      step = redisStore.reconcile(usage);
-    } else {
-      // admitted outside Redis: a shadow admission reserving nothing, then the real usage as an extra charge
-      AdmitRequest original = usage.admitted();
-      AdmitRequest charge = new AdmitRequest(original.policy(), original.requestId() + "-replay", original.user(),
-          original.tier(), original.model(), original.scope(), 0, 0, true);
-      step = redisStore.admit(charge).compose(d -> redisStore.reconcile(
-          new ReconcileRequest(charge, usage.actualTokens(), usage.actualCostMicros())));
-    }
+    Future<ReconcileResult> step = replay(next.request());
     step.timeout(CALL_TIMEOUT_MS * 4, TimeUnit.MILLISECONDS).onComplete(result -> {
       if (result.failed()) {
         done.fail(result.cause());
@@ -222,6 +220,29 @@ public final class ResilientLimiterStore implements LimiterStore {
         journal.poll();
         replayNext(done);
       }
+    });
+  }
+
+  /**
+   * One journaled usage: first reconciled under its request id, which settles whatever reservation
+   * Redis holds there (admitted by Redis, or by Redis too late to be used: its lease is released and
+   * its reservation replaced by the usage); when Redis has no record of it (admitted here while Redis
+   * was away, or lost by Redis), a shadow admission reserving nothing, then the usage as an extra charge.
+   */
+  private Future<ReconcileResult> replay(ReconcileRequest usage) {
+    return redisStore.reconcile(usage).compose(settled -> {
+      boolean used = usage.actualTokens() > 0 || usage.actualCostMicros() > 0;
+      if (settled.outcome() != ReconcileResult.Outcome.UNKNOWN || !used || !usage.admitted().metered()) {
+        return Future.succeededFuture(settled);
+      }
+      AdmitRequest original = usage.admitted();
+      AdmitRequest charge = new AdmitRequest(original.policy(), original.requestId() + "-replay", original.user(),
+          original.tier(), original.model(), original.scope(), 0, 0, true);
+      return redisStore.admit(charge).<Void>mapEmpty()
+          // an earlier attempt got this far before failing: the shadow admission is on record already
+          .recover(e -> e instanceof DuplicateRequestException ? Future.succeededFuture() : Future.failedFuture(e))
+          .compose(v -> redisStore.reconcile(new ReconcileRequest(charge, usage.actualTokens(),
+              usage.actualCostMicros())));
     });
   }
 

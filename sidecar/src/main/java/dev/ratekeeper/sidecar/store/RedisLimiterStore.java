@@ -1,8 +1,8 @@
 package dev.ratekeeper.sidecar.store;
 
 import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.policy.periods.CalendarPeriod;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
-import dev.ratekeeper.sidecar.limiter.CalendarPeriod;
 import dev.ratekeeper.sidecar.limiter.Check;
 import dev.ratekeeper.sidecar.limiter.CheckOutcome;
 import dev.ratekeeper.sidecar.limiter.Decision;

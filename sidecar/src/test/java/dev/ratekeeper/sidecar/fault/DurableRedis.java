@@ -60,10 +60,6 @@ final class DurableRedis implements AutoCloseable {
     return "redis://127.0.0.1:" + port;
   }
 
-  Path aofFile() {
-    return dir.resolve("appendonly.aof");
-  }
-
   /** What the server printed (Redis logs to stdout), e.g. "DB loaded from append only file". */
   List<String> log() {
     return List.copyOf(log);
@@ -88,10 +84,14 @@ final class DurableRedis implements AutoCloseable {
     server = startOn(port);
   }
 
+  /** Stops the server and deletes its directory. */
   @Override
   public void close() {
     try {
       server.stop();
+      try (var files = Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -8,8 +8,6 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -67,23 +65,10 @@ final class RedisCalls implements AutoCloseable {
     return out;
   }
 
-  /** A hash as a sorted map. */
-  Map<String, String> hash(String key) {
-    Map<String, String> out = new TreeMap<>();
-    Response reply = send("HGETALL", key);
-    if (reply == null) {
-      return out;
-    }
-    if (reply.type() == io.vertx.redis.client.ResponseType.MULTI && reply.size() > 0 && reply.getKeys().isEmpty()) {
-      for (int i = 0; i + 1 < reply.size(); i += 2) {
-        out.put(reply.get(i).toString(), reply.get(i + 1).toString());
-      }
-    } else {
-      for (String field : reply.getKeys()) {
-        out.put(field, reply.get(field).toString());
-      }
-    }
-    return out;
+  /** The sum of a sorted set's scores (0 when it does not exist). */
+  long zsetTotal(String key) {
+    return callLong("EVAL", "local t = 0 for i, v in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')) do "
+        + "if i % 2 == 0 then t = t + tonumber(v) end end return t", "1", key);
   }
 
   @Override

@@ -12,6 +12,7 @@ import dev.ratekeeper.policy.compile.Compilation;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.PolicyCompiler;
 import dev.ratekeeper.policy.compile.PolicyDocument;
+import dev.ratekeeper.policy.periods.CalendarPeriod;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

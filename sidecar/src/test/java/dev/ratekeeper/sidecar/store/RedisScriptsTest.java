@@ -11,8 +11,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ratekeeper.policy.api.BudgetPeriod;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.periods.CalendarPeriod;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
-import dev.ratekeeper.sidecar.limiter.CalendarPeriod;
 import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.Dimension;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;

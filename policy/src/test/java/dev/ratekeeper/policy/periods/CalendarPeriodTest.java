@@ -1,4 +1,4 @@
-package dev.ratekeeper.sidecar.limiter;
+package dev.ratekeeper.policy.periods;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

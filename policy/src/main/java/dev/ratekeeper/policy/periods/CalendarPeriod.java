@@ -1,4 +1,4 @@
-package dev.ratekeeper.sidecar.limiter;
+package dev.ratekeeper.policy.periods;
 
 import dev.ratekeeper.policy.api.BudgetPeriod;
 import java.time.DayOfWeek;
@@ -10,10 +10,12 @@ import java.time.temporal.IsoFields;
 import java.time.temporal.TemporalAdjusters;
 
 /**
- * A fixed UTC calendar period of a quota or budget. Ids name the period, e.g. {@code 2026-11-23T14}
- * (hour), {@code 2026-11-23} (day), {@code 2026-W47} (ISO week, from Monday 00:00 UTC),
- * {@code 2026-11} (month). The Lua scripts compute the same ids and ends from Redis time
- * ({@code lua/common.lua}); the behaviour suite checks that both agree.
+ * A fixed UTC calendar period of a quota, a budget or the usage statistics. Ids name the period,
+ * e.g. {@code 2026-11-23T14} (hour), {@code 2026-11-23} (day), {@code 2026-W47} (ISO week, from
+ * Monday 00:00 UTC, numbered in its week-based year), {@code 2026-11} (month). The one implementation
+ * for the sidecar (counter periods, statistics keys) and the operator ({@code status.usage}); the
+ * sidecar's Lua scripts compute the same ids and ends from Redis time ({@code lua/common.lua}), and
+ * its behaviour suite checks that both agree.
  */
 public enum CalendarPeriod {
   HOUR('H'),
