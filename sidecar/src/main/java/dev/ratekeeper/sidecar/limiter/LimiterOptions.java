@@ -6,7 +6,8 @@ package dev.ratekeeper.sidecar.limiter;
  * @param leaseTtlMs how long a concurrency lease lives unless reconcile releases it first
  * @param reservationTtlMs how long a reservation record waits for its reconcile; a request that runs
  *     longer keeps its reservation charged (never under-charged)
- * @param reconciledTtlMs how long a reconciled record stays, so a repeated reconcile is a no-op
+ * @param reconciledTtlMs how long a reconciled record stays, so a repeated reconcile is a no-op (a minute:
+ *     long enough for a retried reconcile, short enough that records of finished requests do not pile up)
  * @param concurrencyRetryHintMs the wait reported when concurrency blocks (a lease may end any moment)
  * @param statsRetentionMs how long usage statistics outlive their period
  */
@@ -14,7 +15,7 @@ public record LimiterOptions(long leaseTtlMs, long reservationTtlMs, long reconc
     long concurrencyRetryHintMs, long statsRetentionMs) {
 
   public static final LimiterOptions DEFAULTS =
-      new LimiterOptions(600_000, 7_200_000, 600_000, 1_000, 35L * 24 * 3_600_000);
+      new LimiterOptions(600_000, 7_200_000, 60_000, 1_000, 35L * 24 * 3_600_000);
 
   public LimiterOptions {
     if (leaseTtlMs < 1 || reservationTtlMs < leaseTtlMs || reconciledTtlMs < 1 || concurrencyRetryHintMs < 1

@@ -46,6 +46,7 @@ public final class ProxyServer {
   private final String requestIdPrefix;
   private final AtomicLong requestSeq = new AtomicLong();
   private final Deps deps;
+  private final java.util.List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** What an admission needs besides the request itself. */
   record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue,
@@ -64,11 +65,48 @@ public final class ProxyServer {
     this.requestIdPrefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36) + "-";
   }
 
+  /**
+   * Listens with one server per core on the same port, each on its own event loop, so Vert.x spreads
+   * connections over the cores (Vert.x shares a port among servers of one instance that listen on
+   * the same host and port). Port 0: a free port is picked first, then shared. Completes with the
+   * first server (its {@code actualPort()} is the proxy's port).
+   */
   public Future<HttpServer> listen(String host, int port) {
-    return vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
-            .setIdleTimeout(0).setDecompressionSupported(false))
-        .requestHandler(this::handle)
-        .listen();
+    int instances = Math.max(1, Runtime.getRuntime().availableProcessors());
+    int shared;
+    try {
+      shared = port == 0 ? freePort(host) : port;
+    } catch (java.io.IOException e) {
+      return Future.failedFuture(e);
+    }
+    return listenOnNewLoop(host, shared).compose(first -> {
+      Future<HttpServer> all = Future.succeededFuture(first);
+      for (int i = 1; i < instances; i++) {
+        all = all.compose(v -> listenOnNewLoop(host, shared).map(first));
+      }
+      return all;
+    });
+  }
+
+  private static int freePort(String host) throws java.io.IOException {
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private Future<HttpServer> listenOnNewLoop(String host, int port) {
+    io.vertx.core.Promise<HttpServer> listening = io.vertx.core.Promise.promise();
+    ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext().runOnContext(v ->
+        vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
+                .setIdleTimeout(0).setDecompressionSupported(false))
+            .requestHandler(this::handle)
+            .listen().onComplete(listening));
+    return listening.future().onSuccess(servers::add);
+  }
+
+  /** Stops every server instance. */
+  public Future<Void> close() {
+    return Future.all(servers.stream().map(HttpServer::close).toList()).mapEmpty();
   }
 
   void handle(HttpServerRequest req) {

@@ -58,6 +58,7 @@ public final class Sidecar implements AutoCloseable {
   private Redis redis;
   private LimiterStore store;
   private HttpServer proxyServer;
+  private ProxyServer proxy;
   private HttpServer adminServer;
   private PolicyWatcher watcher;
   private UpstreamCooldowns cooldowns;
@@ -137,6 +138,7 @@ public final class Sidecar implements AutoCloseable {
           });
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,
           config.maxBodyBytes(), config.sidecarId());
+      this.proxy = proxy;
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {
       proxyServer = server;
@@ -226,16 +228,16 @@ public final class Sidecar implements AutoCloseable {
       if (resilient != null) {
         resilient.close();
       }
-      if (proxyServer != null) {
-        proxyServer.close().await();
+      if (proxy != null) {
+        proxy.close().toCompletionStage().toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
       }
       if (adminServer != null) {
-        adminServer.close().await();
+        adminServer.close().toCompletionStage().toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
       }
       if (redis != null) {
         redis.close();
       }
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       LOG.log(System.Logger.Level.DEBUG, "close: " + e);
     }
   }

@@ -76,13 +76,16 @@ public final class CooldownLength {
 
   /** Whether {@code remaining} is at most {@code percent} % of {@code limit} (0 %: exhausted). */
   private static boolean low(String remaining, String limit, int percent) {
+    if (remaining == null) {
+      return false; // the usual case: no such header, decided without an exception
+    }
     try {
       long left = Long.parseLong(trim(remaining));
       if (percent == 0 || limit == null) {
         return left <= 0;
       }
       return left * 100 <= Long.parseLong(trim(limit)) * percent;
-    } catch (NumberFormatException | NullPointerException e) {
+    } catch (NumberFormatException e) {
       return false;
     }
   }
