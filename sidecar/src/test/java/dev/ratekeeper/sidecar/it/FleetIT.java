@@ -35,7 +35,7 @@ class FleetIT {
         upstreams:
         - {name: anthropic, url: "https://api.anthropic.com", format: anthropic}
       """;
-  static final int SIDECARS = 4;
+  static final int SIDECARS = 8;
   static final int CLIENTS = 16;
   static final int REQUESTS = 200;
 
@@ -85,6 +85,8 @@ class FleetIT {
       }
     }
     clients.shutdown();
+    System.out.printf("FIGURE fleet sidecars=%d requests=%d limit=40 admitted=%d provider-calls=%d%n", SIDECARS, REQUESTS,
+        ok, stub.requestCount());
     assertThat(ok).isEqualTo(40);
     assertThat(limited).isEqualTo(REQUESTS - 40);
     assertThat(stub.requestCount()).isEqualTo(40);
