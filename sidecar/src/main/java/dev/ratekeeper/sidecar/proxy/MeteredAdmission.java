@@ -150,8 +150,7 @@ final class MeteredAdmission {
   private boolean clamp(AdmitRequest ask, Decision decision) {
     CompiledModel model = planned.model();
     if (!policy.clampMaxTokens() || clamped || model == null || model.pricing() == null
-        || !request.endpoint().producesOutput() || decision.neverPassable() && planned.outputCap() <= MIN_CLAMPED_TOKENS
-        || decision.limitedBy().isEmpty() || !BUDGETS.containsAll(decision.limitedBy())) {
+        || !request.endpoint().producesOutput() || decision.limitedBy().isEmpty() || !BUDGETS.containsAll(decision.limitedBy())) {
       return false;
     }
     long available = Long.MAX_VALUE;
@@ -213,10 +212,7 @@ final class MeteredAdmission {
     if (queuedAtNanos >= 0) {
       deps.metrics().queueWait(System.nanoTime() - queuedAtNanos);
     }
-    decision.limitedBy().forEach(d -> deps.metrics().throttled(d.wireName()));
-    deps.metrics().request(route.upstream().name(), request.model(), caller.tier(),
-        decision.neverPassable() ? "invalid" : "throttled");
-    Responses.denied(req.response(), format(), decision);
+    ProxyServer.deny(deps.metrics(), req.response(), format(), route, request.model(), caller.tier(), decision);
     return Future.succeededFuture(-1L);
   }
 

@@ -38,10 +38,7 @@ public final class ProxyServer {
 
   private final Vertx vertx;
   private final Supplier<CompiledPolicy> policy;
-  private final LimiterStore limiter;
   private final IdentityResolver identity;
-  private final SidecarMetrics metrics;
-  private final Forwarder forwarder;
   private final long maxBody;
   private final String requestIdPrefix;
   private final AtomicLong requestSeq = new AtomicLong();
@@ -56,10 +53,7 @@ public final class ProxyServer {
       SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, long maxBody, String sidecarId) {
     this.vertx = vertx;
     this.policy = policy;
-    this.limiter = limiter;
     this.identity = identity;
-    this.metrics = metrics;
-    this.forwarder = forwarder;
     this.maxBody = maxBody;
     this.deps = new Deps(limiter, metrics, forwarder, new AdmissionQueue(vertx), cooldowns);
     this.requestIdPrefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36) + "-";
@@ -139,8 +133,8 @@ public final class ProxyServer {
   }
 
   private void coolingDown(HttpServerRequest req, Route route, long remainingMs) {
-    metrics.throttled("upstream.cooldown");
-    metrics.request(route.upstream().name(), "unknown", "unknown", "throttled");
+    deps.metrics().throttled("upstream.cooldown");
+    deps.metrics().request(route.upstream().name(), "unknown", "unknown", "throttled");
     Responses.cooldown(req.response(), route.upstream().format(), route.upstream().name(), remainingMs);
   }
 
@@ -200,21 +194,21 @@ public final class ProxyServer {
     HttpServerResponse resp = req.response();
     RequestParser.Result parsed = RequestParser.parse(endpoint, body.getBytes());
     if (parsed instanceof RequestParser.Invalid invalid) {
-      metrics.request(route.upstream().name(), "unknown", "unknown", "invalid");
+      deps.metrics().request(route.upstream().name(), "unknown", "unknown", "invalid");
       Responses.error(resp, format, invalid.error());
       return;
     }
     MeteredRequest request = ((RequestParser.Parsed) parsed).request();
     identity.resolve(current, req.headers()).onComplete(who -> {
       if (who.failed()) {
-        metrics.request(route.upstream().name(), request.model(), "unknown", "unauthorized");
+        deps.metrics().request(route.upstream().name(), request.model(), "unknown", "unauthorized");
         Responses.unauthorized(resp, format, who.cause().getMessage());
         return;
       }
       Caller caller = who.result();
       AdmissionPlan.Result plan = AdmissionPlan.plan(current, caller, request);
       if (plan instanceof AdmissionPlan.Refused refused) {
-        metrics.request(route.upstream().name(), request.model(), caller.tier(), "invalid");
+        deps.metrics().request(route.upstream().name(), request.model(), caller.tier(), "invalid");
         Responses.error(resp, format, refused.error());
         return;
       }
@@ -225,8 +219,9 @@ public final class ProxyServer {
     });
   }
 
-  private void deny(HttpServerResponse resp, UpstreamFormat format, Route route, String model, String tier,
-      Decision verdict) {
+  /** Answers a denial (429, or 400 when it could never pass) and counts it. */
+  static void deny(SidecarMetrics metrics, HttpServerResponse resp, UpstreamFormat format, Route route, String model,
+      String tier, Decision verdict) {
     verdict.limitedBy().forEach(d -> metrics.throttled(d.wireName()));
     metrics.request(route.upstream().name(), model, tier, verdict.neverPassable() ? "invalid" : "throttled");
     Responses.denied(resp, format, verdict);
@@ -242,8 +237,8 @@ public final class ProxyServer {
     }
     req.pause();
     if (mode == UnmeteredPaths.PassThrough) {
-      metrics.request(route.upstream().name(), "none", "none", "passthrough");
-      forwarder.forwardUnmetered(req, current, route, Map.of());
+      deps.metrics().request(route.upstream().name(), "none", "none", "passthrough");
+      deps.forwarder().forwardUnmetered(req, current, route, Map.of());
       return;
     }
     identity.resolve(current, req.headers()).onComplete(who -> {
@@ -255,7 +250,7 @@ public final class ProxyServer {
       Caller caller = who.result();
       CompiledTier tier = current.tier(caller.tier()).orElseThrow();
       String requestId = nextRequestId();
-      limiter.admit(AdmitRequest.requestsOnly(current, requestId, caller.user(), tier)).onComplete(decided -> {
+      deps.limiter().admit(AdmitRequest.requestsOnly(current, requestId, caller.user(), tier)).onComplete(decided -> {
         if (decided.failed()) {
           req.resume();
           Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
@@ -265,11 +260,11 @@ public final class ProxyServer {
         Decision verdict = decided.result();
         if (!verdict.allowed()) {
           req.resume();
-          deny(req.response(), format, route, "none", caller.tier(), verdict);
+          deny(deps.metrics(), req.response(), format, route, "none", caller.tier(), verdict);
           return;
         }
-        metrics.request(route.upstream().name(), "none", caller.tier(), "allowed");
-        forwarder.forwardUnmetered(req, current, route, Responses.allowedHeaders(verdict, current.warnAtPercent()));
+        deps.metrics().request(route.upstream().name(), "none", caller.tier(), "allowed");
+        deps.forwarder().forwardUnmetered(req, current, route, Responses.allowedHeaders(verdict, current.warnAtPercent()));
       });
     });
   }
