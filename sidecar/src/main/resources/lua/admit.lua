@@ -16,9 +16,10 @@ ARGV[6]  user
 ARGV[7]  tier
 ARGV[8]  shadow: 1 = charge everything and report what would have blocked
 ARGV[9]  lease TTL ms
-ARGV[10] reservation record TTL ms
+ARGV[10] reservation record TTL ms (metered: until its reconcile is due; requests-only: long enough
+         for a refund, settle.lua, of an answer that came too late to be used)
 ARGV[11] concurrency retry hint ms
-ARGV[12] 1 = metered: write a reservation record for reconcile.lua; 0 = requests-only
+ARGV[12] 1 = metered (reconcile.lua follows); 0 = requests-only (informational)
 ARGV[13] reserved tokens;  ARGV[14] reserved cost, micro-dollars
 ARGV[15] stats retention ms after the stats period ends
 ARGV[16] n, the number of checks; then 6 per check:
@@ -33,7 +34,8 @@ Returns
     (waitMs -1 = never; see CheckOutcome.java)
   {-1, now, periodId} when ARGV[4] is not the current stats period: nothing was read or written;
     the caller retries with keys for periodId (happens once per period and sidecar)
-  {-2, now} when a reservation record under this request id exists (held or recently reconciled): nothing written
+  {-2, now} when a record under this request id exists (held, reconciled, or refunded by settle.lua
+    before this call ran): nothing written
 
 Atomic because Redis runs a script to completion with no other command in between: every counter
 is read, every check decided, and only then, if all passed (or shadow), every counter written. A
@@ -47,8 +49,7 @@ local stats_id, stats_end = period(ARGV[3], now)
 if stats_id ~= ARGV[4] then
   return {-1, now, stats_id}
 end
-local metered = ARGV[12] == '1'
-if metered and redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('EXISTS', KEYS[1]) == 1 then
   return {-2, now}
 end
 
@@ -118,7 +119,7 @@ if committed then
   local record = {}
   for i = 1, n do
     local a = 16 + (i - 1) * 6
-    local key, kind, unit, cost = KEYS[2 + i], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+    local key, kind, cost = KEYS[2 + i], ARGV[a + 1], ARGV[a + 3]
     local charged
     if kind == 'B' then
       bucket_write(key, now, next_value[i], tonumber(ARGV[a + 4]))
@@ -132,16 +133,14 @@ if committed then
       redis.call('PEXPIRE', key, fmt(lease_ttl + 1000))
       charged = '1'
     end
-    if unit ~= 'R' then
-      record[#record + 1] = key
-      record[#record + 1] = charged
-    end
+    record[#record + 1] = key
+    record[#record + 1] = charged
   end
-  if metered then
-    redis.call('HSET', KEYS[1], 'state', 'held', 'user', ARGV[6], 'tier', ARGV[7],
-      'tokens', ARGV[13], 'cost', ARGV[14], unpack(record))
-    redis.call('PEXPIRE', KEYS[1], ARGV[10])
-  end
+  -- every admission leaves its record: what it charged, for reconcile.lua and settle.lua
+  -- state 'held' waits for reconcile.lua; 'counted' (requests-only) has nothing to reconcile
+  redis.call('HSET', KEYS[1], 'state', ARGV[12] == '1' and 'held' or 'counted', 'user', ARGV[6], 'tier', ARGV[7],
+    'tokens', ARGV[13], 'cost', ARGV[14], unpack(record))
+  redis.call('PEXPIRE', KEYS[1], ARGV[10])
   redis.call('HINCRBY', KEYS[2], 'requests', 1)
   if not all_passed then
     redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1)

@@ -27,7 +27,8 @@ actual amount in the new one. The lease is removed.
 Returns
   {1, now, tokenDelta, costDelta}   reconciled
   {2, now}                          already reconciled (record state 'done'): nothing changed
-  {0, now}                          no record (never admitted, requests-only, or expired): nothing changed
+  {0, now}                          no held record (never admitted, requests-only, refunded, or expired):
+                                    nothing changed
   {-1, now, periodId}               ARGV[4] is not the current stats period: nothing changed; retry
 
 Atomic because Redis runs the script to completion with no other command in between: the record's
@@ -51,6 +52,9 @@ for i = 1, #flat, 2 do
 end
 if record.state == 'done' then
   return {2, now}
+end
+if record.state ~= 'held' then
+  return {0, now} -- requests-only ('counted'), or given back by settle.lua ('settled'): nothing to reconcile
 end
 
 local actual_tokens, actual_cost = tonumber(ARGV[6]), tonumber(ARGV[7])

@@ -25,6 +25,14 @@ public record LimiterOptions(long leaseTtlMs, long reservationTtlMs, long reconc
     }
   }
 
+  /**
+   * How long an admission's record stays: a metered one until its reconcile is due; a requests-only
+   * one only as long as a refund of its charge could matter (its request buckets drain within a minute).
+   */
+  public long recordTtlMs(boolean metered) {
+    return metered ? reservationTtlMs : reconciledTtlMs;
+  }
+
   public LimiterOptions withLeaseTtlMs(long leaseTtlMs) {
     return new LimiterOptions(leaseTtlMs, Math.max(reservationTtlMs, leaseTtlMs), reconciledTtlMs,
         concurrencyRetryHintMs, statsRetentionMs);

@@ -97,6 +97,16 @@ public final class SidecarMetrics {
     return inflight;
   }
 
+  /**
+   * Something the resilient store did: {@code outage} (Redis judged unavailable), {@code late_answer}
+   * (one admission given up waiting, served by the failure mode), {@code refunded} (what a late
+   * admission charged given back), {@code replayed} (usage seen during an outage added to Redis).
+   */
+  public void storeEvent(String event) {
+    counter("ratekeeper.store.events", "Outages, late answers, refunds and replays of the limit store", "event", event)
+        .increment();
+  }
+
   public void storeUp(boolean up) {
     storeUp.set(up ? 1 : 0);
   }

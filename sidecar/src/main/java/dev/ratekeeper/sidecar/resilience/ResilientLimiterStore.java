@@ -11,13 +11,17 @@ import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
+import dev.ratekeeper.sidecar.store.RedisLimiterStore;
+import dev.ratekeeper.sidecar.store.RedisLink;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -26,50 +30,79 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
- * The Redis store with the policy's {@code onStoreUnavailable} behaviour around it. A Redis call that
- * fails or takes longer than {@link #CALL_TIMEOUT_MS} marks the store down; while it is down:
+ * The Redis store with the policy's {@code onStoreUnavailable} behaviour around it.
+ *
+ * <p><b>Unavailable</b> is decided by the {@link RedisLink} from evidence (a lost connection that
+ * cannot be re-opened, or no answer at all for {@link RedisLink#STALL_MS} with commands waiting),
+ * never from one slow answer. While Redis is unavailable:
  * <ul>
  *   <li>{@code FailOpen}: every request is admitted, unmetered;</li>
  *   <li>{@code FailClosed}: admission fails (the proxy answers 503 in the provider's shape);</li>
  *   <li>{@code LocalFallback}: an in-memory store enforces the policy with every limit divided by the
  *       sidecars that were live at the last heartbeat count.</li>
  * </ul>
- * Redis is probed every {@link #PROBE_MS} while down; once it answers, it is used again at once and
- * the usage seen meanwhile is replayed behind the traffic: each call is reconciled under its request
- * id (settling a reservation Redis holds there, its lease included), or, when Redis has no record of
- * it, charged through a shadow admission that reserves nothing followed by a reconcile with what was
- * really used. So budgets and quotas get every token and micro-dollar that was spent, and a
- * reservation Redis made but whose answer came too late (or never) does not keep its lease.
+ * Admissions waiting when Redis becomes unavailable get the failure mode at once. One admission
+ * whose answer takes longer than {@link #ANSWER_DEADLINE_MS} while Redis keeps answering others gets
+ * the failure mode alone; Redis is not judged by it.
+ *
+ * <p><b>Nothing is charged twice or for nothing.</b> An admission given up on (late, or lost with a
+ * connection) is refunded through {@code settle.lua} when its late answer shows it was charged, or,
+ * when no answer comes, once Redis is back (the record there decides; a tombstone stops an admission
+ * still on its way). Requests served while Redis was away are journaled with their real usage and
+ * added by {@code settle.lua} once it is back: budgets and calendar quotas in full, rate buckets only
+ * up to empty, so the fleet is never refused after an outage for traffic that is over
+ * (docs/reliability.md). Requests admitted by Redis whose reconcile could not be sent are reconciled
+ * from the journal the same way.
+ *
+ * <p>Threading: called from any event loop; the journal and the waiting set are concurrent; each
+ * admission completes on the context it was called from.
  */
-public final class ResilientLimiterStore implements LimiterStore {
+public final class ResilientLimiterStore implements LimiterStore, RedisLink.Listener {
   private static final System.Logger LOG = System.getLogger(ResilientLimiterStore.class.getName());
-  static final long CALL_TIMEOUT_MS = 250;
-  static final long PROBE_MS = 500;
+  /** Longest one admission waits for Redis' answer while Redis answers others. */
+  static final long ANSWER_DEADLINE_MS = 1_500;
+  /** Pause before the journal is tried again after a failed replay step. */
+  static final long JOURNAL_RETRY_MS = 500;
   static final long SIDECAR_COUNT_MS = 2_000;
 
   private final Vertx vertx;
-  private final LimiterStore redisStore;
+  private final long answerDeadlineMs;
+  private final RedisLimiterStore redisStore;
   private final RedisAPI redis;
   private final Supplier<CompiledPolicy> policy;
   private final SidecarMetrics metrics;
   private final InMemoryLimiterStore local = new InMemoryLimiterStore();
-  /** Which requests a store other than Redis admitted: their reconcile goes there and is journaled. */
+  /** Which requests a store other than Redis admitted: their usage goes to the journal. */
   private final Map<String, AdmitRequest> admittedLocally = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Pending> journal = new ConcurrentLinkedQueue<>();
-
-  /** Usage to add to Redis, under the request id it was admitted with (in Redis, or here while Redis was away). */
-  private record Pending(ReconcileRequest request) {}
+  private final Set<Waiting> waiting = ConcurrentHashMap.newKeySet();
   private final AtomicInteger liveSidecars = new AtomicInteger(1);
-  private volatile boolean up = true;
   private final AtomicBoolean replaying = new AtomicBoolean();
-  private long probeTimer = -1;
+  private volatile boolean up = true;
+  private volatile long downSinceMs;
   private final long countTimer;
 
-  public ResilientLimiterStore(Vertx vertx, LimiterStore redisStore, Redis redis, Supplier<CompiledPolicy> policy,
-      SidecarMetrics metrics) {
+  /** Work for Redis once it answers again. */
+  private sealed interface Pending permits Reconcile, Settle {}
+
+  /** A request Redis admitted whose reconcile could not be sent. */
+  private record Reconcile(ReconcileRequest request) implements Pending {}
+
+  /** A refund of an admission given up on ({@code charge} false), or the usage of a request served without Redis. */
+  private record Settle(AdmitRequest admitted, long tokens, long costMicros, boolean charge) implements Pending {}
+
+  public ResilientLimiterStore(Vertx vertx, RedisLimiterStore redisStore, RedisAPI redis,
+      Supplier<CompiledPolicy> policy, SidecarMetrics metrics) {
+    this(vertx, redisStore, redis, policy, metrics, ANSWER_DEADLINE_MS);
+  }
+
+  /** With another answer deadline: tests that give up on one admission without waiting real seconds. */
+  public ResilientLimiterStore(Vertx vertx, RedisLimiterStore redisStore, RedisAPI redis,
+      Supplier<CompiledPolicy> policy, SidecarMetrics metrics, long answerDeadlineMs) {
     this.vertx = vertx;
+    this.answerDeadlineMs = answerDeadlineMs;
     this.redisStore = redisStore;
-    this.redis = RedisAPI.api(redis);
+    this.redis = redis;
     this.policy = policy;
     this.metrics = metrics;
     countSidecars();
@@ -85,7 +118,7 @@ public final class ResilientLimiterStore implements LimiterStore {
     return liveSidecars.get();
   }
 
-  /** Usage waiting to be added to Redis (0 once the replay after an outage is done). */
+  /** Usage and refunds waiting to be added to Redis (0 once the replay after an outage is done). */
   public int journaled() {
     return journal.size();
   }
@@ -95,46 +128,95 @@ public final class ResilientLimiterStore implements LimiterStore {
     if (!up) {
       return degradedAdmit(request);
     }
-    return redisStore.admit(request).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).recover(error -> {
-      if (error instanceof DuplicateRequestException) {
-        return Future.failedFuture(error);
-      }
-      down(error);
-      return degradedAdmit(request).andThen(decided -> {
-        if (request.metered() && !admittedLocally.containsKey(request.requestId())) {
-          // Redis may have admitted it after all (the answer came too late, or was lost with the connection),
-          // holding a reservation and a lease under its id that no reconcile will settle: release them later
-          journal.add(new Pending(ReconcileRequest.release(request)));
+    Waiting admission = new Waiting(request);
+    waiting.add(admission);
+    admission.timer = vertx.setTimer(answerDeadlineMs, t -> giveUp(admission));
+    redisStore.admit(request).onComplete(admission::answered);
+    return admission.answer.future();
+  }
+
+  /** One admission waiting for Redis' answer; exactly one of answer / give-up decides it. */
+  private final class Waiting {
+    final AdmitRequest request;
+    final Context context = Vertx.currentContext();
+    final Promise<Decision> answer = Promise.promise();
+    final AtomicBoolean decided = new AtomicBoolean();
+    volatile long timer = -1;
+
+    Waiting(AdmitRequest request) {
+      this.request = request;
+    }
+
+    void answered(AsyncResult<Decision> result) {
+      if (decided.compareAndSet(false, true)) {
+        waiting.remove(this);
+        vertx.cancelTimer(timer);
+        if (result.succeeded() || result.cause() instanceof DuplicateRequestException) {
+          answer.handle(result);
+          return;
         }
-      });
-    });
+        // not answered (connection lost, too busy): whether the script ran is unknown; the record decides
+        metrics.storeEvent("late_answer");
+        journalRefund(request);
+        degradedAdmit(request).onComplete(answer);
+        return;
+      }
+      // too late: the request was served by the failure mode; give back what the script charged
+      if (result.failed()) {
+        if (!(result.cause() instanceof DuplicateRequestException)) {
+          journalRefund(request);
+        }
+      } else if (result.result().allowed() || result.result().shadow()) {
+        journalRefund(request);
+      }
+    }
+
+    void giveUp() {
+      if (!decided.compareAndSet(false, true)) {
+        return;
+      }
+      waiting.remove(this);
+      vertx.cancelTimer(timer);
+      Runnable degrade = () -> degradedAdmit(request).onComplete(answer);
+      if (context == null || context == Vertx.currentContext()) {
+        degrade.run();
+      } else {
+        context.runOnContext(v -> degrade.run());
+      }
+    }
+  }
+
+  private void giveUp(Waiting admission) {
+    if (!admission.decided.get()) {
+      metrics.storeEvent("late_answer");
+      LOG.log(System.Logger.Level.DEBUG, "no answer from Redis within " + answerDeadlineMs + " ms for one admission");
+    }
+    admission.giveUp();
   }
 
   @Override
   public Future<ReconcileResult> reconcile(ReconcileRequest request) {
     AdmitRequest localAdmission = admittedLocally.remove(request.admitted().requestId());
     if (localAdmission != null) {
-      // admitted while Redis was away: settle the local lease and journal the usage for Redis
-      journal.add(new Pending(request));
-      if (up) {
-        drainJournal(); // the call outlived the outage: Redis is back and its replay may be over already
-      }
+      // served while Redis was away: its usage is added to Redis once it is back
+      append(new Settle(request.admitted(), request.actualTokens(), request.actualCostMicros(), true));
       if (localAdmission.policy().onStoreUnavailable() == StoreFailureMode.FailOpen) {
-        return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0,
-            System.currentTimeMillis()));
+        return Future.succeededFuture(unknown());
       }
       return local.reconcile(new ReconcileRequest(localAdmission, request.actualTokens(), request.actualCostMicros()));
     }
     if (!up) {
-      journal.add(new Pending(request));
-      return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, System.currentTimeMillis()));
+      append(new Reconcile(request));
+      return Future.succeededFuture(unknown());
     }
-    return redisStore.reconcile(request).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).recover(error -> {
-      down(error);
-      journal.add(new Pending(request));
-      return Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0,
-          System.currentTimeMillis()));
+    return redisStore.reconcile(request).timeout(answerDeadlineMs, TimeUnit.MILLISECONDS).recover(error -> {
+      append(new Reconcile(request)); // reconcile is idempotent: a late first attempt makes the replay a no-op
+      return Future.succeededFuture(unknown());
     });
+  }
+
+  private static ReconcileResult unknown() {
+    return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, System.currentTimeMillis());
   }
 
   private Future<Decision> degradedAdmit(AdmitRequest request) {
@@ -165,22 +247,37 @@ public final class ResilientLimiterStore implements LimiterStore {
     }
   }
 
-  private synchronized void down(Throwable cause) {
+  private void journalRefund(AdmitRequest request) {
+    append(new Settle(request, 0, 0, false));
+  }
+
+  private void append(Pending pending) {
+    journal.add(pending);
     if (up) {
-      up = false;
-      metrics.storeUp(false);
-      LOG.log(System.Logger.Level.WARNING, "Redis unavailable (" + cause + "): "
-          + policy.get().onStoreUnavailable() + " until it is back");
-      probeTimer = vertx.setPeriodic(PROBE_MS, t -> probe());
+      drainJournal();
     }
   }
 
-  /** While down: is Redis back? Then use it again at once and add the journaled usage behind the traffic. */
-  private void probe() {
-    redis.ping(List.of()).timeout(CALL_TIMEOUT_MS, TimeUnit.MILLISECONDS).onSuccess(pong -> {
-      back();
-      drainJournal();
-    });
+  @Override
+  public void unavailable(String evidence) {
+    up = false;
+    downSinceMs = System.currentTimeMillis();
+    metrics.storeUp(false);
+    metrics.storeEvent("outage");
+    LOG.log(System.Logger.Level.WARNING, "Redis unavailable (" + evidence + "): " + policy.get().onStoreUnavailable()
+        + " until it is back");
+    for (Waiting admission : List.copyOf(waiting)) {
+      admission.giveUp();
+    }
+  }
+
+  @Override
+  public void available() {
+    up = true;
+    metrics.storeUp(true);
+    LOG.log(System.Logger.Level.INFO, "Redis is back after " + (System.currentTimeMillis() - downSinceMs)
+        + " ms; adding the " + journal.size() + " usage records and refunds seen meanwhile");
+    drainJournal();
   }
 
   private void drainJournal() {
@@ -192,8 +289,12 @@ public final class ResilientLimiterStore implements LimiterStore {
     done.future().onComplete(result -> {
       replaying.set(false);
       if (result.failed()) {
-        LOG.log(System.Logger.Level.WARNING, journal.size() + " usage records not yet added to Redis: " + result.cause());
-        vertx.setTimer(PROBE_MS, t -> drainJournal());
+        LOG.log(System.Logger.Level.DEBUG, journal.size() + " usage records not yet added to Redis: " + result.cause());
+        vertx.setTimer(JOURNAL_RETRY_MS, t -> {
+          if (up) {
+            drainJournal();
+          }
+        });
       } else if (up && !journal.isEmpty()) {
         drainJournal(); // journaled after the replay found the journal empty
       }
@@ -201,19 +302,17 @@ public final class ResilientLimiterStore implements LimiterStore {
   }
 
   /**
-   * Adds the journaled usage to Redis, oldest first; stops at the first failure and tries again
-   * later. Each entry is sent from the completion of the one before, never as a chain of composed
-   * futures: a journal of any length (thousands of calls after a long outage) completes without
-   * nesting one completion inside the other.
+   * Adds the journal to Redis, oldest first; stops at the first failure and tries again later. Each
+   * entry is sent from the completion of the one before, never as a chain of composed futures: a
+   * journal of any length completes without nesting one completion inside the other.
    */
   private void replayNext(Promise<Void> done) {
     Pending next = journal.peek();
-    if (next == null) {
+    if (next == null || !up) {
       done.complete();
       return;
     }
-    Future<ReconcileResult> step = replay(next.request());
-    step.timeout(CALL_TIMEOUT_MS * 4, TimeUnit.MILLISECONDS).onComplete(result -> {
+    replay(next).timeout(Math.max(answerDeadlineMs, ANSWER_DEADLINE_MS), TimeUnit.MILLISECONDS).onComplete(result -> {
       if (result.failed()) {
         done.fail(result.cause());
       } else {
@@ -224,38 +323,28 @@ public final class ResilientLimiterStore implements LimiterStore {
   }
 
   /**
-   * One journaled usage: first reconciled under its request id, which settles whatever reservation
-   * Redis holds there (admitted by Redis, or by Redis too late to be used: its lease is released and
-   * its reservation replaced by the usage); when Redis has no record of it (admitted here while Redis
-   * was away, or lost by Redis), a shadow admission reserving nothing, then the usage as an extra charge.
+   * One journal entry. A reconcile that finds no record in Redis (Redis lost it: a restart without
+   * persistence) adds the usage the way a request served without Redis is added.
    */
-  private Future<ReconcileResult> replay(ReconcileRequest usage) {
-    return redisStore.reconcile(usage).compose(settled -> {
-      boolean used = usage.actualTokens() > 0 || usage.actualCostMicros() > 0;
-      if (settled.outcome() != ReconcileResult.Outcome.UNKNOWN || !used || !usage.admitted().metered()) {
-        return Future.succeededFuture(settled);
-      }
-      AdmitRequest original = usage.admitted();
-      AdmitRequest charge = new AdmitRequest(original.policy(), original.requestId() + "-replay", original.user(),
-          original.tier(), original.model(), original.scope(), 0, 0, true);
-      return redisStore.admit(charge).<Void>mapEmpty()
-          // an earlier attempt got this far before failing: the shadow admission is on record already
-          .recover(e -> e instanceof DuplicateRequestException ? Future.succeededFuture() : Future.failedFuture(e))
-          .compose(v -> redisStore.reconcile(new ReconcileRequest(charge, usage.actualTokens(),
-              usage.actualCostMicros())));
-    });
-  }
-
-  private synchronized void back() {
-    if (!up) {
-      up = true;
-      metrics.storeUp(true);
-      if (probeTimer >= 0) {
-        vertx.cancelTimer(probeTimer);
-        probeTimer = -1;
-      }
-      LOG.log(System.Logger.Level.INFO, "Redis is back; adding the " + journal.size() + " usage records seen meanwhile");
+  private Future<?> replay(Pending pending) {
+    if (pending instanceof Settle settle) {
+      return redisStore.settle(settle.admitted(), settle.tokens(), settle.costMicros(), settle.charge())
+          .onSuccess(result -> {
+            if (result.refunded()) {
+              metrics.storeEvent("refunded");
+            }
+            if (result.charged()) {
+              metrics.storeEvent("replayed");
+            }
+          });
     }
+    ReconcileRequest usage = ((Reconcile) pending).request();
+    return redisStore.reconcile(usage).compose(settled -> {
+      if (settled.outcome() != ReconcileResult.Outcome.UNKNOWN || !usage.admitted().metered()) {
+        return Future.succeededFuture();
+      }
+      return redisStore.settle(usage.admitted(), usage.actualTokens(), usage.actualCostMicros(), true).mapEmpty();
+    });
   }
 
   private void countSidecars() {
@@ -270,9 +359,6 @@ public final class ResilientLimiterStore implements LimiterStore {
 
   public void close() {
     vertx.cancelTimer(countTimer);
-    if (probeTimer >= 0) {
-      vertx.cancelTimer(probeTimer);
-    }
   }
 
   /** Redis is away and the policy says FailClosed. */

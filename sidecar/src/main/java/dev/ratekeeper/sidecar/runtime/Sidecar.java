@@ -13,6 +13,7 @@ import dev.ratekeeper.sidecar.proxy.Forwarder;
 import dev.ratekeeper.sidecar.proxy.ProxyServer;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore;
+import dev.ratekeeper.sidecar.store.RedisLink;
 import dev.ratekeeper.sidecar.store.RedisTime;
 import dev.ratekeeper.sidecar.resilience.ResilientLimiterStore;
 import dev.ratekeeper.policy.api.StoreFailureMode;
@@ -55,7 +56,10 @@ public final class Sidecar implements AutoCloseable {
   private final SidecarMetrics metrics = new SidecarMetrics();
   private final AtomicBoolean storeAnswered = new AtomicBoolean();
   private PolicyHolder policy;
+  /** Heartbeats, policy reloads, cooldowns, key lookups: light traffic on a small pool. */
   private Redis redis;
+  /** The limiter's admissions and reconciles: the pipelined connections of {@link RedisLink}. */
+  private RedisLink link;
   private LimiterStore store;
   private HttpServer proxyServer;
   private ProxyServer proxy;
@@ -77,12 +81,7 @@ public final class Sidecar implements AutoCloseable {
 
   private Future<Void> boot() {
     if (config.redisUrl() != null) {
-      RedisOptions options = new RedisOptions().setConnectionString(config.redisUrl()).setMaxPoolSize(16)
-          .setMaxPoolWaiting(10_000);
-      if (config.redisPassword() != null) {
-        options.setPassword(config.redisPassword());
-      }
-      redis = Redis.createClient(vertx, options);
+      redis = Redis.createClient(vertx, new RedisOptions(redisOptions()).setMaxPoolSize(8).setMaxPoolWaiting(10_000));
     }
     Future<CompiledPolicy> loaded;
     if (config.policyFile() != null) {
@@ -107,10 +106,16 @@ public final class Sidecar implements AutoCloseable {
       store = new InMemoryLimiterStore();
       storeReady = Future.succeededFuture();
     } else {
-      RedisLimiterStore redisStore = RedisLimiterStore.create(redis, LimiterOptions.DEFAULTS, RedisTime.server());
-      resilient = new ResilientLimiterStore(vertx, redisStore, redis, policy, metrics);
-      store = resilient;
-      storeReady = redisStore.loadScripts();
+      // the limiter's own connections, warmed (scripts loaded) before the sidecar is ready
+      storeReady = RedisLink.open(vertx, redisOptions(), RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts)
+          .map(opened -> {
+            link = opened;
+            RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, RedisTime.server());
+            resilient = new ResilientLimiterStore(vertx, redisStore, RedisAPI.api(redis), policy, metrics);
+            opened.listen(resilient);
+            store = resilient;
+            return null;
+          });
     }
     Function<String, Future<String>> keyLookup;
     try {
@@ -157,6 +162,15 @@ public final class Sidecar implements AutoCloseable {
           : SidecarConfig.redactUrl(config.redisUrl())) + ")");
       return null;
     });
+  }
+
+  /** Where Redis is and how to log in: the limiter's link and the auxiliary client both use these. */
+  private RedisOptions redisOptions() {
+    RedisOptions options = new RedisOptions().setConnectionString(config.redisUrl());
+    if (config.redisPassword() != null) {
+      options.setPassword(config.redisPassword());
+    }
+    return options;
   }
 
   /** End users' keys: a keys file when given, else the hashed mapping the operator writes to Redis. */
@@ -233,6 +247,9 @@ public final class Sidecar implements AutoCloseable {
       }
       if (adminServer != null) {
         adminServer.close().toCompletionStage().toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
+      }
+      if (link != null) {
+        link.close();
       }
       if (redis != null) {
         redis.close();

@@ -75,7 +75,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(request.policy());
     String statsKey = keys.stats(statsPeriod.id(now));
     String recordKey = keys.reservation(request.requestId());
-    if (request.metered() && live(recordKey, now) != null) {
+    if (live(recordKey, now) != null) {
       throw new DuplicateRequestException(request.requestId());
     }
 
@@ -129,9 +129,6 @@ public final class InMemoryLimiterStore implements LimiterStore {
         }
         default -> throw new IllegalStateException(check.kind().toString());
       }
-      if (!check.reconciled()) {
-        charged.remove(key);
-      }
       evaluations.add(evaluation);
       allPassed &= evaluation.passed();
     }
@@ -141,16 +138,14 @@ public final class InMemoryLimiterStore implements LimiterStore {
     Hash stats = hash(statsKey, now);
     if (committed) {
       writes.forEach(Runnable::run);
-      if (request.metered()) {
-        Hash record = new Hash();
-        record.fields.put("state", "held");
-        record.fields.put("user", request.user());
-        record.fields.put("tier", request.tier().name());
-        record.fields.put("tokens", Long.toString(request.reservedTokens()));
-        record.fields.put("cost", Long.toString(request.reservedCostMicros()));
-        record.fields.putAll(charged);
-        put(recordKey, record, now + options.reservationTtlMs());
-      }
+      Hash record = new Hash();
+      record.fields.put("state", request.metered() ? "held" : "counted");
+      record.fields.put("user", request.user());
+      record.fields.put("tier", request.tier().name());
+      record.fields.put("tokens", Long.toString(request.reservedTokens()));
+      record.fields.put("cost", Long.toString(request.reservedCostMicros()));
+      record.fields.putAll(charged);
+      put(recordKey, record, now + options.recordTtlMs(request.metered()));
       stats.increment("requests", 1);
       if (!allPassed) {
         stats.increment("shadowThrottled", 1);
@@ -176,6 +171,9 @@ public final class InMemoryLimiterStore implements LimiterStore {
     }
     if ("done".equals(record.fields.get("state"))) {
       return new ReconcileResult(ReconcileResult.Outcome.ALREADY_RECONCILED, 0, 0, now);
+    }
+    if (!"held".equals(record.fields.get("state"))) {
+      return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
     }
 
     long actualTokens = request.actualTokens();

@@ -44,6 +44,7 @@ public final class RedisLimiterStore implements LimiterStore {
   private final RedisTime time;
   private final LuaScript admitScript = LuaScript.named("admit");
   private final LuaScript reconcileScript = LuaScript.named("reconcile");
+  private final LuaScript settleScript = LuaScript.named("settle");
   private final Map<CalendarPeriod, String> statsPeriods = new ConcurrentHashMap<>();
 
   private RedisLimiterStore(Function<Request, Future<Response>> send, LimiterOptions options, RedisTime time) {
@@ -52,9 +53,20 @@ public final class RedisLimiterStore implements LimiterStore {
     this.time = time;
   }
 
-  /** Through a Vert.x Redis client (pooled, reconnecting). Production: {@link RedisTime#server()}. */
+  /** Through the sidecar's {@link RedisLink} (what production runs). Production time: {@link RedisTime#server()}. */
+  public static RedisLimiterStore create(RedisLink link, LimiterOptions options, RedisTime time) {
+    return new RedisLimiterStore(link::send, options, time);
+  }
+
+  /** Through a Vert.x Redis client (pooled, reconnecting). */
   public static RedisLimiterStore create(Redis redis, LimiterOptions options, RedisTime time) {
     return new RedisLimiterStore(redis::send, options, time);
+  }
+
+  /** Through any sender: for tests that put a delay or a fault between the store and Redis. */
+  public static RedisLimiterStore create(Function<Request, Future<Response>> send, LimiterOptions options,
+      RedisTime time) {
+    return new RedisLimiterStore(send, options, time);
   }
 
   /** Through one connection (pipelined; its owner reconnects it). */
@@ -62,9 +74,15 @@ public final class RedisLimiterStore implements LimiterStore {
     return new RedisLimiterStore(connection::send, options, time);
   }
 
-  /** {@code SCRIPT LOAD} of both scripts; call once at start (calls load them on NOSCRIPT anyway). */
+  /** {@code SCRIPT LOAD} of every script; call once at start (calls load them on NOSCRIPT anyway). */
   public Future<Void> loadScripts() {
-    return admitScript.load(send).compose(v -> reconcileScript.load(send));
+    return loadScripts(send);
+  }
+
+  /** {@code SCRIPT LOAD} of every script through {@code via} (a connection being warmed up). */
+  public static Future<Void> loadScripts(Function<Request, Future<Response>> via) {
+    return LuaScript.named("admit").load(via).compose(v -> LuaScript.named("reconcile").load(via))
+        .compose(v -> LuaScript.named("settle").load(via));
   }
 
   /** SHA-1 of the admit script as loaded (for the benchmark's side-by-side {@code redis-benchmark EVALSHA}). */
@@ -140,7 +158,7 @@ public final class RedisLimiterStore implements LimiterStore {
     args.add(request.tier().name());
     args.add(request.shadow() ? "1" : "0");
     args.add(Long.toString(options.leaseTtlMs()));
-    args.add(Long.toString(options.reservationTtlMs()));
+    args.add(Long.toString(options.recordTtlMs(request.metered())));
     args.add(Long.toString(options.concurrencyRetryHintMs()));
     args.add(request.metered() ? "1" : "0");
     args.add(Long.toString(request.reservedTokens()));
@@ -204,6 +222,65 @@ public final class RedisLimiterStore implements LimiterStore {
             reply.get(2).toLong(), reply.get(3).toLong(), now));
         default -> Future.failedFuture(new IllegalStateException("unexpected reconcile.lua reply " + reply));
       };
+    });
+  }
+
+  /**
+   * {@code settle.lua}: gives back whatever the admission of {@code admitted} charged, if Redis holds
+   * it (its answer came too late to be used), and with {@code charge} adds the usage of a request
+   * served while Redis was unavailable (quotas and budgets in full, buckets up to empty). Idempotent;
+   * see the script's header.
+   */
+  public Future<SettleResult> settle(AdmitRequest admitted, long actualTokens, long actualCostMicros, boolean charge) {
+    return settle(admitted, actualTokens, actualCostMicros, charge, LimitPlan.statsPeriod(admitted.policy()), 1);
+  }
+
+  /** What {@link #settle} did: gave back a held admission, and/or added the usage. */
+  public record SettleResult(boolean refunded, boolean charged) {}
+
+  private Future<SettleResult> settle(AdmitRequest admitted, long actualTokens, long actualCostMicros, boolean charge,
+      CalendarPeriod statsPeriod, int attempt) {
+    List<Check> checks = LimitPlan.checks(admitted);
+    RedisKeys keys = new RedisKeys(admitted.policy().id());
+    String periodId = statsPeriods.getOrDefault(statsPeriod, "");
+    List<String> keyList = new ArrayList<>(5 + checks.size());
+    keyList.add(keys.reservation(admitted.requestId()));
+    keyList.add(keys.stats(periodId));
+    keyList.add(keys.topUsers(periodId));
+    keyList.add(keys.topUserTiers(periodId));
+    keyList.add(keys.topUserTokens(periodId));
+    List<String> args = new ArrayList<>(13 + 6 * checks.size());
+    args.add(time.mode());
+    args.add(time.value());
+    args.add(String.valueOf(statsPeriod.code()));
+    args.add(periodId);
+    args.add(admitted.requestId());
+    args.add(admitted.user());
+    args.add(admitted.tier().name());
+    args.add(charge ? "1" : "0");
+    args.add(Long.toString(actualTokens));
+    args.add(Long.toString(actualCostMicros));
+    args.add(Long.toString(options.reservationTtlMs()));
+    args.add(Long.toString(options.statsRetentionMs()));
+    args.add(Integer.toString(checks.size()));
+    for (Check check : checks) {
+      keyList.add(check.key());
+      args.add(String.valueOf(check.kind().code()));
+      args.add(String.valueOf(check.unit().code()));
+      args.add(Long.toString(check.cost()));
+      args.add(Long.toString(check.limit()));
+      addPeriodArgs(args, check);
+    }
+    return settleScript.call(send, keyList, args).compose(reply -> {
+      long status = reply.get(0).toLong();
+      if (status == -1) {
+        return retryInPeriod(statsPeriod, reply, attempt,
+            () -> settle(admitted, actualTokens, actualCostMicros, charge, statsPeriod, attempt + 1));
+      }
+      if (status != 1) {
+        return Future.failedFuture(new IllegalStateException("unexpected settle.lua reply " + reply));
+      }
+      return Future.succeededFuture(new SettleResult(reply.get(2).toLong() == 1, reply.get(3).toLong() == 1));
     });
   }
 

@@ -104,14 +104,16 @@ public final class LimiterBench {
       CompiledTier tier = policy.tier("bench").orElseThrow();
       CompiledModel model = policy.model("bench-model").orElseThrow();
 
-      Supplier<AdmitRequest> requestsOnly = () -> AdmitRequest.requestsOnly(policy, "x", "bench-user", tier);
+      Supplier<AdmitRequest> requestsOnly = () -> AdmitRequest.requestsOnly(policy,
+          UUID.randomUUID().toString(), "bench-user", tier);
       Supplier<AdmitRequest> metered = () -> AdmitRequest.metered(policy, UUID.randomUUID().toString(), "bench-user",
           tier, model, 10, 10);
       store.admit(requestsOnly.get()).toCompletionStage().toCompletableFuture().get(); // learns the stats period
       shortLived.admit(requestsOnly.get()).toCompletionStage().toCompletableFuture().get();
       System.out.printf("full admission: %d counters%n", LimitPlan.checks(metered.get()).size());
 
-      List<String> evalsha = store.admitCommand(requestsOnly.get());
+      List<String> evalsha = new ArrayList<>(store.admitCommand(requestsOnly.get()));
+      evalsha.set(3, evalsha.get(3) + ":__rand_int__"); // KEYS[1], the record: one per call, as each request has its own
       Map<Integer, String> redisBenchmark = new java.util.HashMap<>();
       for (int n : IN_FLIGHT) {
         redisBenchmark.put(n, redisBenchmark(host, port, n, evalsha));
@@ -230,7 +232,7 @@ public final class LimiterBench {
   /** redis-benchmark's figure for the same EVALSHA, or why there is none. */
   private static String redisBenchmark(String host, int port, int clients, List<String> command) {
     List<String> cmd = new ArrayList<>(List.of("redis-benchmark", "-h", host, "-p", Integer.toString(port),
-        "-c", Integer.toString(clients), "-n", "200000", "-q"));
+        "-c", Integer.toString(clients), "-n", "200000", "-r", "1000000000", "-q"));
     cmd.addAll(command);
     try {
       Process process = new ProcessBuilder(cmd).redirectErrorStream(true).start();

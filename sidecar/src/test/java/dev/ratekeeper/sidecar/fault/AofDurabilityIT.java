@@ -189,7 +189,8 @@ class AofDurabilityIT {
       await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> {
         assertThat(calls.keys(prefix + "u:*:conc")).as("leases").isEmpty();
         for (String record : calls.keys(prefix + "r:*")) {
-          assertThat(calls.call("HGET", record, "state")).as(record).isEqualTo("done");
+          // reconciled by Redis, or settled from the journal (served while Redis was away)
+          assertThat(calls.call("HGET", record, "state")).as(record).isIn("done", "settled");
         }
       });
       String globalBudget = calls.call("GET", prefix + "g:budget");

@@ -27,6 +27,7 @@ public final class TestPolicy {
   private final List<CompiledModel> models = new ArrayList<>();
   private CompiledGlobal global = CompiledGlobal.UNLIMITED;
   private Mode mode = Mode.Enforce;
+  private StoreFailureMode onStoreUnavailable = StoreFailureMode.LocalFallback;
 
   public static TestPolicy policy() {
     return new TestPolicy();
@@ -47,6 +48,11 @@ public final class TestPolicy {
     return this;
   }
 
+  public TestPolicy onStoreUnavailable(StoreFailureMode mode) {
+    onStoreUnavailable = mode;
+    return this;
+  }
+
   public TestPolicy shadow() {
     mode = Mode.Shadow;
     return this;
@@ -56,7 +62,7 @@ public final class TestPolicy {
     return new CompiledPolicy(CompiledPolicy.SCHEMA_VERSION, ID, "test", mode,
         new CompiledIdentity("X-Ratekeeper-User", "X-Ratekeeper-Tier", false, "X-Ratekeeper-Api-Key", null),
         tiers.get(0).name(), 4096, List.copyOf(tiers), Map.of(), List.copyOf(models), global, 80, false, List.of(),
-        UnmeteredPaths.RequestsOnly, StoreFailureMode.LocalFallback);
+        UnmeteredPaths.RequestsOnly, onStoreUnavailable);
   }
 
   public static Rate perMinute(long perMinute, long burst) {

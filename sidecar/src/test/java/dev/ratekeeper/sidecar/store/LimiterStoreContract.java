@@ -663,7 +663,8 @@ abstract class LimiterStoreContract {
     admit(AdmitRequest.requestsOnly(p, id(), "alice", free));
     assertThat(admit(AdmitRequest.requestsOnly(p, id(), "alice:req", free)).allowed()).isTrue();
     assertThat(admit(AdmitRequest.requestsOnly(p, id(), "{x}", free)).allowed()).isTrue();
-    assertThat(counters()).containsOnlyKeys(P + "u:alice:req", P + "u:alice%3Areq:req", P + "u:%7Bx%7D:req");
+    assertThat(counters().keySet().stream().filter(k -> !k.startsWith(P + "r:")))
+        .containsExactlyInAnyOrder(P + "u:alice:req", P + "u:alice%3Areq:req", P + "u:%7Bx%7D:req");
   }
 
   // ---------------------------------------------------------------- helpers

@@ -1,0 +1,346 @@
+package dev.ratekeeper.e2e.fleet;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.commands.ProtocolCommand;
+import redis.clients.jedis.util.SafeEncoder;
+import redis.embedded.RedisServer;
+
+/**
+ * A fleet as it runs in production, on one host: a real redis-server process (optionally with AOF),
+ * the stub provider as a process, and sidecar processes started from the built jar with default JVM
+ * flags. Logs go to target/fleet-logs. Requests go over fresh TCP connections, one per request, as
+ * new SDK clients open them.
+ */
+final class Fleet implements AutoCloseable {
+  static final Path ROOT = Path.of(System.getProperty("ratekeeper.root", ".."));
+  static final Path SIDECAR_JAR = ROOT.resolve("sidecar/target/ratekeeper-sidecar.jar");
+  static final Path DEMO_JAR = ROOT.resolve("demo/target/ratekeeper-demo.jar");
+  static final String BODY = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,"
+      + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  private static final String JAVA = ProcessHandle.current().info().command().orElse("java");
+  private static final Path LOGS = Path.of("target", "fleet-logs");
+
+  private final List<Process> started = new ArrayList<>();
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private RedisServer redis;
+  private Path redisDir;
+  private String appendfsync;
+  final int redisPort = freePort();
+  int stubPort;
+
+  /** A sidecar process and its ports. */
+  record Sidecar(String name, Process process, int proxyPort, int adminPort) {
+    String log() {
+      try {
+        return Files.readString(LOGS.resolve(name + ".log"));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  /** redis-server on its own port; {@code appendfsync} null for no persistence, else AOF with it. */
+  Fleet startRedis(String appendfsync) {
+    this.appendfsync = appendfsync;
+    try {
+      redisDir = Files.createTempDirectory("ratekeeper-fleet-redis-");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    startRedisProcess();
+    return this;
+  }
+
+  private void startRedisProcess() {
+    try {
+      var builder = RedisServer.newRedisServer().port(redisPort).bind("127.0.0.1").setting("dir " + redisDir)
+          .setting("save \"\"");
+      if (appendfsync == null) {
+        builder.setting("appendonly no");
+      } else {
+        builder.setting("appendonly yes").setting("appendfsync " + appendfsync);
+      }
+      redis = builder.build();
+      redis.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  String redisUrl() {
+    return "redis://127.0.0.1:" + redisPort;
+  }
+
+  /** One Redis command on a fresh connection; the reply as text. */
+  String redis(String command, String... args) {
+    try (Jedis jedis = new Jedis("127.0.0.1", redisPort, 10_000)) {
+      ProtocolCommand cmd = () -> SafeEncoder.encode(command);
+      Object reply = jedis.sendCommand(cmd, args);
+      return render(reply);
+    }
+  }
+
+  private static String render(Object reply) {
+    if (reply == null) {
+      return null;
+    }
+    if (reply instanceof byte[] bytes) {
+      return new String(bytes, StandardCharsets.UTF_8);
+    }
+    if (reply instanceof List<?> list) {
+      List<String> out = new ArrayList<>();
+      list.forEach(item -> out.add(render(item)));
+      return String.join("\n", out);
+    }
+    return String.valueOf(reply);
+  }
+
+  long redisPid() {
+    String info = redis("INFO", "server");
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith("process_id:")) {
+        return Long.parseLong(line.substring("process_id:".length()).strip());
+      }
+    }
+    throw new IllegalStateException("no process_id in INFO server");
+  }
+
+  /** Sends a signal (STOP, CONT, KILL) to redis-server; KILL waits until it is gone. */
+  void signalRedis(String signal) {
+    long pid = redisPid();
+    run("kill", "-" + signal, Long.toString(pid));
+    if (signal.equals("KILL")) {
+      ProcessHandle.of(pid).ifPresent(p -> p.onExit().join());
+      try {
+        redis.stop(); // reaps the library's handle of the dead process
+      } catch (IOException e) {
+        // already gone
+      }
+    }
+  }
+
+  /** Starts redis-server again on the same port and directory (it loads its AOF). */
+  void restartRedis() {
+    startRedisProcess();
+  }
+
+  private static void run(String... command) {
+    try {
+      Process process = new ProcessBuilder(command).inheritIO().start();
+      if (!process.waitFor(5, TimeUnit.SECONDS) || process.exitValue() != 0) {
+        throw new IllegalStateException(String.join(" ", command) + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  Fleet startStub() {
+    stubPort = freePort();
+    Process stub = java("stub", Map.of(), List.of("-XX:+UseSerialGC", "-cp", existing(DEMO_JAR).toString(),
+        "dev.ratekeeper.testkit.StubServerMain", "--port", Integer.toString(stubPort)));
+    awaitOk("http://127.0.0.1:" + stubPort + "/v1/models", "stub", stub);
+    return this;
+  }
+
+  /** Starts {@code count} sidecars on {@code policyYaml} (with %d for the stub's port), all ready. */
+  List<Sidecar> startSidecars(String name, int count, String policyYaml) {
+    Path policy;
+    try {
+      policy = Files.createTempFile("fleet-policy", ".yaml");
+      Files.writeString(policy, policyYaml.formatted(stubPort));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    List<Sidecar> sidecars = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      int proxy = freePort();
+      int admin = freePort();
+      String id = name + "-" + i;
+      Process process = java(id, Map.of(), List.of("-jar", existing(SIDECAR_JAR).toString(), "--policy-file",
+          policy.toString(), "--redis", redisUrl(), "--listen", "127.0.0.1:" + proxy, "--admin-listen",
+          "127.0.0.1:" + admin, "--sidecar-id", id));
+      sidecars.add(new Sidecar(id, process, proxy, admin));
+    }
+    for (Sidecar sidecar : sidecars) {
+      awaitOk("http://127.0.0.1:" + sidecar.adminPort() + "/readyz", sidecar.name(), sidecar.process());
+    }
+    return sidecars;
+  }
+
+  void stop(List<Sidecar> sidecars) {
+    for (Sidecar sidecar : sidecars) {
+      sidecar.process().destroy();
+    }
+    for (Sidecar sidecar : sidecars) {
+      try {
+        sidecar.process().waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** One sample of the sidecar's Prometheus text (all label sets summed); 0 when absent. */
+  double metric(Sidecar sidecar, String name, String labelFilter) {
+    String text = get("http://127.0.0.1:" + sidecar.adminPort() + "/metrics");
+    double total = 0;
+    for (String line : text.split("\n")) {
+      if ((line.startsWith(name + "{") || line.startsWith(name + " ")) && line.contains(labelFilter)) {
+        total += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return total;
+  }
+
+  String get(String url) {
+    try {
+      return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).GET().build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * One Messages call for {@code user} on a connection of its own (closed after the answer), as a
+   * freshly created SDK client sends it; the status code, or -1 when no answer came.
+   */
+  static int call(int port, String user) {
+    byte[] body = BODY.getBytes(StandardCharsets.UTF_8);
+    String head = "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n"
+        + "content-type: application/json\r\nanthropic-version: 2023-06-01\r\nx-api-key: sk-test\r\n"
+        + "X-Ratekeeper-User: " + user + "\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+    try (Socket socket = new Socket()) {
+      socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+      socket.setSoTimeout(15_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(head.getBytes(StandardCharsets.US_ASCII));
+      out.write(body);
+      out.flush();
+      InputStream in = socket.getInputStream();
+      byte[] status = new byte[12];
+      int read = 0;
+      while (read < status.length) {
+        int n = in.read(status, read, status.length - read);
+        if (n < 0) {
+          return -1;
+        }
+        read += n;
+      }
+      in.transferTo(OutputStream.nullOutputStream()); // the whole answer, until the sidecar closes
+      return Integer.parseInt(new String(status, 9, 3, StandardCharsets.US_ASCII));
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  private Process java(String name, Map<String, String> env, List<String> args) {
+    List<String> command = new ArrayList<>();
+    command.add(JAVA);
+    command.addAll(args);
+    try {
+      Files.createDirectories(LOGS);
+      ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+          .redirectOutput(LOGS.resolve(name + ".log").toFile());
+      builder.environment().putAll(env);
+      Process process = builder.start();
+      started.add(process);
+      return process;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private void awaitOk(String url, String name, Process process) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException(name + " exited with " + process.exitValue() + "; see " + LOGS + "/" + name
+            + ".log");
+      }
+      try {
+        HttpResponse<Void> resp = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(2))
+            .GET().build(), HttpResponse.BodyHandlers.discarding());
+        if (resp.statusCode() == 200) {
+          return;
+        }
+      } catch (IOException e) {
+        // not listening yet
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+      try {
+        Thread.sleep(50); // poll interval while a process starts
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    }
+    throw new IllegalStateException(name + " not ready at " + url + "; see " + LOGS + "/" + name + ".log");
+  }
+
+  private static Path existing(Path jar) {
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException(jar + " is missing: the module that builds it runs before this one");
+    }
+    return jar;
+  }
+
+  static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Process process : started) {
+      process.destroy();
+    }
+    for (Process process : started) {
+      try {
+        if (!process.waitFor(5, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    try {
+      if (redis != null) {
+        redis.stop();
+      }
+    } catch (IOException e) {
+      // stopped already
+    }
+  }
+}

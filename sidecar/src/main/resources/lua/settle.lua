@@ -1,0 +1,138 @@
+--[[
+settle.lua: settle a request whose admission did not go the normal way (admit.lua's answer used,
+then reconcile.lua), so that Redis ends up charged for exactly what happened. Two cases:
+  refund  the sidecar gave up waiting for admit.lua's answer and refused or served the request
+          without it: whatever admit.lua charged under this request id is given back, every bucket,
+          quota and lease, requests included;
+  charge  the request was served while Redis was unavailable (FailOpen, LocalFallback), or Redis
+          lost its record: after the refund above, its real usage is added by kind of limit:
+            calendar quotas and budgets: every unit, exactly once;
+            token and request buckets: up to empty, never into debt (a rate is a short window: the
+              outage traffic is over, and a debt would refuse the fleet after Redis returns);
+            concurrency leases: nothing (the request is finished).
+Idempotent, in any order and any number of times: the record remembers both steps (state 'settled',
+field charged). A refund that finds no record leaves one all the same (a tombstone), so an admit.lua
+still on its way for this id is refused (-2).
+(Loaded as common.lua .. settle.lua.)
+
+KEYS[1]  the request's record HASH rk:{ns/name}:r:<requestId>  (written by admit.lua, or here)
+KEYS[2]  stats HASH; KEYS[3] top users ZSET; KEYS[4] user -> tier HASH; KEYS[5] user -> tokens HASH
+         (as reconcile.lua)
+KEYS[5+i] the counter of check i (every check of the admission plan, requests included)
+
+ARGV[1]  time mode 'o' | 'p';  ARGV[2] offset or pinned ms (as admit.lua)
+ARGV[3]  stats period kind D | W | M;  ARGV[4] the stats period id declared in KEYS[2..5]
+ARGV[5]  request id;  ARGV[6] user;  ARGV[7] tier
+ARGV[8]  1 = charge the usage below after the refund; 0 = refund only
+ARGV[9]  actual tokens;  ARGV[10] actual cost, micro-dollars
+ARGV[11] how long the settled record (or tombstone) stays, ms
+ARGV[12] stats retention ms after the stats period ends
+ARGV[13] n; then 6 per check: kind (B | Q | L), unit (R | T | U | L), cost (the admission's:
+         1 for requests), limit, p1, p2 (as admit.lua)
+
+Returns
+  {1, now, refunded, charged}   refunded: 1 if a held admission was given back now;
+                                charged: 1 if the usage was added now
+  {-1, now, periodId}           ARGV[4] is not the current stats period: nothing changed; retry
+
+Atomic because Redis runs the script to completion with no other command in between: the record
+changes state in the same step as the counters, so a repeat can never apply twice.
+]]
+
+local now = clock(ARGV[1], ARGV[2])
+local stats_id, stats_end = period(ARGV[3], now)
+if stats_id ~= ARGV[4] then
+  return {-1, now, stats_id}
+end
+
+local flat = redis.call('HGETALL', KEYS[1])
+local record = {}
+for i = 1, #flat, 2 do
+  record[flat[i]] = flat[i + 1]
+end
+
+local n = tonumber(ARGV[13])
+local stats_ttl = fmt(stats_end - now + tonumber(ARGV[12]))
+local refunded, charged = 0, 0
+
+-- 1. A held (or requests-only 'counted') admission is given back whole; a reconciled one ('done') is settled.
+if record.state == 'held' or record.state == 'counted' then
+  for i = 1, n do
+    local a = 13 + (i - 1) * 6
+    local key, kind = KEYS[5 + i], ARGV[a + 1]
+    local limit, p1 = tonumber(ARGV[a + 4]), ARGV[a + 5]
+    local was = record[key]
+    if was then
+      if kind == 'L' then
+        redis.call('ZREM', key, ARGV[5])
+      elseif kind == 'B' then
+        local occupancy = bucket_now(key, now, limit) - tonumber(was) * tonumber(p1)
+        bucket_write(key, now, math.max(0, occupancy), limit)
+      else
+        local reserved, reserved_pid = split(was)
+        local pid, pend = period(p1, now)
+        if reserved_pid == pid then
+          quota_write(key, pid, math.max(0, quota_now(key, pid) - tonumber(reserved)), now, pend)
+        end
+      end
+    end
+  end
+  redis.call('HINCRBY', KEYS[2], 'requests', -1)
+  redis.call('HINCRBY', KEYS[2], 'refunded', 1)
+  redis.call('PEXPIRE', KEYS[2], stats_ttl)
+  refunded = 1
+end
+local state = record.state
+if refunded == 1 or not state then
+  state = 'settled'
+end
+
+-- 2. The usage of a request served without Redis, once.
+if ARGV[8] == '1' and record.charged ~= '1' and record.state ~= 'done' then
+  local actual_tokens, actual_cost = tonumber(ARGV[9]), tonumber(ARGV[10])
+  for i = 1, n do
+    local a = 13 + (i - 1) * 6
+    local key, kind, unit = KEYS[5 + i], ARGV[a + 1], ARGV[a + 2]
+    local cost, limit, p1, p2 = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6]
+    local amount = cost
+    if unit == 'T' then
+      amount = actual_tokens
+    elseif unit == 'U' then
+      amount = actual_cost
+    end
+    if kind == 'B' and amount > 0 then
+      local period_ms = tonumber(p1)
+      local capacity = tonumber(p2) * period_ms
+      local occupancy = bucket_now(key, now, limit)
+      if occupancy < capacity then
+        bucket_write(key, now, math.min(capacity, occupancy + amount * period_ms), limit)
+      end
+    elseif kind == 'Q' and amount > 0 then
+      local pid, pend = period(p1, now)
+      quota_write(key, pid, quota_now(key, pid) + amount, now, pend)
+    end
+  end
+  local user = record.user or ARGV[6]
+  redis.call('HINCRBY', KEYS[2], 'requests', 1)
+  redis.call('HINCRBY', KEYS[2], 'replayed', 1)
+  if actual_cost > 0 then
+    redis.call('HINCRBY', KEYS[2], 'spendMicros', fmt(actual_cost))
+    redis.call('ZINCRBY', KEYS[3], fmt(actual_cost), user)
+    redis.call('PEXPIRE', KEYS[3], stats_ttl)
+  end
+  redis.call('PEXPIRE', KEYS[2], stats_ttl)
+  if actual_tokens > 0 then
+    redis.call('HINCRBY', KEYS[5], user, fmt(actual_tokens))
+    redis.call('PEXPIRE', KEYS[5], stats_ttl)
+  end
+  if actual_cost > 0 or actual_tokens > 0 then
+    redis.call('HSET', KEYS[4], user, record.tier or ARGV[7])
+    redis.call('PEXPIRE', KEYS[4], stats_ttl)
+  end
+  redis.call('HSET', KEYS[1], 'charged', '1')
+  charged = 1
+end
+
+redis.call('HSET', KEYS[1], 'state', state)
+redis.call('PEXPIRE', KEYS[1], ARGV[11])
+return {1, now, refunded, charged}
