@@ -44,6 +44,7 @@ final class Fleet implements AutoCloseable {
   private RedisServer redis;
   private Path redisDir;
   private String appendfsync;
+  private long redisPid;
   final int redisPort = freePort();
   int stubPort;
 
@@ -81,6 +82,7 @@ final class Fleet implements AutoCloseable {
       }
       redis = builder.build();
       redis.start();
+      redisPid = readPid();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -114,7 +116,12 @@ final class Fleet implements AutoCloseable {
     return String.valueOf(reply);
   }
 
+  /** The redis-server's pid as it reported it at start (asking a stopped server would hang). */
   long redisPid() {
+    return redisPid;
+  }
+
+  private long readPid() {
     String info = redis("INFO", "server");
     for (String line : info.split("\r?\n")) {
       if (line.startsWith("process_id:")) {
