@@ -64,6 +64,12 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   /** Pause before the journal is tried again after a failed replay step. */
   static final long JOURNAL_RETRY_MS = 500;
   static final long SIDECAR_COUNT_MS = 2_000;
+  /**
+   * Once Redis answers again, the journal is added first, so that the counters hold the outage's
+   * traffic before new traffic is decided there; traffic is handed back to Redis when that is done,
+   * or after this long at most (a long journal then finishes behind the traffic).
+   */
+  static final long HANDOVER_MAX_MS = 500;
 
   private final Vertx vertx;
   private final long answerDeadlineMs;
@@ -79,6 +85,10 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   private final AtomicInteger liveSidecars = new AtomicInteger(1);
   private final AtomicBoolean replaying = new AtomicBoolean();
   private volatile boolean up = true;
+  /** Redis answers again and the journal is being added; traffic is still decided by the failure mode. */
+  private volatile boolean recovering;
+  /** Counts outages: a hand-over meant for one outage never ends a later one. */
+  private final AtomicInteger outages = new AtomicInteger();
   private volatile long downSinceMs;
   private final long countTimer;
 
@@ -253,7 +263,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
 
   private void append(Pending pending) {
     journal.add(pending);
-    if (up) {
+    if (up || recovering) {
       drainJournal();
     }
   }
@@ -261,6 +271,8 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   @Override
   public void unavailable(String evidence) {
     up = false;
+    recovering = false;
+    outages.incrementAndGet();
     downSinceMs = System.currentTimeMillis();
     metrics.storeUp(false);
     metrics.storeEvent("outage");
@@ -273,11 +285,27 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
 
   @Override
   public void available() {
-    up = true;
-    metrics.storeUp(true);
     LOG.log(System.Logger.Level.INFO, "Redis is back after " + (System.currentTimeMillis() - downSinceMs)
         + " ms; adding the " + journal.size() + " usage records and refunds seen meanwhile");
+    int outage = outages.get();
+    if (journal.isEmpty()) {
+      handOver(outage);
+      return;
+    }
+    recovering = true;
+    vertx.setTimer(HANDOVER_MAX_MS, t -> handOver(outage));
     drainJournal();
+  }
+
+  /** Traffic is decided by Redis again, unless Redis went away again since {@code outage} ended. */
+  private synchronized void handOver(int outage) {
+    if (up || outage != outages.get()) {
+      return;
+    }
+    recovering = false;
+    up = true;
+    metrics.storeUp(true);
+    drainJournal(); // whatever is left, behind the traffic
   }
 
   private void drainJournal() {
@@ -288,14 +316,17 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
     replayNext(done);
     done.future().onComplete(result -> {
       replaying.set(false);
+      if (recovering && journal.isEmpty()) {
+        handOver(outages.get());
+      }
       if (result.failed()) {
         LOG.log(System.Logger.Level.DEBUG, journal.size() + " usage records not yet added to Redis: " + result.cause());
         vertx.setTimer(JOURNAL_RETRY_MS, t -> {
-          if (up) {
+          if (up || recovering) {
             drainJournal();
           }
         });
-      } else if (up && !journal.isEmpty()) {
+      } else if ((up || recovering) && !journal.isEmpty()) {
         drainJournal(); // journaled after the replay found the journal empty
       }
     });
@@ -308,7 +339,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
    */
   private void replayNext(Promise<Void> done) {
     Pending next = journal.peek();
-    if (next == null || !up) {
+    if (next == null || !(up || recovering)) {
       done.complete();
       return;
     }

@@ -17,6 +17,7 @@ import dev.ratekeeper.sidecar.limiter.LimitPlan;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore;
+import dev.ratekeeper.sidecar.store.RedisLink;
 import dev.ratekeeper.sidecar.store.RedisTime;
 import io.github.bucket4j.BucketConfiguration;
 import io.github.bucket4j.distributed.AsyncBucketProxy;
@@ -54,7 +55,8 @@ import redis.embedded.RedisServer;
  *
  * <ul>
  *   <li>Ratekeeper, requests-only admission: {@code admit.lua} on one contended user's bucket plus the
- *       global request bucket, through one Vert.x connection with 1, 8, 64 calls in flight (pipelined);
+ *       global request bucket, through the sidecar's own {@link RedisLink} (its pipelined connections)
+ *       with 1, 8, 64 calls in flight;
  *   <li>Ratekeeper, full metered admission: all 14 counters of a request (tier rates, hour/day quotas,
  *       a lease, user and global budgets, model and global rates, the tier's global shares), same user;
  *       and the whole request lifecycle, admit then reconcile (two script calls per request);
@@ -93,12 +95,15 @@ public final class LimiterBench {
 
     Vertx vertx = Vertx.vertx();
     try {
-      RedisConnection connection = Redis.createClient(vertx, new RedisOptions().setConnectionString(url)
-          .setMaxWaitingHandlers(1_000_000)).connect().toCompletionStage().toCompletableFuture().get();
-      RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
-      store.loadScripts().toCompletionStage().toCompletableFuture().get();
+      // a connection of its own for INFO / CONFIG RESETSTAT between measurements (not measured)
+      RedisConnection connection = Redis.createClient(vertx, new RedisOptions().setConnectionString(url)).connect()
+          .toCompletionStage().toCompletableFuture().get();
+      // exactly the sidecar's client set-up: RedisLink's pipelined connections, scripts loaded at open
+      RedisLink link = RedisLink.open(vertx, new RedisOptions().setConnectionString(url), RedisLink.CONNECTIONS,
+          RedisLimiterStore::loadScripts).toCompletionStage().toCompletableFuture().get();
+      RedisLimiterStore store = RedisLimiterStore.create(link, LimiterOptions.DEFAULTS, RedisTime.server());
       // full admissions leave a lease and a reservation record each: short TTLs keep Redis' memory flat
-      RedisLimiterStore shortLived = RedisLimiterStore.create(connection,
+      RedisLimiterStore shortLived = RedisLimiterStore.create(link,
           new LimiterOptions(2_000, 2_000, 1_000, 1_000, 0), RedisTime.server());
       CompiledPolicy policy = policy();
       CompiledTier tier = policy.tier("bench").orElseThrow();
