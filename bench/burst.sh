@@ -19,7 +19,7 @@ if ! command -v redis-benchmark >/dev/null 2>&1; then
     || echo "could not install redis-tools; the redis-benchmark column will say so" >&2
 fi
 
-./mvnw -B -q -pl sidecar -am test-compile dependency:build-classpath \
+./mvnw -B -q -Pbench -pl sidecar -am test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
 CP="sidecar/target/test-classes:sidecar/target/classes:$(cat sidecar/target/bench.classpath)"
 exec java -cp "$CP" dev.ratekeeper.sidecar.bench.BurstBench "${1:-embedded}"

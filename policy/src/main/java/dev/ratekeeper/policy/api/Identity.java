@@ -11,6 +11,7 @@ public class Identity {
   public static final String DEFAULT_USER_HEADER = "X-Ratekeeper-User";
   public static final String DEFAULT_TIER_HEADER = "X-Ratekeeper-Tier";
   public static final String DEFAULT_API_KEY_HEADER = "X-Ratekeeper-Api-Key";
+  public static final String DEFAULT_RUN_HEADER = "X-Ratekeeper-Run";
 
   @JsonPropertyDescription("Request header in which the agent names the end user it acts for; absent header: user \"anonymous\". Default X-Ratekeeper-User.")
   @Size(min = 1, max = 128)
@@ -21,6 +22,11 @@ public class Identity {
   @Size(min = 1, max = 128)
   @Pattern(Names.HEADER_PATTERN)
   public String tierHeader;
+
+  @JsonPropertyDescription("Request header in which the agent names its run (a session, a task), for the tiers' run limits; absent header: the call is outside any run. Default X-Ratekeeper-Run. Stripped before forwarding.")
+  @Size(min = 1, max = 128)
+  @Pattern(Names.HEADER_PATTERN)
+  public String runHeader;
 
   @JsonPropertyDescription("Trust the tier header sent by the agent. Default false.")
   public Boolean trustTierHeader;

@@ -45,6 +45,9 @@ public class Tier {
   @Max(100)
   public Integer globalShare;
 
+  @JsonPropertyDescription("Caps on each run of each user of this tier: the agent names its run in identity.runHeader; calls without it are outside any run.")
+  public RunLimits run;
+
   @JsonPropertyDescription("How long a request may wait for capacity before it is answered 429, e.g. 0s, 500ms, 2s. Default 0s.")
   @Pattern(Durations.PATTERN)
   public String maxQueueWait;

@@ -19,7 +19,16 @@ public record CompiledTier(
     CompiledBudget budget,
     List<String> models,
     int globalShare,
-    long maxQueueWaitMs) {
+    long maxQueueWaitMs,
+    CompiledRun run) {
+
+  /** Without run limits. */
+  public CompiledTier(String name, int priority, Rate requests, Rate tokensPerMinute, Long tokensPerHour,
+      Long tokensPerDay, Long maxPerRequest, Integer concurrency, CompiledBudget budget, List<String> models,
+      int globalShare, long maxQueueWaitMs) {
+    this(name, priority, requests, tokensPerMinute, tokensPerHour, tokensPerDay, maxPerRequest, concurrency, budget,
+        models, globalShare, maxQueueWaitMs, null);
+  }
 
   /** Whether this tier may call {@code model}; an empty allow-list allows every model. */
   public boolean allowsModel(String model) {

@@ -11,6 +11,7 @@ import dev.ratekeeper.policy.api.Money;
 import dev.ratekeeper.policy.api.Pricing;
 import dev.ratekeeper.policy.api.RateLimitPolicySpec;
 import dev.ratekeeper.policy.api.StoreFailureMode;
+import dev.ratekeeper.policy.api.RunLimits;
 import dev.ratekeeper.policy.api.Tier;
 import dev.ratekeeper.policy.api.UnmeteredPaths;
 import dev.ratekeeper.policy.api.Upstream;
@@ -68,7 +69,8 @@ public final class PolicyCompiler {
             or(identity.tierHeader, Identity.DEFAULT_TIER_HEADER),
             Boolean.TRUE.equals(identity.trustTierHeader),
             or(identity.apiKeyHeader, Identity.DEFAULT_API_KEY_HEADER),
-            identity.apiKeySecretRef == null ? null : identity.apiKeySecretRef.name),
+            identity.apiKeySecretRef == null ? null : identity.apiKeySecretRef.name,
+            or(identity.runHeader, Identity.DEFAULT_RUN_HEADER)),
         spec.defaultTier == null ? spec.tiers.get(0).name : spec.defaultTier,
         spec.defaultMaxTokens == null ? DEFAULT_MAX_TOKENS : spec.defaultMaxTokens,
         tiers,
@@ -105,7 +107,16 @@ public final class PolicyCompiler {
         budget(tier.budget),
         tier.models == null ? List.of() : List.copyOf(tier.models),
         tier.globalShare == null ? 100 : tier.globalShare,
-        tier.maxQueueWait == null ? 0 : Durations.parseMillis(tier.maxQueueWait).orElseThrow());
+        tier.maxQueueWait == null ? 0 : Durations.parseMillis(tier.maxQueueWait).orElseThrow(),
+        run(tier.run));
+  }
+
+  private static CompiledRun run(RunLimits run) {
+    if (run == null) {
+      return null;
+    }
+    return new CompiledRun(run.usd == null ? null : micros(run.usd), run.tokens, run.requests,
+        Durations.parseMillis(run.idleTimeout == null ? RunLimits.DEFAULT_IDLE_TIMEOUT : run.idleTimeout).orElseThrow());
   }
 
   /** Exact names first (in the order listed), then globs (in the order listed): the match order. */

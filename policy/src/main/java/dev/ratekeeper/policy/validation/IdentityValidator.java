@@ -37,6 +37,7 @@ final class IdentityValidator {
     boolean userOk = header(base + ".userHeader", identity.userHeader, v);
     boolean tierOk = header(base + ".tierHeader", identity.tierHeader, v);
     boolean apiKeyOk = header(base + ".apiKeyHeader", identity.apiKeyHeader, v);
+    boolean runOk = header(base + ".runHeader", identity.runHeader, v);
     if (identity.apiKeySecretRef != null) {
       secretName(base + ".apiKeySecretRef.name", identity.apiKeySecretRef.name, v);
     }
@@ -51,6 +52,9 @@ final class IdentityValidator {
     }
     if (identity.apiKeySecretRef != null && (apiKeyOk || identity.apiKeyHeader == null)) {
       active.add(new Header(base + ".apiKeyHeader", identity.apiKeyHeader, Identity.DEFAULT_API_KEY_HEADER));
+    }
+    if (runOk || identity.runHeader == null) {
+      active.add(new Header(base + ".runHeader", identity.runHeader, Identity.DEFAULT_RUN_HEADER));
     }
     for (int i = 0; i < active.size(); i++) {
       for (int j = 0; j < i; j++) {

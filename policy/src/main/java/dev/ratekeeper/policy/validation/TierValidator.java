@@ -4,6 +4,7 @@ import dev.ratekeeper.policy.api.Durations;
 import dev.ratekeeper.policy.api.GlobalLimits;
 import dev.ratekeeper.policy.api.Names;
 import dev.ratekeeper.policy.api.RateLimitPolicySpec;
+import dev.ratekeeper.policy.api.RunLimits;
 import dev.ratekeeper.policy.api.Tier;
 import dev.ratekeeper.policy.api.TierTokens;
 import dev.ratekeeper.policy.compile.PolicyCompiler;
@@ -22,6 +23,7 @@ final class TierValidator {
   static final int MAX_MODELS = 64;
   /** Longest a request may wait for capacity: longer holds client connections past what SDK timeouts expect. */
   static final long MAX_QUEUE_WAIT_MS = 5 * 60_000L;
+  static final long MAX_RUN_IDLE_MS = 7 * 24 * 3_600_000L;
 
   static final String NAME_RULE =
       "a valid name (lower-case letters, digits and dashes, starting with a letter, not ending with a dash)";
@@ -75,7 +77,34 @@ final class TierValidator {
     v.items(path + ".models", tier.models, MAX_MODELS, (glob, j) -> v.nonEmpty(path + ".models[" + j + "]", glob));
     boolean shareOk = v.range(path + ".globalShare", tier.globalShare, 1, 100, true);
     maxQueueWait(path + ".maxQueueWait", tier.maxQueueWait, v);
+    run(path + ".run", tier.run, v);
     reservationFits(path, tier, shareOk || tier.globalShare == null, spec, v);
+  }
+
+  /** Run caps: at least one of usd, tokens, requests; a positive budget; an idle timeout of 1s to 7d. */
+  private static void run(String path, RunLimits run, Violations v) {
+    if (run == null) {
+      return;
+    }
+    if (run.usd == null && run.tokens == null && run.requests == null) {
+      v.add(path, "sets no cap: give usd, tokens or requests (or leave run out)");
+    }
+    v.money(path + ".usd", run.usd, false).ifPresent(micros -> {
+      if (micros == 0) {
+        v.add(path + ".usd", "must be greater than 0 (a zero budget admits no priced request)");
+      }
+    });
+    v.limit(path + ".tokens", run.tokens);
+    v.limit(path + ".requests", run.requests);
+    if (run.idleTimeout != null) {
+      Optional<Long> millis = Durations.parseMillis(run.idleTimeout);
+      if (millis.isEmpty()) {
+        v.add(path + ".idleTimeout", Violations.quote(run.idleTimeout)
+            + " is not a duration: write e.g. 30m, 1h or 2h30m");
+      } else if (millis.get() < 1_000 || millis.get() > MAX_RUN_IDLE_MS) {
+        v.add(path + ".idleTimeout", "must be between 1s and 7 days (168h)");
+      }
+    }
   }
 
   private static void maxQueueWait(String path, String text, Violations v) {
