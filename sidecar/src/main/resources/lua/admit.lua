@@ -26,7 +26,7 @@ ARGV[16] n, the number of checks; then 6 per check:
          kind (B bucket | Q calendar quota | L leases), unit (R requests | T tokens | U micro-dollars | L lease),
          cost, limit, p1, p2
          B: limit = refill per periodMs, p1 = periodMs, p2 = burst
-         Q: limit = units per period, p1 = period kind H | D | W | M
+         Q: limit = units per period, p1 = period kind H | D | W | M, or I (a run's count: p2 = idle ms)
          L: limit = most leases at once
 
 Returns
@@ -83,8 +83,7 @@ for i = 1, n do
     rem_n[i], reset_n[i] = math.max(0, idiv(capacity - occupancy, period_ms)), cdiv(occupancy, limit)
     next_value[i] = need
   elseif kind == 'Q' then
-    local pid, pend = period(ARGV[a + 5], now)
-    local count = quota_now(key, pid)
+    local pid, pend, count = quota_read(key, ARGV[a + 5], ARGV[a + 6], now)
     local need = count + cost
     never[i] = cost > limit
     ok[i] = need <= limit

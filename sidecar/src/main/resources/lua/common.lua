@@ -144,17 +144,40 @@ local function bucket_write(key, now, occupancy, limit)
   redis.call('SET', key, fmt(now) .. ':' .. fmt(occupancy), 'PX', fmt(cdiv(occupancy, limit) + 1000))
 end
 
--- Calendar quota (CalendarQuota.java): STRING "<periodId>:<count>". Returns the count of period pid.
-local function quota_now(key, pid)
+-- A quota check's counter now (Check.java quotaCount / quotaStillCounts): returns the period id a
+-- write now uses, that period's end, the count now, and whether the stored counter is still live.
+--   calendar (p1 = H | D | W | M): "<periodId>:<count>"; counts zero once periodId is not the current one
+--   a run's count (p1 = I, p2 = idle ms): "<deadlineMs>:<count>", the deadline being p2 ms after the
+--     run's last call; counts zero once the deadline has passed (the run was idle too long)
+local function quota_read(key, p1, p2, now)
+  local pid, pend
+  if p1 == 'I' then
+    pend = now + tonumber(p2)
+    pid = fmt(pend)
+  else
+    pid, pend = period(p1, now)
+  end
   local value = redis.call('GET', key)
   if not value then
-    return 0
+    return pid, pend, 0, false
   end
   local p, n = split(value)
-  if p ~= pid then
-    return 0
+  local live
+  if p1 == 'I' then
+    live = tonumber(p) > now
+  else
+    live = p == pid
   end
-  return tonumber(n)
+  return pid, pend, live and tonumber(n) or 0, live
+end
+
+-- Whether a reservation charged under reserved_pid is still in the counter: the same calendar period,
+-- or (a run's count) the run still live
+local function still_counts(p1, reserved_pid, pid, live)
+  if p1 == 'I' then
+    return live
+  end
+  return reserved_pid == pid
 end
 
 local function quota_write(key, pid, count, now, period_end)

@@ -62,7 +62,7 @@ local n = tonumber(ARGV[10])
 for i = 1, n do
   local a = 10 + (i - 1) * 5
   local key, kind, unit = KEYS[5 + i], ARGV[a + 1], ARGV[a + 2]
-  local limit, p1 = tonumber(ARGV[a + 3]), ARGV[a + 4]
+  local limit, p1, p2 = tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5]
   local charged = record[key]
   if charged then
     local actual = unit == 'T' and actual_tokens or actual_cost
@@ -74,9 +74,8 @@ for i = 1, n do
       bucket_write(key, now, math.max(0, occupancy), limit)
     else
       local reserved, reserved_pid = split(charged)
-      local pid, pend = period(p1, now)
-      local count = quota_now(key, pid)
-      if reserved_pid == pid then
+      local pid, pend, count, live = quota_read(key, p1, p2, now)
+      if still_counts(p1, reserved_pid, pid, live) then
         count = count + actual - tonumber(reserved)
       else
         count = count + actual

@@ -60,7 +60,7 @@ if record.state == 'held' or record.state == 'counted' then
   for i = 1, n do
     local a = 13 + (i - 1) * 6
     local key, kind = KEYS[5 + i], ARGV[a + 1]
-    local limit, p1 = tonumber(ARGV[a + 4]), ARGV[a + 5]
+    local limit, p1, p2 = tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6]
     local was = record[key]
     if was then
       if kind == 'L' then
@@ -70,9 +70,9 @@ if record.state == 'held' or record.state == 'counted' then
         bucket_write(key, now, math.max(0, occupancy), limit)
       else
         local reserved, reserved_pid = split(was)
-        local pid, pend = period(p1, now)
-        if reserved_pid == pid then
-          quota_write(key, pid, math.max(0, quota_now(key, pid) - tonumber(reserved)), now, pend)
+        local pid, pend, count, live = quota_read(key, p1, p2, now)
+        if still_counts(p1, reserved_pid, pid, live) then
+          quota_write(key, pid, math.max(0, count - tonumber(reserved)), now, pend)
         end
       end
     end
@@ -108,8 +108,8 @@ if ARGV[8] == '1' and record.charged ~= '1' and record.state ~= 'done' then
         bucket_write(key, now, math.min(capacity, occupancy + amount * period_ms), limit)
       end
     elseif kind == 'Q' and amount > 0 then
-      local pid, pend = period(p1, now)
-      quota_write(key, pid, quota_now(key, pid) + amount, now, pend)
+      local pid, pend, count = quota_read(key, p1, p2, now)
+      quota_write(key, pid, count + amount, now, pend)
     end
   end
   local user = record.user or ARGV[6]

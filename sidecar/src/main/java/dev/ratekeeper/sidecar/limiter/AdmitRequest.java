@@ -18,6 +18,7 @@ import java.util.Objects;
  * @param reservedTokens input estimate plus output cap (0 for requests-only)
  * @param reservedCostMicros what {@code reservedTokens} would cost at the model's prices (0 when unpriced)
  * @param shadow decide and count but never block (defaults to the policy's mode)
+ * @param run the agent's run as named in {@code identity.runHeader}, or null outside any run
  */
 public record AdmitRequest(
     CompiledPolicy policy,
@@ -28,7 +29,8 @@ public record AdmitRequest(
     Scope scope,
     long reservedTokens,
     long reservedCostMicros,
-    boolean shadow) {
+    boolean shadow,
+    String run) {
 
   /** Which limits apply. */
   public enum Scope {
@@ -39,6 +41,12 @@ public record AdmitRequest(
      * global request rate (with the tier's share of it). No tokens, budget, model or lease; nothing to reconcile.
      */
     REQUESTS_ONLY
+  }
+
+  /** Outside any run. */
+  public AdmitRequest(CompiledPolicy policy, String requestId, String user, CompiledTier tier, CompiledModel model,
+      Scope scope, long reservedTokens, long reservedCostMicros, boolean shadow) {
+    this(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow, null);
   }
 
   public AdmitRequest {
@@ -69,7 +77,14 @@ public record AdmitRequest(
   }
 
   public AdmitRequest withShadow(boolean shadow) {
-    return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow);
+    return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow,
+        run);
+  }
+
+  /** The same call within the agent's run {@code run} (null: outside any run). */
+  public AdmitRequest withRun(String run) {
+    return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow,
+        run);
   }
 
   public boolean metered() {

@@ -9,11 +9,6 @@ package dev.ratekeeper.sidecar.limiter;
 public final class CalendarQuota {
   private CalendarQuota() {}
 
-  /** The count of period {@code currentPeriodId}, given the stored period id and count (null: no counter). */
-  public static long current(String storedPeriodId, long storedCount, String currentPeriodId) {
-    return currentPeriodId.equals(storedPeriodId) ? storedCount : 0;
-  }
-
   /** Decides {@code check.cost()} units against a period that has counted {@code count} and ends at {@code periodEndMs}. */
   public static Evaluation evaluate(Check check, long count, long nowMs, long periodEndMs) {
     long need = count + check.cost();
@@ -25,13 +20,12 @@ public final class CalendarQuota {
   }
 
   /**
-   * The count after reconcile: the reservation made in period {@code reservedPeriodId} is replaced by
-   * the actual figure when that period is still current; otherwise the period rolled over (the
-   * reservation went with it) and the actual figure is charged to the new period. Never below zero.
+   * The count after reconcile: the reservation is replaced by the actual figure when it is still in
+   * the counter ({@link Check#quotaStillCounts}); otherwise the period rolled over or the run ended (the
+   * reservation went with it) and the actual figure is charged to the new one. Never below zero.
    */
-  public static long recharged(long count, long reserved, long actual, String reservedPeriodId,
-      String currentPeriodId) {
-    long next = currentPeriodId.equals(reservedPeriodId) ? count + actual - reserved : count + actual;
+  public static long recharged(long count, long reserved, long actual, boolean reservationStillCounts) {
+    long next = reservationStillCounts ? count + actual - reserved : count + actual;
     return Math.max(0, next);
   }
 

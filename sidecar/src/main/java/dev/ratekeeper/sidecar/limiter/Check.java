@@ -15,9 +15,10 @@ import java.util.Objects;
  * @param key the counter's Redis key (the in-memory store uses the same names)
  * @param cost units this request takes: 1 request, the token reservation, the cost in micro-dollars, 1 lease
  * @param limit bucket: refill per {@code periodMs}; quota: units per calendar period; lease: most leases at once
- * @param periodMs bucket: refill period (60 000 for every rate the compiler makes); otherwise 0
+ * @param periodMs bucket: refill period (60 000 for every rate the compiler makes); run count: its idle timeout;
+ *     otherwise 0
  * @param burst bucket: its size; otherwise 0
- * @param period quota: the calendar period; otherwise null
+ * @param period quota: the calendar period; null for a run's count and other kinds
  */
 public record Check(Dimension dimension, boolean tierShare, Kind kind, String key, long cost, long limit,
     long periodMs, long burst, CalendarPeriod period) {
@@ -70,6 +71,47 @@ public record Check(Dimension dimension, boolean tierShare, Kind kind, String ke
 
   public static Check quota(Dimension dimension, String key, long limit, CalendarPeriod period, long cost) {
     return new Check(dimension, false, Kind.QUOTA, key, cost, limit, 0, 0, period);
+  }
+
+  /**
+   * A count per run: like a calendar quota, but its period is the run's life, which ends
+   * {@code idleMs} after its last call (the counter expires then). Lua period code {@code I}.
+   */
+  public static Check runQuota(Dimension dimension, String key, long limit, long idleMs, long cost) {
+    return new Check(dimension, false, Kind.QUOTA, key, cost, limit, idleMs, 0, null);
+  }
+
+  /**
+   * The period id a quota counter written at {@code nowMs} carries: the calendar period's id, or for a
+   * run's count its deadline ({@code nowMs + periodMs}, the idle timeout after this call).
+   */
+  public String quotaPeriodId(long nowMs) {
+    return period == null ? Long.toString(nowMs + periodMs) : period.id(nowMs);
+  }
+
+  /** The count a quota counter holds at {@code nowMs}, given what is stored (null id: no counter). */
+  public long quotaCount(String storedPeriodId, long storedCount, long nowMs) {
+    return storedPeriodId != null && quotaLive(storedPeriodId, nowMs) ? storedCount : 0;
+  }
+
+  /**
+   * Whether a reservation charged under {@code reservedPeriodId} is still in the counter at {@code nowMs}:
+   * the same calendar period, or (a run's count) the run still live.
+   */
+  public boolean quotaStillCounts(String reservedPeriodId, String storedPeriodId, long nowMs) {
+    if (period == null) {
+      return storedPeriodId != null && quotaLive(storedPeriodId, nowMs);
+    }
+    return reservedPeriodId.equals(period.id(nowMs));
+  }
+
+  private boolean quotaLive(String storedPeriodId, long nowMs) {
+    return period == null ? Long.parseLong(storedPeriodId) > nowMs : storedPeriodId.equals(period.id(nowMs));
+  }
+
+  /** When a quota's period ends: the calendar period's end, or {@code idle} ms from now for a run's count. */
+  public long quotaEndMs(long nowMs) {
+    return period == null ? nowMs + periodMs : period.endMs(nowMs);
   }
 
   public static Check lease(Dimension dimension, String key, long limit) {

@@ -67,7 +67,19 @@ public record Decision(
 
   /** Whether a budget (the user's or the global one) reaches {@code warnAtPercent} with this request. */
   public boolean budgetWarning(int warnAtPercent) {
+    BudgetStatus run = runBudget();
     return (userBudget != null && userBudget.reaches(warnAtPercent))
-        || (globalBudget != null && globalBudget.reaches(warnAtPercent));
+        || (globalBudget != null && globalBudget.reaches(warnAtPercent))
+        || (run != null && run.reaches(warnAtPercent));
+  }
+
+  /** The caller's run budget (committed spend and reservations of the run, this request's included), or null. */
+  public BudgetStatus runBudget() {
+    for (DimensionStatus status : dimensions) {
+      if (status.dimension() == Dimension.RUN_BUDGET) {
+        return new BudgetStatus(status.limit() - status.remaining(), status.limit(), status.resetMs());
+      }
+    }
+    return null;
   }
 }

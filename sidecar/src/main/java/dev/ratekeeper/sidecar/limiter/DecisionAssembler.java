@@ -57,7 +57,7 @@ public final class DecisionAssembler {
           BudgetStatus budget = new BudgetStatus(out.used(), check.limit(), out.resetMs());
           if (check.dimension() == Dimension.BUDGET) {
             userBudget = budget;
-          } else {
+          } else if (check.dimension() == Dimension.GLOBAL_BUDGET) {
             globalBudget = budget;
           }
         }

@@ -3,6 +3,7 @@ package dev.ratekeeper.sidecar.limiter;
 import dev.ratekeeper.policy.compile.CompiledGlobal;
 import dev.ratekeeper.policy.compile.CompiledModel;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.compile.CompiledRun;
 import dev.ratekeeper.policy.compile.CompiledTier;
 import dev.ratekeeper.policy.compile.Rate;
 import dev.ratekeeper.policy.keys.RedisKeys;
@@ -23,6 +24,8 @@ public final class LimitPlan {
   static final String TOKENS_PER_DAY = "tpd";
   static final String CONCURRENCY = "conc";
   static final String BUDGET = "budget";
+  /** Prefix of a run's counters: {@code u:<user>:run:<run>:req|tokens|budget}. */
+  static final String RUN = "run";
   static final String SHARE_REQUESTS = "greq";
   static final String SHARE_TOKENS = "gtpm";
 
@@ -62,6 +65,22 @@ public final class LimitPlan {
       if (tier.budget() != null) {
         checks.add(Check.quota(Dimension.BUDGET, keys.user(user, BUDGET), tier.budget().microUsd(),
             CalendarPeriod.of(tier.budget().period()), cost));
+      }
+      CompiledRun run = tier.run();
+      if (run != null && request.run() != null) {
+        String runKey = RUN + ":" + RedisKeys.encode(request.run()) + ":";
+        if (run.requests() != null) {
+          checks.add(Check.runQuota(Dimension.RUN_REQUESTS, keys.user(user, runKey + REQUESTS), run.requests(),
+              run.idleTimeoutMs(), 1));
+        }
+        if (run.tokens() != null) {
+          checks.add(Check.runQuota(Dimension.RUN_TOKENS, keys.user(user, runKey + "tokens"), run.tokens(),
+              run.idleTimeoutMs(), tokens));
+        }
+        if (run.budgetMicros() != null) {
+          checks.add(Check.runQuota(Dimension.RUN_BUDGET, keys.user(user, runKey + BUDGET), run.budgetMicros(),
+              run.idleTimeoutMs(), cost));
+        }
       }
     }
     if (model != null) {

@@ -27,11 +27,12 @@ final class Headers {
     String userHeader = identity.userHeader().toLowerCase(Locale.ROOT);
     String tierHeader = identity.tierHeader().toLowerCase(Locale.ROOT);
     String keyHeader = identity.apiKeyHeader().toLowerCase(Locale.ROOT);
+    String runHeader = identity.runHeader().toLowerCase(Locale.ROOT);
     for (var entry : in) {
       String name = entry.getKey().toLowerCase(Locale.ROOT);
       if (HOP_BY_HOP.contains(name) || listedInConnection.contains(name) || name.equals("host")
           || name.equals("content-length") || name.startsWith("x-ratekeeper-") || name.equals(userHeader)
-          || name.equals(tierHeader) || name.equals(keyHeader)) {
+          || name.equals(tierHeader) || name.equals(keyHeader) || name.equals(runHeader)) {
         continue;
       }
       if (providerKey != null && (name.equals("authorization") || name.equals("x-api-key"))) {

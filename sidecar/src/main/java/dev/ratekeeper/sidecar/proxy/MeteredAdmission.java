@@ -41,7 +41,8 @@ final class MeteredAdmission {
   static final long MIN_CLAMPED_TOKENS = 256;
   private static final Set<Dimension> MODEL_DIMENSIONS = EnumSet.of(Dimension.MODEL_REQUESTS_PER_MINUTE,
       Dimension.MODEL_TOKENS_PER_MINUTE, Dimension.MODEL_TOKENS_PER_DAY);
-  private static final Set<Dimension> BUDGETS = EnumSet.of(Dimension.BUDGET, Dimension.GLOBAL_BUDGET);
+  private static final Set<Dimension> BUDGETS = EnumSet.of(Dimension.BUDGET, Dimension.GLOBAL_BUDGET,
+      Dimension.RUN_BUDGET);
 
   private final ProxyServer.Deps deps;
   private final HttpServerRequest req;
@@ -58,6 +59,8 @@ final class MeteredAdmission {
   private long queuedAtNanos = -1;
   private long deadlineMs;
   private AdmissionQueue.Waiter waiter;
+  /** The agent's run, from {@code identity.runHeader}; null outside any run. */
+  private String run;
   private final boolean shadowCooldown;
 
   MeteredAdmission(ProxyServer.Deps deps, HttpServerRequest req, CompiledPolicy policy, Route route,
@@ -75,7 +78,20 @@ final class MeteredAdmission {
     this.requestIds = requestIds;
   }
 
+  /** The longest run name accepted in {@code identity.runHeader}: it becomes part of counter keys. */
+  static final int MAX_RUN_LENGTH = 128;
+
   void start() {
+    String named = req.headers().get(policy.identity().runHeader());
+    if (named != null && !named.isBlank()) {
+      if (named.strip().length() > MAX_RUN_LENGTH) {
+        deps.metrics().request(route.upstream().name(), request.model(), caller.tier(), "invalid");
+        Responses.error(req.response(), format(), ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
+            policy.identity().runHeader() + " is longer than " + MAX_RUN_LENGTH + " characters"));
+        return;
+      }
+      run = named.strip();
+    }
     attempt();
   }
 
@@ -84,7 +100,7 @@ final class MeteredAdmission {
     LimiterStore limiter = deps.limiter();
     SidecarMetrics metrics = deps.metrics();
     AdmitRequest ask = AdmitRequest.metered(policy, requestIds.get(), caller.user(), planned.tier(), planned.model(),
-        planned.tokens(), planned.costMicros());
+        planned.tokens(), planned.costMicros()).withRun(run);
     long start = System.nanoTime();
     return limiter.admit(ask).transform(decided -> {
       metrics.decisionTime(System.nanoTime() - start);
@@ -154,7 +170,8 @@ final class MeteredAdmission {
       return false;
     }
     long available = Long.MAX_VALUE;
-    for (BudgetStatus budget : new BudgetStatus[] {decision.userBudget(), decision.globalBudget()}) {
+    for (BudgetStatus budget : new BudgetStatus[] {decision.userBudget(), decision.globalBudget(),
+        decision.runBudget()}) {
       if (budget != null) {
         // usedMicros counts this request's reservation; what is left for it is the rest
         available = Math.min(available, budget.limitMicros() - (budget.usedMicros() - ask.reservedCostMicros()));

@@ -49,7 +49,7 @@ final class Responses {
       resp.putHeader("x-should-retry", "false");
     }
     boolean budget = verdict.limitedBy().stream()
-        .anyMatch(d -> d == Dimension.BUDGET || d == Dimension.GLOBAL_BUDGET);
+        .anyMatch(d -> d == Dimension.BUDGET || d == Dimension.GLOBAL_BUDGET || d == Dimension.RUN_BUDGET);
     ProviderError.Kind kind = budget ? ProviderError.Kind.BUDGET_EXHAUSTED : ProviderError.Kind.RATE_LIMITED;
     String message = budget
         ? "Ratekeeper: budget exhausted (" + dims + "); retry after " + (ms + 999) / 1000 + " s"
@@ -101,6 +101,7 @@ final class Responses {
     StringBuilder out = new StringBuilder();
     appendWarning(out, "budget", verdict.userBudget(), warnAtPercent);
     appendWarning(out, "global.budget", verdict.globalBudget(), warnAtPercent);
+    appendWarning(out, "run.budget", verdict.runBudget(), warnAtPercent);
     return out.length() == 0 ? null : out.toString();
   }
 

@@ -4,6 +4,7 @@ import dev.ratekeeper.policy.compile.CompiledBudget;
 import dev.ratekeeper.policy.compile.CompiledGlobal;
 import dev.ratekeeper.policy.compile.CompiledModel;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.compile.CompiledRun;
 import dev.ratekeeper.policy.compile.CompiledTier;
 import dev.ratekeeper.policy.compile.Rate;
 
@@ -33,7 +34,12 @@ final class LocalShare {
     return new CompiledTier(t.name(), t.priority(), rate(t.requests(), n), rate(t.tokensPerMinute(), n),
         div(t.tokensPerHour(), n), div(t.tokensPerDay(), n), t.maxPerRequest(),
         t.concurrency() == null ? null : (int) Math.max(1, t.concurrency() / n), budget(t.budget(), n), t.models(),
-        t.globalShare(), t.maxQueueWaitMs());
+        t.globalShare(), t.maxQueueWaitMs(), run(t.run(), n));
+  }
+
+  private static CompiledRun run(CompiledRun run, int n) {
+    return run == null ? null
+        : new CompiledRun(div(run.budgetMicros(), n), div(run.tokens(), n), div(run.requests(), n), run.idleTimeoutMs());
   }
 
   private static CompiledModel model(CompiledModel m, int n) {

@@ -247,7 +247,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
             share.tier(request.tier().name()).orElseThrow(),
             request.model() == null ? null : share.models().stream()
                 .filter(m -> m.pattern().equals(request.model().pattern())).findFirst().orElseThrow(),
-            request.scope(), request.reservedTokens(), request.reservedCostMicros(), request.shadow());
+            request.scope(), request.reservedTokens(), request.reservedCostMicros(), request.shadow(), request.run());
         return local.admit(scaled).onSuccess(decision -> {
           if (decision.allowed() && request.metered()) {
             admittedLocally.put(request.requestId(), scaled);

@@ -97,10 +97,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
           charged.put(key, Long.toString(check.cost()));
         }
         case QUOTA -> {
-          String periodId = check.period().id(now);
-          long end = check.period().endMs(now);
+          String periodId = check.quotaPeriodId(now);
+          long end = check.quotaEndMs(now);
           Quota quota = (Quota) live(key, now);
-          long count = quota == null ? 0 : CalendarQuota.current(quota.periodId, quota.count, periodId);
+          long count = quota == null ? 0 : check.quotaCount(quota.periodId, quota.count, now);
           evaluation = CalendarQuota.evaluate(check, count, now, end);
           writes.add(() -> put(key, new Quota(periodId, count + check.cost()), now + CalendarQuota.ttlMs(now, end)));
           charged.put(key, check.cost() + ":" + periodId);
@@ -205,11 +205,12 @@ public final class InMemoryLimiterStore implements LimiterStore {
           int colon = charged.indexOf(':');
           long reserved = Long.parseLong(charged.substring(0, colon));
           String reservedPeriod = charged.substring(colon + 1);
-          String periodId = check.period().id(now);
-          long end = check.period().endMs(now);
+          String periodId = check.quotaPeriodId(now);
+          long end = check.quotaEndMs(now);
           Quota quota = (Quota) live(key, now);
-          long count = quota == null ? 0 : CalendarQuota.current(quota.periodId, quota.count, periodId);
-          long next = CalendarQuota.recharged(count, reserved, actual, reservedPeriod, periodId);
+          long count = quota == null ? 0 : check.quotaCount(quota.periodId, quota.count, now);
+          long next = CalendarQuota.recharged(count, reserved, actual,
+              check.quotaStillCounts(reservedPeriod, quota == null ? null : quota.periodId, now));
           put(key, new Quota(periodId, next), now + CalendarQuota.ttlMs(now, end));
         }
         default -> throw new IllegalStateException(check.kind().toString());

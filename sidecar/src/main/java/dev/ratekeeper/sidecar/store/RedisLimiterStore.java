@@ -284,7 +284,7 @@ public final class RedisLimiterStore implements LimiterStore {
     });
   }
 
-  /** p1, p2 of a check: bucket periodMs and burst; quota period code; nothing for leases. */
+  /** p1, p2 of a check: bucket periodMs and burst; quota period code (I and idle ms for a run); nothing for leases. */
   private static void addPeriodArgs(List<String> args, Check check) {
     switch (check.kind()) {
       case BUCKET -> {
@@ -292,8 +292,13 @@ public final class RedisLimiterStore implements LimiterStore {
         args.add(Long.toString(check.burst()));
       }
       case QUOTA -> {
-        args.add(String.valueOf(check.period().code()));
-        args.add("");
+        if (check.period() == null) { // a run's count: its period ends periodMs (the idle timeout) after each call
+          args.add("I");
+          args.add(Long.toString(check.periodMs()));
+        } else {
+          args.add(String.valueOf(check.period().code()));
+          args.add("");
+        }
       }
       case LEASE -> {
         args.add("");

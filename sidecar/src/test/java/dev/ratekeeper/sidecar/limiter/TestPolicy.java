@@ -3,6 +3,7 @@ package dev.ratekeeper.sidecar.limiter;
 import dev.ratekeeper.policy.api.BudgetPeriod;
 import dev.ratekeeper.policy.api.Mode;
 import dev.ratekeeper.policy.api.StoreFailureMode;
+import dev.ratekeeper.policy.compile.CompiledRun;
 import dev.ratekeeper.policy.api.UnmeteredPaths;
 import dev.ratekeeper.policy.compile.CompiledBudget;
 import dev.ratekeeper.policy.compile.CompiledGlobal;
@@ -95,6 +96,7 @@ public final class TestPolicy {
     private Integer concurrency;
     private CompiledBudget budget;
     private int globalShare = 100;
+    private CompiledRun run;
 
     private Tier(String name) {
       this.name = name;
@@ -130,6 +132,11 @@ public final class TestPolicy {
       return this;
     }
 
+    public Tier run(Long budgetMicros, Long tokens, Long requests, long idleTimeoutMs) {
+      run = new CompiledRun(budgetMicros, tokens, requests, idleTimeoutMs);
+      return this;
+    }
+
     public Tier globalShare(int percent) {
       globalShare = percent;
       return this;
@@ -137,7 +144,7 @@ public final class TestPolicy {
 
     CompiledTier build() {
       return new CompiledTier(name, 0, requests, tokensPerMinute, tokensPerHour, tokensPerDay, null, concurrency, budget,
-          List.of(), globalShare, 0);
+          List.of(), globalShare, 0, run);
     }
   }
 }

@@ -216,12 +216,27 @@ abstract class LimiterStoreContract {
         expectedWait = 6 * DAY + 14 * HOUR; // to Monday 2026-11-30
         helpsSoon = false;
       }
+      case RUN_REQUESTS -> {
+        free.run(null, null, 1L, HOUR);
+        expectedWait = HOUR; // the run is forgotten an idle timeout after its last call
+        helpsSoon = false;
+      }
+      case RUN_TOKENS -> {
+        free.run(null, 1000L, null, HOUR);
+        expectedWait = HOUR;
+        helpsSoon = false;
+      }
+      case RUN_BUDGET -> {
+        free.run(1000L, null, null, HOUR);
+        expectedWait = HOUR;
+        helpsSoon = false;
+      }
       default -> throw new IllegalArgumentException(dimension.toString());
     }
     CompiledPolicy p = builder.model(m).tier(free).build();
 
-    assertThat(admit(metered(p, "alice", "m", 600, 600)).allowed()).isTrue();
-    Decision denied = admit(metered(p, "alice", "m", 600, 600));
+    assertThat(admit(metered(p, "alice", "m", 600, 600).withRun("r")).allowed()).isTrue();
+    Decision denied = admit(metered(p, "alice", "m", 600, 600).withRun("r"));
     assertThat(denied.allowed()).isFalse();
     assertThat(denied.limitedBy()).containsExactly(dimension);
     assertThat(denied.limitedByHeader()).isEqualTo(dimension.wireName());
@@ -654,6 +669,65 @@ abstract class LimiterStoreContract {
         .containsEntry(P + "top:2026-11-23", "{alice=250, bob=40}")
         .containsEntry(P + "top:2026-11-23:tier", "{alice=free, bob=free}")
         .containsEntry(P + "top:2026-11-23:tokens", "{alice=120, bob=30}");
+  }
+
+  // ---------------------------------------------------------------- agent runs
+
+  @Test
+  void eachRunOfAUserIsCappedOnItsOwnAndCallsOutsideARunAreNot() {
+    CompiledPolicy p = policy().tier(tier("free").run(null, null, 3L, 60_000)).build();
+    for (int i = 0; i < 3; i++) {
+      assertThat(admit(inRun(p, "alice", "task-1", 10, 0)).allowed()).isTrue();
+    }
+    Decision fourth = admit(inRun(p, "alice", "task-1", 10, 0));
+    assertThat(fourth.limitedBy()).containsExactly(Dimension.RUN_REQUESTS);
+    assertThat(fourth.retryHelpsSoon()).as("a spent run does not come back by waiting a little").isFalse();
+    assertThat(fourth.retryAfterMs()).as("its counts are forgotten one idle timeout after the last call")
+        .isEqualTo(60_000);
+    assertThat(admit(inRun(p, "alice", "task-2", 10, 0)).allowed()).as("another run").isTrue();
+    assertThat(admit(inRun(p, "bob", "task-1", 10, 0)).allowed()).as("another user's run of that name").isTrue();
+    assertThat(admit(metered(p, "alice", 10, 0)).allowed()).as("outside any run").isTrue();
+  }
+
+  @Test
+  void aRunBudgetIsReservedThenReconciledAndWarns() {
+    CompiledPolicy p = policy().tier(tier("free").run(1_000L, 10_000L, null, 60_000)).build();
+    AdmitRequest first = inRun(p, "alice", "r", 100, 600);
+    Decision admitted = admit(first);
+    assertThat(admitted.allowed()).isTrue();
+    assertThat(admitted.runBudget()).isEqualTo(new BudgetStatus(600, 1_000, 60_000));
+    assertThat(admitted.budgetWarning(50)).isTrue();
+    Decision second = admit(inRun(p, "alice", "r", 100, 600));
+    assertThat(second.limitedBy()).containsExactly(Dimension.RUN_BUDGET);
+    assertThat(reconcile(new ReconcileRequest(first, 40, 150)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
+    assertThat(admit(inRun(p, "alice", "r", 100, 600)).allowed()).as("the reservation replaced by the spend").isTrue();
+    Decision tokens = admit(inRun(p, "alice", "r", 9_900, 0));
+    assertThat(tokens.limitedBy()).containsExactly(Dimension.RUN_TOKENS);
+  }
+
+  @Test
+  void aRunIsForgottenAnIdleTimeoutAfterItsLastCall() {
+    CompiledPolicy p = policy().tier(tier("free").run(null, null, 1L, 30_000)).build();
+    assertThat(admit(inRun(p, "alice", "r", 1, 0)).allowed()).isTrue();
+    clock.addAndGet(29_999);
+    assertThat(admit(inRun(p, "alice", "r", 1, 0)).allowed()).as("still within the run").isFalse();
+    clock.addAndGet(31_002);
+    assertThat(admit(inRun(p, "alice", "r", 1, 0)).allowed()).as("idle for longer than its timeout").isTrue();
+  }
+
+  @Test
+  void runNamesCannotForgeOtherKeys() {
+    CompiledPolicy p = policy().tier(tier("free").run(null, null, 1L, 60_000)).build();
+    assertThat(admit(inRun(p, "alice", "x:req", 1, 0)).allowed()).isTrue();
+    assertThat(admit(inRun(p, "alice", "x", 1, 0)).allowed()).as("run x is not run x:req").isTrue();
+    assertThat(admit(inRun(p, "alice", "{other/policy}", 1, 0)).allowed()).isTrue();
+    assertThat(counters().keySet().stream().filter(k -> k.contains(":run:")))
+        .containsExactlyInAnyOrder(P + "u:alice:run:x%3Areq:req", P + "u:alice:run:x:req",
+            P + "u:alice:run:%7Bother%2Fpolicy%7D:req");
+  }
+
+  static AdmitRequest inRun(CompiledPolicy policy, String user, String run, long tokens, long cost) {
+    return metered(policy, user, tokens, cost).withRun(run);
   }
 
   @Test
