@@ -77,7 +77,9 @@ if record.state == 'held' or record.state == 'counted' then
       end
     end
   end
-  redis.call('HINCRBY', KEYS[2], 'requests', -1)
+  if redis.call('HINCRBY', KEYS[2], 'requests', -1) < 0 then
+    redis.call('HSET', KEYS[2], 'requests', 0) -- admitted in an earlier statistics period
+  end
   redis.call('HINCRBY', KEYS[2], 'refunded', 1)
   redis.call('PEXPIRE', KEYS[2], stats_ttl)
   refunded = 1

@@ -52,7 +52,7 @@ class OutageRecoveryIT {
     Run run = run("LocalFallback", "always");
     // limit ÷ 2 per sidecar while Redis is away; Redis after: the whole run stays near the limit
     assertThat(run.admitted()).as("admitted over the run vs %d allowed", ALLOWED)
-        .isBetween((int) (ALLOWED * 0.85), (int) (ALLOWED * 1.15));
+        .isBetween((int) (ALLOWED * 0.9), (int) (ALLOWED * 1.1));
     assertThat(run.spend()).as("AOF always: every served call's cost is in the global budget")
         .isEqualTo(run.costOfOne() * run.served());
   }
@@ -63,7 +63,7 @@ class OutageRecoveryIT {
     // unmetered while Redis is away (50/s over the limit for 3 s), at the limit before and after
     int outageExcess = 50 * (RESTART_AT_MS - KILL_AT_MS) / 1_000;
     assertThat(run.admitted()).as("admitted over the run vs %d allowed + %d unmetered", ALLOWED, outageExcess)
-        .isBetween((int) (ALLOWED * 0.85), (int) ((ALLOWED + outageExcess) * 1.15));
+        .isBetween((int) (ALLOWED * 0.9), (int) ((ALLOWED + outageExcess) * 1.1));
     long lost = run.costOfOne() * run.served() - run.spend();
     System.out.printf("FailOpen, AOF everysec: %d of %d micro-dollars lost (%d calls' worth)%n", lost,
         run.costOfOne() * run.served(), lost / run.costOfOne());
@@ -132,9 +132,11 @@ class OutageRecoveryIT {
       System.out.println(table);
 
       assertThat(other).as("every call answered 200 or 429\n" + table).containsOnly(0);
-      // no blackout: from one second after the restart (reconnect + replay) every half second admits
-      for (int b = (RESTART_AT_MS + 1_000) / 500; b < bins; b++) {
-        assertThat(ok[b]).as("half second %d after Redis is back\n%s", b, table).isPositive();
+      // no blackout, no dip: from the restart on, every half second admits at least 60 % of the
+      // limit's 25 (the hand-over to Redis and the replay behind it included)
+      for (int b = RESTART_AT_MS / 500; b < bins; b++) {
+        assertThat(ok[b]).as("half second %d, Redis back at %d ms\n%s", b, RESTART_AT_MS, table)
+            .isGreaterThanOrEqualTo(15);
       }
       for (Sidecar sidecar : sidecars) {
         assertThat(sidecar.log()).as(sidecar.name()).contains("Redis unavailable").contains("Redis is back");

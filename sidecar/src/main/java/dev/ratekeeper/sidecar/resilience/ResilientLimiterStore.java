@@ -89,6 +89,8 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   private volatile boolean recovering;
   /** Counts outages: a hand-over meant for one outage never ends a later one. */
   private final AtomicInteger outages = new AtomicInteger();
+  /** The outage whose journal is being added while {@code recovering}. */
+  private volatile int recoveringOutage;
   private volatile long downSinceMs;
   private final long countTimer;
 
@@ -270,9 +272,11 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
 
   @Override
   public void unavailable(String evidence) {
-    up = false;
-    recovering = false;
-    outages.incrementAndGet();
+    synchronized (this) { // one lock for up / recovering / outages: a hand-over never ends a later outage
+      up = false;
+      recovering = false;
+      outages.incrementAndGet();
+    }
     downSinceMs = System.currentTimeMillis();
     metrics.storeUp(false);
     metrics.storeEvent("outage");
@@ -287,12 +291,16 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   public void available() {
     LOG.log(System.Logger.Level.INFO, "Redis is back after " + (System.currentTimeMillis() - downSinceMs)
         + " ms; adding the " + journal.size() + " usage records and refunds seen meanwhile");
-    int outage = outages.get();
+    int outage;
+    synchronized (this) {
+      outage = outages.get();
+      recoveringOutage = outage;
+      recovering = true;
+    }
     if (journal.isEmpty()) {
       handOver(outage);
       return;
     }
-    recovering = true;
     vertx.setTimer(HANDOVER_MAX_MS, t -> handOver(outage));
     drainJournal();
   }
@@ -317,7 +325,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
     done.future().onComplete(result -> {
       replaying.set(false);
       if (recovering && journal.isEmpty()) {
-        handOver(outages.get());
+        handOver(recoveringOutage);
       }
       if (result.failed()) {
         LOG.log(System.Logger.Level.DEBUG, journal.size() + " usage records not yet added to Redis: " + result.cause());

@@ -81,7 +81,7 @@ public final class Sidecar implements AutoCloseable {
 
   private Future<Void> boot() {
     if (config.redisUrl() != null) {
-      redis = Redis.createClient(vertx, new RedisOptions(redisOptions()).setMaxPoolSize(8).setMaxPoolWaiting(10_000));
+      redis = Redis.createClient(vertx, new RedisOptions(redisOptions()).setMaxPoolSize(16).setMaxPoolWaiting(10_000));
     }
     Future<CompiledPolicy> loaded;
     if (config.policyFile() != null) {

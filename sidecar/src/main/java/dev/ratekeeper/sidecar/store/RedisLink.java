@@ -12,31 +12,41 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 /**
  * How the sidecar's limiter talks to Redis: a small fixed set of long-lived connections, each
  * pipelined (many commands in flight, answered in order), opened and warmed (scripts loaded) before
- * the sidecar is ready, reconnected in the background. No pool that grows under a burst: a burst is
- * more commands in flight on the same connections, up to {@link #MAX_IN_FLIGHT}; beyond that a
- * command waits in a bounded queue for an answer to free a place (back-pressure), and only past that
- * queue is it refused.
+ * the sidecar is ready, re-opened in the background. No pool that grows under a burst: a burst is
+ * more commands in flight on the same connections, up to {@link #MAX_IN_FLIGHT}; beyond that, or
+ * while a connection is being re-opened, a command waits in a bounded queue (back-pressure), and
+ * only past that queue, or once Redis is judged unavailable, is it refused.
  *
  * <p><b>When Redis counts as unavailable</b> (the evidence rule, docs/reliability.md):
  * <ul>
- *   <li>a connection is lost and the reconnect right after it fails (refused, reset, timed out); or</li>
+ *   <li>a connection is lost and re-opening it fails (refused, reset, or not open and warmed within
+ *       {@link #CONNECT_TIMEOUT_MS}); or</li>
  *   <li>a connection has had commands waiting for {@link #STALL_MS} with no answer at all in that
- *       time (Redis stopped, paused, or the network dropped without a reset).</li>
+ *       time (Redis stopped, paused, or a network that drops packets without a reset).</li>
  * </ul>
  * A single slow answer is not evidence: while answers keep coming, Redis is up, however late one of
  * them is. The stall is judged by a timer on the connection's own event loop, after that loop has
  * read whatever answers arrived, and not at all in a tick that fired late (this process was paused:
- * GC, a starved CPU), so the sidecar's own pauses never look like Redis'. Redis counts as available
- * again once every connection is open and has answered a {@code PING} sent after the outage began.
+ * GC, a starved CPU), so the sidecar's own pauses never look like Redis'.
  *
- * <p>Threading: {@link #send} may be called from any thread; each connection's state is changed only
- * on its own context; the listener is called on a connection's context.
+ * <p><b>Back</b>: while unavailable, a connection still silent after {@link #STALL_MS} is closed and
+ * replaced (a connection a middlebox froze never recovers by itself), a closed one is re-opened every
+ * {@link #PROBE_MS}, and an open one is sent one {@code PING} at a time. Redis counts as available
+ * again once every connection is open and has answered (a warm-up or a {@code PING}) since the outage
+ * began.
+ *
+ * <p>Threading: {@link #send} may be called from any thread and answers on the caller's context;
+ * each connection's state is changed only on its own context; the listener is called on a
+ * connection's context.
  */
 public final class RedisLink {
   private static final System.Logger LOG = System.getLogger(RedisLink.class.getName());
@@ -44,14 +54,18 @@ public final class RedisLink {
   public static final int CONNECTIONS = 2;
   /** Commands in flight across all connections before new ones queue. */
   static final int MAX_IN_FLIGHT = 4_096;
-  /** Commands that may wait for a place in flight before one is refused. */
+  /** Commands that may wait for a place in flight (or for a connection) before one is refused. */
   static final int MAX_QUEUED = 16_384;
   /** No answer for this long with commands waiting: Redis is unavailable. */
   public static final long STALL_MS = 500;
   /** How often each connection's stall is judged. */
   static final long WATCH_MS = 100;
-  /** While unavailable: how often a lost connection is re-opened and an open one pinged. */
+  /** While unavailable: how often a closed connection is re-opened. */
   public static final long PROBE_MS = 200;
+  /** A re-opened connection not open and warmed up within this is a failed attempt (evidence). */
+  public static final long CONNECT_TIMEOUT_MS = 2_000;
+  /** At start, while the sidecar is not ready yet, a cold process on a busy node may take longer. */
+  static final long OPEN_TIMEOUT_MS = 15_000;
 
   /** Told when Redis becomes unavailable and available again; called once per change. */
   public interface Listener {
@@ -61,7 +75,7 @@ public final class RedisLink {
   }
 
   private final Vertx vertx;
-  private final Redis client;
+  private final RedisOptions options;
   private volatile Listener listener = new Listener() {
     @Override
     public void unavailable(String evidence) {}
@@ -73,16 +87,17 @@ public final class RedisLink {
   private final List<Slot> slots = new ArrayList<>();
   private final AtomicInteger next = new AtomicInteger();
   private final AtomicInteger inFlight = new AtomicInteger();
-  private final java.util.concurrent.ConcurrentLinkedQueue<Queued> queue = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<Queued> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger queued = new AtomicInteger();
+  private final AtomicBoolean draining = new AtomicBoolean();
   private volatile boolean available = true;
   private volatile boolean closed;
 
   private RedisLink(Vertx vertx, RedisOptions options, int connections,
       Function<Function<Request, Future<Response>>, Future<Void>> warmUp) {
     this.vertx = vertx;
-    this.client = Redis.createClient(vertx, new RedisOptions(options).setMaxPoolSize(connections + 1)
-        .setMaxWaitingHandlers(MAX_IN_FLIGHT + 64));
+    // each connection is a client of its own: closing it really drops the socket (a pool would keep it)
+    this.options = new RedisOptions(options).setMaxPoolSize(1).setMaxWaitingHandlers(MAX_IN_FLIGHT + 64);
     this.warmUp = warmUp;
     for (int i = 0; i < connections; i++) {
       slots.add(new Slot(i));
@@ -91,8 +106,8 @@ public final class RedisLink {
 
   /**
    * Opens {@code connections} connections, each on an event loop of its own, and runs {@code warmUp}
-   * through the link once (e.g. {@code SCRIPT LOAD}) and again after each reconnect of a connection,
-   * before that connection takes commands. Fails when Redis cannot be reached now.
+   * on each (e.g. {@code SCRIPT LOAD}), again after each re-open, before it takes commands. Fails
+   * when Redis cannot be reached now.
    */
   public static Future<RedisLink> open(Vertx vertx, RedisOptions options, int connections,
       Function<Function<Request, Future<Response>>, Future<Void>> warmUp) {
@@ -104,7 +119,7 @@ public final class RedisLink {
     return Future.all(opened).map(v -> {
       link.slots.forEach(Slot::watch);
       return link;
-    });
+    }).onFailure(e -> link.close());
   }
 
   /** Who is told when Redis becomes unavailable and available again. */
@@ -117,53 +132,93 @@ public final class RedisLink {
     return available;
   }
 
-  /** Sends one command on the next open connection; fails at once when none is open. */
+  /** Commands sent and not yet answered, across connections. */
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  /**
+   * Sends one command on the next open connection, or queues it while none is open or too many are
+   * in flight; answers on the caller's context. Fails at once while Redis is unavailable.
+   */
   public Future<Response> send(Request request) {
-    if (inFlight.incrementAndGet() <= MAX_IN_FLIGHT) {
-      return dispatch(request);
+    Context caller = Vertx.currentContext();
+    if (queue.isEmpty()) { // nothing waits before it: straight onto a connection if there is room
+      if (inFlight.incrementAndGet() <= MAX_IN_FLIGHT) {
+        Slot slot = pick();
+        if (slot != null) {
+          return slot.send(request, caller).andThen(done -> released());
+        }
+      }
+      inFlight.decrementAndGet();
     }
-    inFlight.decrementAndGet();
+    if (!available) {
+      return Future.failedFuture(new RedisUnavailableException("Redis is unavailable"));
+    }
     if (queued.incrementAndGet() > MAX_QUEUED) {
       queued.decrementAndGet();
       return Future.failedFuture(new RedisBusyException());
     }
     Promise<Response> promise = Promise.promise();
-    queue.add(new Queued(request, promise));
+    queue.add(new Queued(request, promise, caller));
     drain();
     return promise.future();
   }
 
-  /** Sends queued commands while there is room in flight. */
-  private void drain() {
-    while (!queue.isEmpty()) {
-      if (inFlight.incrementAndGet() > MAX_IN_FLIGHT) {
-        inFlight.decrementAndGet();
-        return;
-      }
-      Queued waiting = queue.poll();
-      if (waiting == null) {
-        inFlight.decrementAndGet();
-        return;
-      }
-      queued.decrementAndGet();
-      dispatch(waiting.request()).onComplete(waiting.promise());
+  private void released() {
+    inFlight.decrementAndGet();
+    if (!queue.isEmpty()) {
+      drain();
     }
   }
 
-  /** Called with one place in flight taken; gives it back when the answer (or failure) comes. */
-  private Future<Response> dispatch(Request request) {
-    Slot slot = pick();
-    if (slot == null) {
-      inFlight.decrementAndGet();
-      drain();
-      return Future.failedFuture(new RedisUnavailableException("no open connection to Redis"));
-    }
-    return slot.send(request).andThen(done -> {
-      inFlight.decrementAndGet();
-      if (!queue.isEmpty()) {
-        drain();
+  /**
+   * Sends queued commands while a connection is open and there is room in flight. One thread drains
+   * at a time, in a loop (never recursively); whoever finds the queue non-empty after a drain ends
+   * drains again, so no wake-up is lost.
+   */
+  private void drain() {
+    while (!queue.isEmpty() && draining.compareAndSet(false, true)) {
+      try {
+        while (!queue.isEmpty()) {
+          Slot slot = pick();
+          if (slot == null) {
+            return;
+          }
+          if (inFlight.incrementAndGet() > MAX_IN_FLIGHT) {
+            inFlight.decrementAndGet();
+            return;
+          }
+          Queued waiting = queue.poll();
+          if (waiting == null) {
+            inFlight.decrementAndGet();
+            return;
+          }
+          queued.decrementAndGet();
+          slot.send(waiting.request(), waiting.caller()).onComplete(result -> {
+            waiting.promise().handle(result);
+            released();
+          });
+        }
+      } finally {
+        draining.set(false);
       }
-    });
+    }
+  }
+
+  /** Redis became unavailable: queued commands are refused (none was sent). */
+  private void refuseQueued(String evidence) {
+    Queued waiting;
+    while ((waiting = queue.poll()) != null) {
+      queued.decrementAndGet();
+      Queued refused = waiting;
+      Runnable fail = () -> refused.promise().fail(new RedisUnavailableException(evidence));
+      if (refused.caller() == null) {
+        fail.run();
+      } else {
+        refused.caller().runOnContext(v -> fail.run());
+      }
+    }
   }
 
   private Slot pick() {
@@ -178,27 +233,30 @@ public final class RedisLink {
     return null;
   }
 
-  /** Commands sent and not yet answered, across connections. */
-  public int inFlight() {
-    return inFlight.get();
-  }
-
-  private synchronized void judge(String evidence) {
-    if (closed) {
-      return;
-    }
-    if (evidence != null) {
-      if (available) {
+  private void judge(String evidence) {
+    Listener told = listener;
+    boolean becameUnavailable = false;
+    boolean becameAvailable = false;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      if (evidence != null && available) {
         available = false;
         slots.forEach(slot -> slot.suspect = true);
-        LOG.log(System.Logger.Level.DEBUG, "Redis unavailable: " + evidence);
-        listener.unavailable(evidence);
+        becameUnavailable = true;
+      } else if (evidence == null && !available && slots.stream().allMatch(Slot::answeredSinceOutage)) {
+        available = true;
+        becameAvailable = true;
       }
-      return;
     }
-    if (!available && slots.stream().allMatch(Slot::answeredSinceOutage)) {
-      available = true;
-      listener.available();
+    if (becameUnavailable) {
+      LOG.log(System.Logger.Level.DEBUG, "Redis unavailable: " + evidence);
+      refuseQueued(evidence);
+      told.unavailable(evidence);
+    } else if (becameAvailable) {
+      told.available();
+      drain();
     }
   }
 
@@ -207,25 +265,26 @@ public final class RedisLink {
     for (Slot slot : slots) {
       slot.close();
     }
-    client.close();
+    refuseQueued("closed");
   }
 
-  private record Queued(Request request, Promise<Response> promise) {}
+  private record Queued(Request request, Promise<Response> promise, Context caller) {}
 
-  /** One long-lived connection, bound to one event loop (its context). */
+  /** One long-lived connection, bound to one event loop (its context), through a client of its own. */
   private final class Slot {
     private final int index;
     private final Context context;
+    private Redis client;
     private volatile RedisConnection connection;
     /** Commands on this connection without an answer yet (changed on the slot's context only). */
     private int waiting;
     /** Last answer, or the moment commands started waiting on an idle connection (nanoTime). */
     private volatile long progressNanos = System.nanoTime();
     private long lastTickNanos;
+    private long lastAttemptNanos;
     private boolean connecting;
     private boolean pinging;
-    private long lastAttemptNanos;
-    /** Set when Redis became unavailable; cleared by a PING answered on this connection. */
+    /** Set when Redis became unavailable; cleared by an answer on a connection opened or pinged since. */
     private volatile boolean suspect;
     private long timer = -1;
 
@@ -236,32 +295,47 @@ public final class RedisLink {
 
     Future<Void> open() {
       Promise<Void> opened = Promise.promise();
-      context.runOnContext(v -> connect().onComplete(opened));
+      context.runOnContext(v -> connect(OPEN_TIMEOUT_MS).onComplete(opened));
       return opened.future();
     }
 
-    /** On the slot's context: connects, warms up, then takes commands. */
-    private Future<Void> connect() {
+    /** On the slot's context: a new client and connection, warmed up, then it takes commands. */
+    private Future<Void> connect(long timeoutMs) {
       connecting = true;
-      return client.connect().compose(conn -> {
+      lastAttemptNanos = System.nanoTime();
+      Redis fresh = Redis.createClient(vertx, options);
+      return fresh.connect().compose(conn -> {
         conn.exceptionHandler(e -> lost(conn, e.toString()));
         conn.endHandler(v -> lost(conn, "connection closed"));
-        return warmUp.apply(conn::send).map(v -> {
-          connection = conn;
-          waiting = 0;
-          suspect = false; // it answered the warm-up
-          progressNanos = System.nanoTime();
-          return (Void) null;
-        }).onFailure(e -> conn.close());
-      }).andThen(done -> connecting = false);
+        return warmUp.apply(conn::send).map(v -> conn);
+      }).timeout(timeoutMs, TimeUnit.MILLISECONDS).andThen(done -> connecting = false).compose(conn -> {
+        if (closed) {
+          fresh.close();
+          return Future.failedFuture(new RedisUnavailableException("closed"));
+        }
+        Redis old = client;
+        client = fresh;
+        if (old != null) {
+          old.close();
+        }
+        connection = conn;
+        waiting = 0;
+        pinging = false;
+        suspect = false; // it answered the warm-up
+        progressNanos = System.nanoTime();
+        drain();
+        return Future.<Void>succeededFuture();
+      }, e -> {
+        fresh.close();
+        return Future.failedFuture(e);
+      });
     }
 
     /**
      * Sends on the slot's own event loop, so that answers are counted there (before its stall timer
-     * runs), and hands the answer back on the caller's context.
+     * runs), and hands the answer back on {@code caller}'s context.
      */
-    Future<Response> send(Request request) {
-      Context caller = Vertx.currentContext();
+    Future<Response> send(Request request, Context caller) {
       if (caller == context) {
         return sendHere(request);
       }
@@ -285,32 +359,40 @@ public final class RedisLink {
         progressNanos = System.nanoTime();
       }
       return conn.send(request).andThen(done -> {
-        if (connection == conn) { // answers failed by a lost connection were forgotten with it
+        if (connection == conn) { // answers failed by a dropped connection were forgotten with it
           progressNanos = System.nanoTime();
           waiting--;
         }
       });
     }
 
-    /** The connection closed or failed: open a new one at once; Redis is unavailable if that fails too. */
+    /** The connection closed or failed by itself: re-open at once. */
     private void lost(RedisConnection conn, String cause) {
       context.runOnContext(v -> {
-        if (connection != conn || closed) {
-          return;
+        if (connection == conn && !closed) {
+          drop(cause);
         }
-        connection = null;
-        waiting = 0;
-        pinging = false;
-        reconnect(cause);
       });
+    }
+
+    /** On the slot's context: forgets the connection, closes its socket, and opens a new one. */
+    private void drop(String cause) {
+      connection = null;
+      waiting = 0;
+      pinging = false;
+      if (client != null) {
+        client.close(); // fails whatever was still waiting on it
+        client = null;
+      }
+      reconnect(cause);
     }
 
     private void reconnect(String cause) {
       if (connecting || closed) {
         return;
       }
-      connect().onSuccess(v -> judge(null)).onFailure(e -> judge("connection lost (" + cause + ") and not re-opened: "
-          + e.getMessage()));
+      connect(CONNECT_TIMEOUT_MS).onSuccess(v -> judge(null)).onFailure(e -> judge("connection lost (" + cause
+          + ") and not re-opened: " + e.getMessage()));
     }
 
     void watch() {
@@ -323,33 +405,40 @@ public final class RedisLink {
       long now = System.nanoTime();
       boolean late = now - lastTickNanos > (WATCH_MS + STALL_MS / 2) * 1_000_000;
       lastTickNanos = now;
-      if (closed) {
+      if (closed || late) {
         return;
       }
-      if (!available) {
-        probe();
+      boolean stalled = connection != null && waiting > 0 && now - progressNanos > STALL_MS * 1_000_000;
+      if (available) {
+        if (stalled) {
+          judge("no answer for " + STALL_MS + " ms with " + waiting + " commands waiting");
+        }
         return;
       }
-      if (!late && connection != null && waiting > 0 && now - progressNanos > STALL_MS * 1_000_000) {
-        judge("no answer for " + STALL_MS + " ms with " + waiting + " commands waiting");
-      }
+      probe(now, stalled);
     }
 
-    /** While Redis is unavailable: re-open the connection, or ping it; a PONG clears this connection. */
-    private void probe() {
-      long now = System.nanoTime();
+    /** While Redis is unavailable: replace a silent connection, re-open a closed one, ping an open one. */
+    private void probe(long now, boolean stalled) {
       if (connection == null) {
-        if (now - lastAttemptNanos >= PROBE_MS * 1_000_000) {
-          lastAttemptNanos = now;
+        if (!connecting && now - lastAttemptNanos >= PROBE_MS * 1_000_000) {
           reconnect("still unavailable");
         }
         return;
       }
-      if (pinging || !suspect) {
+      if (stalled) {
+        drop("no answer for " + STALL_MS + " ms");
+        return;
+      }
+      if (!suspect || pinging) {
         return;
       }
       pinging = true;
+      RedisConnection pinged = connection;
       sendHere(Request.cmd(Command.PING)).onComplete(pong -> {
+        if (connection != pinged) {
+          return;
+        }
         pinging = false;
         if (pong.succeeded()) {
           suspect = false;
@@ -363,18 +452,20 @@ public final class RedisLink {
     }
 
     void close() {
-      if (timer >= 0) {
-        vertx.cancelTimer(timer);
-      }
-      RedisConnection conn = connection;
-      connection = null;
-      if (conn != null) {
-        conn.close();
-      }
+      context.runOnContext(v -> {
+        if (timer >= 0) {
+          vertx.cancelTimer(timer);
+        }
+        connection = null;
+        if (client != null) {
+          client.close();
+          client = null;
+        }
+      });
     }
   }
 
-  /** Redis is unavailable by the rule above, or no connection is open. */
+  /** Redis is unavailable by the rule above, or the link is closed. */
   public static final class RedisUnavailableException extends RuntimeException {
     public RedisUnavailableException(String message) {
       super(message, null, false, false);

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -83,13 +84,116 @@ class RedisLinkTest {
   }
 
   @Test
-  void killedConnectionsThatReopenAreNoOutage() {
+  void killedConnectionsThatReopenAreNoOutageAndCommandsWaitForThem() {
     assertThat(await(link.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
     otherClient(Request.cmd(Command.CLIENT).arg("KILL").arg("TYPE").arg("normal"));
-    await().atMost(Duration.ofSeconds(2)).ignoreExceptions().untilAsserted(() ->
-        assertThat(await(link.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG"));
+    // the link notices the close within a moment; commands sent while both re-open wait for them
+    await().atMost(Duration.ofSeconds(1)).until(() -> link.inFlight() == 0);
+    List<Future<Response>> during = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      during.add(link.send(Request.cmd(Command.PING)));
+    }
+    for (Future<Response> ping : during) {
+      assertThat(await(ping).toString()).isEqualTo("PONG");
+    }
     assertThat(events).isEmpty();
     assertThat(link.available()).isTrue();
+  }
+
+  @Test
+  void aConnectionThatGoesSilentWithoutAResetIsReplaced() throws Exception {
+    // a TCP path between the link and Redis that can freeze: bytes held, nothing forwarded, no reset
+    // (a rescheduled pod behind a NAT that lost its state); connections opened afterwards work
+    try (FreezingPath path = new FreezingPath(port)) {
+      RedisLink throughPath = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(
+          "redis://127.0.0.1:" + path.port()), RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts));
+      List<String> seen = new CopyOnWriteArrayList<>();
+      throughPath.listen(new RedisLink.Listener() {
+        @Override
+        public void unavailable(String evidence) {
+          seen.add("unavailable");
+        }
+
+        @Override
+        public void available() {
+          seen.add("available");
+        }
+      });
+      assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
+      path.freezeOpenConnections();
+      long frozen = System.nanoTime();
+      throughPath.send(Request.cmd(Command.PING));
+      await().atMost(Duration.ofSeconds(1)).until(() -> !throughPath.available());
+      await().atMost(Duration.ofSeconds(3)).until(throughPath::available);
+      System.out.printf("frozen path: unavailable, then replaced and back after %d ms%n",
+          (System.nanoTime() - frozen) / 1_000_000);
+      assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
+      assertThat(seen).containsExactly("unavailable", "available");
+      throughPath.close();
+    }
+  }
+
+  /** A loopback TCP relay to Redis whose open connections can be frozen. */
+  private static final class FreezingPath implements AutoCloseable {
+    private final ServerSocket server = new ServerSocket(0);
+    private final List<AtomicBoolean> connections = new CopyOnWriteArrayList<>();
+    private final List<java.net.Socket> sockets = new CopyOnWriteArrayList<>();
+
+    FreezingPath(int redisPort) throws IOException {
+      Thread acceptor = new Thread(() -> {
+        while (!server.isClosed()) {
+          try {
+            java.net.Socket client = server.accept();
+            java.net.Socket redis = new java.net.Socket("127.0.0.1", redisPort);
+            sockets.add(client);
+            sockets.add(redis);
+            AtomicBoolean frozen = new AtomicBoolean();
+            connections.add(frozen);
+            relay(client, redis, frozen);
+            relay(redis, client, frozen);
+          } catch (IOException e) {
+            return;
+          }
+        }
+      });
+      acceptor.setDaemon(true);
+      acceptor.start();
+    }
+
+    int port() {
+      return server.getLocalPort();
+    }
+
+    void freezeOpenConnections() {
+      connections.forEach(c -> c.set(true));
+    }
+
+    private static void relay(java.net.Socket from, java.net.Socket to, AtomicBoolean frozen) {
+      Thread pump = new Thread(() -> {
+        byte[] buffer = new byte[16_384];
+        try {
+          int n;
+          while ((n = from.getInputStream().read(buffer)) >= 0) {
+            while (frozen.get() && !from.isClosed()) {
+              Thread.sleep(20); // hold the bytes: neither forwarded nor reset
+            }
+            to.getOutputStream().write(buffer, 0, n);
+          }
+        } catch (IOException | InterruptedException e) {
+          // closed
+        }
+      });
+      pump.setDaemon(true);
+      pump.start();
+    }
+
+    @Override
+    public void close() throws IOException {
+      server.close();
+      for (java.net.Socket socket : sockets) {
+        socket.close();
+      }
+    }
   }
 
   @Test
