@@ -147,12 +147,20 @@ class BurstIT {
       System.out.printf("SIGSTOP 1.5 s under load: %s%n", load.statusesSince(0));
       assertThat(load.count(503)).as("refused while Redis was stopped").isPositive();
     }
-    // every refused call's charge was given back: exactly burst - admitted more fit
-    Map<Integer, Integer> rest = burst(sidecars, "rest");
-    System.out.printf("after SIGCONT, %d admitted so far; a burst of %d: %s%n", admitted, SIDECARS * CONCURRENT, rest);
-    assertThat(admitted + rest.getOrDefault(200, 0)).as("admitted in all = the global burst (+1 refill a minute)")
+    // every refused call's charge was given back: exactly burst - admitted more fit (bursts until one is refused)
+    int rest = 0;
+    for (int round = 0; round < 5; round++) {
+      Map<Integer, Integer> statuses = burst(sidecars, "rest" + round);
+      rest += statuses.getOrDefault(200, 0);
+      System.out.printf("after SIGCONT, %d admitted before; a burst of %d: %s%n", admitted, SIDECARS * CONCURRENT,
+          statuses);
+      if (statuses.getOrDefault(429, 0) > 0) {
+        break;
+      }
+    }
+    assertThat(admitted + rest).as("admitted in all = the global burst (+1 refill a minute)")
         .isBetween(burst, burst + 1);
-    int all = admitted + rest.getOrDefault(200, 0);
+    int all = admitted + rest;
     assertThat(awaitBudget(budgetKey, all)).as("the global budget holds every admitted call's cost")
         .isEqualTo(costOfOne * all);
     fleet.stop(sidecars);

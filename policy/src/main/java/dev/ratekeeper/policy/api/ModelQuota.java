@@ -2,6 +2,8 @@ package dev.ratekeeper.policy.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
 
@@ -25,4 +27,13 @@ public class ModelQuota {
   @JsonPropertyDescription("Model to use instead when this model's own quota is exhausted; must match an entry of spec.models.")
   @Size(min = 1, max = 128)
   public String fallback;
+
+  @JsonPropertyDescription("A cheaper model (an entry of spec.models with pricing) to downgrade to before overspending: used when the user's, run's or global budget cannot pay for this model's reservation but can for it, or once spend passes downgradeAtPercent. The tier's allow-list still applies.")
+  @Size(min = 1, max = 128)
+  public String budgetFallback;
+
+  @JsonPropertyDescription("Percent (1-100) of a budget (user, run or global) from which calls to this model go to budgetFallback even while the budget could still pay. Absent: only when it cannot.")
+  @Min(1)
+  @Max(100)
+  public Integer downgradeAtPercent;
 }

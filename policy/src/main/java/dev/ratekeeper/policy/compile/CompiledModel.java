@@ -1,13 +1,25 @@
 package dev.ratekeeper.policy.compile;
 
-/** Quotas, prices and fallback of the models matching {@code pattern}, shared by everyone under the policy. */
+/**
+ * Quotas, prices and fallbacks of the models matching {@code pattern}, shared by everyone under the
+ * policy: {@code fallback} when the model's own quota is exhausted, {@code budgetFallback} (a cheaper
+ * model) before a budget would be overspent or once spend passes {@code downgradeAtPercent}.
+ */
 public record CompiledModel(
     String pattern,
     Rate requests,
     Rate tokensPerMinute,
     Long tokensPerDay,
     CompiledPricing pricing,
-    String fallback) {
+    String fallback,
+    String budgetFallback,
+    Integer downgradeAtPercent) {
+
+  /** Without a budget downgrade. */
+  public CompiledModel(String pattern, Rate requests, Rate tokensPerMinute, Long tokensPerDay, CompiledPricing pricing,
+      String fallback) {
+    this(pattern, requests, tokensPerMinute, tokensPerDay, pricing, fallback, null, null);
+  }
 
   public boolean isGlob() {
     return Globs.isGlob(pattern);

@@ -133,7 +133,9 @@ public final class PolicyCompiler {
           quota.tokens == null ? null : Rate.perMinute(quota.tokens.perMinute, quota.tokens.burst),
           quota.tokens == null ? null : quota.tokens.perDay,
           pricing(quota.pricing),
-          quota.fallback);
+          quota.fallback,
+          quota.budgetFallback,
+          quota.downgradeAtPercent);
       (model.isGlob() ? globs : exact).add(model);
     }
     exact.addAll(globs);

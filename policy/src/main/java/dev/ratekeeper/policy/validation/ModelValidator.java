@@ -40,6 +40,48 @@ final class ModelValidator {
       pricing(path + ".pricing", model.pricing, v);
     });
     fallbacks(models, v);
+    budgetFallbacks(models, v);
+  }
+
+  /**
+   * A budget fallback names a model some other entry governs, not a glob, and that entry has prices
+   * (a downgrade is about money); downgradeAtPercent needs one and is 1-100.
+   */
+  private static void budgetFallbacks(List<ModelQuota> models, Violations v) {
+    List<Integer> lookupOrder = lookupOrder(models);
+    for (int i = 0; i < models.size(); i++) {
+      ModelQuota model = models.get(i);
+      if (model == null) {
+        continue;
+      }
+      String path = "spec.models[" + i + "]";
+      boolean percentOk = v.range(path + ".downgradeAtPercent", model.downgradeAtPercent, 1, 100, true);
+      if (model.budgetFallback == null) {
+        if (model.downgradeAtPercent != null && percentOk) {
+          v.add(path + ".downgradeAtPercent", "needs budgetFallback: the model to downgrade to");
+        }
+        continue;
+      }
+      String target = model.budgetFallback;
+      if (!v.nonEmpty(path + ".budgetFallback", target) || !v.maxLength(path + ".budgetFallback", target,
+          MAX_NAME_LENGTH)) {
+        continue;
+      }
+      if (Globs.isGlob(target)) {
+        v.add(path + ".budgetFallback", Violations.quote(target)
+            + " is a glob; a fallback must be the model name requests are rewritten to");
+        continue;
+      }
+      Integer governing = governing(models, lookupOrder, target);
+      if (governing == null) {
+        v.add(path + ".budgetFallback", "unknown model " + Violations.quote(target));
+      } else if (governing == i) {
+        v.add(path + ".budgetFallback", Violations.quote(target) + " is governed by this entry itself");
+      } else if (models.get(governing).pricing == null) {
+        v.add(path + ".budgetFallback", Violations.quote(target) + " has no pricing (spec.models[" + governing
+            + "]); a budget downgrade needs a priced model");
+      }
+    }
   }
 
   private static void pricing(String path, Pricing pricing, Violations v) {

@@ -28,6 +28,10 @@ import java.util.function.Supplier;
  *   <li><b>Model fallback</b>: only the model's own quota blocks and it names a fallback the tier
  *       may use: the request is rewritten to the fallback and admitted against it (following the
  *       chain at most its length), {@code x-ratekeeper-model-fallback: <from> -> <to>}.</li>
+ *   <li><b>Budget downgrade</b>: only budgets (user, run, global) block and the model names a
+ *       {@code budgetFallback} the tier may use: the call is rewritten to that cheaper model (same
+ *       header). An admitted call whose budget reaches the model's {@code downgradeAtPercent} is
+ *       released and rewritten the same way (its request-rate counts are then charged twice).</li>
  *   <li><b>Budget clamp</b> ({@code budgets.clampMaxTokens}): only a budget blocks and a sensible
  *       output cap ({@value #MIN_CLAMPED_TOKENS} tokens, or the asked cap if smaller) can still be
  *       paid: the cap is lowered to what the remaining budget pays for,
@@ -115,10 +119,14 @@ final class MeteredAdmission {
       }
       Decision decision = decided.result();
       if (decision.allowed()) {
+        if (pastDowngradePoint(decision) && downgrade()) {
+          // the spend passed the model's downgradeAtPercent: this call goes to the cheaper model instead
+          return limiter.release(ask).transform(released -> attempt());
+        }
         admitted(ask, decision);
         return Future.succeededFuture(-1L);
       }
-      if (fallBack(decision) || clamp(ask, decision)) {
+      if (fallBack(decision) || (onlyBudgetsBlock(decision) && downgrade()) || clamp(ask, decision)) {
         return attempt();
       }
       return queueOrDeny(decision);
@@ -145,11 +153,16 @@ final class MeteredAdmission {
         || !MODEL_DIMENSIONS.containsAll(decision.limitedBy())) {
       return false;
     }
-    String from = request.model();
     String to = model.fallback();
     if (!planned.tier().allowsModel(to)) {
       return false;
     }
+    return rewriteModel(to);
+  }
+
+  /** The call now asks for {@code to}: planned again, said in {@code x-ratekeeper-model-fallback}. */
+  private boolean rewriteModel(String to) {
+    String from = request.model();
     request.setModel(to);
     AdmissionPlan.Result replanned = AdmissionPlan.plan(policy, caller, request);
     if (!(replanned instanceof AdmissionPlan.Planned next)) {
@@ -161,6 +174,38 @@ final class MeteredAdmission {
     String original = rewrites.containsKey("x-ratekeeper-model-fallback") ? request.originalModel() : from;
     rewrites.put("x-ratekeeper-model-fallback", original + " -> " + to);
     return true;
+  }
+
+  private static boolean onlyBudgetsBlock(Decision decision) {
+    return !decision.limitedBy().isEmpty() && BUDGETS.containsAll(decision.limitedBy());
+  }
+
+  /** Whether a budget of this call (user, run, global) reaches the model's {@code downgradeAtPercent}. */
+  private boolean pastDowngradePoint(Decision decision) {
+    CompiledModel model = planned.model();
+    if (model == null || model.downgradeAtPercent() == null || model.budgetFallback() == null) {
+      return false;
+    }
+    for (BudgetStatus budget : new BudgetStatus[] {decision.userBudget(), decision.globalBudget(),
+        decision.runBudget()}) {
+      if (budget != null && budget.reaches(model.downgradeAtPercent())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Rewrites the call to its model's {@code budgetFallback} (a cheaper model) when the tier may use
+   * it; false when there is none, the tier may not, or the chain of rewrites is as long as the model list.
+   */
+  private boolean downgrade() {
+    CompiledModel model = planned.model();
+    if (model == null || model.budgetFallback() == null || fallbacks >= policy.models().size()
+        || !planned.tier().allowsModel(model.budgetFallback())) {
+      return false;
+    }
+    return rewriteModel(model.budgetFallback());
   }
 
   private boolean clamp(AdmitRequest ask, Decision decision) {

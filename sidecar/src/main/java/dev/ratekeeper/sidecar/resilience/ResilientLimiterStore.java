@@ -59,8 +59,12 @@ import java.util.function.Supplier;
  */
 public final class ResilientLimiterStore implements LimiterStore, RedisLink.Listener {
   private static final System.Logger LOG = System.getLogger(ResilientLimiterStore.class.getName());
-  /** Longest one admission waits for Redis' answer while Redis answers others. */
-  static final long ANSWER_DEADLINE_MS = 1_500;
+  /**
+   * Longest one admission waits for Redis' answer while Redis answers others: a safety net only.
+   * Lost connections and a silent Redis are noticed by the link within a second; an answer that is
+   * merely slow (a loaded node) is waited for, since deciding without it would bypass the limits.
+   */
+  static final long ANSWER_DEADLINE_MS = 10_000;
   /** Pause before the journal is tried again after a failed replay step. */
   static final long JOURNAL_RETRY_MS = 500;
   static final long SIDECAR_COUNT_MS = 2_000;

@@ -38,7 +38,7 @@ import java.util.function.Function;
  * read whatever answers arrived, and not at all in a tick that fired late (this process was paused:
  * GC, a starved CPU), so the sidecar's own pauses never look like Redis'.
  *
- * <p><b>Back</b>: while unavailable, a connection still silent after {@link #STALL_MS} is closed and
+ * <p><b>Back</b>: while unavailable, a connection still silent after {@link #REPLACE_SILENT_MS} is closed and
  * replaced (a connection a middlebox froze never recovers by itself), a closed one is re-opened every
  * {@link #PROBE_MS}, and an open one is sent one {@code PING} at a time. Redis counts as available
  * again once every connection is open and has answered (a warm-up or a {@code PING}) since the outage
@@ -62,6 +62,12 @@ public final class RedisLink {
   static final long WATCH_MS = 100;
   /** While unavailable: how often a closed connection is re-opened. */
   public static final long PROBE_MS = 200;
+  /**
+   * While Redis is unavailable, a connection with no answer for this long is closed and replaced: long
+   * enough that a paused Redis answers on the connection it has when it resumes, short enough that a
+   * connection a middlebox froze is not waited on for ever.
+   */
+  public static final long REPLACE_SILENT_MS = 3_000;
   /** A re-opened connection not open and warmed up within this is a failed attempt (evidence). */
   public static final long CONNECT_TIMEOUT_MS = 2_000;
   /** At start, while the sidecar is not ready yet, a cold process on a busy node may take longer. */
@@ -415,19 +421,19 @@ public final class RedisLink {
         }
         return;
       }
-      probe(now, stalled);
+      probe(now, stalled && now - progressNanos > REPLACE_SILENT_MS * 1_000_000);
     }
 
     /** While Redis is unavailable: replace a silent connection, re-open a closed one, ping an open one. */
-    private void probe(long now, boolean stalled) {
+    private void probe(long now, boolean silent) {
       if (connection == null) {
         if (!connecting && now - lastAttemptNanos >= PROBE_MS * 1_000_000) {
           reconnect("still unavailable");
         }
         return;
       }
-      if (stalled) {
-        drop("no answer for " + STALL_MS + " ms");
+      if (silent) {
+        drop("no answer for " + REPLACE_SILENT_MS + " ms");
         return;
       }
       if (!suspect || pinging) {

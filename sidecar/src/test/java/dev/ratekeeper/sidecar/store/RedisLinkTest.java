@@ -124,7 +124,7 @@ class RedisLinkTest {
       long frozen = System.nanoTime();
       throughPath.send(Request.cmd(Command.PING));
       await().atMost(Duration.ofSeconds(1)).until(() -> !throughPath.available());
-      await().atMost(Duration.ofSeconds(3)).until(throughPath::available);
+      await().atMost(Duration.ofSeconds(6)).until(throughPath::available);
       System.out.printf("frozen path: unavailable, then replaced and back after %d ms%n",
           (System.nanoTime() - frozen) / 1_000_000);
       assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
