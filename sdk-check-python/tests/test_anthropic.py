@@ -93,6 +93,19 @@ async def test_x_should_retry_false_stops_the_sdk_from_retrying_a_calendar_quota
     assert (seen.sidecar, seen.stub) == (1, 0)
 
 
+async def test_a_wait_of_minutes_comes_with_x_should_retry_false_and_the_sdk_does_not_sleep_on_it(mode):
+    c = anthropic_client(mode, identity("slow-refill", "a-long"), retries=True)
+    await resolve(c.sdk.messages.create(**ask(max_tokens=90)))
+    seen = await attempts("slow-refill", lambda: c.sdk.messages.create(**ask(max_tokens=90)))
+    assert isinstance(seen.error, anthropic.RateLimitError), f"expected RateLimitError, got {seen.error!r}"
+    headers = seen.error.response.headers
+    assert headers["x-ratekeeper-limited-by"] == "tier.tokens.perMinute"
+    assert int(headers["retry-after"]) > 60
+    assert headers["x-should-retry"] == "false"
+    assert c.wire.statuses() == [200, 429], "no retry"
+    assert seen.elapsed < 5, f"the SDK slept {seen.elapsed:.1f} s"
+
+
 async def test_a_spent_budget_is_a_rate_limit_error_the_sdk_does_not_retry(mode):
     # $0.0004 a day: a call reserves ~$0.0003 (60 output tokens at $5/M) and is charged $0.0001
     c = anthropic_client(mode, identity("budgeted", "a-budget"), retries=True)

@@ -116,6 +116,19 @@ async def test_x_should_retry_false_stops_the_sdk_from_retrying_a_calendar_quota
     assert (seen.sidecar, seen.stub) == (1, 0)
 
 
+async def test_a_wait_of_minutes_comes_with_x_should_retry_false_and_the_sdk_does_not_sleep_on_it(mode):
+    c = openai_client(mode, identity("slow-refill", "o-long"), retries=True)
+    await resolve(c.sdk.chat.completions.create(**ask(max_completion_tokens=90)))
+    seen = await attempts("slow-refill", lambda: c.sdk.chat.completions.create(**ask(max_completion_tokens=90)))
+    assert isinstance(seen.error, openai.RateLimitError), f"expected RateLimitError, got {seen.error!r}"
+    headers = seen.error.response.headers
+    assert headers["x-ratekeeper-limited-by"] == "tier.tokens.perMinute"
+    assert int(headers["retry-after"]) > 60
+    assert headers["x-should-retry"] == "false"
+    assert c.wire.statuses() == [200, 429], "no retry"
+    assert seen.elapsed < 5, f"the SDK slept {seen.elapsed:.1f} s"
+
+
 async def test_a_spent_budget_is_insufficient_quota_the_sdk_does_not_retry(mode):
     # $0.0004 a day: max_completion_tokens 650 reserves ~$0.00039 of gpt-4o-mini; a call costs ~$0.000013
     c = openai_client(mode, identity("budgeted", "o-budget"), retries=True)
