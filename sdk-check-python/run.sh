@@ -59,7 +59,7 @@ DEMO_JAR=$WORK/ratekeeper-demo.jar
 # interrupted install is never taken for a good one.
 REQUIREMENTS=$ROOT/sdk-check-python/requirements.txt
 VENV_KEY=$( { cat "$REQUIREMENTS"; "$PYTHON" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-16)
-VENV=${RK_PYTHON_VENV_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/ratekeeper/sdk-check-python}/venv-$VENV_KEY
+VENV=${RK_PYTHON_VENV_HOME:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ratekeeper/sdk-check-python}/venv-$VENV_KEY
 if [ ! -f "$VENV/.complete" ]; then
   echo "sdk-check-python: making $VENV (pip install -r sdk-check-python/requirements.txt)"
   rm -rf "$VENV"

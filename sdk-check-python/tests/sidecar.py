@@ -184,6 +184,17 @@ async def attempts(tier: str, call) -> Seen:
     return Seen(after[0] - before[0], after[1] - before[1], elapsed, result, error)
 
 
+def settled(read, expected, within: float = 3.0):
+    """`read()` once it returns `expected`, or its last value after `within` seconds: the sidecar
+    settles a stream's usage as the stream ends, which may be a moment after the client saw its end."""
+    deadline = time.monotonic() + within
+    value = read()
+    while value != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
 def output_tokens(model: str, tier: str = "open") -> float:
     return metric("ratekeeper_tokens_total", tier=tier, model=model, direction="output")
 
