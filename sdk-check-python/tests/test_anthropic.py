@@ -161,6 +161,22 @@ async def test_a_provider_429_cools_the_upstream_down_for_every_client_until_its
     assert stub_requests() == before + 1
 
 
+async def test_the_sdk_honours_a_providers_retry_after_in_whole_seconds(mode):
+    # the provider's own 429 says only retry-after: 1 (no -ms); the sidecar relays it as it came
+    stub_answers_next(429, {"retry-after": "1", "content-type": "application/json"}, json.dumps(
+        {"type": "error", "error": {"type": "rate_limit_error", "message": "provider: slow down"}}))
+    c = anthropic_client(mode, identity("open", "a-seconds"), prefix="anthropic-cooldown", retries=True)
+    message = await resolve(c.sdk.messages.create(**ask()))
+    assert message.usage.output_tokens == 15
+    _, status, headers = c.wire.responses[0]
+    assert (status, headers["retry-after"], headers.get("retry-after-ms")) == (429, "1", None)
+    waited = c.wire.waited_before_retry()
+    assert 0.9 <= waited <= 2.0, f"waited {waited:.2f} s, told 1 s"
+    # the retry may meet the tail of the cooldown that 429 started (a Ratekeeper 429 of a few ms)
+    assert c.wire.statuses()[-1] == 200 and set(c.wire.statuses()[:-1]) == {429}
+    assert len(c.wire.statuses()) <= 3
+
+
 async def test_an_end_user_key_makes_the_caller_that_user_whatever_user_header_it_sends(mode):
     # kim (tier keyed: one call, then one every 2 s) through two clients claiming other users
     key = END_USER_KEYS[f"kim-anthropic-{mode}"]
