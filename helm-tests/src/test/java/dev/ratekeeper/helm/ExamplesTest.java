@@ -14,12 +14,21 @@ class ExamplesTest {
 
   @Test
   void agentDeploymentOptsInToThePolicyOfTheExamples() {
-    Rendered docs = new Rendered(Repo.read("examples/agent-deployment.yaml"));
+    agentOptsIn("examples/agent-deployment.yaml", "support-agent", "anthropic_agent.py", "ANTHROPIC_BASE_URL");
+  }
+
+  @Test
+  void pythonAgentDeploymentOptsInToThePolicyOfTheExamples() {
+    agentOptsIn("examples/python-agent-deployment.yaml", "research-agent", "openai_agent.py", "OPENAI_BASE_URL");
+  }
+
+  private static void agentOptsIn(String file, String name, String agentFile, String baseUrlVariable) {
+    Rendered docs = new Rendered(Repo.read(file));
     for (HasMetadata o : docs.objects) {
       assertThat(Rendered.unknownFields(o)).as("unknown fields in %s", o.getKind()).isEmpty();
       assertThat(o.getMetadata().getNamespace()).as("applied to the namespace of your choice").isNull();
     }
-    Deployment deployment = docs.one(Deployment.class, "support-agent");
+    Deployment deployment = docs.one(Deployment.class, name);
     var template = deployment.getSpec().getTemplate();
     assertThat(template.getMetadata().getLabels()).containsEntry("ratekeeper.dev/inject", "true");
     String policy = Repo.one(Repo.ROOT.resolve("examples/policy.yaml"), "(?m)^  name:\\s*(\\S+)");
@@ -33,17 +42,20 @@ class ExamplesTest {
         .contains("AGENT_USER");
     assertThat(app.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
 
-    // the agent it runs is examples/sdk/anthropic_agent.py, word for word
-    assertThat(docs.one(ConfigMap.class, "support-agent").getData().get("anthropic_agent.py"))
-        .isEqualTo(Repo.read("examples/sdk/anthropic_agent.py"));
+    // the agent it runs is examples/sdk/<agentFile>, word for word, and reads the variable the webhook sets
+    assertThat(docs.one(ConfigMap.class, name).getData().get(agentFile))
+        .isEqualTo(Repo.read("examples/sdk/" + agentFile)).contains(baseUrlVariable);
   }
 
   @Test
   void sdkSnippetsChangeOnlyTheUserHeaderAndTakeTheBaseUrlFromTheEnvironment() {
     String python = Repo.read("examples/sdk/anthropic_agent.py");
+    String pythonOpenAi = Repo.read("examples/sdk/openai_agent.py");
     String typescript = Repo.read("examples/sdk/openai_agent.ts");
     assertThat(python).contains("\"X-Ratekeeper-User\"").contains("ANTHROPIC_BASE_URL")
         .doesNotContainPattern("(?m)^[^#]*base_url\\s*=");
+    assertThat(pythonOpenAi).contains("\"X-Ratekeeper-User\"").contains("OPENAI_BASE_URL")
+        .doesNotContainPattern("(?m)^[^#]*base_url\\s*=").contains("http://127.0.0.1:8787/openai/v1");
     assertThat(typescript).contains("\"X-Ratekeeper-User\"").contains("OPENAI_BASE_URL")
         .doesNotContainPattern("(?m)^[^/]*baseURL\\s*:");
     // the base URLs the comments promise are the ones DESIGN.md has the webhook set

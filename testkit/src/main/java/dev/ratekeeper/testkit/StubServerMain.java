@@ -3,8 +3,11 @@ package dev.ratekeeper.testkit;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -20,8 +23,10 @@ import java.util.concurrent.TimeUnit;
  * Prints {@code stub listening on http://127.0.0.1:<port>} once it serves, then runs until killed.
  * {@code --instances N} starts N servers on the same port (Vert.x spreads connections over their event
  * loops), so the stub is not the bottleneck of a throughput run. The optional control port answers
- * {@code GET /requests} (requests the stub received, as a number) and {@code POST /reset} (forget them).
- * Nothing is recorded beyond the count.
+ * {@code GET /requests} (requests the stub received, as a number), {@code POST /reset} (forget them and
+ * any scripted answer) and {@code POST /enqueue} with {@code {"status": 429, "headers": {...},
+ * "body": "..."}}: with one instance, the next request, whatever its path, gets that answer instead of
+ * a normal one (a provider's own 429 or 529). Nothing is recorded beyond the count.
  */
 public final class StubServerMain {
   private StubServerMain() {}
@@ -71,7 +76,19 @@ public final class StubServerMain {
         stubs.forEach(StubLlmUpstream::reset);
         req.response().setStatusCode(204).end();
       }
-      default -> req.response().setStatusCode(404).end("GET /requests | POST /reset\n");
+      case "POST /enqueue" -> req.body().onComplete(body -> {
+        try {
+          JsonObject answer = body.result().toJsonObject();
+          Map<String, String> headers = new LinkedHashMap<>();
+          answer.getJsonObject("headers", new JsonObject())
+              .forEach(e -> headers.put(e.getKey(), String.valueOf(e.getValue())));
+          stubs.get(0).enqueue(answer.getInteger("status"), headers, answer.getString("body", ""));
+          req.response().setStatusCode(204).end();
+        } catch (RuntimeException e) {
+          req.response().setStatusCode(400).end("expected {\"status\": N, \"headers\": {...}, \"body\": \"...\"}\n");
+        }
+      });
+      default -> req.response().setStatusCode(404).end("GET /requests | POST /reset | POST /enqueue\n");
     }
   }
 
