@@ -19,6 +19,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.RedisAPI;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -68,6 +69,8 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   /** Pause before the journal is tried again after a failed replay step. */
   static final long JOURNAL_RETRY_MS = 500;
   static final long SIDECAR_COUNT_MS = 2_000;
+  /** Journal entries added to Redis at once after an outage (each a script call; pipelined). */
+  static final int REPLAY_WINDOW = 64;
   /**
    * Once Redis answers again, the journal is added first, so that the counters hold the outage's
    * traffic before new traffic is decided there; traffic is handed back to Redis when that is done,
@@ -87,7 +90,10 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   private final ConcurrentLinkedQueue<Pending> journal = new ConcurrentLinkedQueue<>();
   private final Set<Waiting> waiting = ConcurrentHashMap.newKeySet();
   private final AtomicInteger liveSidecars = new AtomicInteger(1);
-  private final AtomicBoolean replaying = new AtomicBoolean();
+  /** One replay at a time. */
+  private final AtomicBoolean replayRunning = new AtomicBoolean();
+  /** Journal entries taken out for the batch being added. */
+  private final AtomicInteger replaying = new AtomicInteger();
   private volatile boolean up = true;
   /** Redis answers again and the journal is being added; traffic is still decided by the failure mode. */
   private volatile boolean recovering;
@@ -136,7 +142,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
 
   /** Usage and refunds waiting to be added to Redis (0 once the replay after an outage is done). */
   public int journaled() {
-    return journal.size();
+    return journal.size() + replaying.get();
   }
 
   @Override
@@ -321,13 +327,13 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   }
 
   private void drainJournal() {
-    if (journal.isEmpty() || !replaying.compareAndSet(false, true)) {
+    if (journal.isEmpty() || !replayRunning.compareAndSet(false, true)) {
       return;
     }
     Promise<Void> done = Promise.promise();
     replayNext(done);
     done.future().onComplete(result -> {
-      replaying.set(false);
+      replayRunning.set(false);
       if (recovering && journal.isEmpty()) {
         handOver(recoveringOutage);
       }
@@ -345,21 +351,37 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   }
 
   /**
-   * Adds the journal to Redis, oldest first; stops at the first failure and tries again later. Each
-   * entry is sent from the completion of the one before, never as a chain of composed futures: a
-   * journal of any length completes without nesting one completion inside the other.
+   * Adds the journal to Redis, oldest first, {@link #REPLAY_WINDOW} entries at a time (each entry is
+   * idempotent and independent of the others, so they need no order among themselves); entries that
+   * fail go back to the journal and the replay stops, to be tried again later. Each batch is sent from
+   * the completion of the one before, never as a chain of composed futures: a journal of any length
+   * completes without nesting one completion inside the other.
    */
   private void replayNext(Promise<Void> done) {
-    Pending next = journal.peek();
-    if (next == null || !(up || recovering)) {
+    if (!(up || recovering)) {
       done.complete();
       return;
     }
-    replay(next).timeout(Math.max(answerDeadlineMs, ANSWER_DEADLINE_MS), TimeUnit.MILLISECONDS).onComplete(result -> {
+    List<Pending> batch = new ArrayList<>(REPLAY_WINDOW);
+    Pending next;
+    while (batch.size() < REPLAY_WINDOW && (next = journal.poll()) != null) {
+      batch.add(next);
+    }
+    if (batch.isEmpty()) {
+      done.complete();
+      return;
+    }
+    replaying.addAndGet(batch.size());
+    List<Future<?>> steps = new ArrayList<>(batch.size());
+    for (Pending pending : batch) {
+      steps.add(replay(pending).timeout(Math.max(answerDeadlineMs, ANSWER_DEADLINE_MS), TimeUnit.MILLISECONDS)
+          .onFailure(e -> journal.add(pending)));
+    }
+    Future.join(steps).onComplete(result -> {
+      replaying.addAndGet(-batch.size());
       if (result.failed()) {
         done.fail(result.cause());
       } else {
-        journal.poll();
         replayNext(done);
       }
     });
