@@ -16,7 +16,8 @@ ARGV[5]  request id
 ARGV[6]  actual tokens;  ARGV[7] actual cost, micro-dollars
 ARGV[8]  how long the reconciled record stays (repeat reconciles are no-ops meanwhile), ms
 ARGV[9]  stats retention ms after the stats period ends
-ARGV[10] n; then 5 per check: kind (B | Q | L), unit (T | U | L), limit, p1, p2 (as admit.lua)
+ARGV[10] 1 = the usage is the sidecar's estimate, not the provider's figure (counted as 'estimated')
+ARGV[11] n; then 5 per check: kind (B | Q | L), unit (T | U | L), limit, p1, p2 (as admit.lua)
 
 Only counters named in the record are touched, with the amount and period the record says were
 charged: a token counter gets (actual - reserved) tokens, a budget (actual - reserved) micro-dollars
@@ -58,9 +59,9 @@ if record.state ~= 'held' then
 end
 
 local actual_tokens, actual_cost = tonumber(ARGV[6]), tonumber(ARGV[7])
-local n = tonumber(ARGV[10])
+local n = tonumber(ARGV[11])
 for i = 1, n do
-  local a = 10 + (i - 1) * 5
+  local a = 11 + (i - 1) * 5
   local key, kind, unit = KEYS[5 + i], ARGV[a + 1], ARGV[a + 2]
   local limit, p1, p2 = tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5]
   local charged = record[key]
@@ -90,6 +91,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[8])
 
 local user = record.user
 local stats_ttl = fmt(stats_end - now + tonumber(ARGV[9]))
+if ARGV[10] == '1' then
+  redis.call('HINCRBY', KEYS[2], 'estimated', 1)
+  redis.call('PEXPIRE', KEYS[2], stats_ttl)
+end
 if actual_cost > 0 then
   redis.call('HINCRBY', KEYS[2], 'spendMicros', fmt(actual_cost))
   redis.call('PEXPIRE', KEYS[2], stats_ttl)

@@ -18,6 +18,8 @@ public final class UsageReport {
     usage.spendUsd = Money.format(counters.spendMicros());
     usage.requests = counters.requests();
     usage.throttled = counters.throttled();
+    // absent rather than 0: a status with nothing estimated reads as before
+    usage.estimatedCharges = counters.estimated() == 0 ? null : counters.estimated();
     List<TopUser> top = counters.topSpenders().stream()
         .sorted(Comparator.comparingLong(UsageCounters.Spender::spendMicros).reversed()
             .thenComparing(UsageCounters.Spender::user))

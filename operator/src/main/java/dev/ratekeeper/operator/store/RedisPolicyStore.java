@@ -179,7 +179,8 @@ public final class RedisPolicyStore implements AutoCloseable {
       Pipeline first = jedis.pipelined();
       first.zremrangeByScore(keys.sidecars(), "-inf", "(" + (nowMs - PRUNE_HEARTBEATS_AFTER.toMillis()));
       Response<List<Tuple>> beats = first.zrangeByScoreWithScores(keys.sidecars(), "-inf", "+inf");
-      Response<List<String>> stats = first.hmget(keys.stats(periodId), "requests", "throttled", "spendMicros");
+      Response<List<String>> stats = first.hmget(keys.stats(periodId), "requests", "throttled", "spendMicros",
+          "estimated");
       Response<List<Tuple>> top = first.zrevrangeWithScores(keys.topUsers(periodId), 0, TOP_USERS - 1);
       first.sync();
 
@@ -205,7 +206,8 @@ public final class RedisPolicyStore implements AutoCloseable {
             parseLong(tokens.get().get(i))));
       }
       List<String> s = stats.get();
-      UsageCounters usage = new UsageCounters(orZero(s.get(0)), orZero(s.get(1)), orZero(s.get(2)), top10);
+      UsageCounters usage = new UsageCounters(orZero(s.get(0)), orZero(s.get(1)), orZero(s.get(2)), top10,
+          orZero(s.get(3)));
       return new FleetSnapshot(heartbeats, usage);
     });
   }

@@ -15,4 +15,7 @@ public class BudgetSettings {
 
   @JsonPropertyDescription("Lower a request's output cap to what the remaining budget can pay for instead of denying it. Default false.")
   public Boolean clampMaxTokens;
+
+  @JsonPropertyDescription("Refuse (400) calls to a model without pricing even where no budget applies, so no spend goes uncounted. Default false: unpriced models are refused only under a budget.")
+  public Boolean refuseUnpricedModels;
 }

@@ -20,6 +20,9 @@ public class Usage {
   @JsonPropertyDescription("Requests answered 429 this period.")
   public Long throttled;
 
+  @JsonPropertyDescription("Calls this period charged on the sidecars' estimate instead of the provider's usage figures (an answer without usage, a call cut short, a model without pricing). Absent when none.")
+  public Long estimatedCharges;
+
   @JsonPropertyDescription("The biggest spenders of the period, at most 10.")
   public List<TopUser> topUsers;
 
@@ -27,11 +30,11 @@ public class Usage {
   public boolean equals(Object o) {
     return o instanceof Usage u && Objects.equals(period, u.period) && Objects.equals(spendUsd, u.spendUsd)
         && Objects.equals(requests, u.requests) && Objects.equals(throttled, u.throttled)
-        && Objects.equals(topUsers, u.topUsers);
+        && Objects.equals(estimatedCharges, u.estimatedCharges) && Objects.equals(topUsers, u.topUsers);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(period, spendUsd, requests, throttled, topUsers);
+    return Objects.hash(period, spendUsd, requests, throttled, estimatedCharges, topUsers);
   }
 }

@@ -31,7 +31,17 @@ public record CompiledPolicy(
     boolean clampMaxTokens,
     List<CompiledUpstream> upstreams,
     UnmeteredPaths unmeteredPaths,
-    StoreFailureMode onStoreUnavailable) {
+    StoreFailureMode onStoreUnavailable,
+    boolean refuseUnpricedModels) {
+
+  /** Unpriced models refused only under a budget. */
+  public CompiledPolicy(int schemaVersion, PolicyId id, String revision, Mode mode, CompiledIdentity identity,
+      String defaultTier, long defaultMaxTokens, List<CompiledTier> tiers, Map<String, String> users,
+      List<CompiledModel> models, CompiledGlobal global, int warnAtPercent, boolean clampMaxTokens,
+      List<CompiledUpstream> upstreams, UnmeteredPaths unmeteredPaths, StoreFailureMode onStoreUnavailable) {
+    this(schemaVersion, id, revision, mode, identity, defaultTier, defaultMaxTokens, tiers, users, models, global,
+        warnAtPercent, clampMaxTokens, upstreams, unmeteredPaths, onStoreUnavailable, false);
+  }
 
   /** The compiled form this code writes and understands. Sidecars refuse other versions and keep their last good one. */
   public static final int SCHEMA_VERSION = 1;

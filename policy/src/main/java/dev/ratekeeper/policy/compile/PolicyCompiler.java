@@ -84,13 +84,14 @@ public final class PolicyCompiler {
         Boolean.TRUE.equals(budgets.clampMaxTokens),
         upstreams(spec.upstreams),
         spec.unmeteredPaths == null ? UnmeteredPaths.RequestsOnly : spec.unmeteredPaths,
-        spec.onStoreUnavailable == null ? StoreFailureMode.LocalFallback : spec.onStoreUnavailable);
+        spec.onStoreUnavailable == null ? StoreFailureMode.LocalFallback : spec.onStoreUnavailable,
+        Boolean.TRUE.equals(budgets.refuseUnpricedModels));
 
     String revision = revisionOf(unhashed);
     return new CompiledPolicy(unhashed.schemaVersion(), id, revision, unhashed.mode(), unhashed.identity(),
         unhashed.defaultTier(), unhashed.defaultMaxTokens(), unhashed.tiers(), unhashed.users(), unhashed.models(),
         unhashed.global(), unhashed.warnAtPercent(), unhashed.clampMaxTokens(), unhashed.upstreams(),
-        unhashed.unmeteredPaths(), unhashed.onStoreUnavailable());
+        unhashed.unmeteredPaths(), unhashed.onStoreUnavailable(), unhashed.refuseUnpricedModels());
   }
 
   private static CompiledTier tier(Tier tier) {

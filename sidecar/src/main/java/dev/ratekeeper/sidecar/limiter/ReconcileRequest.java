@@ -9,8 +9,16 @@ import java.util.Objects;
  * @param admitted the admission being reconciled (it names every counter that was charged)
  * @param actualTokens tokens really used (input, cached input, output)
  * @param actualCostMicros their cost in micro-dollars
+ * @param estimated true when these are the sidecar's estimate, not the provider's figures (no usage
+ *     in the answer, a call cut short, an unpriced model): counted in the statistics ({@code estimated})
  */
-public record ReconcileRequest(AdmitRequest admitted, long actualTokens, long actualCostMicros) {
+public record ReconcileRequest(AdmitRequest admitted, long actualTokens, long actualCostMicros, boolean estimated) {
+
+  /** The provider's own usage figures. */
+  public ReconcileRequest(AdmitRequest admitted, long actualTokens, long actualCostMicros) {
+    this(admitted, actualTokens, actualCostMicros, false);
+  }
+
   public ReconcileRequest {
     Objects.requireNonNull(admitted, "admitted");
     if (actualTokens < 0 || actualCostMicros < 0) {

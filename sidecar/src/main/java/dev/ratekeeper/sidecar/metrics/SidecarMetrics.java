@@ -107,6 +107,15 @@ public final class SidecarMetrics {
         .increment();
   }
 
+  /**
+   * A call charged on the sidecar's estimate instead of the provider's usage: {@code no_usage},
+   * {@code cut_short} or {@code unpriced} (a fixed set of labels).
+   */
+  public void estimatedCharge(String reason) {
+    counter("ratekeeper.estimated.charges", "Calls charged on an estimate instead of the provider's usage", "reason",
+        reason).increment();
+  }
+
   public void storeUp(boolean up) {
     storeUp.set(up ? 1 : 0);
   }

@@ -37,10 +37,12 @@ public final class AdmissionPlan {
           + tier.name() + "\" (allowed: " + String.join(", ", tier.models()) + ")");
     }
     CompiledModel entry = policy.model(model).orElse(null);
-    boolean budgeted = tier.budget() != null || policy.global().budget() != null;
-    if (budgeted && (entry == null || entry.pricing() == null)) {
+    boolean budgeted = tier.budget() != null || policy.global().budget() != null
+        || (tier.run() != null && tier.run().budgetMicros() != null);
+    if ((budgeted || policy.refuseUnpricedModels()) && (entry == null || entry.pricing() == null)) {
       return refuse(ProviderError.Kind.INVALID_REQUEST, "model \"" + model + "\" has no pricing in policy "
-          + policy.id() + ", so its cost cannot be charged to a budget");
+          + policy.id() + (budgeted ? ", so its cost cannot be charged to a budget"
+          : ", and the policy refuses unpriced models (budgets.refuseUnpricedModels)"));
     }
     long cap;
     Long maxPerRequest = tier.maxPerRequest();

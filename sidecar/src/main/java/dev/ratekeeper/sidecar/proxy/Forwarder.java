@@ -254,7 +254,7 @@ public final class Forwarder {
       resp.exceptionHandler(err -> {
         if (done.compareAndSet(false, true)) {
           out.reset();
-          settle(usageSoFar());
+          settle(usageSoFar(), reported() ? null : EstimateReason.CUT_SHORT);
         }
       });
       resp.endHandler(v -> {
@@ -266,7 +266,8 @@ public final class Forwarder {
         }
         if (done.compareAndSet(false, true)) {
           out.end();
-          settle(finalUsage());
+          Usage usage = finalUsage();
+          settle(usage, reported() || usage.equals(Usage.NONE) ? null : EstimateReason.NO_USAGE);
         }
       });
     }
@@ -278,15 +279,20 @@ public final class Forwarder {
         if (creq != null) {
           creq.reset();
         }
-        settle(usageSoFar());
+        settle(usageSoFar(), reported() ? null : EstimateReason.CUT_SHORT);
       }
     }
 
     void upstreamFailed(Throwable err) {
       if (done.compareAndSet(false, true)) {
         Responses.error(req.response(), route.upstream().format(), upstreamError(err, route.upstream()));
-        settle(Usage.NONE);
+        settle(Usage.NONE, null);
       }
+    }
+
+    /** Whether the provider's own usage figures were seen (in the stream or the JSON answer). */
+    private boolean reported() {
+      return tracker != null ? tracker.reportedUsage().isPresent() : tail != null && tail.usage().isPresent();
     }
 
     private Usage usageSoFar() {
@@ -304,19 +310,50 @@ public final class Forwarder {
           : new Usage(planned.inputEstimate(), planned.outputCap(), 0, 0));
     }
 
-    private void settle(Usage usage) {
+    /**
+     * Charges {@code usage}; {@code estimated} says why it is the sidecar's estimate rather than the
+     * provider's figure (null: the provider's). A call with tokens but no price is counted too: its
+     * spend is unknown.
+     */
+    private void settle(Usage usage, EstimateReason estimated) {
       metrics.inflight().decrementAndGet();
       metrics.upstreamTime(System.nanoTime() - started);
       String model = request.model();
       String tier = caller.tier();
-      long cost = planned.model() == null ? 0 : usage.costMicros(planned.model().pricing());
+      boolean priced = planned.model() != null && planned.model().pricing() != null;
+      long cost = priced ? usage.costMicros(planned.model().pricing()) : 0;
+      EstimateReason reason = estimated != null ? estimated
+          : !priced && usage.totalTokens() > 0 ? EstimateReason.UNPRICED : null;
+      if (reason != null) {
+        metrics.estimatedCharge(reason.label());
+      }
       metrics.tokens(model, tier, "input", usage.input());
       metrics.tokens(model, tier, "output", usage.output());
       metrics.tokens(model, tier, "cache_read", usage.cacheRead());
       metrics.tokens(model, tier, "cache_write", usage.cacheWrite());
       metrics.spend(model, tier, cost);
-      limiter.reconcile(new ReconcileRequest(admitted, usage.totalTokens(), cost))
+      limiter.reconcile(new ReconcileRequest(admitted, usage.totalTokens(), cost, reason != null))
           .onFailure(err -> LOG.log(System.Logger.Level.WARNING, "reconcile of " + admitted.requestId() + " failed: " + err));
+    }
+  }
+
+  /** Why a call is charged on the sidecar's estimate instead of the provider's usage figures. */
+  enum EstimateReason {
+    /** The answer ended without usage (a stream or JSON answer that carried none). */
+    NO_USAGE("no_usage"),
+    /** The client or the provider hung up before the usage came. */
+    CUT_SHORT("cut_short"),
+    /** Tokens were used on a model without pricing: the spend is unknown (charged as 0). */
+    UNPRICED("unpriced");
+
+    private final String label;
+
+    EstimateReason(String label) {
+      this.label = label;
+    }
+
+    String label() {
+      return label;
     }
   }
 }

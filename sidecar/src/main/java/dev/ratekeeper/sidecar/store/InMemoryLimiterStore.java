@@ -223,6 +223,11 @@ public final class InMemoryLimiterStore implements LimiterStore {
     String periodId = statsPeriod.id(now);
     long statsExpiry = statsPeriod.endMs(now) + options.statsRetentionMs();
     String user = record.fields.get("user");
+    if (request.estimated()) {
+      Hash stats = hash(keys.stats(periodId), now);
+      stats.increment("estimated", 1);
+      put(keys.stats(periodId), stats, statsExpiry);
+    }
     if (actualCost > 0) {
       Hash stats = hash(keys.stats(periodId), now);
       stats.increment("spendMicros", actualCost);

@@ -203,6 +203,7 @@ public final class RedisLimiterStore implements LimiterStore {
     args.add(Long.toString(request.actualCostMicros()));
     args.add(Long.toString(options.reconciledTtlMs()));
     args.add(Long.toString(options.statsRetentionMs()));
+    args.add(request.estimated() ? "1" : "0");
     args.add(Integer.toString(checks.size()));
     for (Check check : checks) {
       keyList.add(check.key());

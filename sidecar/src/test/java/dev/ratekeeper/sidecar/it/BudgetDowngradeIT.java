@@ -102,15 +102,20 @@ class BudgetDowngradeIT {
 
   @Test
   void theTiersAllowListStillApplies() {
-    HttpResponse<String> resp = call("no-mini", "d2", body("gpt-4o", 5_000));
+    // 990 output tokens of gpt-4o (~$0.0099) fit the empty $0.01 budget once; not a second time
+    assertThat(call("no-mini", "d2", body("gpt-4o", 990)).statusCode()).isEqualTo(200);
+    HttpResponse<String> resp = call("no-mini", "d2", body("gpt-4o", 990));
     assertThat(resp.statusCode()).isEqualTo(429);
     assertThat(resp.headers().firstValue("x-ratekeeper-limited-by")).hasValue("budget");
-    assertThat(stub.requestCount()).isZero();
+    assertThat(resp.headers().firstValue("x-ratekeeper-model-fallback")).isEmpty();
+    assertThat(stub.requestCount()).isEqualTo(1);
   }
 
   @Test
   void pastDowngradeAtPercentCallsGoToTheCheaperModelWhileTheBudgetCouldStillPay() throws Exception {
-    // each gpt-4.1 call of 300 output tokens reserves ~0.0024 $: under 50 % of $0.01 twice, then past it
+    // each gpt-4.1 call of 300 output tokens reserves and spends ~$0.0024: under 50 % of $0.01 twice,
+    // then past it (committed spend plus this call's reservation)
+    stub.outputTokens = 300;
     int downgradedAt = -1;
     for (int i = 0; i < 4; i++) {
       HttpResponse<String> resp = call("std", "d3", body("gpt-4.1", 300));
@@ -122,7 +127,8 @@ class BudgetDowngradeIT {
         break;
       }
     }
-    assertThat(downgradedAt).as("a call past 50 %% of the budget was downgraded").isPositive();
+    stub.outputTokens = 15;
+    assertThat(downgradedAt).as("the call past 50 %% of the budget was downgraded").isEqualTo(2);
   }
 
   @Test
