@@ -14,7 +14,8 @@ ARGV[4]  the stats period id the caller declared in KEYS[2]
 ARGV[5]  request id (the lease member)
 ARGV[6]  user
 ARGV[7]  tier
-ARGV[8]  shadow: 1 = charge everything and report what would have blocked
+ARGV[8]  shadow: 1 = charge everything and report what would have blocked;
+         p = peek: decide only, write nothing at all (what every limit has left now)
 ARGV[9]  lease TTL ms
 ARGV[10] reservation record TTL ms (metered: until its reconcile is due; requests-only: long enough
          for a refund, settle.lua, of an answer that came too late to be used)
@@ -49,7 +50,8 @@ local stats_id, stats_end = period(ARGV[3], now)
 if stats_id ~= ARGV[4] then
   return {-1, now, stats_id}
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local peek = ARGV[8] == 'p'
+if not peek and redis.call('EXISTS', KEYS[1]) == 1 then
   return {-2, now}
 end
 
@@ -112,7 +114,7 @@ for i = 1, n do
 end
 
 -- Phase 2: charge everything, or nothing.
-local committed = all_passed or shadow
+local committed = (all_passed or shadow) and not peek
 local stats_ttl = fmt(stats_end - now + tonumber(ARGV[15]))
 if committed then
   local record = {}
@@ -144,11 +146,13 @@ if committed then
   if not all_passed then
     redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1)
   end
-else
+elseif not peek then
   -- a request that can never pass is answered 400, not 429: counted apart
   redis.call('HINCRBY', KEYS[2], any_never and 'rejected' or 'throttled', 1)
 end
-redis.call('PEXPIRE', KEYS[2], stats_ttl)
+if not peek then
+  redis.call('PEXPIRE', KEYS[2], stats_ttl)
+end
 
 local reply = {1, now, committed and 1 or 0}
 for i = 1, n do

@@ -8,7 +8,6 @@ import java.net.URISyntaxException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.regex.Pattern;
 
 /** Rules of {@code spec.upstreams[]}: route names, base URLs, formats and credentials Secrets. */
@@ -16,7 +15,9 @@ final class UpstreamValidator {
   static final int MAX_UPSTREAMS = 16;
   static final int MAX_URL_LENGTH = 2048;
   /** Route names that would shadow the bare provider paths (/v1/messages, /v1/chat/completions, ...). */
-  static final Set<String> RESERVED_NAMES = Set.of("v1");
+  static final Map<String, String> RESERVED_NAMES = Map.of(
+      "v1", "bare provider paths such as /v1/messages start with it",
+      "ratekeeper", "the sidecar's own paths such as /ratekeeper/v1/limits start with it");
 
   private static final Pattern SECRET_KEY = Pattern.compile(Names.SECRET_KEY_PATTERN);
   private static final String SECRET_KEY_RULE = "a valid Secret key (letters, digits, '-', '_' and '.')";
@@ -33,9 +34,9 @@ final class UpstreamValidator {
         if (first != null) {
           v.add(path + ".name", "duplicate upstream " + Violations.quote(upstream.name)
               + ", already defined at spec.upstreams[" + first + "]");
-        } else if (RESERVED_NAMES.contains(upstream.name)) {
-          v.add(path + ".name", Violations.quote(upstream.name)
-              + " is reserved: bare provider paths such as /v1/messages start with it");
+        } else if (RESERVED_NAMES.containsKey(upstream.name)) {
+          v.add(path + ".name", Violations.quote(upstream.name) + " is reserved: "
+              + RESERVED_NAMES.get(upstream.name));
         }
       }
       url(path + ".url", upstream.url, v);

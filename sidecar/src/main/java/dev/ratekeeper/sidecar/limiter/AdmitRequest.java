@@ -19,6 +19,7 @@ import java.util.Objects;
  * @param reservedCostMicros what {@code reservedTokens} would cost at the model's prices (0 when unpriced)
  * @param shadow decide and count but never block (defaults to the policy's mode)
  * @param run the agent's run as named in {@code identity.runHeader}, or null outside any run
+ * @param peek decide only: nothing is charged, counted or recorded (the limits an agent can see)
  */
 public record AdmitRequest(
     CompiledPolicy policy,
@@ -30,7 +31,8 @@ public record AdmitRequest(
     long reservedTokens,
     long reservedCostMicros,
     boolean shadow,
-    String run) {
+    String run,
+    boolean peek) {
 
   /** Which limits apply. */
   public enum Scope {
@@ -46,7 +48,13 @@ public record AdmitRequest(
   /** Outside any run. */
   public AdmitRequest(CompiledPolicy policy, String requestId, String user, CompiledTier tier, CompiledModel model,
       Scope scope, long reservedTokens, long reservedCostMicros, boolean shadow) {
-    this(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow, null);
+    this(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow, null, false);
+  }
+
+  /** A call to decide and charge. */
+  public AdmitRequest(CompiledPolicy policy, String requestId, String user, CompiledTier tier, CompiledModel model,
+      Scope scope, long reservedTokens, long reservedCostMicros, boolean shadow, String run) {
+    this(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow, run, false);
   }
 
   public AdmitRequest {
@@ -78,13 +86,19 @@ public record AdmitRequest(
 
   public AdmitRequest withShadow(boolean shadow) {
     return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow,
-        run);
+        run, peek);
   }
 
   /** The same call within the agent's run {@code run} (null: outside any run). */
   public AdmitRequest withRun(String run) {
     return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow,
-        run);
+        run, peek);
+  }
+
+  /** Decided but never charged nor counted: what every limit of this call has left now (GET /ratekeeper/v1/limits). */
+  public AdmitRequest asPeek() {
+    return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, false,
+        run, true);
   }
 
   public boolean metered() {

@@ -39,6 +39,7 @@ public final class ProxyServer {
   private final Vertx vertx;
   private final Supplier<CompiledPolicy> policy;
   private final IdentityResolver identity;
+  private final LimitsEndpoint limits;
   private final long maxBody;
   private final String requestIdPrefix;
   private final AtomicLong requestSeq = new AtomicLong();
@@ -56,6 +57,7 @@ public final class ProxyServer {
     this.identity = identity;
     this.maxBody = maxBody;
     this.deps = new Deps(limiter, metrics, forwarder, new AdmissionQueue(vertx), cooldowns);
+    this.limits = new LimitsEndpoint(limiter, identity);
     this.requestIdPrefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36) + "-";
   }
 
@@ -105,6 +107,10 @@ public final class ProxyServer {
 
   void handle(HttpServerRequest req) {
     CompiledPolicy current = policy.get();
+    if (LimitsEndpoint.PATH.equals(req.path())) {
+      limits.handle(req, current); // the sidecar's own: never forwarded
+      return;
+    }
     Route route = Route.resolve(current, req.uri()).orElse(null);
     if (route == null) {
       UpstreamFormat guess = req.path().contains("/messages") ? UpstreamFormat.ANTHROPIC : UpstreamFormat.OPENAI;

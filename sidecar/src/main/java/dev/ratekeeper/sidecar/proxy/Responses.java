@@ -4,6 +4,7 @@ import dev.ratekeeper.policy.api.Money;
 import dev.ratekeeper.policy.api.UpstreamFormat;
 import dev.ratekeeper.sidecar.limiter.BudgetStatus;
 import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.DimensionStatus;
 import dev.ratekeeper.sidecar.limiter.Dimension;
 import dev.ratekeeper.sidecar.wire.ProviderError;
 import io.vertx.core.http.HttpServerResponse;
@@ -89,7 +90,35 @@ final class Responses {
     if (!verdict.limitedBy().isEmpty()) {
       headers.put("x-ratekeeper-shadow-limited-by", verdict.limitedByHeader());
     }
+    rateLimitHeaders(verdict, headers);
     return headers;
+  }
+
+  /**
+   * The IETF {@code RateLimit-Policy} / {@code RateLimit} headers (draft-ietf-httpapi-ratelimit-headers)
+   * for the per-minute rates of the call: {@code "tier.requests.perMinute";q=60;w=60} and
+   * {@code "tier.requests.perMinute";r=59;t=1} (remaining now, seconds until the bucket is full).
+   */
+  private static void rateLimitHeaders(Decision verdict, Map<String, String> headers) {
+    StringBuilder policies = new StringBuilder();
+    StringBuilder limits = new StringBuilder();
+    for (DimensionStatus status : verdict.dimensions()) {
+      String name = status.dimension().wireName();
+      if (!name.endsWith(".perMinute") || status.tierShare()) {
+        continue;
+      }
+      if (policies.length() > 0) {
+        policies.append(", ");
+        limits.append(", ");
+      }
+      policies.append('"').append(name).append("\";q=").append(status.limit()).append(";w=60");
+      limits.append('"').append(name).append("\";r=").append(Math.max(0, status.remaining())).append(";t=")
+          .append((Math.max(0, status.resetMs()) + 999) / 1000);
+    }
+    if (policies.length() > 0) {
+      headers.put("ratelimit-policy", policies.toString());
+      headers.put("ratelimit", limits.toString());
+    }
   }
 
   /**

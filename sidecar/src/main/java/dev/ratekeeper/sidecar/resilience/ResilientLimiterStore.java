@@ -242,6 +242,9 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   }
 
   private Future<Decision> degradedAdmit(AdmitRequest request) {
+    if (request.peek()) {
+      return Future.failedFuture(new StoreUnavailableException()); // nothing to show without Redis
+    }
     StoreFailureMode mode = request.policy().onStoreUnavailable();
     switch (mode) {
       case FailClosed:
@@ -270,7 +273,9 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   }
 
   private void journalRefund(AdmitRequest request) {
-    append(new Settle(request, 0, 0, false));
+    if (!request.peek()) { // a peek charges nothing
+      append(new Settle(request, 0, 0, false));
+    }
   }
 
   private void append(Pending pending) {

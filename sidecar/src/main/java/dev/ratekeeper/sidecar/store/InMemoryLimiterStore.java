@@ -75,7 +75,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(request.policy());
     String statsKey = keys.stats(statsPeriod.id(now));
     String recordKey = keys.reservation(request.requestId());
-    if (live(recordKey, now) != null) {
+    if (!request.peek() && live(recordKey, now) != null) {
       throw new DuplicateRequestException(request.requestId());
     }
 
@@ -133,9 +133,13 @@ public final class InMemoryLimiterStore implements LimiterStore {
       allPassed &= evaluation.passed();
     }
 
-    boolean committed = allPassed || request.shadow();
+    boolean committed = !request.peek() && (allPassed || request.shadow());
     long statsExpiry = statsPeriod.endMs(now) + options.statsRetentionMs();
     Hash stats = hash(statsKey, now);
+    if (request.peek()) {
+      List<CheckOutcome> outcomes = evaluations.stream().map(e -> e.outcome(false)).toList();
+      return DecisionAssembler.assemble(request, checks, outcomes, false, now);
+    }
     if (committed) {
       writes.forEach(Runnable::run);
       Hash record = new Hash();

@@ -156,7 +156,7 @@ public final class RedisLimiterStore implements LimiterStore {
     args.add(request.requestId());
     args.add(request.user());
     args.add(request.tier().name());
-    args.add(request.shadow() ? "1" : "0");
+    args.add(request.peek() ? "p" : request.shadow() ? "1" : "0");
     args.add(Long.toString(options.leaseTtlMs()));
     args.add(Long.toString(options.recordTtlMs(request.metered())));
     args.add(Long.toString(options.concurrencyRetryHintMs()));
