@@ -7,18 +7,31 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.PriorityQueue;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
  * Requests waiting for capacity ({@code maxQueueWait}) in this sidecar. Whenever waiters are due,
  * they try again one after another, lower priority number first and first come first within a
- * priority, so the most important request takes freed capacity first. A waiter whose client went
- * away, or whose deadline passes, leaves the queue. Everything runs on the queue's own Vert.x
- * context: no locks.
+ * priority, so the most important request takes freed capacity first.
+ *
+ * <p><b>Fairness</b>: a waiter gains one priority level for every {@link #AGING_MS} it has waited, so
+ * a lane of less important calls is never starved by a steady stream of more important ones: a
+ * batch call ({@code priority + }{@value #BATCH_OFFSET}) outranks fresh interactive calls of its tier
+ * after {@value #BATCH_OFFSET} × {@link #AGING_MS}, and every waiter leaves at its own deadline
+ * ({@code maxQueueWait}) at the latest. Within that, more important calls go first.
+ *
+ * <p>A waiter whose client went away, or whose deadline passes, leaves the queue. Everything runs on
+ * the queue's own Vert.x context: no locks.
  */
 final class AdmissionQueue {
   static final long TICK_MS = 5;
+  /** A waiter gains one priority level per this much waiting. */
+  static final long AGING_MS = 100;
+  /** How much less important a call marked {@code batch} is than its tier's calls. */
+  static final int BATCH_OFFSET = 10;
   private final Vertx vertx;
+  private final LongSupplier clockMs;
   private final Context context;
   private final PriorityQueue<Waiter> waiters = new PriorityQueue<>(
       Comparator.comparingInt(Waiter::priority).thenComparingLong(Waiter::seq));
@@ -28,7 +41,13 @@ final class AdmissionQueue {
   private boolean pumping;
 
   AdmissionQueue(Vertx vertx) {
+    this(vertx, System::currentTimeMillis);
+  }
+
+  /** @param clockMs the queue's clock (tests move one by hand) */
+  AdmissionQueue(Vertx vertx, LongSupplier clockMs) {
     this.vertx = vertx;
+    this.clockMs = clockMs;
     this.context = vertx.getOrCreateContext();
   }
 
@@ -43,13 +62,20 @@ final class AdmissionQueue {
     private long seq;
     private final Attempt attempt;
     private long dueAtMs;
+    private final long enqueuedAtMs;
     private boolean gone;
 
-    private Waiter(int priority, long seq, Attempt attempt, long dueAtMs) {
+    private Waiter(int priority, long seq, Attempt attempt, long dueAtMs, long enqueuedAtMs) {
       this.priority = priority;
       this.seq = seq;
       this.attempt = attempt;
       this.dueAtMs = dueAtMs;
+      this.enqueuedAtMs = enqueuedAtMs;
+    }
+
+    /** Its priority at {@code nowMs}, raised one level per {@link #AGING_MS} waited. */
+    long effectivePriority(long nowMs) {
+      return priority - (nowMs - enqueuedAtMs) / AGING_MS;
     }
 
     int priority() {
@@ -68,7 +94,8 @@ final class AdmissionQueue {
 
   /** Queues a request to try again after {@code waitMs}. */
   Waiter enqueue(int priority, long waitMs, Attempt attempt) {
-    Waiter waiter = new Waiter(priority, 0, attempt, System.currentTimeMillis() + waitMs);
+    long now = clockMs.getAsLong();
+    Waiter waiter = new Waiter(priority, 0, attempt, now + waitMs, now);
     context.runOnContext(v -> {
       waiter.seq = seq++;
       waiters.add(waiter);
@@ -92,7 +119,7 @@ final class AdmissionQueue {
       vertx.cancelTimer(timer);
     }
     timerAt = next;
-    timer = vertx.setTimer(Math.max(1, next - System.currentTimeMillis()), t -> {
+    timer = vertx.setTimer(Math.max(1, next - clockMs.getAsLong()), t -> {
       timer = -1;
       timerAt = Long.MAX_VALUE;
       pump();
@@ -101,7 +128,7 @@ final class AdmissionQueue {
 
   private void pump() {
     // waiters due within a timer tick of each other are tried in one pass, in priority order
-    long now = System.currentTimeMillis() + TICK_MS;
+    long now = clockMs.getAsLong() + TICK_MS;
     waiters.removeIf(w -> w.gone);
     List<Waiter> due = new ArrayList<>();
     for (Waiter w : waiters) {
@@ -109,7 +136,8 @@ final class AdmissionQueue {
         due.add(w);
       }
     }
-    due.sort(waiters.comparator());
+    long at = clockMs.getAsLong();
+    due.sort(Comparator.<Waiter>comparingLong(w -> w.effectivePriority(at)).thenComparingLong(Waiter::seq));
     pumping = true;
     tryInOrder(due, 0);
   }
@@ -131,7 +159,7 @@ final class AdmissionQueue {
       if (again < 0 || w.gone) {
         waiters.remove(w);
       } else {
-        w.dueAtMs = System.currentTimeMillis() + Math.max(1, again);
+        w.dueAtMs = clockMs.getAsLong() + Math.max(1, again);
       }
       tryInOrder(due, index + 1);
     }));

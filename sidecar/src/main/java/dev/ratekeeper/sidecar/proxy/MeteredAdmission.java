@@ -65,6 +65,8 @@ final class MeteredAdmission {
   private AdmissionQueue.Waiter waiter;
   /** The agent's run, from {@code identity.runHeader}; null outside any run. */
   private String run;
+  /** Queue priority: the tier's, or less important as the call asks ({@link #PRIORITY_HEADER}). */
+  private int priority;
   private final boolean shadowCooldown;
 
   MeteredAdmission(ProxyServer.Deps deps, HttpServerRequest req, CompiledPolicy policy, Route route,
@@ -85,7 +87,25 @@ final class MeteredAdmission {
   /** The longest run name accepted in {@code identity.runHeader}: it becomes part of counter keys. */
   static final int MAX_RUN_LENGTH = 128;
 
+  /**
+   * The agent may mark a call's priority: {@code interactive} (the tier's), {@code batch} (the tier's
+   * + {@value AdmissionQueue#BATCH_OFFSET}) or a number; never more important than its tier allows.
+   */
+  static final String PRIORITY_HEADER = "X-Ratekeeper-Priority";
+
   void start() {
+    priority = planned.tier().priority();
+    String asked = req.headers().get(PRIORITY_HEADER);
+    if (asked != null) {
+      Integer marked = markedPriority(asked.strip(), priority);
+      if (marked == null) {
+        deps.metrics().request(route.upstream().name(), request.model(), caller.tier(), "invalid");
+        Responses.error(req.response(), format(), ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
+            PRIORITY_HEADER + " must be interactive, batch or a number from 0 to 1000"));
+        return;
+      }
+      priority = marked;
+    }
     String named = req.headers().get(policy.identity().runHeader());
     if (named != null && !named.isBlank()) {
       if (named.strip().length() > MAX_RUN_LENGTH) {
@@ -174,6 +194,22 @@ final class MeteredAdmission {
     String original = rewrites.containsKey("x-ratekeeper-model-fallback") ? request.originalModel() : from;
     rewrites.put("x-ratekeeper-model-fallback", original + " -> " + to);
     return true;
+  }
+
+  /** The queue priority a call marked {@code asked} gets in a tier of {@code tierPriority}; null if invalid. */
+  static Integer markedPriority(String asked, int tierPriority) {
+    switch (asked.toLowerCase(java.util.Locale.ROOT)) {
+      case "interactive":
+        return tierPriority;
+      case "batch":
+        return tierPriority + AdmissionQueue.BATCH_OFFSET;
+      default:
+        if (asked.isEmpty() || asked.length() > 4 || !asked.chars().allMatch(Character::isDigit)) {
+          return null;
+        }
+        int number = Integer.parseInt(asked);
+        return number > 1000 ? null : Math.max(tierPriority, number);
+    }
   }
 
   private static boolean onlyBudgetsBlock(Decision decision) {
@@ -265,7 +301,7 @@ final class MeteredAdmission {
       }
       if (now + decision.retryAfterMs() <= deadlineMs) {
         if (waiter == null) {
-          waiter = deps.queue().enqueue(planned.tier().priority(), decision.retryAfterMs(), this::attempt);
+          waiter = deps.queue().enqueue(priority, decision.retryAfterMs(), this::attempt);
           req.response().closeHandler(v -> waiter.leave());
         }
         return Future.succeededFuture(Math.max(1, decision.retryAfterMs()));

@@ -90,6 +90,20 @@ class AgentLimitsIT {
   }
 
   @Test
+  void aCallsPriorityMarkIsCheckedAndNeverForwarded() {
+    long before = stub.requestCount();
+    HttpResponse<String> bad = fixture.post(sidecar, "/v1/messages", BODY, "X-Ratekeeper-User", "pat",
+        "X-Ratekeeper-Priority", "urgent");
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(bad.body()).contains("X-Ratekeeper-Priority");
+    assertThat(stub.requestCount()).isEqualTo(before);
+    HttpResponse<String> batch = fixture.post(sidecar, "/v1/messages", BODY, "X-Ratekeeper-User", "pat",
+        "X-Ratekeeper-Priority", "batch");
+    assertThat(batch.statusCode()).isEqualTo(200);
+    assertThat(stub.lastRequest().headers().get("X-Ratekeeper-Priority")).isNull();
+  }
+
+  @Test
   void onlyGetIsAnswered() {
     HttpResponse<String> post = fixture.post(sidecar, "/ratekeeper/v1/limits", "{}");
     assertThat(post.statusCode()).isEqualTo(405);

@@ -8,6 +8,7 @@ import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -47,6 +48,43 @@ class AdmissionQueueTest {
     await().atMost(Duration.ofSeconds(2)).until(() -> tries[0] == 3);
     // the left waiter was due with the first try, two passes ago, and was never tried
     assertThat(order).containsExactly("retrying", "retrying", "retrying");
+  }
+
+  @Test
+  void aWaitingBatchCallGainsALevelPerAgingStepAndIsNotStarvedByFreshInteractiveOnes() {
+    AtomicLong clock = new AtomicLong(0);
+    AdmissionQueue queue = new AdmissionQueue(vertx, clock::get);
+    List<String> order = new CopyOnWriteArrayList<>();
+    // a batch call (tier 0 + 10) that has waited 10 aging steps ties with a fresh interactive call: first come first
+    queue.enqueue(AdmissionQueue.BATCH_OFFSET, 50, () -> done(order, "batch, waited 1 s"));
+    clock.set(10 * AdmissionQueue.AGING_MS);
+    queue.enqueue(0, 0, () -> done(order, "interactive, fresh"));
+    await().atMost(Duration.ofSeconds(2)).until(() -> order.size() == 2);
+    assertThat(order).containsExactly("batch, waited 1 s", "interactive, fresh");
+  }
+
+  @Test
+  void aBatchCallThatWaitedLessStillGoesAfterInteractiveOnes() {
+    AtomicLong clock = new AtomicLong(0);
+    AdmissionQueue queue = new AdmissionQueue(vertx, clock::get);
+    List<String> order = new CopyOnWriteArrayList<>();
+    queue.enqueue(AdmissionQueue.BATCH_OFFSET, 50, () -> done(order, "batch, waited 0.5 s"));
+    clock.set(5 * AdmissionQueue.AGING_MS);
+    queue.enqueue(0, 0, () -> done(order, "interactive, fresh"));
+    await().atMost(Duration.ofSeconds(2)).until(() -> order.size() == 2);
+    assertThat(order).containsExactly("interactive, fresh", "batch, waited 0.5 s");
+  }
+
+  @Test
+  void aCallMayMarkItselfLessImportantThanItsTierNeverMore() {
+    assertThat(MeteredAdmission.markedPriority("interactive", 2)).isEqualTo(2);
+    assertThat(MeteredAdmission.markedPriority("Batch", 2)).isEqualTo(2 + AdmissionQueue.BATCH_OFFSET);
+    assertThat(MeteredAdmission.markedPriority("7", 2)).isEqualTo(7);
+    assertThat(MeteredAdmission.markedPriority("0", 2)).as("not above the tier").isEqualTo(2);
+    assertThat(MeteredAdmission.markedPriority("1001", 2)).isNull();
+    assertThat(MeteredAdmission.markedPriority("-1", 2)).isNull();
+    assertThat(MeteredAdmission.markedPriority("urgent", 2)).isNull();
+    assertThat(MeteredAdmission.markedPriority("", 2)).isNull();
   }
 
   private static Future<Long> done(List<String> order, String name) {
