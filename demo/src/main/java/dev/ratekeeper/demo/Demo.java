@@ -34,6 +34,8 @@ public final class Demo {
   private static final String HAIKU = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":%d,"
       + "\"messages\":[{\"role\":\"user\",\"content\":\"Say hello in five words.\"}]}";
 
+  private static final String GPT4O = "{\"model\":\"gpt-4o\",\"max_tokens\":20000,"
+      + "\"messages\":[{\"role\":\"user\",\"content\":\"plan the next step of the research\"}]}";
   private static final String SONNET = "{\"model\":\"claude-sonnet-4-6\",\"max_tokens\":100,"
       + "\"messages\":[{\"role\":\"user\",\"content\":\"Plan a trip.\"}]}";
 
@@ -87,6 +89,7 @@ public final class Demo {
       budgetAndWarning();
       modelFallback();
       providerCooldown();
+      agentRun();
       printTable();
       say(String.format("done in %.1f s", (System.nanoTime() - started) / 1e9));
       return 0;
@@ -97,7 +100,7 @@ public final class Demo {
 
   /** Scenario 1: one free user (burst 5) spread over 4 replicas. */
   private void oneUserManyReplicas() throws Exception {
-    say("[1/6] one free user, 4 agent replicas, 20 requests one after another (free tier: 5 at once, then one every 6 s)");
+    say("[1/7] one free user, 4 agent replicas, 20 requests one after another (free tier: 5 at once, then one every 6 s)");
     int naive = admitted(fleet(4, null, "naive-1"), 20, i -> "frank", "naive-1", 1);
     int shared = admitted(fleet(4, redisUrl, "shared-1"), 20, i -> "frank", "shared-1", 1);
     row("one free user, 4 replicas", "5 (+1/6s)", naive, shared);
@@ -105,7 +108,7 @@ public final class Demo {
 
   /** Scenario 2: 40 free users on 8 replicas; the free tier may use 20% of the org's 500 requests/min. */
   private void tierShareOfTheOrgQuota() throws Exception {
-    say("[2/6] 40 free users, 8 agent replicas, 200 requests (free tier together: 20% of 500/min = 100)");
+    say("[2/7] 40 free users, 8 agent replicas, 200 requests (free tier together: 20% of 500/min = 100)");
     int naive = admitted(fleet(8, null, "naive-2"), 200, i -> "user-" + (i % 40), "naive-2", 16);
     int shared = admitted(fleet(8, redisUrl, "shared-2"), 200, i -> "user-" + (i % 40), "shared-2", 16);
     row("free tier's share of the org quota, 8 replicas", "100 (+1.7/s)", naive, shared);
@@ -113,7 +116,7 @@ public final class Demo {
 
   /** Scenario 3: one user of each tier sends 30 requests at once. */
   private void perTierThrottling() throws Exception {
-    say("[3/6] per-tier throttling: alice (premium), bob (pro), frank (free) each send 25 requests, one at a time;"
+    say("[3/7] per-tier throttling: alice (premium), bob (pro), frank (free) each send 25 requests, one at a time;"
         + " pro may wait up to 2 s for capacity (maxQueueWait)");
     List<Sidecar> fleet = fleet(3, redisUrl, "tiers");
     String[][] users = {{"alice", "premium", "25"}, {"bob", "pro", "20 + waits"}, {"frank", "free", "5"}};
@@ -133,7 +136,7 @@ public final class Demo {
    * seconds under its own token quotas, so this scenario lowers it to $0.02 (said in the output).
    */
   private void budgetAndWarning() throws Exception {
-    say("[4/6] budget: free tier's monthly budget lowered to $0.02 for the demo; stub reports 2000 input + 1000"
+    say("[4/7] budget: free tier's monthly budget lowered to $0.02 for the demo; stub reports 2000 input + 1000"
         + " output tokens of claude-haiku-4-5 ($0.007 a request)");
     String yaml = Files.readString(policy).replace("budget: {usd: \"1.00\", period: Monthly}",
         "budget: {usd: \"0.02\", period: Monthly}").replaceFirst("name: agents", "name: agents-budget");
@@ -166,7 +169,7 @@ public final class Demo {
    * example's Sonnet quota (200/min) is lowered to 5/min here so the fallback shows within a second.
    */
   private void modelFallback() throws Exception {
-    say("[5/6] model fallback: Sonnet's quota lowered to 5/min for the demo; bob (pro) sends 8 Sonnet requests");
+    say("[5/7] model fallback: Sonnet's quota lowered to 5/min for the demo; bob (pro) sends 8 Sonnet requests");
     String yaml = Files.readString(policy).replaceFirst("name: agents", "name: agents-fallback")
         .replace("requests: {perMinute: 200}", "requests: {perMinute: 5}");
     Path file = Files.createTempFile("fallback-demo", ".yaml");
@@ -192,7 +195,7 @@ public final class Demo {
 
   /** Scenario 6: the provider answers one 429 with retry-after 2; every sidecar holds back for 2 s. */
   private void providerCooldown() throws Exception {
-    say("[6/6] provider 429 with retry-after: 2, 4 sidecars keep calling for 1.5 s");
+    say("[6/7] provider 429 with retry-after: 2, 4 sidecars keep calling for 1.5 s");
     List<Sidecar> fleet = fleet(4, redisUrl, "cooldown");
     stub.enqueue(429, Map.of("retry-after", "2", "content-type", "application/json"),
         "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"provider says slow down\"}}");
@@ -218,6 +221,50 @@ public final class Demo {
     say(String.format("      after the cooldown: %d, %.1f s after the provider's 429", after,
         (System.nanoTime() - start) / 1e9));
     row("provider 429 (retry-after 2): calls to it in 1.5 s", "0", -1, (int) providerCalls);
+  }
+
+  /**
+   * Scenario 7: an agent run capped at $1.00 (examples/agent-runs.yaml): gpt-4o while the run's
+   * spend is under 80 %, then its calls go to gpt-4o-mini, until the run's budget is spent. The stub
+   * reports 10,000 input + 20,000 output tokens a call ($0.225 on gpt-4o, $0.0135 on gpt-4o-mini).
+   */
+  private void agentRun() throws Exception {
+    say("[7/7] agent run: examples/agent-runs.yaml (run $1.00, downgrade gpt-4o -> gpt-4o-mini at 80 %);"
+        + " one run calls gpt-4o until refused");
+    Path runs = policy.toAbsolutePath().getParent().resolve("agent-runs.yaml");
+    stub.inputTokens = 10_000;
+    stub.outputTokens = 20_000;
+    Sidecar sidecar = start(runs, redisUrl, "runs");
+    int full = 0;
+    int downgraded = 0;
+    String refused = "-";
+    for (int i = 1; i <= 60; i++) {
+      HttpResponse<String> resp = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+              + sidecar.proxyPort() + "/openai/v1/chat/completions")).header("content-type", "application/json")
+          .header("X-Ratekeeper-User", "ivy").header("X-Ratekeeper-Run", "research-42")
+          .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(GPT4O)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      String fallback = resp.headers().firstValue("x-ratekeeper-model-fallback").orElse("");
+      String warning = resp.headers().firstValue("x-ratekeeper-budget-warning").orElse("");
+      if (resp.statusCode() != 200) {
+        refused = resp.statusCode() + " " + resp.headers().firstValue("x-ratekeeper-limited-by").orElse("");
+        say(String.format("      call %d: %s, x-should-retry: %s", i, refused,
+            resp.headers().firstValue("x-should-retry").orElse("-")));
+        break;
+      }
+      if (fallback.isEmpty()) {
+        full++;
+      } else if (++downgraded == 1) {
+        say(String.format("      call %d: 200 x-ratekeeper-model-fallback: %s%s", i, fallback,
+            warning.isEmpty() ? "" : ", warning: " + warning));
+      }
+      awaitSettled(sidecar);
+    }
+    stub.inputTokens = 25;
+    stub.outputTokens = 15;
+    say(String.format("      %d calls on gpt-4o, %d downgraded to gpt-4o-mini, then %s", full, downgraded, refused));
+    row("agent run $1.00: gpt-4o / gpt-4o-mini / then", "80% / $1.00", -1, -1);
+    table.get(table.size() - 1)[3] = full + " / " + downgraded + " / " + refused.split(" ")[0];
   }
 
   private void awaitSettled(Sidecar sidecar) throws InterruptedException {
