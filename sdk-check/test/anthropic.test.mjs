@@ -105,6 +105,26 @@ test('anthropic: x-should-retry: false (a calendar quota) stops the SDK from ret
   assert.equal(seen.stub, 0);
 });
 
+test('anthropic: a spent agent run is a RateLimitError the SDK does not retry; another run goes on', async () => {
+  const headers = identity('two-per-run', 'a-run');
+  const inRun = (run) => new Anthropic({
+    apiKey: 'sk-ant-sdk-check',
+    baseURL: `${SIDECAR_URL}/anthropic`,
+    defaultHeaders: { ...headers, 'X-Ratekeeper-Run': run },
+  });
+  await inRun('task-1').messages.create(ask());
+  await inRun('task-1').messages.create(ask());
+  const seen = await attemptsDelta('two-per-run', () => inRun('task-1').messages.create(ask()));
+  assert.ok(seen.error instanceof Anthropic.RateLimitError, `expected RateLimitError, got ${seen.error}`);
+  assert.equal(seen.error.headers.get('x-ratekeeper-limited-by'), 'run.requests');
+  assert.equal(seen.error.headers.get('x-should-retry'), 'false');
+  assert.equal(seen.error.type, 'rate_limit_error');
+  assert.equal(seen.sidecar, 1, 'no retry');
+  assert.equal(seen.stub, 0);
+  const other = await inRun('task-2').messages.create(ask());
+  assert.equal(other.type, 'message');
+});
+
 test('anthropic: a model the tier may not use is Anthropic.PermissionDeniedError (403), never forwarded', async () => {
   const seen = await attemptsDelta('open', () => client('open', 'a-403').messages.create(ask({ model: 'claude-opus-4-6' })));
   assert.ok(seen.error instanceof Anthropic.PermissionDeniedError, `expected PermissionDeniedError, got ${seen.error}`);

@@ -115,6 +115,25 @@ test('openai: x-should-retry: false (a calendar quota) stops the SDK from retryi
   assert.equal(seen.stub, 0);
 });
 
+test('openai: a spent agent run is a RateLimitError the SDK does not retry; another run goes on', async () => {
+  const headers = identity('two-per-run', 'o-run');
+  const inRun = (run) => new OpenAI({
+    apiKey: 'sk-sdk-check',
+    baseURL: `${SIDECAR_URL}/openai/v1`,
+    defaultHeaders: { ...headers, 'X-Ratekeeper-Run': run },
+  });
+  await inRun('task-1').chat.completions.create(ask());
+  await inRun('task-1').chat.completions.create(ask());
+  const seen = await attemptsDelta('two-per-run', () => inRun('task-1').chat.completions.create(ask()));
+  assert.ok(seen.error instanceof OpenAI.RateLimitError, `expected RateLimitError, got ${seen.error}`);
+  assert.equal(seen.error.headers.get('x-ratekeeper-limited-by'), 'run.requests');
+  assert.equal(seen.error.headers.get('x-should-retry'), 'false');
+  assert.equal(seen.sidecar, 1, 'no retry');
+  assert.equal(seen.stub, 0);
+  const other = await inRun('task-2').chat.completions.create(ask());
+  assert.equal(other.object, 'chat.completion');
+});
+
 test('openai: a model the tier may not use is OpenAI.PermissionDeniedError (403), never forwarded', async () => {
   const seen = await attemptsDelta('open', () => client('open', 'o-403').chat.completions.create(ask({ model: 'gpt-4o' })));
   assert.ok(seen.error instanceof OpenAI.PermissionDeniedError, `expected PermissionDeniedError, got ${seen.error}`);

@@ -36,4 +36,9 @@ public class ModelQuota {
   @Min(1)
   @Max(100)
   public Integer downgradeAtPercent;
+
+  @JsonPropertyDescription("Reserve, instead of the request's whole output cap, this percentile (50-100) of the outputs the model recently produced for the caller's tier (never more than the cap; the cap until 20 outputs were seen). What a call uses beyond its reservation is still charged on reconcile; a budget can then be exceeded by at most the in-flight calls' caps minus their reservations. Absent: reserve the cap.")
+  @Min(50)
+  @Max(100)
+  public Integer reserveOutputPercentile;
 }

@@ -13,12 +13,13 @@ public record CompiledModel(
     CompiledPricing pricing,
     String fallback,
     String budgetFallback,
-    Integer downgradeAtPercent) {
+    Integer downgradeAtPercent,
+    Integer reserveOutputPercentile) {
 
-  /** Without a budget downgrade. */
+  /** Without a budget downgrade; reserving the whole output cap. */
   public CompiledModel(String pattern, Rate requests, Rate tokensPerMinute, Long tokensPerDay, CompiledPricing pricing,
       String fallback) {
-    this(pattern, requests, tokensPerMinute, tokensPerDay, pricing, fallback, null, null);
+    this(pattern, requests, tokensPerMinute, tokensPerDay, pricing, fallback, null, null, null);
   }
 
   public boolean isGlob() {

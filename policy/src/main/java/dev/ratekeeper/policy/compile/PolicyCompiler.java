@@ -136,7 +136,8 @@ public final class PolicyCompiler {
           pricing(quota.pricing),
           quota.fallback,
           quota.budgetFallback,
-          quota.downgradeAtPercent);
+          quota.downgradeAtPercent,
+          quota.reserveOutputPercentile);
       (model.isGlob() ? globs : exact).add(model);
     }
     exact.addAll(globs);

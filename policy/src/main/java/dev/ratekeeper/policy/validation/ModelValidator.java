@@ -38,6 +38,7 @@ final class ModelValidator {
         v.limit(path + ".tokens.perDay", model.tokens.perDay);
       }
       pricing(path + ".pricing", model.pricing, v);
+      v.range(path + ".reserveOutputPercentile", model.reserveOutputPercentile, 50, 100, true);
     });
     fallbacks(models, v);
     budgetFallbacks(models, v);

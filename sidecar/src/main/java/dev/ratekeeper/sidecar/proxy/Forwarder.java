@@ -47,6 +47,8 @@ public final class Forwarder {
   private final long responseTimeoutMs;
   private final LimiterStore limiter;
   private final SidecarMetrics metrics;
+  /** Outputs the provider reported, for models that reserve a percentile of them. */
+  private final OutputHistory outputs = new OutputHistory();
   private final UpstreamObserver observer;
   private final Map<String, Target> targets = new ConcurrentHashMap<>();
 
@@ -94,6 +96,11 @@ public final class Forwarder {
     return new RequestOptions().setMethod(req.method()).setHost(target.host()).setPort(target.port())
         .setSsl(target.ssl()).setURI(target.basePath() + path).setConnectTimeout(connectTimeoutMs)
         .setIdleTimeout(responseTimeoutMs);
+  }
+
+  /** What models lately produced, per tier (reservations of models with {@code reserveOutputPercentile}). */
+  OutputHistory outputs() {
+    return outputs;
   }
 
   /** Forwards an admitted metered call and settles its reservation when it is over. */
@@ -326,6 +333,8 @@ public final class Forwarder {
           : !priced && usage.totalTokens() > 0 ? EstimateReason.UNPRICED : null;
       if (reason != null) {
         metrics.estimatedCharge(reason.label());
+      } else if (usage.output() > 0 || status < 400) {
+        outputs.record(planned.model(), caller.tier(), usage.output());
       }
       metrics.tokens(model, tier, "input", usage.input());
       metrics.tokens(model, tier, "output", usage.output());

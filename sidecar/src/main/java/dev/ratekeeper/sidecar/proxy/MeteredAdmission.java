@@ -123,8 +123,16 @@ final class MeteredAdmission {
   private Future<Long> attempt() {
     LimiterStore limiter = deps.limiter();
     SidecarMetrics metrics = deps.metrics();
+    long reservedOutput = deps.forwarder().outputs().reservation(planned.model(), caller.tier(), planned.outputCap());
+    long tokens = planned.tokens();
+    long cost = planned.costMicros();
+    if (reservedOutput < planned.outputCap()) { // the model reserves what it lately produced, not the cap
+      tokens = planned.inputEstimate() + reservedOutput;
+      cost = planned.model().pricing() == null ? 0
+          : planned.model().pricing().costMicros(planned.inputEstimate(), reservedOutput, 0, 0);
+    }
     AdmitRequest ask = AdmitRequest.metered(policy, requestIds.get(), caller.user(), planned.tier(), planned.model(),
-        planned.tokens(), planned.costMicros()).withRun(run);
+        tokens, cost).withRun(run);
     long start = System.nanoTime();
     return limiter.admit(ask).transform(decided -> {
       metrics.decisionTime(System.nanoTime() - start);

@@ -1,0 +1,77 @@
+package dev.ratekeeper.sidecar.proxy;
+
+import dev.ratekeeper.policy.compile.CompiledModel;
+import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What a model really produced lately, per tier, in this sidecar: the last {@value #SAMPLES} output
+ * sizes the provider reported, for models with {@code reserveOutputPercentile}. A call to such a
+ * model reserves that percentile of them instead of its whole output cap (never more than the cap;
+ * the cap until {@value #MIN_SAMPLES} outputs were seen), so reservations sized from {@code max_tokens}
+ * alone do not refuse calls while real spend is a fraction of the budget. The reconcile still charges
+ * every token used; a call that uses more than it reserved can take a budget past its limit by at
+ * most (its cap − its reservation), so a budget is exceeded by at most the sum of that over the calls
+ * in flight (docs/reliability.md).
+ *
+ * <p>Kept per sidecar, not in Redis: a percentile of its own recent calls needs no shared state, and
+ * the admission stays one script call. Thread-safe; bounded memory (one ring per model and tier).
+ */
+final class OutputHistory {
+  static final int SAMPLES = 256;
+  static final int MIN_SAMPLES = 20;
+  /** The percentile is recomputed after this many new outputs (sorting 256 numbers each time is cheap, not free). */
+  static final int RECOMPUTE_EVERY = 16;
+
+  private final ConcurrentHashMap<String, Ring> rings = new ConcurrentHashMap<>();
+
+  /** Records the output the provider reported for a call to {@code model} by a caller of {@code tier}. */
+  void record(CompiledModel model, String tier, long outputTokens) {
+    if (model == null || model.reserveOutputPercentile() == null || outputTokens < 0) {
+      return;
+    }
+    rings.computeIfAbsent(model.pattern() + '\u0000' + tier, k -> new Ring(model.reserveOutputPercentile()))
+        .add(outputTokens);
+  }
+
+  /** The output tokens a call with output cap {@code cap} reserves. */
+  long reservation(CompiledModel model, String tier, long cap) {
+    if (model == null || model.reserveOutputPercentile() == null) {
+      return cap;
+    }
+    Ring ring = rings.get(model.pattern() + '\u0000' + tier);
+    long observed = ring == null ? -1 : ring.percentile();
+    return observed < 0 ? cap : Math.min(cap, observed);
+  }
+
+  private static final class Ring {
+    private final int percentile;
+    private final long[] outputs = new long[SAMPLES];
+    private int count;
+    private int next;
+    private int sinceComputed;
+    private long current = -1;
+
+    Ring(int percentile) {
+      this.percentile = percentile;
+    }
+
+    synchronized void add(long output) {
+      outputs[next] = output;
+      next = (next + 1) % SAMPLES;
+      count = Math.min(SAMPLES, count + 1);
+      if (count >= MIN_SAMPLES && (current < 0 || ++sinceComputed >= RECOMPUTE_EVERY)) {
+        long[] sorted = Arrays.copyOf(outputs, count);
+        Arrays.sort(sorted);
+        int rank = (int) Math.ceil(percentile / 100.0 * count) - 1;
+        current = sorted[Math.max(0, Math.min(count - 1, rank))];
+        sinceComputed = 0;
+      }
+    }
+
+    /** The percentile of the recent outputs, or -1 while fewer than {@link #MIN_SAMPLES} were seen. */
+    synchronized long percentile() {
+      return current;
+    }
+  }
+}
