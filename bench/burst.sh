@@ -10,14 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-benchmark >/dev/null 2>&1; then
-  echo "installing redis-tools (redis-benchmark)..." >&2
-  SUDO=""
-  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; fi
-  $SUDO apt-get install -y -q redis-tools >/dev/null 2>&1 \
-    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q redis-tools >/dev/null; } \
-    || echo "could not install redis-tools; the redis-benchmark column will say so" >&2
-fi
+. bench/need-redis-benchmark.sh
 
 ./mvnw -B -q -Pbench -pl sidecar -am test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test

@@ -185,20 +185,10 @@ public final class RedisLimiterStore implements LimiterStore {
   private Future<ReconcileResult> reconcile(ReconcileRequest request, List<Check> checks, CalendarPeriod statsPeriod,
       int attempt) {
     AdmitRequest admitted = request.admitted();
-    RedisKeys keys = new RedisKeys(admitted.policy().id());
     String periodId = statsPeriods.getOrDefault(statsPeriod, "");
-    List<String> keyList = new ArrayList<>(5 + checks.size());
-    keyList.add(keys.reservation(admitted.requestId()));
-    keyList.add(keys.stats(periodId));
-    keyList.add(keys.topUsers(periodId));
-    keyList.add(keys.topUserTiers(periodId));
-    keyList.add(keys.topUserTokens(periodId));
+    List<String> keyList = settlementKeys(admitted, periodId, checks.size());
     List<String> args = new ArrayList<>(10 + 5 * checks.size());
-    args.add(time.mode());
-    args.add(time.value());
-    args.add(String.valueOf(statsPeriod.code()));
-    args.add(periodId);
-    args.add(admitted.requestId());
+    addSettlementHead(args, statsPeriod, periodId, admitted);
     args.add(Long.toString(request.actualTokens()));
     args.add(Long.toString(request.actualCostMicros()));
     args.add(Long.toString(options.reconciledTtlMs()));
@@ -242,20 +232,10 @@ public final class RedisLimiterStore implements LimiterStore {
   private Future<SettleResult> settle(AdmitRequest admitted, long actualTokens, long actualCostMicros, boolean charge,
       CalendarPeriod statsPeriod, int attempt) {
     List<Check> checks = LimitPlan.checks(admitted);
-    RedisKeys keys = new RedisKeys(admitted.policy().id());
     String periodId = statsPeriods.getOrDefault(statsPeriod, "");
-    List<String> keyList = new ArrayList<>(5 + checks.size());
-    keyList.add(keys.reservation(admitted.requestId()));
-    keyList.add(keys.stats(periodId));
-    keyList.add(keys.topUsers(periodId));
-    keyList.add(keys.topUserTiers(periodId));
-    keyList.add(keys.topUserTokens(periodId));
+    List<String> keyList = settlementKeys(admitted, periodId, checks.size());
     List<String> args = new ArrayList<>(13 + 6 * checks.size());
-    args.add(time.mode());
-    args.add(time.value());
-    args.add(String.valueOf(statsPeriod.code()));
-    args.add(periodId);
-    args.add(admitted.requestId());
+    addSettlementHead(args, statsPeriod, periodId, admitted);
     args.add(admitted.user());
     args.add(admitted.tier().name());
     args.add(charge ? "1" : "0");
@@ -283,6 +263,31 @@ public final class RedisLimiterStore implements LimiterStore {
       }
       return Future.succeededFuture(new SettleResult(reply.get(2).toLong() == 1, reply.get(3).toLong() == 1));
     });
+  }
+
+  /**
+   * KEYS[1..5] of reconcile.lua and settle.lua: the request's record, the statistics, the top users
+   * with their tiers and tokens; the checks' counters follow.
+   */
+  private static List<String> settlementKeys(AdmitRequest admitted, String periodId, int checks) {
+    RedisKeys keys = new RedisKeys(admitted.policy().id());
+    List<String> keyList = new ArrayList<>(5 + checks);
+    keyList.add(keys.reservation(admitted.requestId()));
+    keyList.add(keys.stats(periodId));
+    keyList.add(keys.topUsers(periodId));
+    keyList.add(keys.topUserTiers(periodId));
+    keyList.add(keys.topUserTokens(periodId));
+    return keyList;
+  }
+
+  /** ARGV[1..5] of reconcile.lua and settle.lua: the clock, the statistics period, the request id. */
+  private void addSettlementHead(List<String> args, CalendarPeriod statsPeriod, String periodId,
+      AdmitRequest admitted) {
+    args.add(time.mode());
+    args.add(time.value());
+    args.add(String.valueOf(statsPeriod.code()));
+    args.add(periodId);
+    args.add(admitted.requestId());
   }
 
   /** p1, p2 of a check: bucket periodMs and burst; quota period code (I and idle ms for a run); nothing for leases. */
