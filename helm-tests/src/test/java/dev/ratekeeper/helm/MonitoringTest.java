@@ -32,6 +32,7 @@ class MonitoringTest {
       "ratekeeper_queue_wait_seconds_bucket", "ratekeeper_queue_wait_seconds_count",
       "ratekeeper_queue_wait_seconds_sum", "ratekeeper_queue_wait_seconds_max",
       "ratekeeper_inflight", "ratekeeper_store_up", "ratekeeper_policy_revision_info",
+      "ratekeeper_store_events_total", "ratekeeper_estimated_charges_total",
       // operator (OperatorMetrics)
       "ratekeeper_operator_reconciles_total", "ratekeeper_operator_reconcile_errors_total",
       "ratekeeper_operator_redis_errors_total", "ratekeeper_operator_revisions_published_total",
