@@ -38,6 +38,7 @@ BEGAN=$EPOCHREALTIME
 WORK=$(mktemp -d /tmp/ratekeeper-proxy-bench.XXXXXX)
 PIDS=()
 OUT=$ROOT/target/bench-proxy-last.txt
+mkdir -p "$ROOT/target"   # the root module has no build output of its own
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 elapsed() { local t=${EPOCHREALTIME/./} b=${BEGAN/./}; printf '%5.1fs' "$(( (t - b) / 1000 ))e-3"; }
