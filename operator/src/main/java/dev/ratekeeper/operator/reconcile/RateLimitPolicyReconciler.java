@@ -175,8 +175,29 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     } catch (StoreUnavailableException e) {
       metrics.redisError();
       metrics.reconcileError();
-      LOG.warn("{}: cannot remove configuration yet ({}); the finalizer stays until Redis is back", id, e.detail());
+      if (cleanupTimedOut(policy)) {
+        LOG.error("{}: Redis unreachable ({}) for longer than {} since the policy was deleted; releasing the "
+            + "finalizer anyway: its configuration keys (rk:{{}}:policy:*, apikeys) stay in Redis", id, e.detail(),
+            settings.cleanupTimeout(), id);
+        metrics.reconciled(OperatorMetrics.DELETED, System.nanoTime() - started);
+        return DeleteControl.defaultDelete();
+      }
+      LOG.warn("{}: cannot remove configuration yet ({}); the finalizer stays until Redis is back, at most {} after "
+          + "the deletion", id, e.detail(), settings.cleanupTimeout());
       throw e;
+    }
+  }
+
+  /** The policy was deleted longer than the cleanup timeout ago (deletionTimestamp is set by the API server). */
+  private boolean cleanupTimedOut(RateLimitPolicy policy) {
+    String deleted = policy.getMetadata().getDeletionTimestamp();
+    if (deleted == null) {
+      return false;
+    }
+    try {
+      return !settings.clock().instant().isBefore(Instant.parse(deleted).plus(settings.cleanupTimeout()));
+    } catch (java.time.format.DateTimeParseException e) {
+      return false;
     }
   }
 
