@@ -34,7 +34,9 @@ class OperatorMainIT {
   }
 
   private static OperatorConfig config(String redisUrl) throws Exception {
-    return OperatorConfig.parse(new String[] {"--redis", redisUrl, "--admin-listen", "127.0.0.1:0"}, Map.of());
+    // the mock API server has no server-side apply
+    return OperatorConfig.parse(new String[] {"--redis", redisUrl, "--admin-listen", "127.0.0.1:0",
+        "--server-side-apply=false"}, Map.of());
   }
 
   @Test
