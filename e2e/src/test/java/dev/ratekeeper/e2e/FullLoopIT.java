@@ -102,7 +102,7 @@ class FullLoopIT {
         List.of("localhost"), WebhookConfig.DEFAULT_CA_VALIDITY, WebhookConfig.DEFAULT_CERT_VALIDITY,
         WebhookConfig.DEFAULT_RENEW_BEFORE, Duration.ofMinutes(1), InjectionSettings.defaults(redis.url()));
     operator = OperatorMain.start(OperatorConfig.parse(new String[] {"--redis", redis.url(),
-        "--refresh-interval", "300ms", "--admin-listen", "127.0.0.1:0"}, Map.of()), webhookConfig, () -> client,
+        "--refresh-interval", "300ms", "--admin-listen", "127.0.0.1:0", "--server-side-apply=false"}, Map.of()), webhookConfig, () -> client,
         System.err);
     assertThat(operator).as("the operator started (see the test output)").isNotNull();
     stubPort = Processes.freePort();
