@@ -196,10 +196,23 @@ public final class ControlPlane {
   /** A client that authenticates as the ServiceAccount with a token of its own. */
   public KubernetesClient clientAs(String namespace, String serviceAccount) {
     Config config = new ConfigBuilder(Config.empty()).withMasterUrl(masterUrl())
-        .withCaCertData(admin.getConfiguration().getCaCertData())
+        .withCaCertData(caData())
         .withOauthToken(serviceAccountToken(namespace, serviceAccount)).withNamespace(namespace)
         .withRequestRetryBackoffLimit(1).build();
     return new KubernetesClientBuilder().withConfig(config).build();
+  }
+
+  /** The API server's CA certificate, base64 PEM (kube-api-test's kubeconfig names a file or embeds it). */
+  private String caData() {
+    Config config = admin.getConfiguration();
+    if (config.getCaCertData() != null) {
+      return config.getCaCertData();
+    }
+    try {
+      return java.util.Base64.getEncoder().encodeToString(Files.readAllBytes(Path.of(config.getCaCertFile())));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** A kubeconfig file for a program that runs as the ServiceAccount (for the operator's process). */
@@ -217,7 +230,7 @@ public final class ControlPlane {
         - name: test
           context: {cluster: test, user: %s, namespace: %s}
         current-context: test
-        """.formatted(masterUrl(), admin.getConfiguration().getCaCertData(), serviceAccount,
+        """.formatted(masterUrl(), caData(), serviceAccount,
         serviceAccountToken(namespace, serviceAccount), serviceAccount, namespace);
     try {
       Path file = Files.createTempFile("ratekeeper-" + serviceAccount, ".kubeconfig");

@@ -1,0 +1,258 @@
+package dev.ratekeeper.e2e.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.ratekeeper.operator.api.RateLimitPolicy;
+import dev.ratekeeper.operator.reconcile.RateLimitPolicyReconciler;
+import dev.ratekeeper.operator.testing.EmbeddedRedis;
+import dev.ratekeeper.policy.api.Condition;
+import dev.ratekeeper.policy.compile.PolicyDocument;
+import dev.ratekeeper.policy.compile.PolicyId;
+import dev.ratekeeper.policy.keys.RedisKeys;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfiguration;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The chart installed with default values (two operator replicas, leader election, webhook), and two
+ * operator processes running as the chart's ServiceAccount with the chart's environment: one leads
+ * and keeps leading past its renew deadline, reconciles (status, finalizer, observedGeneration on a
+ * real API server); killed, the other takes the Lease within the lease duration and reconciles. The
+ * API server calls the survivor's webhook over TLS for Pods that opted in (bare, dry run, and made by
+ * kube-controller-manager for a Deployment), and deleting the namespace of a policy completes.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class OperatorOnClusterIT {
+  static final String RELEASE_NS = "rk-system";
+  static final String AGENTS = "rk-agents";
+  /** JOSDK's defaults, which the operator uses: lease 15 s, renew deadline 10 s, retry every 2 s. */
+  static final Duration LEASE_DURATION = Duration.ofSeconds(15);
+  static final Duration RENEW_DEADLINE = Duration.ofSeconds(10);
+  static final String POLICY = """
+      apiVersion: ratekeeper.dev/v1alpha1
+      kind: RateLimitPolicy
+      metadata: {name: agents, namespace: rk-agents}
+      spec:
+        tiers:
+        - name: std
+          requests: {perMinute: %d}
+      """;
+
+  static ControlPlane plane;
+  static KubernetesClient admin;
+  static ChartRelease release;
+  static EmbeddedRedis redis;
+  static ChartOperator operators;
+  static String leaseName;
+  static String firstLeader;
+
+  @BeforeAll
+  static void install() {
+    plane = ControlPlane.shared();
+    admin = plane.admin();
+    release = ChartRelease.install(plane, "rk", RELEASE_NS, null, Map.of());
+    redis = new EmbeddedRedis();
+    operators = new ChartOperator(plane, release, redis.url());
+    leaseName = operators.chartEnv("RATEKEEPER_LEASE_NAME");
+    assertThat(operators.chartEnv("RATEKEEPER_LEADER_ELECTION")).as("default values: 2 replicas elect a leader")
+        .isEqualTo("true");
+    plane.namespace(AGENTS);
+  }
+
+  @AfterAll
+  static void uninstall() {
+    if (operators != null) {
+      operators.close();
+    }
+    if (release != null) {
+      release.close();
+    }
+    if (redis != null) {
+      redis.close();
+    }
+  }
+
+  @Test
+  @Order(1)
+  void oneReplicaLeadsAndKeepsItsLeasePastTheRenewDeadline() {
+    operators.start("rk-operator-a");
+    operators.start("rk-operator-b");
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> holder() != null);
+    firstLeader = holder();
+    assertThat(firstLeader).isIn("rk-operator-a", "rk-operator-b");
+    ZonedDateTime acquired = ZonedDateTime.parse(lease().getSpec().getAcquireTime().toString());
+
+    // the renew deadline passes twice: a leader that cannot renew (no patch on its Lease) exits by then
+    await().during(RENEW_DEADLINE.plusSeconds(5)).atMost(RENEW_DEADLINE.plusSeconds(10))
+        .until(() -> firstLeader.equals(holder()) && operators.replica(firstLeader).process().isAlive());
+    assertThat(ZonedDateTime.parse(lease().getSpec().getRenewTime().toString()))
+        .as("the leader renewed its Lease after the renew deadline").isAfter(acquired.plus(RENEW_DEADLINE));
+    assertThat(operators.replica("rk-operator-a").process().isAlive()).isTrue();
+    assertThat(operators.replica("rk-operator-b").process().isAlive()).isTrue();
+  }
+
+  @Test
+  @Order(2)
+  void theLeaderReconcilesStatusFinalizerAndGeneration() throws Exception {
+    admin.resources(RateLimitPolicy.class).inNamespace(AGENTS).resource(policy(10)).create();
+
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() -> {
+      RateLimitPolicy stored = stored();
+      assertThat(stored.getMetadata().getFinalizers()).contains(RateLimitPolicyReconciler.FINALIZER);
+      assertThat(stored.getStatus().observedGeneration).isEqualTo(1L);
+      assertThat(condition(stored, "Accepted").status).isEqualTo("True");
+      assertThat(condition(stored, "Accepted").observedGeneration).isEqualTo(1L);
+      assertThat(stored.getStatus().revision).isNotBlank();
+    });
+  }
+
+  @Test
+  @Order(3)
+  void whenTheLeaderIsKilledTheOtherLeadsWithinTheLeaseDurationAndReconciles() throws Exception {
+    String follower = firstLeader.equals("rk-operator-a") ? "rk-operator-b" : "rk-operator-a";
+    long killedAt = System.nanoTime();
+    operators.kill(firstLeader);
+
+    await().atMost(LEASE_DURATION.plusSeconds(15)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+        .until(() -> follower.equals(holder()));
+    Duration takeover = Duration.ofNanos(System.nanoTime() - killedAt);
+    System.out.println("lease takeover after the leader's SIGKILL: " + takeover.toMillis() + " ms");
+    assertThat(takeover).as("takeover within the lease duration plus two retry periods")
+        .isLessThan(LEASE_DURATION.plusSeconds(5));
+
+    RateLimitPolicy changed = stored();
+    changed.setSpec(policy(20).getSpec());
+    admin.resources(RateLimitPolicy.class).inNamespace(AGENTS).resource(changed).update();
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() -> {
+      RateLimitPolicy stored = stored();
+      assertThat(stored.getMetadata().getGeneration()).isEqualTo(2L);
+      assertThat(stored.getStatus().observedGeneration).isEqualTo(2L);
+      assertThat(condition(stored, "Accepted").status).isEqualTo("True");
+    });
+    assertThat(operators.replica(follower).process().isAlive()).isTrue();
+  }
+
+  @Test
+  @Order(4)
+  void theApiServerCallsTheWebhookOverTlsWithTheCaBundleTheOperatorPublished() {
+    String alive = operators.replica("rk-operator-a").process().isAlive() ? "rk-operator-a" : "rk-operator-b";
+    MutatingWebhookConfiguration config = admin.admissionRegistration().v1().mutatingWebhookConfigurations()
+        .withName("rk-ratekeeper-sidecar-injector").get();
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> admin.admissionRegistration().v1()
+        .mutatingWebhookConfigurations().withName("rk-ratekeeper-sidecar-injector").get().getWebhooks().get(0)
+        .getClientConfig().getCaBundle() != null);
+    var service = config.getWebhooks().get(0).getClientConfig().getService();
+    plane.routeService(service.getNamespace(), service.getName(), "https", operators.replica(alive).webhookPort());
+
+    // a bare Pod that opted in: stored with the sidecar, as a native sidecar
+    Pod bare = admin.pods().inNamespace(AGENTS).resource(agentPod("bare-agent", true)).create();
+    assertThat(bare.getSpec().getInitContainers()).extracting(Container::getName).contains("ratekeeper-sidecar");
+    assertThat(bare.getMetadata().getAnnotations()).containsKey("ratekeeper.dev/status");
+    assertThat(admin.pods().inNamespace(AGENTS).withName("bare-agent").get().getSpec().getInitContainers())
+        .extracting(Container::getName).contains("ratekeeper-sidecar");
+
+    // an unlabelled Pod is never sent to the webhook
+    Pod plain = admin.pods().inNamespace(AGENTS).resource(agentPod("plain", false)).create();
+    assertThat(plain.getSpec().getInitContainers()).isEmpty();
+    assertThat(plain.getMetadata().getAnnotations()).doesNotContainKey("ratekeeper.dev/status");
+
+    // a dry run is mutated (the webhook declares no side effects) and nothing is stored
+    Pod dry = admin.pods().inNamespace(AGENTS).resource(agentPod("dry-agent", true)).dryRun().create();
+    assertThat(dry.getSpec().getInitContainers()).extracting(Container::getName).contains("ratekeeper-sidecar");
+    assertThat(admin.pods().inNamespace(AGENTS).withName("dry-agent").get()).isNull();
+  }
+
+  @Test
+  @Order(5)
+  void aDeploymentsPodIsInjectedWhenTheControllerManagerCreatesIt() {
+    plane.requireControllerManager();
+    Pod template = agentPod("unused", true);
+    admin.apps().deployments().inNamespace(AGENTS).resource(new DeploymentBuilder().withNewMetadata()
+        .withName("agent").withNamespace(AGENTS).endMetadata().withNewSpec().withReplicas(1)
+        .withNewSelector().addToMatchLabels("app", "agent").endSelector()
+        .withNewTemplate().withNewMetadata().withLabels(template.getMetadata().getLabels())
+        .withAnnotations(template.getMetadata().getAnnotations()).endMetadata()
+        .withSpec(template.getSpec()).endTemplate().endSpec().build()).create();
+
+    await().atMost(ControlPlane.CONTROLLERS).ignoreExceptions().untilAsserted(() -> {
+      List<Pod> pods = admin.pods().inNamespace(AGENTS).withLabel("app", "agent").list().getItems().stream()
+          .filter(p -> p.getMetadata().getOwnerReferences().stream().anyMatch(o -> "ReplicaSet".equals(o.getKind())))
+          .toList();
+      assertThat(pods).hasSize(1);
+      assertThat(pods.get(0).getSpec().getInitContainers()).extracting(Container::getName)
+          .contains("ratekeeper-sidecar");
+      assertThat(pods.get(0).getSpec().getContainers().get(0).getEnv()).extracting(EnvVar::getName)
+          .contains("ANTHROPIC_BASE_URL", "OPENAI_BASE_URL");
+    });
+  }
+
+  @Test
+  @Order(6)
+  void deletingTheNamespaceWithAPolicyCompletes() {
+    plane.requireControllerManager();
+    String current = new RedisKeys(new PolicyId(AGENTS, "agents")).currentRevision();
+    try (var jedis = redis.client()) {
+      assertThat(jedis.exists(current)).as("the policy is in Redis before").isTrue();
+    }
+    admin.namespaces().withName(AGENTS).delete();
+
+    await().atMost(ControlPlane.CONTROLLERS).pollInterval(Duration.ofMillis(500))
+        .until(() -> admin.namespaces().withName(AGENTS).get() == null);
+    try (var jedis = redis.client()) {
+      assertThat(jedis.exists(current)).as("the finalizer removed the policy's configuration").isFalse();
+    }
+  }
+
+  private static Pod agentPod(String name, boolean optIn) {
+    PodBuilder pod = new PodBuilder().withNewMetadata().withName(name).withNamespace(AGENTS)
+        .addToLabels("app", "agent").addToAnnotations("ratekeeper.dev/policy", "agents").endMetadata()
+        .withNewSpec().addNewContainer().withName("agent").withImage("python:3.12-slim")
+        .withCommand("python", "agent.py").endContainer().endSpec();
+    if (optIn) {
+      pod.editMetadata().addToLabels("ratekeeper.dev/inject", "true").endMetadata();
+    }
+    return pod.build();
+  }
+
+  private static Lease lease() {
+    return admin.leases().inNamespace(RELEASE_NS).withName(leaseName).get();
+  }
+
+  private static String holder() {
+    Lease lease = lease();
+    return lease == null ? null : lease.getSpec().getHolderIdentity();
+  }
+
+  private static RateLimitPolicy stored() {
+    return admin.resources(RateLimitPolicy.class).inNamespace(AGENTS).withName("agents").get();
+  }
+
+  private static Condition condition(RateLimitPolicy policy, String type) {
+    return policy.getStatus().conditions.stream().filter(c -> type.equals(c.type)).findFirst().orElseThrow();
+  }
+
+  private static RateLimitPolicy policy(int perMinute) throws Exception {
+    PolicyDocument doc = PolicyDocument.parse(POLICY.formatted(perMinute));
+    RateLimitPolicy resource = new RateLimitPolicy();
+    resource.setMetadata(new ObjectMetaBuilder().withName("agents").withNamespace(AGENTS).build());
+    resource.setSpec(doc.spec());
+    return resource;
+  }
+}
