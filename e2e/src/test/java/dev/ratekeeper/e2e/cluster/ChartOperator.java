@@ -24,16 +24,19 @@ public final class ChartOperator implements AutoCloseable {
   private final String serviceAccount;
   private final Path kubeconfig;
   private final String redisUrl;
+  private final Map<String, String> settings;
   private final Processes processes = new Processes();
   private final Map<String, Replica> replicas = new LinkedHashMap<>();
 
   /** One running replica: its pod name (the Lease identity), process and ports. */
   public record Replica(String podName, Process process, int adminPort, int webhookPort) {}
 
-  public ChartOperator(ControlPlane plane, ChartRelease release, String redisUrl) {
+  /** {@code settings}: operator environment variables the test sets on top of the chart's (e.g. shorter timeouts). */
+  public ChartOperator(ControlPlane plane, ChartRelease release, String redisUrl, Map<String, String> settings) {
     this.plane = plane;
     this.release = release;
     this.redisUrl = redisUrl;
+    this.settings = Map.copyOf(settings);
     Deployment deployment = release.operatorDeployment();
     this.container = deployment.getSpec().getTemplate().getSpec().getContainers().get(0);
     this.serviceAccount = deployment.getSpec().getTemplate().getSpec().getServiceAccountName();
@@ -70,6 +73,7 @@ public final class ChartOperator implements AutoCloseable {
     }
     env.remove("RATEKEEPER_REDIS_PASSWORD");
     env.remove("JAVA_TOOL_OPTIONS"); // container memory settings; this JVM is a plain process
+    env.putAll(settings);
     env.put("RATEKEEPER_REDIS_URL", redisUrl);
     env.put("RATEKEEPER_ADMIN_LISTEN", "127.0.0.1:" + admin);
     env.put("RATEKEEPER_WEBHOOK_LISTEN", "0.0.0.0:" + webhook);

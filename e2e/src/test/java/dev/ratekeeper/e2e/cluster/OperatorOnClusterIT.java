@@ -45,6 +45,7 @@ class OperatorOnClusterIT {
   /** JOSDK's defaults, which the operator uses: lease 15 s, renew deadline 10 s, retry every 2 s. */
   static final Duration LEASE_DURATION = Duration.ofSeconds(15);
   static final Duration RENEW_DEADLINE = Duration.ofSeconds(10);
+  static final Duration CLEANUP_TIMEOUT = Duration.ofSeconds(5);
   static final String POLICY = """
       apiVersion: ratekeeper.dev/v1alpha1
       kind: RateLimitPolicy
@@ -69,7 +70,9 @@ class OperatorOnClusterIT {
     admin = plane.admin();
     release = ChartRelease.install(plane, "rk", RELEASE_NS, null, Map.of());
     redis = new EmbeddedRedis();
-    operators = new ChartOperator(plane, release, redis.url());
+    // a deleted policy waits for an unreachable Redis this long (default 2m) before its finalizer goes
+    operators = new ChartOperator(plane, release, redis.url(),
+        Map.of("RATEKEEPER_CLEANUP_TIMEOUT", CLEANUP_TIMEOUT.toSeconds() + "s"));
     leaseName = operators.chartEnv("RATEKEEPER_LEASE_NAME");
     assertThat(operators.chartEnv("RATEKEEPER_LEADER_ELECTION")).as("default values: 2 replicas elect a leader")
         .isEqualTo("true");
@@ -217,6 +220,42 @@ class OperatorOnClusterIT {
         .until(() -> admin.namespaces().withName(AGENTS).get() == null);
     try (var jedis = redis.client()) {
       assertThat(jedis.exists(current)).as("the finalizer removed the policy's configuration").isFalse();
+    }
+  }
+
+  /**
+   * Redis is down when a namespace with a policy is deleted: the finalizer holds the policy while it
+   * retries, for the cleanup timeout after the deletion, then lets it go, and the namespace is gone.
+   */
+  @Test
+  @Order(7)
+  void deletingANamespaceWhileRedisIsDownCompletesAfterTheCleanupTimeout() throws Exception {
+    plane.requireControllerManager();
+    String ns = "rk-agents-outage";
+    plane.namespace(ns);
+    RateLimitPolicy policy = policy(10);
+    policy.getMetadata().setNamespace(ns);
+    admin.resources(RateLimitPolicy.class).inNamespace(ns).resource(policy).create();
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> "True".equals(condition(
+        admin.resources(RateLimitPolicy.class).inNamespace(ns).withName("agents").get(), "Accepted").status));
+    redis.stop();
+    try {
+      long deletedAt = System.nanoTime();
+      admin.namespaces().withName(ns).delete();
+
+      // the namespace controller deletes what the namespace holds; the finalizer keeps the policy
+      await().atMost(ControlPlane.CONTROLLERS).until(() -> admin.resources(RateLimitPolicy.class).inNamespace(ns)
+          .withName("agents").get().getMetadata().getDeletionTimestamp() != null);
+      assertThat(admin.resources(RateLimitPolicy.class).inNamespace(ns).withName("agents").get())
+          .as("held by the finalizer while Redis is down").isNotNull();
+      await().atMost(ControlPlane.CONTROLLERS).pollInterval(Duration.ofMillis(500))
+          .until(() -> admin.namespaces().withName(ns).get() == null);
+      Duration took = Duration.ofNanos(System.nanoTime() - deletedAt);
+      System.out.println("namespace deletion with Redis down: " + took.toMillis() + " ms (cleanup timeout "
+          + CLEANUP_TIMEOUT.toSeconds() + " s)");
+      assertThat(took).isGreaterThanOrEqualTo(CLEANUP_TIMEOUT);
+    } finally {
+      redis.start();
     }
   }
 
