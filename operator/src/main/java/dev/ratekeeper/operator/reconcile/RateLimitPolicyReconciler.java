@@ -11,6 +11,7 @@ import dev.ratekeeper.operator.status.ConditionState;
 import dev.ratekeeper.operator.status.Enforcement;
 import dev.ratekeeper.operator.status.StatusBuilder;
 import dev.ratekeeper.operator.status.UsagePeriod;
+import dev.ratekeeper.operator.status.UsageRefresh;
 import dev.ratekeeper.operator.status.UsageReport;
 import dev.ratekeeper.operator.store.FleetSnapshot;
 import dev.ratekeeper.operator.store.PublishResult;
@@ -48,7 +49,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Reconciles a RateLimitPolicy into Redis and reports what the fleet enforces and spends. Thin:
  * it reads (spec, referenced Secrets, Redis), calls the pure compiler and status functions, writes
- * (revision, API-key hashes) and returns the status to patch — only when it changed. Every policy
+ * (revision, API-key hashes) and returns the status to patch — only when it changed, and for usage
+ * alone at most once a minute. Every policy
  * is revisited every refresh interval so heartbeats and usage stay current; a failure (Redis down)
  * is retried with backoff and shown as {@code Accepted=Unknown/StoreUnavailable}.
  */
@@ -65,6 +67,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
   private final OperatorMetrics metrics;
   private final LongSupplier fleetClock;
   private final PolicyEvents events;
+  private final UsageRefresh usageRefresh = new UsageRefresh(UsageRefresh.DEFAULT_INTERVAL);
   private volatile InformerEventSource<Secret, RateLimitPolicy> secrets;
 
   public RateLimitPolicyReconciler(RedisPolicyStore store, OperatorSettings settings, OperatorMetrics metrics) {
@@ -127,6 +130,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
           generationOf(policy), revision, accepted,
           Enforcement.evaluate(fleet.heartbeats(), revision, now, settings.sidecarLiveness()),
           UsageReport.of(periodId, fleet.usage())), settings.clock().instant());
+      next = usageRefresh.apply(id.toString(), policy.getStatus(), next, settings.clock().instant());
       metrics.reconciled(compilation.ok() ? OperatorMetrics.ACCEPTED : OperatorMetrics.REFUSED,
           System.nanoTime() - started);
       return withStatus(policy, next, context).rescheduleAfter(settings.refreshInterval());
@@ -168,6 +172,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     long started = System.nanoTime();
     PolicyId id = idOf(policy);
     try {
+      usageRefresh.forget(id.toString());
       int removed = store.removeConfiguration(id);
       LOG.info("{}: deleted; removed {} configuration keys from Redis", id, removed);
       metrics.reconciled(OperatorMetrics.DELETED, System.nanoTime() - started);
