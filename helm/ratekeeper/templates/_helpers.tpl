@@ -235,3 +235,15 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{- /* "true" when a Prometheus Operator kind, from (list . "ServiceMonitor"), may be rendered: the API
+server serves monitoring.coreos.com/v1 of that kind, or monitoring.requireCrds is false (helm template
+without --api-versions, GitOps). Without the CRDs, helm install would fail on the unknown kind. */ -}}
+{{- define "ratekeeper.monitoringKind" -}}
+{{- $root := index . 0 -}}
+{{- if or (not $root.Values.monitoring.requireCrds) ($root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" (index . 1))) -}}
+true
+{{- else -}}
+false
+{{- end -}}
+{{- end -}}

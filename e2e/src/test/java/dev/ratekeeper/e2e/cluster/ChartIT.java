@@ -3,6 +3,8 @@ package dev.ratekeeper.e2e.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,7 +15,8 @@ import org.junit.jupiter.api.Test;
 /**
  * helm install of the chart on a real API server: with the default values and with the values the
  * end-to-end runs use, Helm succeeds (the API server validates every object, RBAC included: a Role
- * may only grant what its author holds) and every object the chart renders exists afterwards.
+ * may only grant what its author holds) and every object the chart renders exists afterwards; the
+ * Prometheus Operator's kinds only where the API server serves them.
  */
 class ChartIT {
   static ControlPlane plane;
@@ -32,6 +35,50 @@ class ChartIT {
   void endToEndValuesInstallEveryObject() {
     plane.namespace("agents");
     assertInstallsEverything("chart-e2e", "chart-e2e", ChartRelease.E2E_VALUES, Map.of());
+  }
+
+  /**
+   * Monitoring turned on in a cluster without the Prometheus Operator installs (its kinds are left
+   * out); once the API server serves their CRDs, the same values create them.
+   */
+  @Test
+  void monitoringObjectsAreCreatedOnlyWhereTheirCrdsExist() {
+    Map<String, Object> monitoring = Map.of("monitoring.serviceMonitor.enabled", true,
+        "monitoring.podMonitor.enabled", true, "monitoring.prometheusRule.enabled", true);
+    try (ChartRelease release = ChartRelease.install(plane, "chart-mon", "chart-mon", null, monitoring)) {
+      assertThat(release.release().getStatus()).isEqualTo("deployed");
+      for (String kind : List.of("ServiceMonitor", "PodMonitor", "PrometheusRule")) {
+        assertThat(plane.admin().apiextensions().v1().customResourceDefinitions()
+            .withName(kind.toLowerCase() + "s.monitoring.coreos.com").get()).isNull();
+      }
+    }
+    List<String> kinds = List.of("ServiceMonitor", "PodMonitor", "PrometheusRule");
+    for (String kind : kinds) {
+      plane.admin().apiextensions().v1().customResourceDefinitions().resource(monitoringCrd(kind)).create();
+    }
+    try (ChartRelease release = ChartRelease.install(plane, "chart-mon", "chart-mon", null, monitoring)) {
+      for (String kind : kinds) {
+        assertThat(plane.admin().genericKubernetesResources("monitoring.coreos.com/v1", kind).inNamespace("chart-mon")
+            .list().getItems()).as(kind).hasSize(1);
+      }
+    } finally {
+      for (String kind : kinds) {
+        plane.admin().apiextensions().v1().customResourceDefinitions()
+            .withName(kind.toLowerCase() + "s.monitoring.coreos.com").delete();
+      }
+    }
+  }
+
+  /** A stand-in for the Prometheus Operator's CRD of {@code kind}: same group, version and names, any content. */
+  private static CustomResourceDefinition monitoringCrd(String kind) {
+    String plural = kind.toLowerCase() + "s";
+    CustomResourceDefinition crd = new CustomResourceDefinitionBuilder().withNewMetadata()
+        .withName(plural + ".monitoring.coreos.com").endMetadata().withNewSpec().withGroup("monitoring.coreos.com")
+        .withScope("Namespaced").withNewNames().withKind(kind).withPlural(plural).withSingular(kind.toLowerCase())
+        .endNames().addNewVersion().withName("v1").withServed(true).withStorage(true).withNewSchema()
+        .withNewOpenAPIV3Schema().withType("object").withXKubernetesPreserveUnknownFields(true).endOpenAPIV3Schema()
+        .endSchema().endVersion().endSpec().build();
+    return crd;
   }
 
   private static void assertInstallsEverything(String name, String namespace, Path values, Map<String, Object> sets) {
