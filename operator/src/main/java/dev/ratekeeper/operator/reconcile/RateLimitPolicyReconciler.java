@@ -4,6 +4,7 @@ import dev.ratekeeper.operator.OperatorSettings;
 import dev.ratekeeper.operator.admin.OperatorMetrics;
 import dev.ratekeeper.operator.api.RateLimitPolicy;
 import dev.ratekeeper.operator.secrets.ApiKeyHashes;
+import dev.ratekeeper.operator.secrets.SecretKeysStore;
 import dev.ratekeeper.operator.secrets.SecretReferences;
 import dev.ratekeeper.operator.status.Acceptance;
 import dev.ratekeeper.operator.status.Announcement;
@@ -23,6 +24,7 @@ import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.PolicyCompiler;
 import dev.ratekeeper.policy.compile.PolicyId;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -78,7 +80,11 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     this.events = new PolicyEvents(settings.clock());
   }
 
-  /** Watches the Secrets policies reference; a changed Secret re-reconciles every policy naming it. */
+  /**
+   * Watches the Secrets policies reference; a changed Secret re-reconciles every policy naming it.
+   * The cache holds no Secret's values (SecretKeysStore): which Secrets exist and their key names
+   * only; the values of the API-key Secret are read with a GET when its policy is reconciled.
+   */
   @Override
   public List<EventSource<?, RateLimitPolicy>> prepareEventSources(EventSourceContext<RateLimitPolicy> context) {
     context.getPrimaryCache().addIndexer(SECRET_INDEX, policy -> SecretReferences.namesIn(policy.getSpec()).stream()
@@ -87,6 +93,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     var config = InformerEventSourceConfiguration.from(Secret.class, RateLimitPolicy.class)
         .withName("referenced-secrets")
         .withNamespacesInheritedFromController()
+        .withItemStore(new SecretKeysStore())
         .withSecondaryToPrimaryMapper(secret -> context.getPrimaryCache()
             .byIndex(SECRET_INDEX, indexKey(secret.getMetadata().getNamespace(), secret.getMetadata().getName()))
             .stream()
@@ -117,7 +124,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
         enforced = store.currentPolicy(id).orElse(null);
       }
       String revision = enforced != null ? enforced.revision() : store.currentRevision(id).orElse(null);
-      List<String> secretProblems = syncSecrets(id, enforced, !switched);
+      List<String> secretProblems = syncSecrets(id, enforced, !switched, context.getClient());
 
       long now = fleetClock.getAsLong();
       String periodId = UsagePeriod.id(UsagePeriod.of(policy.getSpec()), Instant.ofEpochMilli(now));
@@ -210,7 +217,8 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
    * Makes the API-key hashes follow the Secret the enforced revision names (none: the hash is
    * removed), and lists what referenced Secrets lack. Nothing enforced yet: nothing to do.
    */
-  private List<String> syncSecrets(PolicyId id, CompiledPolicy enforced, boolean announceChange) {
+  private List<String> syncSecrets(PolicyId id, CompiledPolicy enforced, boolean announceChange,
+      KubernetesClient client) {
     if (enforced == null) {
       return List.of();
     }
@@ -218,7 +226,9 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
         name -> secret(id.namespace(), name)));
     Map<String, String> userByHash = Map.of();
     String keySecret = enforced.identity().apiKeySecretName();
-    Optional<Secret> secret = keySecret == null ? Optional.empty() : secret(id.namespace(), keySecret);
+    // the cache knows the Secret exists; its values come from the API server, never from the cache
+    Optional<Secret> secret = keySecret == null || secret(id.namespace(), keySecret).isEmpty() ? Optional.empty()
+        : Optional.ofNullable(client.secrets().inNamespace(id.namespace()).withName(keySecret).get());
     if (secret.isPresent()) {
       ApiKeyHashes.Result hashes = ApiKeyHashes.of(secret.get());
       userByHash = hashes.userByHash();
