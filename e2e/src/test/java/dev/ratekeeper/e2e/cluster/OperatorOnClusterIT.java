@@ -240,6 +240,13 @@ class OperatorOnClusterIT {
         admin.resources(RateLimitPolicy.class).inNamespace(ns).withName("agents").get(), "Accepted").status));
     redis.stop();
     try {
+      // Redis does not decide readiness: the webhook stays in its Service
+      String alive = operators.replica("rk-operator-a").process().isAlive() ? "rk-operator-a" : "rk-operator-b";
+      java.net.http.HttpResponse<String> ready = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+              + operators.replica(alive).adminPort() + "/readyz")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(ready.statusCode()).isEqualTo(200);
       long deletedAt = System.nanoTime();
       admin.namespaces().withName(ns).delete();
 
