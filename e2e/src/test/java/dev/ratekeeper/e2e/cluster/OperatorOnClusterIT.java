@@ -182,8 +182,38 @@ class OperatorOnClusterIT {
     assertThat(admin.pods().inNamespace(AGENTS).withName("dry-agent").get()).isNull();
   }
 
+  /**
+   * Another mutating webhook, called after ours, changes the Pod: the API server calls ours again
+   * (reinvocationPolicy IfNeeded) and injection, being idempotent, leaves one sidecar.
+   */
   @Test
   @Order(5)
+  void aPodChangedByALaterWebhookIsReinvokedAndKeepsOneSidecar() throws Exception {
+    String alive = operators.replica("rk-operator-a").process().isAlive() ? "rk-operator-a" : "rk-operator-b";
+    try (OtherWebhook other = new OtherWebhook(plane, RELEASE_NS)) {
+      double before = admissions(alive);
+
+      Pod pod = admin.pods().inNamespace(AGENTS).resource(agentPod("reinvoked-agent", true)).create();
+
+      assertThat(pod.getMetadata().getLabels()).containsEntry(OtherWebhook.LABEL, "true");
+      assertThat(pod.getSpec().getInitContainers()).extracting(Container::getName)
+          .containsOnlyOnce("ratekeeper-sidecar");
+      assertThat(other.calls()).isEqualTo(1);
+      assertThat(admissions(alive) - before).as("our webhook called, then reinvoked").isEqualTo(2);
+    }
+  }
+
+  /** Admission calls the replica's webhook answered so far, every outcome. */
+  private static double admissions(String replica) throws Exception {
+    String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + operators.replica(replica).adminPort() + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    return metrics.lines().filter(l -> l.startsWith("ratekeeper_webhook_admissions_total"))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+  }
+
+  @Test
+  @Order(6)
   void aDeploymentsPodIsInjectedWhenTheControllerManagerCreatesIt() {
     plane.requireControllerManager();
     Pod template = agentPod("unused", true);
@@ -207,7 +237,7 @@ class OperatorOnClusterIT {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void deletingTheNamespaceWithAPolicyCompletes() {
     plane.requireControllerManager();
     String current = new RedisKeys(new PolicyId(AGENTS, "agents")).currentRevision();
@@ -228,7 +258,7 @@ class OperatorOnClusterIT {
    * retries, for the cleanup timeout after the deletion, then lets it go, and the namespace is gone.
    */
   @Test
-  @Order(7)
+  @Order(8)
   void deletingANamespaceWhileRedisIsDownCompletesAfterTheCleanupTimeout() throws Exception {
     plane.requireControllerManager();
     String ns = "rk-agents-outage";
