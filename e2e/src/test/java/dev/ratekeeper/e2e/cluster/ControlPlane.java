@@ -57,6 +57,11 @@ public final class ControlPlane {
   private final Process controllerManager;
 
   private ControlPlane() {
+    String built = builtVersion();
+    if (!VERSION.equals(built)) {
+      throw new IllegalStateException("e2e/pom.xml pins Kubernetes " + VERSION + " but e2e/control-plane/build.sh builds "
+          + built + ": pin one release in both");
+    }
     KubeAPIServerConfig config = KubeAPIServerConfigBuilder.anAPIServerConfig()
         .withApiServerVersion(VERSION)
         .withUpdateKubeConfig(false)
@@ -81,6 +86,10 @@ public final class ControlPlane {
       throw new UncheckedIOException(e);
     }
     admin = new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(kubeconfigYaml)).build();
+    String serving = admin.getKubernetesVersion().getGitVersion();
+    if (!serving.startsWith("v" + VERSION)) {
+      throw new IllegalStateException("kube-apiserver reports " + serving + ", the tests pin " + VERSION);
+    }
     controllerManager = startControllerManager(binaryDirectory(config));
   }
 
@@ -236,6 +245,17 @@ public final class ControlPlane {
       Path file = Files.createTempFile("ratekeeper-" + serviceAccount, ".kubeconfig");
       Files.writeString(file, yaml);
       return file;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The release e2e/control-plane/build.sh builds (its KUBERNETES_VERSION). */
+  static String builtVersion() {
+    try {
+      return Files.readAllLines(ROOT.resolve("e2e/control-plane/build.sh")).stream()
+          .filter(line -> line.startsWith("KUBERNETES_VERSION=")).map(line -> line.substring(line.indexOf('=') + 1))
+          .findFirst().orElse("none");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
