@@ -74,6 +74,11 @@ class CrdIT {
         .anySatisfy(c -> assertThat(c.getType() + "=" + c.getStatus()).isEqualTo("NamesAccepted=True"))
         .noneSatisfy(c -> assertThat(c.getType()).isEqualTo("NonStructuralSchema"));
     assertThat(crd.getStatus().getAcceptedNames().getShortNames()).containsExactly("rlp");
+    assertThat(crd.getStatus().getAcceptedNames().getCategories()).containsExactly("ratekeeper");
+    var conditions = crd.getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema().getProperties().get("status")
+        .getProperties().get("conditions");
+    assertThat(conditions.getXKubernetesListType()).isEqualTo("map");
+    assertThat(conditions.getXKubernetesListMapKeys()).containsExactly("type");
   }
 
   @Test
