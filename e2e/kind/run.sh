@@ -34,12 +34,7 @@ done
 step "installing the chart"
 kubectl create namespace agents
 helm install ratekeeper helm/ratekeeper --namespace ratekeeper --create-namespace --wait --timeout 5m \
-  --set operator.image.repository=ratekeeper-operator --set operator.image.tag=e2e \
-  --set operator.image.pullPolicy=Never --set operator.replicas=1 \
-  --set sidecar.image.repository=ratekeeper-sidecar --set sidecar.image.tag=e2e \
-  --set sidecar.image.pullPolicy=Never \
-  --set redis.persistence.enabled=false \
-  --set 'sidecar.redisPasswordSecret.createIn={agents}'
+  -f e2e/kind/values.yaml
 helm test ratekeeper --namespace ratekeeper
 
 step "applying the example policy (upstreams pointed at the in-cluster stub provider)"

@@ -53,12 +53,23 @@ app.kubernetes.io/component: redis
 {{- end -}}
 {{- end -}}
 
+{{- /* An image reference from (list <image values> <default tag>): repository@digest when a digest is
+set (pinned: it wins over the tag), else repository:tag. */ -}}
+{{- define "ratekeeper.image" -}}
+{{- $image := index . 0 -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $image.repository $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $image.repository (default (index . 1) $image.tag) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "ratekeeper.operatorImage" -}}
-{{- printf "%s:%s" .Values.operator.image.repository (default .Chart.AppVersion .Values.operator.image.tag) -}}
+{{- include "ratekeeper.image" (list .Values.operator.image .Chart.AppVersion) -}}
 {{- end -}}
 
 {{- define "ratekeeper.sidecarImage" -}}
-{{- printf "%s:%s" .Values.sidecar.image.repository (default .Chart.AppVersion .Values.sidecar.image.tag) -}}
+{{- include "ratekeeper.image" (list .Values.sidecar.image .Chart.AppVersion) -}}
 {{- end -}}
 
 {{/* Webhook object names; the operator is told each one (RATEKEEPER_WEBHOOK_*). */}}
@@ -223,4 +234,16 @@ capabilities:
     - ALL
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{- /* "true" when a Prometheus Operator kind, from (list . "ServiceMonitor"), may be rendered: the API
+server serves monitoring.coreos.com/v1 of that kind, or monitoring.requireCrds is false (helm template
+without --api-versions, GitOps). Without the CRDs, helm install would fail on the unknown kind. */ -}}
+{{- define "ratekeeper.monitoringKind" -}}
+{{- $root := index . 0 -}}
+{{- if or (not $root.Values.monitoring.requireCrds) ($root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" (index . 1))) -}}
+true
+{{- else -}}
+false
+{{- end -}}
 {{- end -}}

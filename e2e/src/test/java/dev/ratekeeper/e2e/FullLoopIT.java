@@ -5,13 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ratekeeper.e2e.cluster.ControlPlane;
 import dev.ratekeeper.operator.api.RateLimitPolicy;
 import dev.ratekeeper.operator.OperatorConfig;
 import dev.ratekeeper.operator.OperatorMain;
 import dev.ratekeeper.operator.testing.EmbeddedRedis;
-import dev.ratekeeper.operator.testing.MockApiServer;
 import dev.ratekeeper.operator.webhook.WebhookConfig;
-import dev.ratekeeper.operator.webhook.WebhookServer;
 import dev.ratekeeper.operator.webhook.inject.InjectionSettings;
 import dev.ratekeeper.policy.api.Condition;
 import dev.ratekeeper.policy.compile.PolicyDocument;
@@ -22,55 +21,57 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
-import io.fabric8.kubernetes.api.model.admission.v1.AdmissionRequestBuilder;
-import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
-import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReviewBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfigurationBuilder;
+import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.zjsonpatch.JsonPatch;
-import java.io.ByteArrayInputStream;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import redis.clients.jedis.Jedis;
 
 /**
- * The whole loop on one machine. The operator and the webhook run in this JVM against Fabric8's
- * mock API server in CRUD mode (no real API server can run on the build machines) and a real
- * redis-server; a Deployment's pod goes through the webhook over HTTPS, and two sidecars are started
- * as processes with exactly the args and environment the injected sidecar container gets (only
- * their listen ports are moved, through RATEKEEPER_LISTEN / RATEKEEPER_ADMIN_LISTEN, so two can run
- * on one host); the provider is the stub, also a process.
+ * The whole loop on one machine, on a real Kubernetes API server (the cluster tests' control plane:
+ * etcd, kube-apiserver, kube-controller-manager) and a real redis-server. The operator and its
+ * webhook run in this JVM with server-side apply; the API server itself calls the webhook over TLS
+ * (the Service's endpoint is this machine) when a Deployment's Pod is created by
+ * kube-controller-manager, and the stored Pod is what two sidecars are started from, as processes
+ * with exactly the args and environment of the injected sidecar container (only their listen ports
+ * are moved, through RATEKEEPER_LISTEN / RATEKEEPER_ADMIN_LISTEN, so two can run on one host); the
+ * provider is the stub, also a process.
  */
 class FullLoopIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  static final String NS = "agents";
+  static final String NS = "loop-agents";
+  static final String WEBHOOK_NS = "loop-system";
+  static final String WEBHOOK_SERVICE = "loop-webhook";
+  static final String WEBHOOK_CONFIG = "loop-sidecar-injector";
   static final String POLICY = """
       apiVersion: ratekeeper.dev/v1alpha1
       kind: RateLimitPolicy
-      metadata: {name: agents, namespace: agents}
+      metadata: {name: agents, namespace: loop-agents}
       spec:
         identity: {apiKeySecretRef: {name: agent-keys}}
         tiers:
         - name: std
           requests: {perMinute: 1, burst: %d}
+        users:
+        - {id: bob, tier: std}
+        - {id: %s, tier: std}
         upstreams:
         - {name: anthropic, url: "http://127.0.0.1:%d", format: anthropic}
       """;
@@ -78,7 +79,7 @@ class FullLoopIT {
       + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
   static EmbeddedRedis redis;
-  static MockApiServer api;
+  static ControlPlane plane;
   static KubernetesClient client;
   static OperatorMain.Running operator;
   static Processes processes = new Processes();
@@ -89,22 +90,41 @@ class FullLoopIT {
   @BeforeAll
   static void start() throws Exception {
     redis = new EmbeddedRedis();
-    api = new MockApiServer();
-    client = api.client();
+    plane = ControlPlane.shared();
+    plane.requireControllerManager();
+    plane.installCrd();
+    plane.namespace(NS);
+    plane.namespace(WEBHOOK_NS);
+    client = plane.admin();
+    // the operator program as main() runs it, webhook enabled, against the real API server
+    WebhookConfig webhookConfig = new WebhookConfig(true, new InetSocketAddress("0.0.0.0", 0),
+        WEBHOOK_SERVICE, WEBHOOK_NS, "loop-webhook-tls", WEBHOOK_CONFIG, List.of(), WebhookConfig.DEFAULT_CA_VALIDITY,
+        WebhookConfig.DEFAULT_CERT_VALIDITY, WebhookConfig.DEFAULT_RENEW_BEFORE, Duration.ofMinutes(1),
+        InjectionSettings.defaults(redis.url()));
+    // the webhook registration as the chart writes it; the operator publishes its caBundle
     client.admissionRegistration().v1().mutatingWebhookConfigurations().resource(new MutatingWebhookConfigurationBuilder()
-        .withNewMetadata().withName("ratekeeper-sidecar-injector").endMetadata()
-        .addNewWebhook().withName("inject.ratekeeper.dev").withAdmissionReviewVersions("v1").withSideEffects("None")
-        .withNewClientConfig().withNewService().withName("ratekeeper-webhook").withNamespace("ratekeeper")
-        .withPath("/mutate").withPort(443).endService().endClientConfig().endWebhook().build()).create();
-    // the operator program as main() runs it, webhook enabled, against the mock API server
-    WebhookConfig webhookConfig = new WebhookConfig(true, new InetSocketAddress("127.0.0.1", 0),
-        "ratekeeper-webhook", "ratekeeper", "ratekeeper-webhook-tls", "ratekeeper-sidecar-injector",
-        List.of("localhost"), WebhookConfig.DEFAULT_CA_VALIDITY, WebhookConfig.DEFAULT_CERT_VALIDITY,
-        WebhookConfig.DEFAULT_RENEW_BEFORE, Duration.ofMinutes(1), InjectionSettings.defaults(redis.url()));
+        .withNewMetadata().withName(WEBHOOK_CONFIG).endMetadata()
+        .addNewWebhook().withName("sidecar-injector.ratekeeper.dev").withAdmissionReviewVersions("v1")
+        .withSideEffects("None").withFailurePolicy("Fail").withReinvocationPolicy("IfNeeded")
+        .withNewClientConfig().withNewService().withName(WEBHOOK_SERVICE).withNamespace(WEBHOOK_NS)
+        .withPath("/mutate").withPort(443).endService().endClientConfig()
+        .addNewRule().withOperations("CREATE").withApiGroups("").withApiVersions("v1").withResources("pods")
+        .withScope("Namespaced").endRule()
+        .withNewObjectSelector().addToMatchLabels("ratekeeper.dev/inject", "true").endObjectSelector()
+        .withNewNamespaceSelector().addToMatchLabels("kubernetes.io/metadata.name", NS).endNamespaceSelector()
+        .endWebhook().build()).create();
+    client.services().inNamespace(WEBHOOK_NS).resource(new ServiceBuilder().withNewMetadata().withName(WEBHOOK_SERVICE)
+        .withNamespace(WEBHOOK_NS).endMetadata().withNewSpec().addNewPort().withName("https").withPort(443)
+        .withNewTargetPort(9443).endPort().endSpec().build()).create();
     operator = OperatorMain.start(OperatorConfig.parse(new String[] {"--redis", redis.url(),
-        "--refresh-interval", "300ms", "--admin-listen", "127.0.0.1:0"}, Map.of()), webhookConfig, () -> client,
+        "--refresh-interval", "300ms", "--admin-listen", "127.0.0.1:0"}, Map.of()), webhookConfig,
+        () -> new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(plane.kubeconfigYaml())).build(),
         System.err);
     assertThat(operator).as("the operator started (see the test output)").isNotNull();
+    plane.routeService(WEBHOOK_NS, WEBHOOK_SERVICE, "https", operator.webhook().port());
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> client.admissionRegistration().v1()
+        .mutatingWebhookConfigurations().withName(WEBHOOK_CONFIG).get().getWebhooks().get(0).getClientConfig()
+        .getCaBundle() != null);
     stubPort = Processes.freePort();
     Process stub = processes.java("stub", Map.of(), List.of("-XX:+UseSerialGC", "-cp",
         Processes.classpathOf(Processes.DEMO_JAR), "dev.ratekeeper.testkit.StubServerMain", "--port",
@@ -118,27 +138,27 @@ class FullLoopIT {
     if (operator != null) {
       operator.close();
     }
-    api.close();
+    client.admissionRegistration().v1().mutatingWebhookConfigurations().withName(WEBHOOK_CONFIG).delete();
+    client.namespaces().withName(NS).delete();
     redis.close();
   }
 
-  private static RateLimitPolicy policy(int burst) throws Exception {
-    PolicyDocument doc = PolicyDocument.parse(POLICY.formatted(burst, stubPort));
+  /** {@code secondUser} "bob" again is a duplicate user: the API server stores it, the operator refuses it. */
+  private static RateLimitPolicy policy(int burst, String secondUser) throws Exception {
+    PolicyDocument doc = PolicyDocument.parse(POLICY.formatted(burst, secondUser, stubPort));
     RateLimitPolicy resource = new RateLimitPolicy();
     resource.setMetadata(new ObjectMetaBuilder().withName("agents").withNamespace(NS).build());
     resource.setSpec(doc.spec());
     return resource;
   }
 
+  /** kubectl apply --server-side: the test owns the spec, the operator the status and finalizer. */
   private static void apply(RateLimitPolicy desired) {
-    RateLimitPolicy current = client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get();
-    if (current == null) {
-      client.resources(RateLimitPolicy.class).inNamespace(NS).resource(desired).create();
-    } else {
-      current.setSpec(desired.getSpec());
-      client.resources(RateLimitPolicy.class).inNamespace(NS).resource(current).update();
-    }
+    desired.getMetadata().setManagedFields(null);
+    client.resources(RateLimitPolicy.class).inNamespace(NS).resource(desired).fieldManager("e2e-test")
+        .forceConflicts().serverSideApply();
   }
+
 
   private static Condition condition(String type) {
     RateLimitPolicy current = client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get();
@@ -166,33 +186,21 @@ class FullLoopIT {
         .withCommand("python", "agent.py").endContainer().endSpec().build();
   }
 
-  /** Sends the pod through the webhook over HTTPS, trusting only the CA the webhook generated. */
-  private static Pod inject(Pod pod) throws Exception {
-    Secret tls = client.secrets().inNamespace("ratekeeper").withName("ratekeeper-webhook-tls").get();
-    X509Certificate ca = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
-        new ByteArrayInputStream(Base64.getDecoder().decode(tls.getData().get("ca.crt"))));
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    trust.load(null, null);
-    trust.setCertificateEntry("ca", ca);
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(trust);
-    SSLContext ssl = SSLContext.getInstance("TLS");
-    ssl.init(null, tmf.getTrustManagers(), null);
-    HttpClient https = HttpClient.newBuilder().sslContext(ssl).build();
-    AdmissionReview review = new AdmissionReviewBuilder().withApiVersion("admission.k8s.io/v1")
-        .withKind("AdmissionReview").withRequest(new AdmissionRequestBuilder().withUid("e2e-1").withNamespace(NS)
-            .withOperation("CREATE").withNewKind("", "Pod", "v1").withNewResource("", "pods", "v1")
-            .withObject(pod).build()).build();
-    HttpResponse<String> resp = https.send(HttpRequest.newBuilder(URI.create("https://localhost:" + operator.webhook().port()
-            + WebhookServer.MUTATE_PATH)).header("content-type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(client.getKubernetesSerialization().asJson(review))).build(),
-        HttpResponse.BodyHandlers.ofString());
-    assertThat(resp.statusCode()).isEqualTo(200);
-    JsonNode answer = JSON.readTree(resp.body()).path("response");
-    assertThat(answer.path("allowed").asBoolean()).as(resp.body()).isTrue();
-    JsonNode patch = JSON.readTree(Base64.getDecoder().decode(answer.path("patch").asText()));
-    JsonNode patched = JsonPatch.apply(patch, JSON.readTree(client.getKubernetesSerialization().asJson(pod)));
-    return client.getKubernetesSerialization().unmarshal(patched.toString(), Pod.class);
+  /**
+   * A Deployment of the agent: kube-controller-manager creates its Pod, the API server sends it to
+   * the webhook over TLS and stores what the webhook patched in. Returns the stored Pod.
+   */
+  private static Pod deployAgent() {
+    Pod template = agentPod();
+    client.apps().deployments().inNamespace(NS).resource(new DeploymentBuilder().withNewMetadata().withName("agent")
+        .withNamespace(NS).endMetadata().withNewSpec().withReplicas(1)
+        .withNewSelector().addToMatchLabels("app", "agent").endSelector()
+        .withNewTemplate().withNewMetadata().withLabels(template.getMetadata().getLabels())
+        .withAnnotations(template.getMetadata().getAnnotations()).endMetadata().withSpec(template.getSpec())
+        .endTemplate().endSpec().build()).create();
+    await().atMost(ControlPlane.CONTROLLERS).ignoreExceptions().until(() ->
+        client.pods().inNamespace(NS).withLabel("app", "agent").list().getItems().size() == 1);
+    return client.pods().inNamespace(NS).withLabel("app", "agent").list().getItems().get(0);
   }
 
   /** The sidecar container's environment with every valueFrom resolved as the kubelet would. */
@@ -245,13 +253,14 @@ class FullLoopIT {
   void applyInjectEnforceChangeRefuseRotateDelete() throws Exception {
     // apply: the policy and its users' keys
     client.secrets().inNamespace(NS).resource(keys("ak-alice-1")).create();
-    apply(policy(3));
+    apply(policy(3, "carol"));
     await().atMost(Duration.ofSeconds(10)).until(() -> condition("Accepted") != null
         && "True".equals(condition("Accepted").status));
     String first = statusRevision();
 
-    // a Deployment's pod goes through the webhook
-    Pod injected = inject(agentPod());
+    // a Deployment's pod goes through the webhook, called by the API server
+    Pod injected = deployAgent();
+    assertThat(injected.getMetadata().getAnnotations()).containsKey("ratekeeper.dev/status");
     Container sidecar = injected.getSpec().getInitContainers().stream()
         .filter(c -> c.getName().equals("ratekeeper-sidecar")).findFirst().orElseThrow();
     assertThat(sidecar.getRestartPolicy()).isEqualTo("Always");
@@ -263,7 +272,7 @@ class FullLoopIT {
     for (int i = 0; i < 2; i++) {
       int proxy = Processes.freePort();
       int admin = Processes.freePort();
-      Map<String, String> env = resolve(sidecar, "agent-6f7c9d-" + i);
+      Map<String, String> env = resolve(sidecar, injected.getMetadata().getName() + "-" + i);
       env.put("RATEKEEPER_LISTEN", "127.0.0.1:" + proxy);
       env.put("RATEKEEPER_ADMIN_LISTEN", "127.0.0.1:" + admin);
       List<String> args = new ArrayList<>(List.of("-jar", Processes.classpathOf(Processes.SIDECAR_JAR)));
@@ -284,7 +293,7 @@ class FullLoopIT {
 
     // change: within a second both sidecars enforce the new revision, and its limits apply
     long applied = System.nanoTime();
-    apply(policy(10));
+    apply(policy(10, "carol"));
     await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(5)).until(() -> !first.equals(statusRevision()));
     long accepted = System.nanoTime();
     String second = statusRevision();
@@ -301,9 +310,9 @@ class FullLoopIT {
     });
 
     // an invalid change is refused and the last good limits stay enforced
-    apply(policy(0));
+    apply(policy(10, "bob"));
     await().atMost(Duration.ofSeconds(10)).until(() -> "False".equals(condition("Accepted").status));
-    assertThat(condition("Accepted").message).contains("spec.tiers[0].requests.burst");
+    assertThat(condition("Accepted").message).contains("spec.users[1].id");
     assertThat(statusRevision()).isEqualTo(second);
     assertThat(admitted("u2", 12)).isEqualTo(10);
 
@@ -318,8 +327,8 @@ class FullLoopIT {
     await().atMost(Duration.ofSeconds(10)).until(() ->
         client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get() == null);
     try (Jedis jedis = redis.client()) {
-      await().atMost(Duration.ofSeconds(5)).until(() -> jedis.keys("rk:{agents/agents}:policy:*").isEmpty()
-          && jedis.keys("rk:{agents/agents}:apikeys").isEmpty());
+      await().atMost(Duration.ofSeconds(5)).until(() -> jedis.keys("rk:{" + NS + "/agents}:policy:*").isEmpty()
+          && jedis.keys("rk:{" + NS + "/agents}:apikeys").isEmpty());
     }
   }
 }

@@ -15,17 +15,18 @@ import java.util.List;
 import java.util.Map;
 
 /** Programs of the project started as processes of their own, with their output in target/e2e-logs. */
-final class Processes implements AutoCloseable {
-  static final Path ROOT = Path.of(System.getProperty("ratekeeper.root", ".."));
-  static final Path SIDECAR_JAR = ROOT.resolve("sidecar/target/ratekeeper-sidecar.jar");
-  static final Path DEMO_JAR = ROOT.resolve("demo/target/ratekeeper-demo.jar");
+public final class Processes implements AutoCloseable {
+  public static final Path ROOT = Path.of(System.getProperty("ratekeeper.root", ".."));
+  public static final Path SIDECAR_JAR = ROOT.resolve("sidecar/target/ratekeeper-sidecar.jar");
+  public static final Path DEMO_JAR = ROOT.resolve("demo/target/ratekeeper-demo.jar");
+  public static final Path OPERATOR_JAR = ROOT.resolve("operator/target/ratekeeper-operator.jar");
   private static final String JAVA = ProcessHandle.current().info().command().orElse("java");
 
   private final List<Process> started = new ArrayList<>();
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   /** Starts {@code java args...} with {@code env} added to this process's environment. */
-  Process java(String name, Map<String, String> env, List<String> args) {
+  public Process java(String name, Map<String, String> env, List<String> args) {
     List<String> command = new ArrayList<>();
     command.add(JAVA);
     command.addAll(args);
@@ -44,7 +45,7 @@ final class Processes implements AutoCloseable {
   }
 
   /** Waits until {@code url} answers 200, or fails naming the log to read. */
-  void awaitOk(String url, String name, Process process) {
+  public void awaitOk(String url, String name, Process process) {
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
@@ -73,7 +74,7 @@ final class Processes implements AutoCloseable {
     throw new IllegalStateException(name + " not ready at " + url + "; see target/e2e-logs/" + name + ".log");
   }
 
-  static int freePort() {
+  public static int freePort() {
     try (ServerSocket socket = new ServerSocket(0)) {
       return socket.getLocalPort();
     } catch (IOException e) {
@@ -81,7 +82,7 @@ final class Processes implements AutoCloseable {
     }
   }
 
-  static String classpathOf(Path jar) {
+  public static String classpathOf(Path jar) {
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException(jar + " is missing: the module that builds it runs before this one");
     }

@@ -38,7 +38,9 @@ class ImagesTest {
 
     Path built = Repo.ROOT.resolve(jar);
     if (Files.exists(built)) { // after `package`: the jar the image copies runs the module's main class
-      String mainClass = Repo.one(Repo.ROOT.resolve(module + "/pom.xml"), "<mainClass>([^<]+)</mainClass>");
+      // the shade plugin's Main-Class (a module may run other main classes at build time)
+      String mainClass = Repo.one(Repo.ROOT.resolve(module + "/pom.xml"),
+          "ManifestResourceTransformer\">\\s*<mainClass>([^<]+)</mainClass>");
       try (JarFile jf = new JarFile(built.toFile())) {
         assertThat(jf.getManifest().getMainAttributes().getValue("Main-Class")).isEqualTo(mainClass);
       }
@@ -80,5 +82,36 @@ class ImagesTest {
     } catch (IOException e) {
       throw new AssertionError("ENTRYPOINT is not a JSON array: " + json, e);
     }
+  }
+
+  /** Every image the chart runs can be pinned by digest; the digest wins over the tag. */
+  @org.junit.jupiter.api.Test
+  void everyImageCanBePinnedByDigest() {
+    String digest = "sha256:" + "ab".repeat(32);
+    java.util.Map<String, Object> sets = java.util.Map.of("operator.image.digest", digest,
+        "operator.image.tag", "9.9.9", "sidecar.image.digest", digest, "redis.image.digest", digest,
+        "tests.image.digest", digest);
+    // helm-java's template leaves hooks out: a copy of the chart renders the helm test Pod as a plain object
+    String hook = Repo.read(Repo.CHART.resolve(HelmTestHookTest.HOOK));
+    Path copy = Chart.copyChart(java.util.function.UnaryOperator.identity(),
+        java.util.Map.of(HelmTestHookTest.HOOK, hook.replaceAll("(?m)^\\s*helm\\.sh/hook.*$\\n", "")));
+    try {
+      Rendered r = new Rendered(Chart.renderText(copy, null, sets));
+
+      assertThat(r.operatorContainer().getImage()).isEqualTo("ghcr.io/ratekeeper/ratekeeper-operator@" + digest);
+      assertThat(r.envValue("RATEKEEPER_SIDECAR_IMAGE")).isEqualTo("ghcr.io/ratekeeper/ratekeeper-sidecar@" + digest);
+      assertThat(r.one(io.fabric8.kubernetes.api.model.apps.StatefulSet.class, "ratekeeper-redis").getSpec()
+          .getTemplate().getSpec().getContainers().get(0).getImage()).isEqualTo("docker.io/library/redis@" + digest);
+      assertThat(r.one(io.fabric8.kubernetes.api.model.Pod.class, "ratekeeper-test").getSpec().getContainers())
+          .hasSize(2).allSatisfy(c -> assertThat(c.getImage()).isEqualTo("docker.io/curlimages/curl@" + digest));
+    } finally {
+      Chart.deleteTree(copy.getParent());
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void aDigestThatIsNotSha256IsRefusedByTheValuesSchema() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> Chart.render(
+        java.util.Map.of("operator.image.digest", "latest"))).hasMessageContaining("digest");
   }
 }

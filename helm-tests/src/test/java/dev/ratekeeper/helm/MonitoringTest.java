@@ -115,7 +115,8 @@ class MonitoringTest {
 
   @Test
   void theSpendWarningNeedsABudgetToCompareWith() {
-    GenericKubernetesResource rule = Chart.render(Map.of("monitoring.prometheusRule.enabled", true))
+    GenericKubernetesResource rule = Chart.render(Map.of("monitoring.prometheusRule.enabled", true,
+        "monitoring.requireCrds", false))
         .oneGeneric("PrometheusRule");
     assertThat(rules(rule)).extracting(x -> x.get("alert")).doesNotContain("RatekeeperSpendPastWarning")
         .contains("RatekeeperStoreDown");
@@ -142,8 +143,23 @@ class MonitoringTest {
     assertThat((Map<?, ?>) pmSpec.get("namespaceSelector")).isEqualTo(Map.of("any", true));
 
     Map<String, Object> restricted = WebhookTest.spec(Chart.render(Map.of("monitoring.podMonitor.enabled", true,
-        "watchNamespaces[0]", "team-a")).oneGeneric("PodMonitor"));
+        "monitoring.requireCrds", false, "watchNamespaces[0]", "team-a")).oneGeneric("PodMonitor"));
     assertThat((Map<?, ?>) restricted.get("namespaceSelector")).isEqualTo(Map.of("matchNames", List.of("team-a")));
+  }
+
+  /**
+   * By default the Prometheus Operator's kinds are rendered only where the API server serves them:
+   * helm template here asks no cluster, so nothing is rendered even when enabled (the cluster tests
+   * install with and without the CRDs).
+   */
+  @Test
+  void monitoringKindsNeedTheirCrdsUnlessToldOtherwise() {
+    Rendered r = Chart.render(Map.of("monitoring.serviceMonitor.enabled", true, "monitoring.podMonitor.enabled", true,
+        "monitoring.prometheusRule.enabled", true, "monitoring.dashboard.enabled", true));
+    assertThat(r.generic("ServiceMonitor")).isEmpty();
+    assertThat(r.generic("PodMonitor")).isEmpty();
+    assertThat(r.generic("PrometheusRule")).isEmpty();
+    assertThat(r.has("ConfigMap", "ratekeeper-dashboard")).as("a ConfigMap needs no CRD").isTrue();
   }
 
   @Test

@@ -39,7 +39,9 @@ class RbacTest {
       "/secrets create", "/secrets get [ratekeeper-webhook-tls]", "/secrets update [ratekeeper-webhook-tls]");
   static final Set<String> LEASE_RULES = Set.of(
       "coordination.k8s.io/leases create", "coordination.k8s.io/leases get [ratekeeper-operator]",
-      "coordination.k8s.io/leases update [ratekeeper-operator]");
+      "coordination.k8s.io/leases update [ratekeeper-operator]",
+      // Fabric8's LeaseLock renews and takes over with a patch
+      "coordination.k8s.io/leases patch [ratekeeper-operator]");
 
   @Test
   void watchingEveryNamespaceTakesAClusterRoleWithOnlyWhatTheOperatorCalls() {

@@ -153,4 +153,21 @@ class WebhookTest {
   static long hours(String goDuration) {
     return Duration.parse("PT" + goDuration.toUpperCase()).toHours();
   }
+
+  /** webhook.hostNetwork: the operator pods in the node's network, serving the webhook on webhook.port. */
+  @Test
+  void hostNetworkPutsTheWebhookOnANodePort() {
+    Rendered r = Chart.render(Map.of("webhook.hostNetwork", true, "webhook.port", 10443));
+    var pod = r.operator().getSpec().getTemplate().getSpec();
+    assertThat(pod.getHostNetwork()).isTrue();
+    assertThat(pod.getDnsPolicy()).isEqualTo("ClusterFirstWithHostNet");
+    assertThat(r.operatorContainer().getPorts()).anySatisfy(p -> {
+      assertThat(p.getName()).isEqualTo("webhook");
+      assertThat(p.getContainerPort()).isEqualTo(10443);
+    });
+    assertThat(r.envValue("RATEKEEPER_WEBHOOK_LISTEN")).isEqualTo("0.0.0.0:10443");
+    assertThat(r.one(Service.class, "ratekeeper-webhook").getSpec().getPorts().get(0).getPort()).isEqualTo(443);
+
+    assertThat(Chart.render("default").operator().getSpec().getTemplate().getSpec().getHostNetwork()).isNull();
+  }
 }

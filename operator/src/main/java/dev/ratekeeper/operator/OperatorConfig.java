@@ -25,10 +25,12 @@ public record OperatorConfig(
     Duration refreshInterval,
     Duration sidecarLiveness,
     Duration revisionRetention,
+    Duration cleanupTimeout,
     boolean leaderElection,
     String leaseName,
     String leaseNamespace,
     String identity,
+    boolean serverSideApply,
     boolean help) {
 
   public static final String DEFAULT_REDIS = "redis://127.0.0.1:6379";
@@ -47,15 +49,19 @@ public record OperatorConfig(
         --sidecar-liveness DUR     heartbeat age for a live sidecar, default 15s (RATEKEEPER_SIDECAR_LIVENESS)
         --revision-retention DUR   how long replaced revisions stay in Redis, default 168h
                                                                        (RATEKEEPER_REVISION_RETENTION)
+        --cleanup-timeout DUR      after a policy's deletion, how long the finalizer waits for Redis
+                                   before it lets the policy go anyway, default 2m (RATEKEEPER_CLEANUP_TIMEOUT)
         --leader-election[=BOOL]   elect a leader through a Lease, default false (RATEKEEPER_LEADER_ELECTION)
         --lease-name NAME          default ratekeeper-operator         (RATEKEEPER_LEASE_NAME)
         --lease-namespace NS       default $POD_NAMESPACE, else the client's namespace (RATEKEEPER_LEASE_NAMESPACE)
+        --server-side-apply[=BOOL] write status and finalizers with server-side apply, default true;
+                                   false only for API servers without it (RATEKEEPER_SERVER_SIDE_APPLY)
         --help
       The Kubernetes connection comes from the in-cluster service account or ~/.kube/config.
       """;
 
   private static final Map<String, String> FLAG_ENV = new LinkedHashMap<>();
-  private static final Set<String> BOOLEAN_FLAGS = Set.of("--leader-election", "--help");
+  private static final Set<String> BOOLEAN_FLAGS = Set.of("--leader-election", "--server-side-apply", "--help");
   private static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
 
   static {
@@ -66,9 +72,11 @@ public record OperatorConfig(
     FLAG_ENV.put("--refresh-interval", "RATEKEEPER_REFRESH_INTERVAL");
     FLAG_ENV.put("--sidecar-liveness", "RATEKEEPER_SIDECAR_LIVENESS");
     FLAG_ENV.put("--revision-retention", "RATEKEEPER_REVISION_RETENTION");
+    FLAG_ENV.put("--cleanup-timeout", "RATEKEEPER_CLEANUP_TIMEOUT");
     FLAG_ENV.put("--leader-election", "RATEKEEPER_LEADER_ELECTION");
     FLAG_ENV.put("--lease-name", "RATEKEEPER_LEASE_NAME");
     FLAG_ENV.put("--lease-namespace", "RATEKEEPER_LEASE_NAMESPACE");
+    FLAG_ENV.put("--server-side-apply", "RATEKEEPER_SERVER_SIDE_APPLY");
     FLAG_ENV.put("--help", "");
   }
 
@@ -152,16 +160,20 @@ public record OperatorConfig(
         OperatorSettings.DEFAULT_LIVENESS, problems);
     Duration retention = duration("--revision-retention", get.apply("--revision-retention"), DEFAULT_RETENTION,
         problems);
+    Duration cleanupTimeout = duration("--cleanup-timeout", get.apply("--cleanup-timeout"),
+        OperatorSettings.DEFAULT_CLEANUP_TIMEOUT, problems);
     boolean leader = bool("--leader-election", get.apply("--leader-election"), problems);
     String leaseName = or(get.apply("--lease-name"), DEFAULT_LEASE);
     String leaseNamespace = or(get.apply("--lease-namespace"), blankToNull(env.get("POD_NAMESPACE")));
     String identity = or(blankToNull(env.get("POD_NAME")), blankToNull(env.get("HOSTNAME")));
+    String ssa = get.apply("--server-side-apply");
+    boolean serverSideApply = ssa == null || bool("--server-side-apply", ssa, problems);
 
     if (!problems.isEmpty()) {
       throw new ConfigException(problems);
     }
-    return new OperatorConfig(redis, Set.copyOf(namespaces), admin, refresh, liveness, retention, leader, leaseName,
-        leaseNamespace, identity, help);
+    return new OperatorConfig(redis, Set.copyOf(namespaces), admin, refresh, liveness, retention, cleanupTimeout,
+        leader, leaseName, leaseNamespace, identity, serverSideApply, help);
   }
 
   /** The run settings these flags describe. */
@@ -169,7 +181,9 @@ public record OperatorConfig(
     OperatorSettings settings = OperatorSettings.defaults()
         .withNamespaces(namespaces)
         .withRefreshInterval(refreshInterval)
-        .withSidecarLiveness(sidecarLiveness);
+        .withSidecarLiveness(sidecarLiveness)
+        .withCleanupTimeout(cleanupTimeout)
+        .withServerSideApply(serverSideApply);
     return leaderElection
         ? settings.withLeaderElection(new OperatorSettings.LeaderElection(leaseName, leaseNamespace, identity))
         : settings;
@@ -227,6 +241,7 @@ public record OperatorConfig(
   public String toString() {
     return "redis=" + redis + " namespaces=" + (namespaces.isEmpty() ? "all" : String.join(",", namespaces))
         + " admin=" + adminListen.getHostString() + ":" + adminListen.getPort()
-        + " refresh=" + refreshInterval + " leaderElection=" + leaderElection;
+        + " refresh=" + refreshInterval + " leaderElection=" + leaderElection
+        + (serverSideApply ? "" : " serverSideApply=false");
   }
 }

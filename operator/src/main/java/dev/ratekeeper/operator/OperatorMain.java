@@ -24,8 +24,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code java -jar ratekeeper-operator.jar}: checks that Redis and the API server answer (a clear
- * one-line message and exit status 1 when either does not), then runs the operator and the admin
+ * {@code java -jar ratekeeper-operator.jar}: checks that the API server answers (a clear one-line
+ * message and exit status 1 when it does not; an unreachable Redis is only warned about), then runs the operator and the admin
  * port until SIGTERM, on which it stops reconciling, closes its connections and exits.
  */
 public final class OperatorMain {
@@ -114,9 +114,9 @@ public final class OperatorMain {
     try {
       store.ping();
     } catch (StoreUnavailableException e) {
-      err.println("ratekeeper-operator: cannot reach Redis at " + config.redis().address() + ": " + rootMessage(e));
-      store.close();
-      return null;
+      // not fatal: the webhook needs no Redis, and reconciles retry with backoff until Redis answers
+      LOG.warn("Redis at {} is unreachable ({}); starting anyway: policies are compiled into it once it answers",
+          config.redis().address(), rootMessage(e));
     }
     KubernetesClient client = null;
     AdminServer admin = null;
@@ -203,10 +203,12 @@ public final class OperatorMain {
     if (!operator.healthy()) {
       return new AdminServer.Readiness(false, "informers not started or not synced");
     }
+    // Redis does not decide readiness: the webhook (in the same Service) must keep admitting pods while
+    // Redis is down, and reconciles retry by themselves; the policies' conditions and metrics say it
     try {
       store.ping();
     } catch (StoreUnavailableException e) {
-      return new AdminServer.Readiness(false, "Redis unreachable: " + e.detail());
+      return new AdminServer.Readiness(true, "ready; Redis unreachable: " + e.detail() + " (reconciles retry)");
     }
     return new AdminServer.Readiness(true, "ready");
   }

@@ -17,6 +17,12 @@ import java.util.function.LongSupplier;
  * @param clock wall clock for condition transition times
  * @param fleetClock now in ms for heartbeat liveness and usage periods; null = Redis server time
  *     (the clock sidecars stamp with). Tests pin it.
+ * @param cleanupTimeout how long after a policy's deletion the finalizer waits for Redis to remove
+ *     the policy's configuration; past it the finalizer is released anyway (the keys stay in Redis),
+ *     so an unreachable Redis cannot hold a namespace deletion forever
+ * @param serverSideApply write the policy's status and finalizer with server-side apply (JOSDK's
+ *     default, and what a real API server supports); false only for API servers without it, such as
+ *     Fabric8's mock server in CRUD mode, where they are written with JSON patches instead
  */
 public record OperatorSettings(
     Set<String> namespaces,
@@ -26,10 +32,13 @@ public record OperatorSettings(
     Duration retryMax,
     LeaderElection leaderElection,
     Clock clock,
-    LongSupplier fleetClock) {
+    LongSupplier fleetClock,
+    Duration cleanupTimeout,
+    boolean serverSideApply) {
 
   public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(10);
   public static final Duration DEFAULT_LIVENESS = Duration.ofSeconds(15);
+  public static final Duration DEFAULT_CLEANUP_TIMEOUT = Duration.ofMinutes(2);
 
   /** The Lease leader election runs on; {@code namespace} null = the client's namespace. */
   public record LeaderElection(String leaseName, String namespace, String identity) {}
@@ -40,41 +49,51 @@ public record OperatorSettings(
 
   public static OperatorSettings defaults() {
     return new OperatorSettings(Set.of(), DEFAULT_REFRESH, DEFAULT_LIVENESS, Duration.ofSeconds(1),
-        Duration.ofSeconds(60), null, Clock.systemUTC(), null);
+        Duration.ofSeconds(60), null, Clock.systemUTC(), null, DEFAULT_CLEANUP_TIMEOUT, true);
   }
 
   public OperatorSettings withNamespaces(Set<String> value) {
     return new OperatorSettings(value, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock);
+        clock, fleetClock, cleanupTimeout, serverSideApply);
   }
 
   public OperatorSettings withRefreshInterval(Duration value) {
     return new OperatorSettings(namespaces, value, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock);
+        clock, fleetClock, cleanupTimeout, serverSideApply);
   }
 
   public OperatorSettings withSidecarLiveness(Duration value) {
     return new OperatorSettings(namespaces, refreshInterval, value, retryInitial, retryMax, leaderElection,
-        clock, fleetClock);
+        clock, fleetClock, cleanupTimeout, serverSideApply);
   }
 
   public OperatorSettings withRetry(Duration initial, Duration max) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, initial, max, leaderElection,
-        clock, fleetClock);
+        clock, fleetClock, cleanupTimeout, serverSideApply);
   }
 
   public OperatorSettings withLeaderElection(LeaderElection value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, value,
-        clock, fleetClock);
+        clock, fleetClock, cleanupTimeout, serverSideApply);
   }
 
   public OperatorSettings withClock(Clock value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        value, fleetClock);
+        value, fleetClock, cleanupTimeout, serverSideApply);
   }
 
   public OperatorSettings withFleetClock(LongSupplier value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, value);
+        clock, value, cleanupTimeout, serverSideApply);
+  }
+
+  public OperatorSettings withServerSideApply(boolean value) {
+    return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
+        clock, fleetClock, cleanupTimeout, value);
+  }
+
+  public OperatorSettings withCleanupTimeout(Duration value) {
+    return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
+        clock, fleetClock, value, serverSideApply);
   }
 }

@@ -14,8 +14,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The operator wired together: JOSDK with the RateLimitPolicy reconciler, watching the configured
- * namespaces. Status and finalizers are written with plain JSON patches and updates (no
- * server-side apply), which any API server — and Fabric8's mock server in tests — accepts.
+ * namespaces. Status and finalizers are written with server-side apply, as JOSDK does by default;
+ * {@link OperatorSettings#serverSideApply()} false writes them with JSON patches instead, for API
+ * servers without server-side apply (Fabric8's mock server in tests).
  */
 public final class RatekeeperOperator {
   private static final Logger LOG = LoggerFactory.getLogger(RatekeeperOperator.class);
@@ -27,8 +28,8 @@ public final class RatekeeperOperator {
       OperatorMetrics metrics) {
     this.operator = new Operator(o -> {
       o.withKubernetesClient(client)
-          .withUseSSAToPatchPrimaryResource(false)
-          .withSSABasedCreateUpdateMatchForDependentResources(false)
+          .withUseSSAToPatchPrimaryResource(settings.serverSideApply())
+          .withSSABasedCreateUpdateMatchForDependentResources(settings.serverSideApply())
           .withCloseClientOnStop(false)
           .withConcurrentReconciliationThreads(4);
       if (settings.leaderElection() != null) {

@@ -58,6 +58,11 @@ class OperatorConfigTest {
   @Test
   void aBareBooleanFlagMeansTrue() throws Exception {
     assertThat(OperatorConfig.parse(new String[] {"--leader-election"}, Map.of()).leaderElection()).isTrue();
+    assertThat(OperatorConfig.parse(new String[0], Map.of()).settings().serverSideApply()).isTrue();
+    assertThat(OperatorConfig.parse(new String[] {"--server-side-apply=false"}, Map.of()).settings().serverSideApply())
+        .isFalse();
+    assertThat(OperatorConfig.parse(new String[0], Map.of("RATEKEEPER_SERVER_SIDE_APPLY", "false")).settings()
+        .serverSideApply()).isFalse();
     assertThat(OperatorConfig.parse(new String[] {"-h"}, Map.of()).help()).isTrue();
   }
 

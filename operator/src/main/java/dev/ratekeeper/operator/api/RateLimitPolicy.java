@@ -6,6 +6,7 @@ import dev.ratekeeper.policy.api.RateLimitPolicyStatus;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.model.annotation.Categories;
 import io.fabric8.kubernetes.model.annotation.Group;
 import io.fabric8.kubernetes.model.annotation.Kind;
 import io.fabric8.kubernetes.model.annotation.Plural;
@@ -20,6 +21,8 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Plural("ratelimitpolicies")
 @Singular("ratelimitpolicy")
 @ShortNames("rlp")
+// kubectl get ratekeeper lists them; other projects (Kuadrant) also have a kind named RateLimitPolicy
+@Categories("ratekeeper")
 @AdditionalPrinterColumn(name = "Accepted", type = AdditionalPrinterColumn.Type.STRING,
     jsonPath = ".status.conditions[?(@.type==\"Accepted\")].status")
 @AdditionalPrinterColumn(name = "Enforced", type = AdditionalPrinterColumn.Type.STRING,

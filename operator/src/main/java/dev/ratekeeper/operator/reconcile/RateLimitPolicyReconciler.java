@@ -4,6 +4,7 @@ import dev.ratekeeper.operator.OperatorSettings;
 import dev.ratekeeper.operator.admin.OperatorMetrics;
 import dev.ratekeeper.operator.api.RateLimitPolicy;
 import dev.ratekeeper.operator.secrets.ApiKeyHashes;
+import dev.ratekeeper.operator.secrets.SecretKeysStore;
 import dev.ratekeeper.operator.secrets.SecretReferences;
 import dev.ratekeeper.operator.status.Acceptance;
 import dev.ratekeeper.operator.status.Announcement;
@@ -11,6 +12,7 @@ import dev.ratekeeper.operator.status.ConditionState;
 import dev.ratekeeper.operator.status.Enforcement;
 import dev.ratekeeper.operator.status.StatusBuilder;
 import dev.ratekeeper.operator.status.UsagePeriod;
+import dev.ratekeeper.operator.status.UsageRefresh;
 import dev.ratekeeper.operator.status.UsageReport;
 import dev.ratekeeper.operator.store.FleetSnapshot;
 import dev.ratekeeper.operator.store.PublishResult;
@@ -22,6 +24,7 @@ import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.PolicyCompiler;
 import dev.ratekeeper.policy.compile.PolicyId;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -48,7 +51,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Reconciles a RateLimitPolicy into Redis and reports what the fleet enforces and spends. Thin:
  * it reads (spec, referenced Secrets, Redis), calls the pure compiler and status functions, writes
- * (revision, API-key hashes) and returns the status to patch — only when it changed. Every policy
+ * (revision, API-key hashes) and returns the status to patch — only when it changed, and for usage
+ * alone at most once a minute. Every policy
  * is revisited every refresh interval so heartbeats and usage stay current; a failure (Redis down)
  * is retried with backoff and shown as {@code Accepted=Unknown/StoreUnavailable}.
  */
@@ -65,6 +69,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
   private final OperatorMetrics metrics;
   private final LongSupplier fleetClock;
   private final PolicyEvents events;
+  private final UsageRefresh usageRefresh = new UsageRefresh(UsageRefresh.DEFAULT_INTERVAL);
   private volatile InformerEventSource<Secret, RateLimitPolicy> secrets;
 
   public RateLimitPolicyReconciler(RedisPolicyStore store, OperatorSettings settings, OperatorMetrics metrics) {
@@ -75,7 +80,11 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     this.events = new PolicyEvents(settings.clock());
   }
 
-  /** Watches the Secrets policies reference; a changed Secret re-reconciles every policy naming it. */
+  /**
+   * Watches the Secrets policies reference; a changed Secret re-reconciles every policy naming it.
+   * The cache holds no Secret's values (SecretKeysStore): which Secrets exist and their key names
+   * only; the values of the API-key Secret are read with a GET when its policy is reconciled.
+   */
   @Override
   public List<EventSource<?, RateLimitPolicy>> prepareEventSources(EventSourceContext<RateLimitPolicy> context) {
     context.getPrimaryCache().addIndexer(SECRET_INDEX, policy -> SecretReferences.namesIn(policy.getSpec()).stream()
@@ -84,6 +93,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     var config = InformerEventSourceConfiguration.from(Secret.class, RateLimitPolicy.class)
         .withName("referenced-secrets")
         .withNamespacesInheritedFromController()
+        .withItemStore(new SecretKeysStore())
         .withSecondaryToPrimaryMapper(secret -> context.getPrimaryCache()
             .byIndex(SECRET_INDEX, indexKey(secret.getMetadata().getNamespace(), secret.getMetadata().getName()))
             .stream()
@@ -114,7 +124,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
         enforced = store.currentPolicy(id).orElse(null);
       }
       String revision = enforced != null ? enforced.revision() : store.currentRevision(id).orElse(null);
-      List<String> secretProblems = syncSecrets(id, enforced, !switched);
+      List<String> secretProblems = syncSecrets(id, enforced, !switched, context.getClient());
 
       long now = fleetClock.getAsLong();
       String periodId = UsagePeriod.id(UsagePeriod.of(policy.getSpec()), Instant.ofEpochMilli(now));
@@ -127,6 +137,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
           generationOf(policy), revision, accepted,
           Enforcement.evaluate(fleet.heartbeats(), revision, now, settings.sidecarLiveness()),
           UsageReport.of(periodId, fleet.usage())), settings.clock().instant());
+      next = usageRefresh.apply(id.toString(), policy.getStatus(), next, settings.clock().instant());
       metrics.reconciled(compilation.ok() ? OperatorMetrics.ACCEPTED : OperatorMetrics.REFUSED,
           System.nanoTime() - started);
       return withStatus(policy, next, context).rescheduleAfter(settings.refreshInterval());
@@ -168,6 +179,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     long started = System.nanoTime();
     PolicyId id = idOf(policy);
     try {
+      usageRefresh.forget(id.toString());
       int removed = store.removeConfiguration(id);
       LOG.info("{}: deleted; removed {} configuration keys from Redis", id, removed);
       metrics.reconciled(OperatorMetrics.DELETED, System.nanoTime() - started);
@@ -175,8 +187,29 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     } catch (StoreUnavailableException e) {
       metrics.redisError();
       metrics.reconcileError();
-      LOG.warn("{}: cannot remove configuration yet ({}); the finalizer stays until Redis is back", id, e.detail());
+      if (cleanupTimedOut(policy)) {
+        LOG.error("{}: Redis unreachable ({}) for longer than {} since the policy was deleted; releasing the "
+            + "finalizer anyway: its configuration keys (rk:{{}}:policy:*, apikeys) stay in Redis", id, e.detail(),
+            settings.cleanupTimeout(), id);
+        metrics.reconciled(OperatorMetrics.DELETED, System.nanoTime() - started);
+        return DeleteControl.defaultDelete();
+      }
+      LOG.warn("{}: cannot remove configuration yet ({}); the finalizer stays until Redis is back, at most {} after "
+          + "the deletion", id, e.detail(), settings.cleanupTimeout());
       throw e;
+    }
+  }
+
+  /** The policy was deleted longer than the cleanup timeout ago (deletionTimestamp is set by the API server). */
+  private boolean cleanupTimedOut(RateLimitPolicy policy) {
+    String deleted = policy.getMetadata().getDeletionTimestamp();
+    if (deleted == null) {
+      return false;
+    }
+    try {
+      return !settings.clock().instant().isBefore(Instant.parse(deleted).plus(settings.cleanupTimeout()));
+    } catch (java.time.format.DateTimeParseException e) {
+      return false;
     }
   }
 
@@ -184,7 +217,8 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
    * Makes the API-key hashes follow the Secret the enforced revision names (none: the hash is
    * removed), and lists what referenced Secrets lack. Nothing enforced yet: nothing to do.
    */
-  private List<String> syncSecrets(PolicyId id, CompiledPolicy enforced, boolean announceChange) {
+  private List<String> syncSecrets(PolicyId id, CompiledPolicy enforced, boolean announceChange,
+      KubernetesClient client) {
     if (enforced == null) {
       return List.of();
     }
@@ -192,7 +226,9 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
         name -> secret(id.namespace(), name)));
     Map<String, String> userByHash = Map.of();
     String keySecret = enforced.identity().apiKeySecretName();
-    Optional<Secret> secret = keySecret == null ? Optional.empty() : secret(id.namespace(), keySecret);
+    // the cache knows the Secret exists; its values come from the API server, never from the cache
+    Optional<Secret> secret = keySecret == null || secret(id.namespace(), keySecret).isEmpty() ? Optional.empty()
+        : Optional.ofNullable(client.secrets().inNamespace(id.namespace()).withName(keySecret).get());
     if (secret.isPresent()) {
       ApiKeyHashes.Result hashes = ApiKeyHashes.of(secret.get());
       userByHash = hashes.userByHash();

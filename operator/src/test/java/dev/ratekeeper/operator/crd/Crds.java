@@ -46,7 +46,7 @@ final class Crds {
 
   static String generatedText() {
     try (InputStream in = Crds.class.getResourceAsStream(GENERATED_RESOURCE)) {
-      assertThat(in).as("generated CRD %s on the classpath (crd-generator-maven-plugin runs at process-classes)",
+      assertThat(in).as("generated CRD %s on the classpath (CrdGeneration runs at process-classes)",
           GENERATED_RESOURCE).isNotNull();
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {

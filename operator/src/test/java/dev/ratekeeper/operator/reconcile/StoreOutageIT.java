@@ -10,6 +10,7 @@ import dev.ratekeeper.policy.api.Condition;
 import dev.ratekeeper.policy.compile.PolicyCompiler;
 import dev.ratekeeper.policy.compile.PolicyId;
 import dev.ratekeeper.policy.keys.RedisKeys;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -111,5 +112,22 @@ class StoreOutageIT {
     try (Jedis jedis = harness.jedis()) {
       assertThat(jedis.exists(keys.currentRevision())).isFalse();
     }
+  }
+
+  /** A namespace deletion is never held forever by an unreachable Redis: past the cleanup timeout the finalizer goes. */
+  @Test
+  void aPolicyDeletedDuringALongOutageIsReleasedAfterTheCleanupTimeout() {
+    harness.close();
+    harness = new OperatorHarness(api -> { }, settings -> settings.withCleanupTimeout(Duration.ofSeconds(2)));
+    String ns = "outage-timeout";
+    accept(ns);
+    harness.redis.stop();
+
+    harness.client().resources(RateLimitPolicy.class).inNamespace(ns).withName("agents").delete();
+    double failures = harness.count("ratekeeper.operator.reconcile.errors");
+    eventually().until(() -> harness.count("ratekeeper.operator.reconcile.errors") >= failures + 1);
+    assertThat(harness.get(ns, "agents")).as("held while within the timeout").isNotNull();
+
+    eventually().untilAsserted(() -> assertThat(harness.get(ns, "agents")).isNull());
   }
 }

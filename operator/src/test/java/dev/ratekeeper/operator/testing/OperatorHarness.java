@@ -54,7 +54,8 @@ public final class OperatorHarness implements AutoCloseable {
     OperatorSettings settings = adjust.apply(OperatorSettings.defaults()
         .withRefreshInterval(Duration.ofMillis(300))
         .withRetry(Duration.ofMillis(200), Duration.ofSeconds(1))
-        .withFleetClock(fleetNow::get));
+        .withFleetClock(fleetNow::get)
+        .withServerSideApply(false)); // the mock server has no server-side apply
     operator = new RatekeeperOperator(api.client(), store, settings, new OperatorMetrics(registry));
     operator.start();
   }
