@@ -144,38 +144,45 @@ local function bucket_write(key, now, occupancy, limit)
   redis.call('SET', key, fmt(now) .. ':' .. fmt(occupancy), 'PX', fmt(cdiv(occupancy, limit) + 1000))
 end
 
--- A quota check's counter now (Check.java quotaCount / quotaStillCounts): returns the period id a
--- write now uses, that period's end, the count now, and whether the stored counter is still live.
+-- A quota check's counter now (Check.java quotaPeriodId / quotaCount / quotaStillCounts): returns the
+-- period id a write now uses, that period's end, the count now, and whether the stored counter is live.
 --   calendar (p1 = H | D | W | M): "<periodId>:<count>"; counts zero once periodId is not the current one
---   a run's count (p1 = I, p2 = idle ms): "<deadlineMs>:<count>", the deadline being p2 ms after the
---     run's last call; counts zero once the deadline has passed (the run was idle too long)
+--   a run's count (p1 = I, p2 = idle ms): "<startMs>~<deadlineMs>:<count>": the run's life began at
+--     startMs and ends at deadlineMs, p2 ms after its last call; once the deadline has passed the count
+--     is zero and the next call starts a new life (a new startMs)
 local function quota_read(key, p1, p2, now)
-  local pid, pend
-  if p1 == 'I' then
-    pend = now + tonumber(p2)
-    pid = fmt(pend)
-  else
-    pid, pend = period(p1, now)
-  end
   local value = redis.call('GET', key)
+  if p1 == 'I' then
+    local pend = now + tonumber(p2)
+    local start, count, live = now, 0, false
+    if value then
+      local p, n = split(value)
+      local sep = string.find(p, '~', 1, true)
+      if tonumber(string.sub(p, sep + 1)) > now then
+        start, count, live = tonumber(string.sub(p, 1, sep - 1)), tonumber(n), true
+      end
+    end
+    return fmt(start) .. '~' .. fmt(pend), pend, count, live
+  end
+  local pid, pend = period(p1, now)
   if not value then
     return pid, pend, 0, false
   end
   local p, n = split(value)
-  local live
-  if p1 == 'I' then
-    live = tonumber(p) > now
-  else
-    live = p == pid
-  end
+  local live = p == pid
   return pid, pend, live and tonumber(n) or 0, live
 end
 
 -- Whether a reservation charged under reserved_pid is still in the counter: the same calendar period,
--- or (a run's count) the run still live
+-- or (a run's count) the same life of the run, still live
 local function still_counts(p1, reserved_pid, pid, live)
   if p1 == 'I' then
-    return live
+    if not live then
+      return false
+    end
+    local a = string.find(reserved_pid, '~', 1, true)
+    local b = string.find(pid, '~', 1, true)
+    return string.sub(reserved_pid, 1, a - 1) == string.sub(pid, 1, b - 1)
   end
   return reserved_pid == pid
 end

@@ -82,11 +82,21 @@ public record Check(Dimension dimension, boolean tierShare, Kind kind, String ke
   }
 
   /**
-   * The period id a quota counter written at {@code nowMs} carries: the calendar period's id, or for a
-   * run's count its deadline ({@code nowMs + periodMs}, the idle timeout after this call).
+   * The period id a quota counter written at {@code nowMs} carries, given what is stored (null: no
+   * counter): the calendar period's id; for a run's count {@code <startMs>~<deadlineMs>}, the start of
+   * the run's current life (now, when the stored one has ended) and the deadline this call sets.
    */
-  public String quotaPeriodId(long nowMs) {
-    return period == null ? Long.toString(nowMs + periodMs) : period.id(nowMs);
+  public String quotaPeriodId(String storedPeriodId, long nowMs) {
+    if (period != null) {
+      return period.id(nowMs);
+    }
+    long start = storedPeriodId != null && quotaLive(storedPeriodId, nowMs) ? runStart(storedPeriodId) : nowMs;
+    return start + "~" + (nowMs + periodMs);
+  }
+
+  /** When a quota's period ends: the calendar period's end, or {@code idle} ms from now for a run's count. */
+  public long quotaEndMs(long nowMs) {
+    return period == null ? nowMs + periodMs : period.endMs(nowMs);
   }
 
   /** The count a quota counter holds at {@code nowMs}, given what is stored (null id: no counter). */
@@ -96,22 +106,25 @@ public record Check(Dimension dimension, boolean tierShare, Kind kind, String ke
 
   /**
    * Whether a reservation charged under {@code reservedPeriodId} is still in the counter at {@code nowMs}:
-   * the same calendar period, or (a run's count) the run still live.
+   * the same calendar period, or (a run's count) the same life of the run, still live.
    */
   public boolean quotaStillCounts(String reservedPeriodId, String storedPeriodId, long nowMs) {
     if (period == null) {
-      return storedPeriodId != null && quotaLive(storedPeriodId, nowMs);
+      return storedPeriodId != null && quotaLive(storedPeriodId, nowMs)
+          && runStart(storedPeriodId) == runStart(reservedPeriodId);
     }
     return reservedPeriodId.equals(period.id(nowMs));
   }
 
   private boolean quotaLive(String storedPeriodId, long nowMs) {
-    return period == null ? Long.parseLong(storedPeriodId) > nowMs : storedPeriodId.equals(period.id(nowMs));
+    if (period != null) {
+      return storedPeriodId.equals(period.id(nowMs));
+    }
+    return Long.parseLong(storedPeriodId.substring(storedPeriodId.indexOf('~') + 1)) > nowMs;
   }
 
-  /** When a quota's period ends: the calendar period's end, or {@code idle} ms from now for a run's count. */
-  public long quotaEndMs(long nowMs) {
-    return period == null ? nowMs + periodMs : period.endMs(nowMs);
+  private static long runStart(String runPeriodId) {
+    return Long.parseLong(runPeriodId.substring(0, runPeriodId.indexOf('~')));
   }
 
   public static Check lease(Dimension dimension, String key, long limit) {

@@ -97,9 +97,9 @@ public final class InMemoryLimiterStore implements LimiterStore {
           charged.put(key, Long.toString(check.cost()));
         }
         case QUOTA -> {
-          String periodId = check.quotaPeriodId(now);
           long end = check.quotaEndMs(now);
           Quota quota = (Quota) live(key, now);
+          String periodId = check.quotaPeriodId(quota == null ? null : quota.periodId, now);
           long count = quota == null ? 0 : check.quotaCount(quota.periodId, quota.count, now);
           evaluation = CalendarQuota.evaluate(check, count, now, end);
           writes.add(() -> put(key, new Quota(periodId, count + check.cost()), now + CalendarQuota.ttlMs(now, end)));
@@ -209,9 +209,9 @@ public final class InMemoryLimiterStore implements LimiterStore {
           int colon = charged.indexOf(':');
           long reserved = Long.parseLong(charged.substring(0, colon));
           String reservedPeriod = charged.substring(colon + 1);
-          String periodId = check.quotaPeriodId(now);
           long end = check.quotaEndMs(now);
           Quota quota = (Quota) live(key, now);
+          String periodId = check.quotaPeriodId(quota == null ? null : quota.periodId, now);
           long count = quota == null ? 0 : check.quotaCount(quota.periodId, quota.count, now);
           long next = CalendarQuota.recharged(count, reserved, actual,
               check.quotaStillCounts(reservedPeriod, quota == null ? null : quota.periodId, now));

@@ -189,16 +189,16 @@ public final class RedisLink {
         while (!queue.isEmpty()) {
           Slot slot = pick();
           if (slot == null) {
-            return;
+            break;
           }
           if (inFlight.incrementAndGet() > MAX_IN_FLIGHT) {
             inFlight.decrementAndGet();
-            return;
+            break;
           }
           Queued waiting = queue.poll();
           if (waiting == null) {
             inFlight.decrementAndGet();
-            return;
+            break;
           }
           queued.decrementAndGet();
           slot.send(waiting.request(), waiting.caller()).onComplete(result -> {
@@ -208,6 +208,11 @@ public final class RedisLink {
         }
       } finally {
         draining.set(false);
+      }
+      // a connection that opened, or an answer that freed room, while this thread held the drain found
+      // it taken and left: look again before leaving
+      if (pick() == null || inFlight.get() >= MAX_IN_FLIGHT) {
+        return;
       }
     }
   }

@@ -716,6 +716,18 @@ abstract class LimiterStoreContract {
   }
 
   @Test
+  void aCallThatOutlastsItsRunDoesNotFreeTheNextLifesReservation() {
+    CompiledPolicy p = policy().tier(tier("free").run(1_000L, null, null, 30_000)).build();
+    AdmitRequest longCall = inRun(p, "alice", "r", 10, 900);
+    assertThat(admit(longCall).allowed()).isTrue();
+    clock.addAndGet(30_001); // the run was idle too long while that call ran: its life ended
+    assertThat(admit(inRun(p, "alice", "r", 10, 900)).allowed()).as("a new life of the run").isTrue();
+    assertThat(reconcile(new ReconcileRequest(longCall, 10, 100)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
+    // the old call's reservation went with the old life; its usage is charged, nothing of the new life is given back
+    assertThat(admit(inRun(p, "alice", "r", 10, 900)).limitedBy()).containsExactly(Dimension.RUN_BUDGET);
+  }
+
+  @Test
   void runNamesCannotForgeOtherKeys() {
     CompiledPolicy p = policy().tier(tier("free").run(null, null, 1L, 60_000)).build();
     assertThat(admit(inRun(p, "alice", "x:req", 1, 0)).allowed()).isTrue();
