@@ -29,4 +29,11 @@ public interface LimiterStore {
   default Future<ReconcileResult> release(AdmitRequest admitted) {
     return reconcile(ReconcileRequest.release(admitted));
   }
+
+  /**
+   * Gives back everything the admission of {@code admitted} charged, request counts included, as if
+   * it had never been made (a call decided again on another model). Idempotent; a no-op once the
+   * admission was reconciled.
+   */
+  Future<Void> refund(AdmitRequest admitted);
 }

@@ -31,7 +31,7 @@ import java.util.function.Supplier;
  *   <li><b>Budget downgrade</b>: only budgets (user, run, global) block and the model names a
  *       {@code budgetFallback} the tier may use: the call is rewritten to that cheaper model (same
  *       header). An admitted call whose budget reaches the model's {@code downgradeAtPercent} is
- *       released and rewritten the same way (its request-rate counts are then charged twice).</li>
+ *       refunded whole and rewritten the same way (not in Shadow mode, which never changes traffic).</li>
  *   <li><b>Budget clamp</b> ({@code budgets.clampMaxTokens}): only a budget blocks and a sensible
  *       output cap ({@value #MIN_CLAMPED_TOKENS} tokens, or the asked cap if smaller) can still be
  *       paid: the cap is lowered to what the remaining budget pays for,
@@ -147,9 +147,10 @@ final class MeteredAdmission {
       }
       Decision decision = decided.result();
       if (decision.allowed()) {
-        if (pastDowngradePoint(decision) && downgrade()) {
-          // the spend passed the model's downgradeAtPercent: this call goes to the cheaper model instead
-          return limiter.release(ask).transform(released -> attempt());
+        if (!decision.shadow() && pastDowngradePoint(decision) && downgrade()) {
+          // the spend passed the model's downgradeAtPercent: this call goes to the cheaper model instead,
+          // and every counter the first admission charged (request counts included) is given back
+          return limiter.refund(ask).transform(refunded -> attempt());
         }
         admitted(ask, decision);
         return Future.succeededFuture(-1L);

@@ -237,6 +237,24 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
     });
   }
 
+  @Override
+  public Future<Void> refund(AdmitRequest admitted) {
+    AdmitRequest localAdmission = admittedLocally.remove(admitted.requestId());
+    if (localAdmission != null) {
+      // admitted while Redis was away: nothing of it reached Redis; give back the local charge
+      return localAdmission.policy().onStoreUnavailable() == StoreFailureMode.FailOpen ? Future.succeededFuture()
+          : local.refund(localAdmission);
+    }
+    if (!up) {
+      journalRefund(admitted);
+      return Future.succeededFuture();
+    }
+    return redisStore.refund(admitted).timeout(answerDeadlineMs, TimeUnit.MILLISECONDS).recover(error -> {
+      journalRefund(admitted); // settle.lua is idempotent: a late first attempt makes the replay a no-op
+      return Future.succeededFuture();
+    });
+  }
+
   private static ReconcileResult unknown() {
     return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, System.currentTimeMillis());
   }

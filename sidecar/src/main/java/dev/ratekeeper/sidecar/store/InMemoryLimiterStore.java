@@ -255,6 +255,81 @@ public final class InMemoryLimiterStore implements LimiterStore {
         actualCost - Long.parseLong(record.fields.get("cost")), now);
   }
 
+  @Override
+  public Future<Void> refund(AdmitRequest admitted) {
+    try {
+      refundNow(admitted);
+      return Future.succeededFuture();
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+  }
+
+  /** As settle.lua's refund: a held or counted admission is given back whole, exactly once. */
+  private synchronized void refundNow(AdmitRequest admitted) {
+    long now = clockMs.getAsLong();
+    RedisKeys keys = new RedisKeys(admitted.policy().id());
+    String recordKey = keys.reservation(admitted.requestId());
+    Hash record = (Hash) live(recordKey, now);
+    if (record == null) {
+      Hash tombstone = new Hash();
+      tombstone.fields.put("state", "settled");
+      put(recordKey, tombstone, now + options.reservationTtlMs());
+      return;
+    }
+    String state = record.fields.get("state");
+    if (!"held".equals(state) && !"counted".equals(state)) {
+      return;
+    }
+    for (Check check : LimitPlan.checks(admitted)) {
+      String was = record.fields.get(check.key());
+      if (was == null) {
+        continue;
+      }
+      String key = check.key();
+      switch (check.kind()) {
+        case LEASE -> {
+          Leases leases = (Leases) live(key, now);
+          if (leases != null) {
+            leases.expiries.remove(admitted.requestId());
+            if (leases.expiries.isEmpty()) {
+              data.remove(key);
+            }
+          }
+        }
+        case BUCKET -> {
+          Bucket bucket = (Bucket) live(key, now);
+          long occupancy = bucket == null ? 0 : TokenBucket.drained(bucket.lastMs, bucket.occupancy, now, check.limit());
+          long next = Math.max(0, occupancy - Long.parseLong(was) * check.periodMs());
+          put(key, new Bucket(now, next), now + TokenBucket.ttlMs(next, check.limit()));
+        }
+        case QUOTA -> {
+          int colon = was.indexOf(':');
+          long reserved = Long.parseLong(was.substring(0, colon));
+          Quota quota = (Quota) live(key, now);
+          if (quota != null && check.quotaStillCounts(was.substring(colon + 1), quota.periodId, now)) {
+            long end = check.quotaEndMs(now);
+            long count = check.quotaCount(quota.periodId, quota.count, now);
+            put(key, new Quota(check.quotaPeriodId(quota.periodId, now), Math.max(0, count - reserved)),
+                now + CalendarQuota.ttlMs(now, end));
+          }
+        }
+        default -> throw new IllegalStateException(check.kind().toString());
+      }
+    }
+    CalendarPeriod statsPeriod = LimitPlan.statsPeriod(admitted.policy());
+    String statsKey = keys.stats(statsPeriod.id(now));
+    Hash stats = hash(statsKey, now);
+    stats.increment("requests", -1);
+    if (Long.parseLong(stats.fields.get("requests")) < 0) {
+      stats.fields.put("requests", "0");
+    }
+    stats.increment("refunded", 1);
+    put(statsKey, stats, statsPeriod.endMs(now) + options.statsRetentionMs());
+    record.fields.put("state", "settled");
+    put(recordKey, record, now + options.reservationTtlMs());
+  }
+
   /**
    * Every live key rendered as {@code RedisLimiterStore} reads the same key back from Redis: strings
    * as they are, hashes and sorted sets as sorted {@code {field=value, ...}} maps. For tests and debugging.

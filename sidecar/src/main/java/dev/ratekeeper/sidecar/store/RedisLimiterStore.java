@@ -226,6 +226,11 @@ public final class RedisLimiterStore implements LimiterStore {
     return settle(admitted, actualTokens, actualCostMicros, charge, LimitPlan.statsPeriod(admitted.policy()), 1);
   }
 
+  @Override
+  public Future<Void> refund(AdmitRequest admitted) {
+    return settle(admitted, 0, 0, false).mapEmpty();
+  }
+
   /** What {@link #settle} did: gave back a held admission, and/or added the usage. */
   public record SettleResult(boolean refunded, boolean charged) {}
 

@@ -30,6 +30,8 @@ class BudgetDowngradeIT {
           budget: {usd: "0.01", period: Daily}
         - name: runs
           run: {usd: "0.002"}
+        - name: short-runs
+          run: {usd: "0.01", requests: 2}
         - name: no-mini
           budget: {usd: "0.01", period: Daily}
           models: ["gpt-4o"]
@@ -129,6 +131,21 @@ class BudgetDowngradeIT {
     }
     stub.outputTokens = 15;
     assertThat(downgradedAt).as("the call past 50 %% of the budget was downgraded").isEqualTo(2);
+  }
+
+  @Test
+  void aDowngradedCallCountsOnceAgainstTheRun() throws Exception {
+    // gpt-4.1 at 700 output tokens reserves ~$0.0056: past 50 % of the run's $0.01 at once, so each call
+    // is admitted, given back and admitted again on gpt-4o-mini; the run's 2 calls are 2 calls
+    for (int i = 0; i < 2; i++) {
+      HttpResponse<String> resp = call("short-runs", "d5", body("gpt-4.1", 700), "X-Ratekeeper-Run", "r");
+      assertThat(resp.statusCode()).as("call %d: %s", i + 1, resp.body()).isEqualTo(200);
+      assertThat(resp.headers().firstValue("x-ratekeeper-model-fallback")).hasValue("gpt-4.1 -> gpt-4o-mini");
+    }
+    HttpResponse<String> third = call("short-runs", "d5", body("gpt-4.1", 700), "X-Ratekeeper-Run", "r");
+    assertThat(third.statusCode()).isEqualTo(429);
+    assertThat(third.headers().firstValue("x-ratekeeper-limited-by")).hasValue("run.requests");
+    assertThat(stub.requestCount()).isEqualTo(2);
   }
 
   @Test

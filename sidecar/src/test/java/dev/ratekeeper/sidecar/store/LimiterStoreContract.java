@@ -728,6 +728,23 @@ abstract class LimiterStoreContract {
   }
 
   @Test
+  void aRefundGivesBackEveryCountRequestsAndRunsIncludedOnce() {
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(2, 2)).run(1_000L, null, 2L, 60_000)
+        .concurrency(5)).build();
+    AdmitRequest first = inRun(p, "alice", "r", 10, 400);
+    assertThat(admit(first).allowed()).isTrue();
+    await(store.refund(first));
+    Map<String, String> refunded = snapshot();
+    await(store.refund(first));
+    assertThat(snapshot()).as("a second refund changes nothing").isEqualTo(refunded);
+    for (int i = 0; i < 2; i++) {
+      assertThat(admit(inRun(p, "alice", "r", 10, 400)).allowed()).as("call %d after the refund", i + 1).isTrue();
+    }
+    assertThat(admit(inRun(p, "alice", "r", 10, 400)).limitedBy())
+        .contains(Dimension.RUN_REQUESTS, TIER_REQUESTS_PER_MINUTE);
+  }
+
+  @Test
   void runNamesCannotForgeOtherKeys() {
     CompiledPolicy p = policy().tier(tier("free").run(null, null, 1L, 60_000)).build();
     assertThat(admit(inRun(p, "alice", "x:req", 1, 0)).allowed()).isTrue();
