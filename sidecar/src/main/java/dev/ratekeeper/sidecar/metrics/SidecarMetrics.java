@@ -109,7 +109,7 @@ public final class SidecarMetrics {
 
   /**
    * A call charged on the sidecar's estimate instead of the provider's usage: {@code no_usage},
-   * {@code cut_short} or {@code unpriced} (a fixed set of labels).
+   * {@code cut_short}, {@code unpriced} or {@code upstream_failed} (a fixed set of labels).
    */
   public void estimatedCharge(String reason) {
     counter("ratekeeper.estimated.charges", "Calls charged on an estimate instead of the provider's usage", "reason",

@@ -274,7 +274,12 @@ public final class Forwarder {
         if (done.compareAndSet(false, true)) {
           out.end();
           Usage usage = finalUsage();
-          settle(usage, reported() || usage.equals(Usage.NONE) ? null : EstimateReason.NO_USAGE);
+          boolean estimated = !reported() && !usage.equals(Usage.NONE);
+          settle(usage, estimated ? EstimateReason.NO_USAGE : null);
+          if (!estimated && status < 400 && usage.output() < planned.outputCap()) {
+            // what the model produced on its own: not cut short, not stopped by the caller's own cap
+            outputs.record(planned.model(), caller.tier(), usage.output());
+          }
         }
       });
     }
@@ -293,7 +298,8 @@ public final class Forwarder {
     void upstreamFailed(Throwable err) {
       if (done.compareAndSet(false, true)) {
         Responses.error(req.response(), route.upstream().format(), upstreamError(err, route.upstream()));
-        settle(Usage.NONE, null);
+        // nothing is charged, though the provider may bill a call that timed out after it was sent
+        settle(Usage.NONE, EstimateReason.UPSTREAM_FAILED);
       }
     }
 
@@ -333,8 +339,6 @@ public final class Forwarder {
           : !priced && usage.totalTokens() > 0 ? EstimateReason.UNPRICED : null;
       if (reason != null) {
         metrics.estimatedCharge(reason.label());
-      } else if (usage.output() > 0 || status < 400) {
-        outputs.record(planned.model(), caller.tier(), usage.output());
       }
       metrics.tokens(model, tier, "input", usage.input());
       metrics.tokens(model, tier, "output", usage.output());
@@ -353,7 +357,9 @@ public final class Forwarder {
     /** The client or the provider hung up before the usage came. */
     CUT_SHORT("cut_short"),
     /** Tokens were used on a model without pricing: the spend is unknown (charged as 0). */
-    UNPRICED("unpriced");
+    UNPRICED("unpriced"),
+    /** The provider failed or timed out: charged nothing, though a call sent may still be billed. */
+    UPSTREAM_FAILED("upstream_failed");
 
     private final String label;
 

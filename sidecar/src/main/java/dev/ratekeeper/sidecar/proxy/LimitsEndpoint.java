@@ -30,6 +30,10 @@ import java.util.UUID;
  */
 final class LimitsEndpoint {
   static final String PATH = "/ratekeeper/v1/limits";
+  /** Looks answered per second by one sidecar (each is a script call on the shared Redis). */
+  static final int PER_SECOND = 50;
+  private long windowStartMs;
+  private int inWindow;
 
   private final LimiterStore limiter;
   private final IdentityResolver identity;
@@ -46,6 +50,12 @@ final class LimitsEndpoint {
           .end(ProviderError.of(ProviderError.Kind.INVALID_REQUEST, PATH + " answers GET only").body(format));
       return;
     }
+    if (!allowNow(System.currentTimeMillis())) {
+      req.response().putHeader("retry-after", "1");
+      Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.RATE_LIMITED,
+          PATH + " answers at most " + PER_SECOND + " looks a second per sidecar"));
+      return;
+    }
     String modelName = req.getParam("model");
     identity.resolve(policy, req.headers()).onComplete(who -> {
       if (who.failed()) {
@@ -54,6 +64,11 @@ final class LimitsEndpoint {
       }
       Caller caller = who.result();
       CompiledTier tier = policy.tier(caller.tier()).orElseThrow();
+      if (modelName != null && !tier.allowsModel(modelName)) {
+        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.FORBIDDEN,
+            "model \"" + modelName + "\" is not available to tier \"" + tier.name() + "\""));
+        return;
+      }
       CompiledModel model = modelName == null ? null : policy.model(modelName).orElse(null);
       String run = req.headers().get(policy.identity().runHeader());
       run = run == null || run.isBlank() ? null : run.strip();
@@ -75,6 +90,14 @@ final class LimitsEndpoint {
             .end(body(caller, shownRun, modelName, decided.result()).encode());
       });
     });
+  }
+
+  private synchronized boolean allowNow(long nowMs) {
+    if (nowMs - windowStartMs >= 1_000) {
+      windowStartMs = nowMs;
+      inWindow = 0;
+    }
+    return ++inWindow <= PER_SECOND;
   }
 
   private static JsonObject body(Caller caller, String run, String model, Decision decision) {

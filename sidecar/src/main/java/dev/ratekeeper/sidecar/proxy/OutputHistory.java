@@ -14,8 +14,15 @@ import java.util.concurrent.ConcurrentHashMap;
  * most (its cap − its reservation), so a budget is exceeded by at most the sum of that over the calls
  * in flight (docs/reliability.md).
  *
+ * <p>Only calls that ended on their own are recorded: not those cut short, not those stopped by the
+ * caller's own cap (a client sending tiny {@code max_tokens} cannot drag the percentile down for
+ * the tier), not those charged on an estimate. A client can still shape the outputs of its own calls
+ * (short prompts, then long ones); what that allows stays within the overshoot bound above, which a
+ * tier's {@code concurrency} limits further.
+ *
  * <p>Kept per sidecar, not in Redis: a percentile of its own recent calls needs no shared state, and
- * the admission stays one script call. Thread-safe; bounded memory (one ring per model and tier).
+ * the admission stays one script call. Thread-safe; bounded memory (one ring per model, tier and
+ * percentile, all from the policy).
  */
 final class OutputHistory {
   static final int SAMPLES = 256;
@@ -30,8 +37,7 @@ final class OutputHistory {
     if (model == null || model.reserveOutputPercentile() == null || outputTokens < 0) {
       return;
     }
-    rings.computeIfAbsent(model.pattern() + '\u0000' + tier, k -> new Ring(model.reserveOutputPercentile()))
-        .add(outputTokens);
+    rings.computeIfAbsent(key(model, tier), k -> new Ring(model.reserveOutputPercentile())).add(outputTokens);
   }
 
   /** The output tokens a call with output cap {@code cap} reserves. */
@@ -39,9 +45,14 @@ final class OutputHistory {
     if (model == null || model.reserveOutputPercentile() == null) {
       return cap;
     }
-    Ring ring = rings.get(model.pattern() + '\u0000' + tier);
+    Ring ring = rings.get(key(model, tier));
     long observed = ring == null ? -1 : ring.percentile();
     return observed < 0 ? cap : Math.min(cap, observed);
+  }
+
+  /** Per model, tier and percentile: a policy change of the percentile starts a new history. */
+  private static String key(CompiledModel model, String tier) {
+    return model.pattern() + '\u0000' + tier + '\u0000' + model.reserveOutputPercentile();
   }
 
   private static final class Ring {

@@ -330,7 +330,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
       recoveringOutage = outage;
       recovering = true;
     }
-    if (journal.isEmpty()) {
+    if (journaled() == 0) {
       handOver(outage);
       return;
     }

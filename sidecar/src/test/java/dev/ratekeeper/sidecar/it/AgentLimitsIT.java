@@ -30,6 +30,7 @@ class AgentLimitsIT {
         tiers:
         - name: std
           requests: {perMinute: 10, burst: 5}
+          models: ["claude-haiku-*"]
           budget: {usd: "1.00", period: Daily}
           run: {requests: 3, usd: "0.50"}
         models:
@@ -75,8 +76,17 @@ class AgentLimitsIT {
         .startsWith("\"tier.requests.perMinute\";r=4;t=");
     long stubCalls = stub.requestCount();
 
+    String stats = "rk:{limits-it/limits}:stats:" + dev.ratekeeper.policy.periods.CalendarPeriod.MONTH.id(
+        System.currentTimeMillis());
+    Thread.sleep(200); // the call's reconcile follows its answer
+    String statsBefore = fixture.redis("HGETALL", stats);
+    assertThat(statsBefore).as("the call's statistics").contains("requests");
+    String keysBefore = fixture.redis("KEYS", "rk:{limits-it/limits}:*");
     Map<String, JsonNode> first = limits("?model=claude-haiku-4-5");
     Map<String, JsonNode> again = limits("?model=claude-haiku-4-5");
+    assertThat(fixture.redis("HGETALL", stats)).as("no statistics written").isEqualTo(statsBefore);
+    assertThat(fixture.redis("KEYS", "rk:{limits-it/limits}:*")).as("no record, lease or counter written")
+        .isEqualTo(keysBefore);
     assertThat(remaining(again)).as("looking charged nothing").isEqualTo(remaining(first));
     assertThat(stub.requestCount()).as("never forwarded").isEqualTo(stubCalls);
     assertThat(first.get("tier.requests.perMinute").path("remaining").asLong()).isEqualTo(4);
@@ -101,6 +111,14 @@ class AgentLimitsIT {
         "X-Ratekeeper-Priority", "batch");
     assertThat(batch.statusCode()).isEqualTo(200);
     assertThat(stub.lastRequest().headers().get("X-Ratekeeper-Priority")).isNull();
+  }
+
+  @Test
+  void aModelTheTierMayNotUseIsNotShown() {
+    HttpResponse<String> resp = fixture.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+        + sidecar.proxyPort() + "/ratekeeper/v1/limits?model=gpt-4o")).header("X-Ratekeeper-User", "ann").GET()
+        .build());
+    assertThat(resp.statusCode()).as("std may use only claude-haiku-*").isEqualTo(403);
   }
 
   @Test
