@@ -3,6 +3,7 @@ package dev.ratekeeper.policy.compile;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import dev.ratekeeper.policy.api.Mode;
 import dev.ratekeeper.policy.api.StoreFailureMode;
+import dev.ratekeeper.policy.api.UnmeterableEndpoint;
 import dev.ratekeeper.policy.api.UnmeteredPaths;
 import dev.ratekeeper.policy.api.UpstreamFormat;
 import java.util.List;
@@ -31,7 +32,26 @@ public record CompiledPolicy(
     boolean clampMaxTokens,
     List<CompiledUpstream> upstreams,
     UnmeteredPaths unmeteredPaths,
-    StoreFailureMode onStoreUnavailable) {
+    StoreFailureMode onStoreUnavailable,
+    List<UnmeterableEndpoint> allowUnmeterable) {
+
+  public CompiledPolicy {
+    allowUnmeterable = allowUnmeterable == null ? List.of() : List.copyOf(allowUnmeterable);
+  }
+
+  /** A policy that allows no unmeterable endpoint (for derived policies that only limit, not route). */
+  public CompiledPolicy(int schemaVersion, PolicyId id, String revision, Mode mode, CompiledIdentity identity,
+      String defaultTier, long defaultMaxTokens, List<CompiledTier> tiers, Map<String, String> users,
+      List<CompiledModel> models, CompiledGlobal global, int warnAtPercent, boolean clampMaxTokens,
+      List<CompiledUpstream> upstreams, UnmeteredPaths unmeteredPaths, StoreFailureMode onStoreUnavailable) {
+    this(schemaVersion, id, revision, mode, identity, defaultTier, defaultMaxTokens, tiers, users, models, global,
+        warnAtPercent, clampMaxTokens, upstreams, unmeteredPaths, onStoreUnavailable, List.of());
+  }
+
+  /** Whether the policy lets the billed endpoints of {@code group} through (request rates only). */
+  public boolean allows(UnmeterableEndpoint group) {
+    return allowUnmeterable.contains(group);
+  }
 
   /** The compiled form this code writes and understands. Sidecars refuse other versions and keep their last good one. */
   public static final int SCHEMA_VERSION = 1;
@@ -45,8 +65,21 @@ public record CompiledPolicy(
     return Optional.empty();
   }
 
-  /** The model entry that governs {@code model}: an exact name first, else the first glob that matches. */
+  /**
+   * The model entry that governs {@code model}: an exact name first, else the first glob that
+   * matches; a dated alias ({@link ModelNames}) with no entry of its own falls back to the entry of
+   * its undated name.
+   */
   public Optional<CompiledModel> model(String model) {
+    Optional<CompiledModel> own = entryFor(model);
+    if (own.isPresent()) {
+      return own;
+    }
+    String undated = ModelNames.undated(model);
+    return undated == null ? Optional.empty() : entryFor(undated);
+  }
+
+  private Optional<CompiledModel> entryFor(String model) {
     for (CompiledModel entry : models) {
       if (entry.matches(model)) {
         return Optional.of(entry);

@@ -68,7 +68,8 @@ public final class PolicyCompiler {
             or(identity.tierHeader, Identity.DEFAULT_TIER_HEADER),
             Boolean.TRUE.equals(identity.trustTierHeader),
             or(identity.apiKeyHeader, Identity.DEFAULT_API_KEY_HEADER),
-            identity.apiKeySecretRef == null ? null : identity.apiKeySecretRef.name),
+            identity.apiKeySecretRef == null ? null : identity.apiKeySecretRef.name,
+            Boolean.TRUE.equals(identity.requireApiKey)),
         spec.defaultTier == null ? spec.tiers.get(0).name : spec.defaultTier,
         spec.defaultMaxTokens == null ? DEFAULT_MAX_TOKENS : spec.defaultMaxTokens,
         tiers,
@@ -82,13 +83,14 @@ public final class PolicyCompiler {
         Boolean.TRUE.equals(budgets.clampMaxTokens),
         upstreams(spec.upstreams),
         spec.unmeteredPaths == null ? UnmeteredPaths.RequestsOnly : spec.unmeteredPaths,
-        spec.onStoreUnavailable == null ? StoreFailureMode.LocalFallback : spec.onStoreUnavailable);
+        spec.onStoreUnavailable == null ? StoreFailureMode.LocalFallback : spec.onStoreUnavailable,
+        spec.allowUnmeterable == null ? List.of() : spec.allowUnmeterable.stream().sorted().toList());
 
     String revision = revisionOf(unhashed);
     return new CompiledPolicy(unhashed.schemaVersion(), id, revision, unhashed.mode(), unhashed.identity(),
         unhashed.defaultTier(), unhashed.defaultMaxTokens(), unhashed.tiers(), unhashed.users(), unhashed.models(),
         unhashed.global(), unhashed.warnAtPercent(), unhashed.clampMaxTokens(), unhashed.upstreams(),
-        unhashed.unmeteredPaths(), unhashed.onStoreUnavailable());
+        unhashed.unmeteredPaths(), unhashed.onStoreUnavailable(), unhashed.allowUnmeterable());
   }
 
   private static CompiledTier tier(Tier tier) {
