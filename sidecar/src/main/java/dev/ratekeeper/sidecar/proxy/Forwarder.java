@@ -117,7 +117,13 @@ public final class Forwarder {
           }
           return creq.send(body);
         })
-        .onSuccess(resp -> exchange.relay(resp, extraHeaders))
+        .onSuccess(resp -> {
+          try {
+            exchange.relay(resp, extraHeaders);
+          } catch (Throwable t) {
+            exchange.upstreamFailed(t);
+          }
+        })
         .onFailure(exchange::upstreamFailed);
   }
 
@@ -290,13 +296,23 @@ public final class Forwarder {
     }
 
     private Usage usageSoFar() {
+      if (planned.settleAtReservation()) {
+        return reservation();
+      }
       if (tracker != null) {
         return tracker.usageSoFar(planned.inputEstimate());
       }
       return new Usage(planned.inputEstimate(), 0, 0, 0);
     }
 
+    private Usage reservation() {
+      return new Usage(planned.inputEstimate(), planned.outputCap(), 0, 0);
+    }
+
     private Usage finalUsage() {
+      if (planned.settleAtReservation()) {
+        return status >= 400 ? Usage.NONE : reservation();
+      }
       if (tracker != null) {
         return tracker.reportedUsage().orElseGet(() -> status >= 400 ? Usage.NONE : usageSoFar());
       }
@@ -307,9 +323,13 @@ public final class Forwarder {
     private void settle(Usage usage) {
       metrics.inflight().decrementAndGet();
       metrics.upstreamTime(System.nanoTime() - started);
-      String model = request.model();
+      String model = dev.ratekeeper.sidecar.metrics.MetricLabels.model(policy, request.model());
       String tier = caller.tier();
       long cost = planned.model() == null ? 0 : usage.costMicros(planned.model().pricing());
+      if (planned.settleAtReservation()) {
+        // a batch: its usage comes later, in its results; it is charged what was reserved, at the batch price
+        cost = usage.totalTokens() == 0 ? 0 : planned.costMicros();
+      }
       metrics.tokens(model, tier, "input", usage.input());
       metrics.tokens(model, tier, "output", usage.output());
       metrics.tokens(model, tier, "cache_read", usage.cacheRead());

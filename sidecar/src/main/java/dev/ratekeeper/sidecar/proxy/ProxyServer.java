@@ -9,52 +9,81 @@ import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.metrics.MetricLabels;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.sidecar.wire.Endpoint;
+import dev.ratekeeper.sidecar.wire.EndpointTable;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
 import dev.ratekeeper.sidecar.wire.ProviderError;
 import dev.ratekeeper.sidecar.wire.RequestParser;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * The proxy the agent's SDK talks to. Routes {@code /<upstream>/...} and the bare provider paths;
- * metered calls are read whole under {@code --max-body}, parsed once, admitted in one limiter call,
- * then forwarded by the {@link Forwarder}, which streams the answer back and settles the
- * reservation. Other paths follow the policy's {@code unmeteredPaths}.
+ * The proxy the agent's SDK talks to. Each request passes these stages, each ending in a value the
+ * next one reads or an answer:
+ * <ol>
+ *   <li>the path is made canonical ({@link CanonicalPath}; 400 when it cannot be) and routed
+ *       ({@link Route}; 404 when no upstream serves it);</li>
+ *   <li>the endpoint table ({@link EndpointTable}) classifies it: a wrong method is a 405, an unknown
+ *       non-GET a 403, a billed endpoint that cannot be metered a 403 unless the policy allows it
+ *       (then request rates only), a free endpoint follows {@code unmeteredPaths};</li>
+ *   <li>metered calls: the body is read whole under {@link BodyReader}'s bounds, parsed and its input
+ *       estimated once (off the event loop when large), the caller identified, the reservation planned
+ *       and admitted ({@link MeteredAdmission}), then forwarded by the {@link Forwarder}, which
+ *       streams the answer back and settles the reservation.</li>
+ * </ol>
+ * Every stage runs guarded: any Throwable becomes a 500 in the provider's shape, never a hang.
  */
 public final class ProxyServer {
   private static final System.Logger LOG = System.getLogger(ProxyServer.class.getName());
+  /** Bodies larger than this are parsed and estimated on a worker thread, not the event loop. */
+  static final int OFF_LOOP_BYTES = 64 * 1024;
 
   private final Vertx vertx;
   private final Supplier<CompiledPolicy> policy;
   private final IdentityResolver identity;
-  private final long maxBody;
+  private final Limits limits;
+  private final BodyReader bodies;
   private final String requestIdPrefix;
   private final AtomicLong requestSeq = new AtomicLong();
   private final Deps deps;
   private final java.util.List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final Set<HttpConnection> awaitingFirstRequest = ConcurrentHashMap.newKeySet();
 
   /** What an admission needs besides the request itself. */
   record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue,
       UpstreamCooldowns cooldowns) {}
 
+  /**
+   * The proxy port's bounds: one body's size, the bodies held at once, the time a new connection
+   * may take to send its first request's headers, the time a body may take to arrive, and how long
+   * a connection may sit idle (longer than the upstream timeout, so slow answers are not cut).
+   */
+  public record Limits(long maxBody, long maxInflightBody, long headerTimeoutMs, long bodyTimeoutMs,
+      long idleTimeoutMs) {}
+
   public ProxyServer(Vertx vertx, Supplier<CompiledPolicy> policy, LimiterStore limiter, IdentityResolver identity,
-      SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, long maxBody, String sidecarId) {
+      SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, Limits limits, String sidecarId) {
     this.vertx = vertx;
     this.policy = policy;
     this.identity = identity;
-    this.maxBody = maxBody;
+    this.limits = limits;
+    this.bodies = new BodyReader(vertx, limits.maxBody(), limits.maxInflightBody(), limits.bodyTimeoutMs());
     this.deps = new Deps(limiter, metrics, forwarder, new AdmissionQueue(vertx), cooldowns);
     this.requestIdPrefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36) + "-";
   }
@@ -92,10 +121,22 @@ public final class ProxyServer {
     io.vertx.core.Promise<HttpServer> listening = io.vertx.core.Promise.promise();
     ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext().runOnContext(v ->
         vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
-                .setIdleTimeout(0).setDecompressionSupported(false))
+                .setIdleTimeout((int) limits.idleTimeoutMs()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
+                .setDecompressionSupported(false))
+            .connectionHandler(this::headerDeadline)
             .requestHandler(this::handle)
             .listen().onComplete(listening));
     return listening.future().onSuccess(servers::add);
+  }
+
+  /** A new connection must send its first request's headers within {@code headerTimeoutMs}. */
+  private void headerDeadline(HttpConnection connection) {
+    awaitingFirstRequest.add(connection);
+    vertx.setTimer(limits.headerTimeoutMs(), id -> {
+      if (awaitingFirstRequest.remove(connection)) {
+        connection.close();
+      }
+    });
   }
 
   /** Stops every server instance. */
@@ -103,120 +144,191 @@ public final class ProxyServer {
     return Future.all(servers.stream().map(HttpServer::close).toList()).mapEmpty();
   }
 
+  /** Bytes of request bodies this sidecar holds right now. */
+  public long inflightBodyBytes() {
+    return bodies.inflightBytes();
+  }
+
   void handle(HttpServerRequest req) {
+    awaitingFirstRequest.remove(req.connection());
     CompiledPolicy current = policy.get();
-    Route route = Route.resolve(current, req.uri()).orElse(null);
-    if (route == null) {
-      UpstreamFormat guess = req.path().contains("/messages") ? UpstreamFormat.ANTHROPIC : UpstreamFormat.OPENAI;
-      Responses.error(req.response(), guess, ProviderError.of(ProviderError.Kind.NOT_FOUND, "no upstream for "
-          + req.path() + ": use /<upstream>/... with one of " + current.upstreams().stream()
-          .map(u -> u.name()).toList()));
+    guarded(req, guessFormat(req.uri()), () -> route(req, current));
+  }
+
+  private static UpstreamFormat guessFormat(String uri) {
+    return uri != null && uri.contains("/messages") ? UpstreamFormat.ANTHROPIC : UpstreamFormat.OPENAI;
+  }
+
+  private void route(HttpServerRequest req, CompiledPolicy current) {
+    CanonicalPath.Result target = CanonicalPath.of(req.uri());
+    if (target instanceof CanonicalPath.Refused refused) {
+      refuse(req, guessFormat(req.uri()), "unknown", ProviderError.Kind.INVALID_REQUEST,
+          "the request path cannot be made canonical: " + refused.reason());
       return;
     }
+    CanonicalPath.Canonical canonical = (CanonicalPath.Canonical) target;
+    Route route = Route.resolve(current, req.method().name(), canonical).orElse(null);
+    if (route == null) {
+      refuse(req, guessFormat(canonical.path()), "unknown", ProviderError.Kind.NOT_FOUND, "no upstream for "
+          + AdmissionPlan.quote(canonical.path()) + ": use /<upstream>/... with one of "
+          + current.upstreams().stream().map(u -> u.name()).toList());
+      return;
+    }
+    UpstreamFormat format = route.upstream().format();
+    if (!BodyReader.expectation(req, format)) {
+      return;
+    }
+    String call = req.method().name() + " " + AdmissionPlan.quote(route.path());
+    EndpointTable.Classification kind = route.classification();
+    String upstream = route.upstream().name();
+    if (kind instanceof EndpointTable.WrongMethod wrong) {
+      req.response().putHeader("allow", String.join(", ", wrong.allowed()));
+      refuse(req, format, upstream, ProviderError.Kind.METHOD_NOT_ALLOWED,
+          call + ": method not allowed (allowed: " + String.join(", ", wrong.allowed()) + ")");
+    } else if (kind instanceof EndpointTable.Unknown unknown && !unknown.readOnly()) {
+      refuse(req, format, upstream, ProviderError.Kind.FORBIDDEN, call + " is not in Ratekeeper's endpoint table,"
+          + " so it cannot be metered; refused (see docs/endpoints.md)");
+    } else if (kind instanceof EndpointTable.Unmeterable billed) {
+      if (current.allows(billed.group())) {
+        gated(req, current, route, shadow -> requestsOnly(req, current, route));
+      } else {
+        refuse(req, format, upstream, ProviderError.Kind.FORBIDDEN, call + " is billed but Ratekeeper cannot meter"
+            + " it; refused (a policy may allow it with allowUnmeterable: [" + billed.group() + "])");
+      }
+    } else if (kind instanceof EndpointTable.Metered metered) {
+      gated(req, current, route, shadow -> bodies.read(req, format, body -> guarded(req, format, () ->
+          prepare(req, current, route, metered.endpoint(), body, shadow))));
+    } else {
+      unmetered(req, current, route);
+    }
+  }
+
+  /** Answers a refusal decided before the body was read; the connection closes after it. */
+  private void refuse(HttpServerRequest req, UpstreamFormat format, String upstream, ProviderError.Kind kind,
+      String message) {
+    deps.metrics().request(upstream, "none", "none", kind == ProviderError.Kind.NOT_FOUND ? "invalid" : "refused");
+    BodyReader.closeAfter(req);
+    Responses.error(req.response(), format, ProviderError.of(kind, message));
+  }
+
+  /** Runs {@code then} unless the upstream's cooldown answers the request first. */
+  private void gated(HttpServerRequest req, CompiledPolicy current, Route route, Consumer<Boolean> then) {
     String upstream = route.upstream().name();
     UpstreamCooldowns.Verdict cooldown = deps.cooldowns().check(upstream);
     if (cooldown instanceof UpstreamCooldowns.Open open && !current.shadow()) {
       coolingDown(req, route, open.remainingMs());
     } else if (cooldown instanceof UpstreamCooldowns.HalfOpen && !current.shadow()) {
-      req.pause();
-      deps.cooldowns().tryProbe(upstream).onComplete(won -> {
-        req.resume();
+      pause(req);
+      deps.cooldowns().tryProbe(upstream).onComplete(won -> guarded(req, route.upstream().format(), () -> {
+        resume(req);
         if (won.succeeded() && won.result()) {
-          proceed(req, current, route, false);
+          then.accept(false);
         } else {
           coolingDown(req, route, UpstreamCooldowns.HALF_OPEN_RETRY_MS);
         }
-      });
+      }));
     } else {
-      proceed(req, current, route, cooldown instanceof UpstreamCooldowns.Open);
+      then.accept(cooldown instanceof UpstreamCooldowns.Open);
     }
   }
 
   private void coolingDown(HttpServerRequest req, Route route, long remainingMs) {
     deps.metrics().throttled("upstream.cooldown");
     deps.metrics().request(route.upstream().name(), "unknown", "unknown", "throttled");
+    BodyReader.closeAfter(req);
     Responses.cooldown(req.response(), route.upstream().format(), route.upstream().name(), remainingMs);
   }
 
-  /** {@code shadowCooldown}: in Shadow mode, the upstream's cooldown would have blocked this request. */
-  private void proceed(HttpServerRequest req, CompiledPolicy current, Route route, boolean shadowCooldown) {
-    if (route.endpoint().isPresent() && req.method() == HttpMethod.POST) {
-      readBody(req, route, body -> metered(req, current, route, route.endpoint().get(), body, shadowCooldown));
-    } else {
-      unmetered(req, current, route);
-    }
-  }
-
-  private void readBody(HttpServerRequest req, Route route, java.util.function.Consumer<Buffer> then) {
-    UpstreamFormat format = route.upstream().format();
-    String declared = req.getHeader("content-length");
-    if (declared != null) {
-      try {
-        if (Long.parseLong(declared.trim()) > maxBody) {
-          tooLarge(req, format);
-          return;
-        }
-      } catch (NumberFormatException e) {
-        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
-            "content-length is not a number"));
-        return;
-      }
-    }
-    Buffer body = Buffer.buffer();
-    boolean[] over = {false};
-    req.handler(chunk -> {
-      if (over[0]) {
-        return;
-      }
-      if ((long) body.length() + chunk.length() > maxBody) {
-        over[0] = true;
-        tooLarge(req, format);
-      } else {
-        body.appendBuffer(chunk);
-      }
-    });
-    req.endHandler(v -> {
-      if (!over[0]) {
-        then.accept(body);
-      }
-    });
-  }
-
-  private void tooLarge(HttpServerRequest req, UpstreamFormat format) {
-    req.response().putHeader("connection", "close");
-    Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.TOO_LARGE,
-        "request body exceeds the sidecar's limit of " + maxBody + " bytes (--max-body)"));
-  }
-
-  private void metered(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint, Buffer body,
+  /** Parses and estimates the body, on a worker thread when it is large. */
+  private void prepare(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint, Buffer body,
       boolean shadowCooldown) {
     UpstreamFormat format = route.upstream().format();
-    HttpServerResponse resp = req.response();
-    RequestParser.Result parsed = RequestParser.parse(endpoint, body.getBytes());
-    if (parsed instanceof RequestParser.Invalid invalid) {
-      deps.metrics().request(route.upstream().name(), "unknown", "unknown", "invalid");
-      Responses.error(resp, format, invalid.error());
-      return;
-    }
-    MeteredRequest request = ((RequestParser.Parsed) parsed).request();
-    identity.resolve(current, req.headers()).onComplete(who -> {
-      if (who.failed()) {
-        deps.metrics().request(route.upstream().name(), request.model(), "unknown", "unauthorized");
-        Responses.unauthorized(resp, format, who.cause().getMessage());
-        return;
+    byte[] bytes = body.getBytes();
+    Future<RequestParser.Result> parsed = bytes.length > OFF_LOOP_BYTES
+        ? vertx.executeBlocking(() -> parseAndEstimate(endpoint, bytes), false)
+        : Future.succeededFuture(parseAndEstimate(endpoint, bytes));
+    parsed.onComplete(done -> guarded(req, format, () -> {
+      if (done.failed()) {
+        failed(req, format, done.cause());
+      } else if (done.result() instanceof RequestParser.Invalid invalid) {
+        deps.metrics().request(route.upstream().name(), "unknown", "unknown", "invalid");
+        Responses.error(req.response(), format, invalid.error());
+      } else {
+        metered(req, current, route, ((RequestParser.Parsed) done.result()).request(), body, shadowCooldown);
       }
-      Caller caller = who.result();
+    }));
+  }
+
+  private static RequestParser.Result parseAndEstimate(Endpoint endpoint, byte[] bytes) {
+    RequestParser.Result result = RequestParser.parse(endpoint, bytes);
+    if (result instanceof RequestParser.Parsed parsed) {
+      parsed.request().estimateInput();
+    }
+    return result;
+  }
+
+  private void metered(HttpServerRequest req, CompiledPolicy current, Route route, MeteredRequest request, Buffer body,
+      boolean shadowCooldown) {
+    UpstreamFormat format = route.upstream().format();
+    String label = MetricLabels.model(current, request.model());
+    identify(req, current, route, label, caller -> {
       AdmissionPlan.Result plan = AdmissionPlan.plan(current, caller, request);
       if (plan instanceof AdmissionPlan.Refused refused) {
-        deps.metrics().request(route.upstream().name(), request.model(), caller.tier(), "invalid");
-        Responses.error(resp, format, refused.error());
+        deps.metrics().request(route.upstream().name(), label, caller.tier(), "invalid");
+        Responses.error(req.response(), format, refused.error());
         return;
       }
-      AdmissionPlan.Planned planned = (AdmissionPlan.Planned) plan;
       request.requestStreamUsage();
-      new MeteredAdmission(deps, req, current, route, request, body, caller, planned, this::nextRequestId,
-          shadowCooldown).start();
+      new MeteredAdmission(deps, req, current, route, request, body, caller, (AdmissionPlan.Planned) plan,
+          this::nextRequestId, shadowCooldown).start();
     });
+  }
+
+  /**
+   * Identifies the caller and runs {@code then} with it, or answers: 401 for an unknown or missing
+   * required key, 429 while unknown keys are rate limited, and — when the key could not be looked up
+   * because the store is away — the policy's {@code onStoreUnavailable}: FailClosed answers 503;
+   * FailOpen and LocalFallback go on as the anonymous user of the default tier (whose limits the
+   * degraded store then applies, in memory under LocalFallback).
+   */
+  private void identify(HttpServerRequest req, CompiledPolicy current, Route route, String label,
+      Consumer<Caller> then) {
+    UpstreamFormat format = route.upstream().format();
+    pause(req); // the body stays unread until the request is forwarded or refused
+    identity.resolve(current, req.headers()).onComplete(who -> guarded(req, format, () -> {
+      if (who.failed()) {
+        failed(req, format, who.cause());
+        return;
+      }
+      IdentityResolver.Resolution resolution = who.result();
+      if (resolution instanceof IdentityResolver.Resolved resolved) {
+        then.accept(resolved.caller());
+        return;
+      }
+      IdentityResolver.Refused refused = (IdentityResolver.Refused) resolution;
+      if (refused.reason() == IdentityResolver.Reason.STORE_UNAVAILABLE
+          && current.onStoreUnavailable() != dev.ratekeeper.policy.api.StoreFailureMode.FailClosed) {
+        then.accept(IdentityResolver.unverified(current));
+        return;
+      }
+      resume(req);
+      BodyReader.closeAfter(req);
+      switch (refused.reason()) {
+        case UNKNOWN_KEY, KEY_REQUIRED -> {
+          deps.metrics().request(route.upstream().name(), label, "unknown", "unauthorized");
+          Responses.unauthorized(req.response(), format, refused.message());
+        }
+        case TOO_MANY_UNKNOWN_KEYS -> {
+          deps.metrics().request(route.upstream().name(), label, "unknown", "unauthorized");
+          Responses.retryLater(req.response(), format, refused.retryAfterMs(), refused.message());
+        }
+        default -> {
+          deps.metrics().request(route.upstream().name(), label, "unknown", "error");
+          Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
+              refused.message() + "; try again shortly (onStoreUnavailable: FailClosed)"));
+        }
+      }
+    }));
   }
 
   /** Answers a denial (429, or 400 when it could never pass) and counts it. */
@@ -227,46 +339,90 @@ public final class ProxyServer {
     Responses.denied(resp, format, verdict);
   }
 
+  /** A free endpoint, or an unknown GET: the policy's {@code unmeteredPaths}. */
   private void unmetered(HttpServerRequest req, CompiledPolicy current, Route route) {
     UpstreamFormat format = route.upstream().format();
     UnmeteredPaths mode = current.unmeteredPaths();
     if (mode == UnmeteredPaths.Deny) {
-      Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.FORBIDDEN,
-          req.method() + " " + route.upstreamPath() + " is not allowed through Ratekeeper (unmeteredPaths: Deny)"));
+      refuse(req, format, route.upstream().name(), ProviderError.Kind.FORBIDDEN, req.method() + " "
+          + AdmissionPlan.quote(route.path()) + " is not allowed through Ratekeeper (unmeteredPaths: Deny)");
       return;
     }
-    req.pause();
-    if (mode == UnmeteredPaths.PassThrough) {
-      deps.metrics().request(route.upstream().name(), "none", "none", "passthrough");
-      deps.forwarder().forwardUnmetered(req, current, route, Map.of());
-      return;
-    }
-    identity.resolve(current, req.headers()).onComplete(who -> {
-      if (who.failed()) {
-        req.resume();
-        Responses.unauthorized(req.response(), format, who.cause().getMessage());
-        return;
+    gated(req, current, route, shadow -> {
+      if (mode == UnmeteredPaths.PassThrough) {
+        pause(req);
+        deps.metrics().request(route.upstream().name(), "none", "none", "passthrough");
+        BodyReader.continueIfExpected(req);
+        deps.forwarder().forwardUnmetered(req, current, route, Map.of());
+      } else {
+        requestsOnly(req, current, route);
       }
-      Caller caller = who.result();
+    });
+  }
+
+  /** Request rates only: the caller's tier request rate and the global one; no tokens, budget or model. */
+  private void requestsOnly(HttpServerRequest req, CompiledPolicy current, Route route) {
+    UpstreamFormat format = route.upstream().format();
+    identify(req, current, route, "none", caller -> {
       CompiledTier tier = current.tier(caller.tier()).orElseThrow();
       String requestId = nextRequestId();
-      deps.limiter().admit(AdmitRequest.requestsOnly(current, requestId, caller.user(), tier)).onComplete(decided -> {
-        if (decided.failed()) {
-          req.resume();
-          Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
-              "rate-limit store unavailable; try again shortly"));
-          return;
-        }
-        Decision verdict = decided.result();
-        if (!verdict.allowed()) {
-          req.resume();
-          deny(deps.metrics(), req.response(), format, route, "none", caller.tier(), verdict);
-          return;
-        }
-        deps.metrics().request(route.upstream().name(), "none", caller.tier(), "allowed");
-        deps.forwarder().forwardUnmetered(req, current, route, Responses.allowedHeaders(verdict, current.warnAtPercent()));
-      });
+      deps.limiter().admit(AdmitRequest.requestsOnly(current, requestId, caller.user(), tier))
+          .onComplete(decided -> guarded(req, format, () -> {
+            if (decided.failed()) {
+              resume(req);
+              deps.metrics().request(route.upstream().name(), "none", caller.tier(), "error");
+              Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
+                  "rate-limit store unavailable; try again shortly"));
+              return;
+            }
+            Decision verdict = decided.result();
+            if (!verdict.allowed()) {
+              resume(req);
+              BodyReader.closeAfter(req);
+              deny(deps.metrics(), req.response(), format, route, "none", caller.tier(), verdict);
+              return;
+            }
+            deps.metrics().request(route.upstream().name(), "none", caller.tier(), "allowed");
+            BodyReader.continueIfExpected(req);
+            deps.forwarder().forwardUnmetered(req, current, route,
+                Responses.allowedHeaders(verdict, current.warnAtPercent()));
+          }));
     });
+  }
+
+  /** Pauses the body's arrival, unless it has all arrived already. */
+  private static void pause(HttpServerRequest req) {
+    if (!req.isEnded()) {
+      req.pause();
+    }
+  }
+
+  private static void resume(HttpServerRequest req) {
+    if (!req.isEnded()) {
+      req.resume();
+    }
+  }
+
+  /** Runs a stage; any Throwable it throws is answered with a 500 in the provider's shape. */
+  private void guarded(HttpServerRequest req, UpstreamFormat format, Runnable stage) {
+    try {
+      stage.run();
+    } catch (Throwable t) {
+      failed(req, format, t);
+    }
+  }
+
+  private void failed(HttpServerRequest req, UpstreamFormat format, Throwable t) {
+    LOG.log(System.Logger.Level.WARNING, "request " + req.method() + " failed in the sidecar", t);
+    try {
+      resume(req);
+      deps.metrics().request("unknown", "unknown", "unknown", "error");
+      BodyReader.closeAfter(req);
+      Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INTERNAL,
+          "Ratekeeper could not process the request (" + t.getClass().getSimpleName() + ")"));
+    } catch (Throwable again) {
+      req.connection().close();
+    }
   }
 
   /** Unique across sidecars and restarts: sidecar id, a per-start nonce, a sequence number. */

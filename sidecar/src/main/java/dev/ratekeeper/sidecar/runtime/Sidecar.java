@@ -137,7 +137,8 @@ public final class Sidecar implements AutoCloseable {
             }
           });
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,
-          config.maxBodyBytes(), config.sidecarId());
+          new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.headerTimeoutMs(),
+              config.bodyTimeoutMs(), config.upstreamTimeoutMs() + 30_000), config.sidecarId());
       this.proxy = proxy;
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {

@@ -182,6 +182,7 @@ class MalformedRequestsIT {
         case 400 -> "invalid_request_error";
         case 403 -> "permission_error";
         case 404 -> "not_found_error";
+        case 405 -> "invalid_request_error";
         case 413 -> "request_too_large";
         default -> "?";
       };
