@@ -14,7 +14,8 @@ import java.util.function.Consumer;
  * 413), the bytes of all bodies this sidecar holds at once ({@code --max-inflight-body}, 503 with
  * {@code retry-after}: a few slow or stalled uploads cannot starve the others or the heap), and the
  * time the whole body may take to arrive ({@code --body-timeout}, 408). Bytes are counted against the
- * sidecar's total as they arrive (a declared length up front) and given back when the exchange ends.
+ * sidecar's total as they arrive (not as declared, so a client cannot hold the total with promises)
+ * and given back when the exchange ends.
  * {@code Expect: 100-continue} is answered once the declared length fits; any other expectation is a 417.
  */
 final class BodyReader {
@@ -90,10 +91,6 @@ final class BodyReader {
     Held held = new Held();
     req.response().endHandler(v -> held.release());
     req.connection().closeHandler(v -> held.release());
-    if (declaredLength > 0 && !held.take(declaredLength)) {
-      busy(req, format);
-      return;
-    }
     continueIfExpected(req);
     Buffer body = Buffer.buffer();
     boolean[] over = {false};
@@ -106,7 +103,7 @@ final class BodyReader {
         req.connection().close();
       }
     });
-    long[] counted = {Math.max(0, declaredLength)};
+    long[] counted = {0};
     req.handler(chunk -> {
       if (over[0]) {
         return;

@@ -20,14 +20,11 @@ import dev.ratekeeper.sidecar.wire.RequestParser;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -63,19 +60,17 @@ public final class ProxyServer {
   private final AtomicLong requestSeq = new AtomicLong();
   private final Deps deps;
   private final java.util.List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
-  private final Set<HttpConnection> awaitingFirstRequest = ConcurrentHashMap.newKeySet();
 
   /** What an admission needs besides the request itself. */
   record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue,
       UpstreamCooldowns cooldowns) {}
 
   /**
-   * The proxy port's bounds: one body's size, the bodies held at once, the time a new connection
-   * may take to send its first request's headers, the time a body may take to arrive, and how long
-   * a connection may sit idle (longer than the upstream timeout, so slow answers are not cut).
+   * The proxy port's bounds: one body's size, the bodies held at once, the time a metered body may
+   * take to arrive, and how long a connection may pass no bytes either way (which also bounds a
+   * client that stops in the middle of its headers; the headers' size is bounded by Vert.x's 8 KiB).
    */
-  public record Limits(long maxBody, long maxInflightBody, long headerTimeoutMs, long bodyTimeoutMs,
-      long idleTimeoutMs) {}
+  public record Limits(long maxBody, long maxInflightBody, long bodyTimeoutMs, long idleTimeoutMs) {}
 
   public ProxyServer(Vertx vertx, Supplier<CompiledPolicy> policy, LimiterStore limiter, IdentityResolver identity,
       SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, Limits limits, String sidecarId) {
@@ -123,20 +118,9 @@ public final class ProxyServer {
         vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
                 .setIdleTimeout((int) limits.idleTimeoutMs()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
                 .setDecompressionSupported(false))
-            .connectionHandler(this::headerDeadline)
             .requestHandler(this::handle)
             .listen().onComplete(listening));
     return listening.future().onSuccess(servers::add);
-  }
-
-  /** A new connection must send its first request's headers within {@code headerTimeoutMs}. */
-  private void headerDeadline(HttpConnection connection) {
-    awaitingFirstRequest.add(connection);
-    vertx.setTimer(limits.headerTimeoutMs(), id -> {
-      if (awaitingFirstRequest.remove(connection)) {
-        connection.close();
-      }
-    });
   }
 
   /** Stops every server instance. */
@@ -150,7 +134,6 @@ public final class ProxyServer {
   }
 
   void handle(HttpServerRequest req) {
-    awaitingFirstRequest.remove(req.connection());
     CompiledPolicy current = policy.get();
     guarded(req, guessFormat(req.uri()), () -> route(req, current));
   }

@@ -137,8 +137,8 @@ public final class Sidecar implements AutoCloseable {
             }
           });
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,
-          new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.headerTimeoutMs(),
-              config.bodyTimeoutMs(), config.upstreamTimeoutMs() + 30_000), config.sidecarId());
+          new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.bodyTimeoutMs(),
+              config.idleTimeoutMs()), config.sidecarId());
       this.proxy = proxy;
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {
@@ -201,6 +201,11 @@ public final class Sidecar implements AutoCloseable {
 
   public int adminPort() {
     return adminServer.actualPort();
+  }
+
+  /** Bytes of request bodies the proxy holds right now. */
+  public long inflightBodyBytes() {
+    return proxy.inflightBodyBytes();
   }
 
   public CompiledPolicy policy() {
