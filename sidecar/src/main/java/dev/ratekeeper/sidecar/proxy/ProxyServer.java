@@ -11,6 +11,7 @@ import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
 import dev.ratekeeper.sidecar.metrics.MetricLabels;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.sidecar.wire.Endpoint;
 import dev.ratekeeper.sidecar.wire.EndpointTable;
@@ -194,9 +195,12 @@ public final class ProxyServer {
     Responses.error(req.response(), format, ProviderError.of(kind, message));
   }
 
-  /** Runs {@code then} unless the upstream's cooldown answers the request first. */
+  /**
+   * Runs {@code then} unless a cooldown of the call's credential ({@link CooldownScope}) answers the
+   * request first; {@code then} learns whether, in Shadow mode, the cooldown would have blocked.
+   */
   private void gated(HttpServerRequest req, CompiledPolicy current, Route route, Consumer<Boolean> then) {
-    String upstream = route.upstream().name();
+    String upstream = deps.forwarder().scopeOf(route.upstream(), req.headers()).key();
     UpstreamCooldowns.Verdict cooldown = deps.cooldowns().check(upstream);
     if (cooldown instanceof UpstreamCooldowns.Open open && !current.shadow()) {
       coolingDown(req, route, open.remainingMs());
@@ -218,7 +222,6 @@ public final class ProxyServer {
   private void coolingDown(HttpServerRequest req, Route route, long remainingMs) {
     deps.metrics().throttled("upstream.cooldown");
     deps.metrics().request(route.upstream().name(), "unknown", "unknown", "throttled");
-    BodyReader.closeAfter(req);
     Responses.cooldown(req.response(), route.upstream().format(), route.upstream().name(), remainingMs);
   }
 
@@ -254,6 +257,15 @@ public final class ProxyServer {
       boolean shadowCooldown) {
     UpstreamFormat format = route.upstream().format();
     String label = MetricLabels.model(current, request.model());
+    CooldownScope modelScope = deps.forwarder().scopeOf(route.upstream(), req.headers()).model(request.model());
+    if (modelScope != null && deps.cooldowns().check(modelScope.key()) instanceof UpstreamCooldowns.Open open) {
+      if (!current.shadow()) {
+        coolingDown(req, route, open.remainingMs());
+        return;
+      }
+      shadowCooldown = true;
+    }
+    boolean shadowed = shadowCooldown;
     identify(req, current, route, label, caller -> {
       AdmissionPlan.Result plan = AdmissionPlan.plan(current, caller, request);
       if (plan instanceof AdmissionPlan.Refused refused) {
@@ -263,7 +275,7 @@ public final class ProxyServer {
       }
       request.requestStreamUsage();
       new MeteredAdmission(deps, req, current, route, request, body, caller, (AdmissionPlan.Planned) plan,
-          this::nextRequestId, shadowCooldown).start();
+          this::nextRequestId, shadowed).start();
     });
   }
 

@@ -16,8 +16,8 @@ import dev.ratekeeper.sidecar.store.RedisLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisTime;
 import dev.ratekeeper.sidecar.resilience.ResilientLimiterStore;
 import dev.ratekeeper.policy.api.StoreFailureMode;
+import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
-import dev.ratekeeper.policy.compile.CompiledUpstream;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -125,15 +125,18 @@ public final class Sidecar implements AutoCloseable {
       Forwarder forwarder = new Forwarder(vertx, config.upstreamOverrides(), config.upstreamKeys(),
           config.connectTimeoutMs(), config.upstreamTimeoutMs(), store, metrics, new Forwarder.UpstreamObserver() {
             @Override
-            public Future<Void> throttled(CompiledUpstream upstream, MultiMap headers) {
-              return cooldowns.onThrottle(upstream.name(), headers)
+            public Future<Void> throttled(CooldownScope scope, MultiMap headers) {
+              return cooldowns.onThrottle(scope.key(), headers)
                   .onFailure(e -> LOG.log(System.Logger.Level.WARNING, "cooldown not shared: " + e));
             }
 
             @Override
-            public void answered(CompiledUpstream upstream, long sentNanos, MultiMap headers) {
-              cooldowns.onSuccess(upstream.name(), sentNanos);
-              cooldowns.onAnswer(upstream.name(), headers);
+            public void answered(CooldownScope scope, CooldownScope quotaScope, long sentNanos, MultiMap headers) {
+              cooldowns.onSuccess(scope.key(), sentNanos);
+              if (!quotaScope.equals(scope)) {
+                cooldowns.onSuccess(quotaScope.key(), sentNanos);
+              }
+              cooldowns.onAnswer(quotaScope.key(), headers);
             }
           });
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,

@@ -70,12 +70,13 @@ class ProxyGuardIT {
     Forwarder forwarder = new Forwarder(vertx, Map.of("anthropic", stub.url(), "openai", stub.url()), Map.of(), 1_000,
         5_000, throwing, metrics, new Forwarder.UpstreamObserver() {
           @Override
-          public Future<Void> throttled(dev.ratekeeper.policy.compile.CompiledUpstream upstream, MultiMap headers) {
+          public Future<Void> throttled(dev.ratekeeper.sidecar.upstream.CooldownScope scope, MultiMap headers) {
             return Future.succeededFuture();
           }
 
           @Override
-          public void answered(dev.ratekeeper.policy.compile.CompiledUpstream upstream, long sentNanos, MultiMap headers) {
+          public void answered(dev.ratekeeper.sidecar.upstream.CooldownScope scope,
+              dev.ratekeeper.sidecar.upstream.CooldownScope quotaScope, long sentNanos, MultiMap headers) {
           }
         });
     proxy = new ProxyServer(vertx, () -> policy, throwing, new IdentityResolver(null), metrics, forwarder,
