@@ -7,7 +7,6 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 
 /**
  * Reads a metered call's body whole, with three bounds: the body's own size ({@code --max-body},
@@ -15,7 +14,8 @@ import java.util.function.Consumer;
  * {@code retry-after}: a few slow or stalled uploads cannot starve the others or the heap), and the
  * time the whole body may take to arrive ({@code --body-timeout}, 408). Bytes are counted against the
  * sidecar's total as they arrive (not as declared, so a client cannot hold the total with promises)
- * and given back when the exchange ends.
+ * and given back once the body has been parsed (the caller runs the release it is handed), or when
+ * the request fails or is answered first.
  * {@code Expect: 100-continue} is answered once the declared length fits; any other expectation is a 417.
  */
 final class BodyReader {
@@ -71,7 +71,8 @@ final class BodyReader {
     req.response().putHeader("connection", "close");
   }
 
-  void read(HttpServerRequest req, UpstreamFormat format, Consumer<Buffer> then) {
+  /** {@code then} gets the body and the release of its bytes, to run once the body has been parsed. */
+  void read(HttpServerRequest req, UpstreamFormat format, java.util.function.BiConsumer<Buffer, Runnable> then) {
     String declared = req.getHeader("content-length");
     long declaredLength = -1;
     if (declared != null) {
@@ -89,8 +90,9 @@ final class BodyReader {
       }
     }
     Held held = new Held();
+    // an answer before the body was handed on (413, 503, 408) ends the response; a request that
+    // fails (the connection or stream closed) reports to its exception handler
     req.response().endHandler(v -> held.release());
-    req.connection().closeHandler(v -> held.release());
     continueIfExpected(req);
     Buffer body = Buffer.buffer();
     boolean[] over = {false};
@@ -131,7 +133,7 @@ final class BodyReader {
       vertx.cancelTimer(timer);
       if (!over[0]) {
         over[0] = true;
-        then.accept(body);
+        then.accept(body, held::release);
       }
     });
   }

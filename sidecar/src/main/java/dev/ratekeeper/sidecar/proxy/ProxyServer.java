@@ -180,8 +180,8 @@ public final class ProxyServer {
             + " it; refused (a policy may allow it with allowUnmeterable: [" + billed.group() + "])");
       }
     } else if (kind instanceof EndpointTable.Metered metered) {
-      gated(req, current, route, shadow -> bodies.read(req, format, body -> guarded(req, format, () ->
-          prepare(req, current, route, metered.endpoint(), body, shadow))));
+      gated(req, current, route, shadow -> bodies.read(req, format, (body, release) -> guarded(req, format, () ->
+          prepare(req, current, route, metered.endpoint(), body, release, shadow))));
     } else {
       unmetered(req, current, route);
     }
@@ -225,15 +225,24 @@ public final class ProxyServer {
     Responses.cooldown(req.response(), route.upstream().format(), route.upstream().name(), remainingMs);
   }
 
-  /** Parses and estimates the body, on a worker thread when it is large. */
+  /**
+   * Parses and estimates the body, on a worker thread when it is large; its bytes count against
+   * {@code --max-inflight-body} until then ({@code release}).
+   */
   private void prepare(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint, Buffer body,
-      boolean shadowCooldown) {
+      Runnable release, boolean shadowCooldown) {
     UpstreamFormat format = route.upstream().format();
-    byte[] bytes = body.getBytes();
-    Future<RequestParser.Result> parsed = bytes.length > OFF_LOOP_BYTES
-        ? vertx.executeBlocking(() -> parseAndEstimate(endpoint, bytes), false)
-        : Future.succeededFuture(parseAndEstimate(endpoint, bytes));
+    Future<RequestParser.Result> parsed;
+    try {
+      byte[] bytes = body.getBytes();
+      parsed = bytes.length > OFF_LOOP_BYTES
+          ? vertx.executeBlocking(() -> parseAndEstimate(endpoint, bytes), false)
+          : Future.succeededFuture(parseAndEstimate(endpoint, bytes));
+    } catch (Throwable t) {
+      parsed = Future.failedFuture(t);
+    }
     parsed.onComplete(done -> guarded(req, format, () -> {
+      release.run();
       if (done.failed()) {
         failed(req, format, done.cause());
       } else if (done.result() instanceof RequestParser.Invalid invalid) {
