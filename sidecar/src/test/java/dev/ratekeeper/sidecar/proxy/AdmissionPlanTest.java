@@ -3,8 +3,6 @@ package dev.ratekeeper.sidecar.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ratekeeper.policy.compile.CompiledPolicy;
-import dev.ratekeeper.policy.compile.PolicyCompiler;
-import dev.ratekeeper.policy.compile.PolicyDocument;
 import dev.ratekeeper.sidecar.identity.Caller;
 import dev.ratekeeper.sidecar.wire.Endpoint;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
@@ -36,12 +34,7 @@ class AdmissionPlanTest {
       """);
 
   static CompiledPolicy compile(String yaml) {
-    try {
-      PolicyDocument doc = PolicyDocument.parse(yaml);
-      return PolicyCompiler.compile(doc.id(), doc.spec()).policy();
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
+    return dev.ratekeeper.sidecar.limiter.TestPolicy.compile(yaml);
   }
 
   static MeteredRequest request(Endpoint endpoint, String json) {
