@@ -110,18 +110,28 @@ final class BodyReader {
       if (over[0]) {
         return;
       }
-      long length = (long) body.length() + chunk.length();
-      if (length > maxBody) {
+      try {
+        long length = (long) body.length() + chunk.length();
+        if (length > maxBody) {
+          over[0] = true;
+          vertx.cancelTimer(timer);
+          tooLarge(req, format);
+        } else if (length > counted[0] && !held.take(length - counted[0])) {
+          over[0] = true;
+          vertx.cancelTimer(timer);
+          busy(req, format);
+        } else {
+          counted[0] = Math.max(counted[0], length);
+          body.appendBuffer(chunk);
+        }
+      } catch (Throwable t) {
+        // e.g. no heap left for the chunk: answer rather than leave the client waiting
         over[0] = true;
         vertx.cancelTimer(timer);
-        tooLarge(req, format);
-      } else if (length > counted[0] && !held.take(length - counted[0])) {
-        over[0] = true;
-        vertx.cancelTimer(timer);
-        busy(req, format);
-      } else {
-        counted[0] = Math.max(counted[0], length);
-        body.appendBuffer(chunk);
+        held.release();
+        closeAfter(req);
+        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INTERNAL,
+            "Ratekeeper could not read the request body (" + t.getClass().getSimpleName() + ")"));
       }
     });
     req.exceptionHandler(err -> {

@@ -160,15 +160,21 @@ public final class Forwarder {
           out.closeHandler(v -> creq.reset());
           return creq.send(req);
         })
-        .onSuccess(resp -> observe(scope, null, null, resp, sent, () -> {
-          out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
-          Headers.copyResponse(resp.headers(), out.headers(), false);
-          extraHeaders.forEach(out::putHeader);
-          if (out.headers().get("content-length") == null) {
-            out.setChunked(true);
+        .onSuccess(resp -> {
+          try {
+            observe(scope, null, null, resp, sent, () -> {
+              out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
+              Headers.copyResponse(resp.headers(), out.headers(), false);
+              extraHeaders.forEach(out::putHeader);
+              if (out.headers().get("content-length") == null) {
+                out.setChunked(true);
+              }
+              resp.pipeTo(out);
+            }, body -> relayWhole(resp, out, body, extraHeaders));
+          } catch (Throwable t) {
+            Responses.error(out, upstream.format(), upstreamError(t, upstream));
           }
-          resp.pipeTo(out);
-        }, body -> relayWhole(resp, out, body, extraHeaders)))
+        })
         .onFailure(err -> {
           req.resume();
           Responses.error(out, upstream.format(), upstreamError(err, upstream));
