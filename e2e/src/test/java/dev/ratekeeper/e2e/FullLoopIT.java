@@ -208,10 +208,16 @@ class FullLoopIT {
     Map<String, String> env = new HashMap<>();
     for (EnvVar var : sidecar.getEnv()) {
       if (var.getValue() != null) {
-        env.put(var.getName(), var.getValue());
+        // the kubelet expands $(NAME) of variables defined before this one
+        String value = var.getValue();
+        for (Map.Entry<String, String> earlier : env.entrySet()) {
+          value = value.replace("$(" + earlier.getKey() + ")", earlier.getValue());
+        }
+        env.put(var.getName(), value);
       } else if (var.getValueFrom() != null && var.getValueFrom().getFieldRef() != null) {
-        assertThat(var.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
-        env.put(var.getName(), podName);
+        String field = var.getValueFrom().getFieldRef().getFieldPath();
+        assertThat(field).isIn("metadata.name", "status.podIP");
+        env.put(var.getName(), field.equals("metadata.name") ? podName : "127.0.0.1");
       } else if (var.getValueFrom() != null && var.getValueFrom().getSecretKeyRef() != null) {
         var ref = var.getValueFrom().getSecretKeyRef();
         Secret secret = client.secrets().inNamespace(NS).withName(ref.getName()).get();

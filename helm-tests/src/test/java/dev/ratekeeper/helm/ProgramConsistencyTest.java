@@ -93,9 +93,11 @@ class ProgramConsistencyTest {
     assertThat(r.envValue("RATEKEEPER_WEBHOOK_LISTEN")).isEqualTo(webhook);
     assertThat(port(r, "admin")).isEqualTo(Integer.parseInt(admin.substring(admin.lastIndexOf(':') + 1)));
     assertThat(port(r, "webhook")).isEqualTo(Integer.parseInt(webhook.substring(webhook.lastIndexOf(':') + 1)));
-    // the sidecar's admin port, as the webhook injects it and the sidecar listens by default
+    // the sidecar's admin port, as the webhook injects it (on the pod IP, for the kubelet's probes and
+    // Prometheus) and the sidecar listens by default (loopback, when run by hand)
     int sidecarAdmin = Repo.intConstant(Repo.SIDECAR_CONTAINER, "ADMIN_PORT");
-    assertThat(Repo.read(Repo.SIDECAR_CONFIG)).contains("\"0.0.0.0:" + sidecarAdmin + "\"");
+    assertThat(Repo.read(Repo.SIDECAR_CONFIG)).contains("\"127.0.0.1:" + sidecarAdmin + "\"");
+    assertThat(Repo.read(Repo.SIDECAR_CONTAINER)).contains("\"$(POD_IP):\" + ADMIN_PORT");
   }
 
   @Test

@@ -237,6 +237,10 @@ public final class StubLlmUpstream implements AutoCloseable {
           json(resp, responsesObject(model, output));
         }
       }
+      case "/v1/messages/count_tokens" -> json(resp, new JsonObject().put("input_tokens", inputTokens));
+      case "/v1/messages/batches" -> json(resp, new JsonObject().put("id", "msgbatch_stub_" + requests.get())
+          .put("type", "message_batch").put("processing_status", "in_progress")
+          .put("request_counts", new JsonObject().put("processing", request.getJsonArray("requests", new JsonArray()).size())));
       case "/v1/embeddings" -> json(resp, new JsonObject().put("object", "list")
           .put("data", new JsonArray().add(new JsonObject().put("object", "embedding").put("index", 0)
               .put("embedding", new JsonArray().add(0.1).add(0.2))))

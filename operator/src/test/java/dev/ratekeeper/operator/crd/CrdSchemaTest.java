@@ -101,6 +101,7 @@ class CrdSchemaTest {
         Map.entry("burst 0", spec -> tier(spec).with("requests").put("burst", 0)),
         Map.entry("negative perHour", spec -> tier(spec).with("tokens").put("perHour", -1)),
         Map.entry("unknown mode", spec -> spec.put("mode", "Enforcing")),
+        Map.entry("unknown unmeterable group", spec -> spec.putArray("allowUnmeterable").add("Videos")),
         Map.entry("unknown upstream format", spec -> ((ObjectNode) spec.get("upstreams").get(0)).put("format", "gemini")),
         Map.entry("unknown budget period", spec -> tier(spec).with("budget").put("period", "Yearly")),
         Map.entry("unknown field (typo)", spec -> tier(spec).with("requests").put("burts", 5)),

@@ -36,6 +36,9 @@ public class Identity {
   @Pattern(Names.HEADER_PATTERN)
   public String apiKeyHeader;
 
+  @JsonPropertyDescription("Refuse (401) requests that carry no end-user key in apiKeyHeader, so leaving the key out is no way around a user's limits. Needs apiKeySecretRef. Default false.")
+  public Boolean requireApiKey;
+
   @JsonPropertyDescription("Secret whose data maps user ids to their keys (<user-id>: <key>); held hashed (SHA-256).")
   public SecretRef apiKeySecretRef;
 }

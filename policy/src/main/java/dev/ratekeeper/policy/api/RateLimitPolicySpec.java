@@ -62,8 +62,12 @@ public class RateLimitPolicySpec {
   @Size(max = 16)
   public List<Upstream> upstreams;
 
-  @JsonPropertyDescription("Paths that are not metered LLM calls: RequestsOnly (request rates only), PassThrough or Deny. Default RequestsOnly.")
+  @JsonPropertyDescription("Free, read-only provider endpoints (GET /v1/models, count_tokens, reading batches and files; see docs/endpoints.md): RequestsOnly (request rates only), PassThrough or Deny. Default RequestsOnly. Billed endpoints are always metered or refused, and unknown POSTs are refused, whatever this says.")
   public UnmeteredPaths unmeteredPaths;
+
+  @JsonPropertyDescription("Billed endpoint groups Ratekeeper cannot meter (Files, Batches, Images, Audio, Realtime, FineTuning): refused unless listed here; a listed group counts request rates only, its cost escapes token quotas and budgets. Default: none.")
+  @Size(max = 6)
+  public List<UnmeterableEndpoint> allowUnmeterable;
 
   @JsonPropertyDescription("What sidecars do while Redis is unreachable: FailOpen, FailClosed or LocalFallback. Default LocalFallback.")
   public StoreFailureMode onStoreUnavailable;

@@ -30,8 +30,15 @@ public record CompiledTier(
         models, globalShare, maxQueueWaitMs, null);
   }
 
-  /** Whether this tier may call {@code model}; an empty allow-list allows every model. */
+  /**
+   * Whether this tier may call {@code model}; an empty allow-list allows every model. A dated alias
+   * ({@link ModelNames}) is allowed when its undated name is.
+   */
   public boolean allowsModel(String model) {
-    return models.isEmpty() || models.stream().anyMatch(glob -> Globs.matches(glob, model));
+    if (models.isEmpty() || models.stream().anyMatch(glob -> Globs.matches(glob, model))) {
+      return true;
+    }
+    String undated = ModelNames.undated(model);
+    return undated != null && models.stream().anyMatch(glob -> Globs.matches(glob, undated));
   }
 }

@@ -70,6 +70,7 @@ public final class PolicyCompiler {
             Boolean.TRUE.equals(identity.trustTierHeader),
             or(identity.apiKeyHeader, Identity.DEFAULT_API_KEY_HEADER),
             identity.apiKeySecretRef == null ? null : identity.apiKeySecretRef.name,
+            Boolean.TRUE.equals(identity.requireApiKey),
             or(identity.runHeader, Identity.DEFAULT_RUN_HEADER)),
         spec.defaultTier == null ? spec.tiers.get(0).name : spec.defaultTier,
         spec.defaultMaxTokens == null ? DEFAULT_MAX_TOKENS : spec.defaultMaxTokens,
@@ -85,13 +86,15 @@ public final class PolicyCompiler {
         upstreams(spec.upstreams),
         spec.unmeteredPaths == null ? UnmeteredPaths.RequestsOnly : spec.unmeteredPaths,
         spec.onStoreUnavailable == null ? StoreFailureMode.LocalFallback : spec.onStoreUnavailable,
+        spec.allowUnmeterable == null ? List.of() : spec.allowUnmeterable.stream().sorted().toList(),
         Boolean.TRUE.equals(budgets.refuseUnpricedModels));
 
     String revision = revisionOf(unhashed);
     return new CompiledPolicy(unhashed.schemaVersion(), id, revision, unhashed.mode(), unhashed.identity(),
         unhashed.defaultTier(), unhashed.defaultMaxTokens(), unhashed.tiers(), unhashed.users(), unhashed.models(),
         unhashed.global(), unhashed.warnAtPercent(), unhashed.clampMaxTokens(), unhashed.upstreams(),
-        unhashed.unmeteredPaths(), unhashed.onStoreUnavailable(), unhashed.refuseUnpricedModels());
+        unhashed.unmeteredPaths(), unhashed.onStoreUnavailable(), unhashed.allowUnmeterable(),
+        unhashed.refuseUnpricedModels());
   }
 
   private static CompiledTier tier(Tier tier) {

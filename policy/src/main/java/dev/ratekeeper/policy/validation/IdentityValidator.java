@@ -41,6 +41,9 @@ final class IdentityValidator {
     if (identity.apiKeySecretRef != null) {
       secretName(base + ".apiKeySecretRef.name", identity.apiKeySecretRef.name, v);
     }
+    if (Boolean.TRUE.equals(identity.requireApiKey) && identity.apiKeySecretRef == null) {
+      v.add(base + ".requireApiKey", "needs spec.identity.apiKeySecretRef: the Secret the end users' keys come from");
+    }
 
     // Headers that are in use must be told apart; a defaulted header is compared by its default.
     List<Header> active = new ArrayList<>();

@@ -2,6 +2,7 @@ package dev.ratekeeper.policy.validation;
 
 import dev.ratekeeper.policy.api.GlobalLimits;
 import dev.ratekeeper.policy.api.RateLimitPolicySpec;
+import dev.ratekeeper.policy.api.UnmeterableEndpoint;
 import dev.ratekeeper.policy.api.UserAssignment;
 import java.util.HashMap;
 import java.util.List;
@@ -38,6 +39,7 @@ public final class PolicyValidator {
       v.range("spec.budgets.warnAtPercent", spec.budgets.warnAtPercent, 1, 100, true);
     }
     UpstreamValidator.validate(spec.upstreams, v);
+    allowUnmeterable(spec.allowUnmeterable, v);
     return v.list();
   }
 
@@ -54,6 +56,17 @@ public final class PolicyValidator {
       }
       if (v.requiredText(path + ".tier", user.tier) && !tiers.isEmpty() && !tiers.containsKey(user.tier)) {
         v.add(path + ".tier", "unknown tier " + Violations.quote(user.tier));
+      }
+    });
+  }
+
+  private static void allowUnmeterable(List<UnmeterableEndpoint> groups, Violations v) {
+    Map<UnmeterableEndpoint, Integer> seen = new HashMap<>();
+    v.items("spec.allowUnmeterable", groups, UnmeterableEndpoint.values().length, (group, i) -> {
+      Integer first = seen.putIfAbsent(group, i);
+      if (first != null) {
+        v.add("spec.allowUnmeterable[" + i + "]", "duplicate group " + Violations.quote(group.name())
+            + ", already listed at spec.allowUnmeterable[" + first + "]");
       }
     });
   }

@@ -46,7 +46,7 @@ class PolicyCodecTest {
   void jsonIsCanonicalSortedWithNullsKept() throws Exception {
     String json = PolicyCodec.toJson(POLICY);
 
-    assertThat(json).startsWith("{\"clampMaxTokens\":");
+    assertThat(json).startsWith("{\"allowUnmeterable\":[],\"clampMaxTokens\":");
     assertThat(json).contains("\"schemaVersion\":" + CompiledPolicy.SCHEMA_VERSION);
     assertThat(json).contains("\"budget\":null");
     assertThat(json).contains("\"users\":{\"alice\":\"premium\",\"bob\":\"free\"}");

@@ -31,9 +31,22 @@ public record SidecarConfig(
     String sidecarId,
     long connectTimeoutMs,
     long upstreamTimeoutMs,
-    Map<String, String> upstreamKeys) {
+    Map<String, String> upstreamKeys,
+    long maxInflightBodyBytes,
+    long idleTimeoutMs,
+    long bodyTimeoutMs) {
 
+  /** The largest default {@code --max-body}: Anthropic's own limit is 32 MB. */
   public static final long DEFAULT_MAX_BODY = 32L * 1024 * 1024;
+  /** The smallest default {@code --max-body}, whatever the heap. */
+  static final long MIN_DEFAULT_MAX_BODY = 1024L * 1024;
+  /**
+   * A parsed body costs several times its size on the heap (bytes, tree, strings), so by default one
+   * body may take at most an eighth of the heap ({@code --max-body}), and all bodies held at once a
+   * quarter ({@code --max-inflight-body}).
+   */
+  static final int HEAP_PER_BODY = 8;
+  static final int HEAP_PER_INFLIGHT = 4;
   public static final String UPSTREAM_KEY_PREFIX = "RATEKEEPER_UPSTREAM_KEY_";
 
   public static final String USAGE = """
@@ -44,9 +57,12 @@ public record SidecarConfig(
                                  absent: in-process store, limits hold for this process only
         --redis-password SECRET                                         (RATEKEEPER_REDIS_PASSWORD)
         --listen HOST:PORT       proxy, default 127.0.0.1:8787          (RATEKEEPER_LISTEN)
-        --admin-listen HOST:PORT /metrics /healthz /readyz, default 0.0.0.0:9787 (RATEKEEPER_ADMIN_LISTEN)
+        --admin-listen HOST:PORT /metrics /healthz /readyz, default 127.0.0.1:9787 (RATEKEEPER_ADMIN_LISTEN)
         --upstream NAME=URL      repeatable; overrides the policy's URL (RATEKEEPER_UPSTREAMS, comma-separated)
-        --max-body SIZE          request-body cap, default 32MiB        (RATEKEEPER_MAX_BODY)
+        --max-body SIZE          request-body cap, default heap/8 (at least 1MiB, at most 32MiB) (RATEKEEPER_MAX_BODY)
+        --max-inflight-body SIZE request bodies held at once, default heap/4 (at least --max-body) (RATEKEEPER_MAX_INFLIGHT_BODY)
+        --idle-timeout DUR       a proxy connection with no bytes either way, default --upstream-timeout + 30s (RATEKEEPER_IDLE_TIMEOUT)
+        --body-timeout DUR       a metered call's whole body, default 60s (RATEKEEPER_BODY_TIMEOUT)
         --api-keys-file FILE     end-user keys, lines <user-id>: <key>  (RATEKEEPER_API_KEYS_FILE)
         --sidecar-id ID          default: $POD_NAME or a random id      (RATEKEEPER_SIDECAR_ID)
         --connect-timeout DUR    upstream connect timeout, default 10s  (RATEKEEPER_CONNECT_TIMEOUT)
@@ -65,6 +81,9 @@ public record SidecarConfig(
     FLAG_ENV.put("--admin-listen", "RATEKEEPER_ADMIN_LISTEN");
     FLAG_ENV.put("--upstream", "RATEKEEPER_UPSTREAMS");
     FLAG_ENV.put("--max-body", "RATEKEEPER_MAX_BODY");
+    FLAG_ENV.put("--max-inflight-body", "RATEKEEPER_MAX_INFLIGHT_BODY");
+    FLAG_ENV.put("--idle-timeout", "RATEKEEPER_IDLE_TIMEOUT");
+    FLAG_ENV.put("--body-timeout", "RATEKEEPER_BODY_TIMEOUT");
     FLAG_ENV.put("--api-keys-file", "RATEKEEPER_API_KEYS_FILE");
     FLAG_ENV.put("--sidecar-id", "RATEKEEPER_SIDECAR_ID");
     FLAG_ENV.put("--connect-timeout", "RATEKEEPER_CONNECT_TIMEOUT");
@@ -153,13 +172,15 @@ public record SidecarConfig(
     }
     String redis = get.apply("--redis");
     if (redis != null && !(redis.startsWith("redis://") || redis.startsWith("rediss://"))) {
-      problems.add("--redis: expected redis://host:port or rediss://host:port, got \"" + redis + "\"");
+      // never echo the value: a mistyped URL may still hold a password
+      problems.add("--redis: expected redis://host:port or rediss://host:port (the value given is not shown:"
+          + " it may hold a password)");
     }
     if (policyName != null && redis == null) {
       problems.add("--policy reads the compiled policy from Redis: --redis is required");
     }
     HostPort listen = hostPort("--listen", get.apply("--listen"), "127.0.0.1:8787", problems);
-    HostPort admin = hostPort("--admin-listen", get.apply("--admin-listen"), "0.0.0.0:9787", problems);
+    HostPort admin = hostPort("--admin-listen", get.apply("--admin-listen"), "127.0.0.1:9787", problems);
 
     Map<String, String> upstreams = new LinkedHashMap<>();
     List<String> upstreamSpecs = values.containsKey("--upstream") ? values.get("--upstream")
@@ -175,21 +196,18 @@ public record SidecarConfig(
       }
     }
 
-    long maxBody = DEFAULT_MAX_BODY;
-    String maxBodyText = get.apply("--max-body");
-    if (maxBodyText != null) {
-      Matcher m = SIZE.matcher(maxBodyText.trim());
-      if (!m.matches()) {
-        problems.add("--max-body: expected a size such as 32MiB, 1MB or 65536, got \"" + maxBodyText + "\"");
-      } else {
-        maxBody = Long.parseLong(m.group(1)) * unit(m.group(2));
-        if (maxBody < 1) {
-          problems.add("--max-body: must be at least 1 byte");
-        }
-      }
+    long heap = Runtime.getRuntime().maxMemory();
+    long maxBody = size("--max-body", get.apply("--max-body"), defaultMaxBody(heap), problems);
+    long maxInflight = size("--max-inflight-body", get.apply("--max-inflight-body"),
+        Math.max(maxBody, heap / HEAP_PER_INFLIGHT), problems);
+    if (maxInflight < maxBody) {
+      problems.add("--max-inflight-body: must be at least --max-body (" + maxBody + " bytes)");
     }
+    long bodyTimeout = duration("--body-timeout", get.apply("--body-timeout"), 60_000, problems);
     long connectTimeout = duration("--connect-timeout", get.apply("--connect-timeout"), 10_000, problems);
     long upstreamTimeout = duration("--upstream-timeout", get.apply("--upstream-timeout"), 600_000, problems);
+    // longer than the upstream timeout, so a slow answer is never cut by the client side going quiet
+    long idleTimeout = duration("--idle-timeout", get.apply("--idle-timeout"), upstreamTimeout + 30_000, problems);
 
     String keysFile = get.apply("--api-keys-file");
     String sidecarId = get.apply("--sidecar-id");
@@ -203,7 +221,28 @@ public record SidecarConfig(
     return new SidecarConfig(policyFile == null ? null : Path.of(policyFile), policy, redis,
         get.apply("--redis-password"), listen, admin, upstreams, maxBody,
         keysFile == null ? null : Path.of(keysFile), sidecarId, connectTimeout, upstreamTimeout,
-        upstreamKeys(env));
+        upstreamKeys(env), maxInflight, idleTimeout, bodyTimeout);
+  }
+
+  /** The default {@code --max-body} for a heap of {@code maxHeapBytes}: an eighth of it, from 1 MiB to 32 MiB. */
+  public static long defaultMaxBody(long maxHeapBytes) {
+    return Math.max(MIN_DEFAULT_MAX_BODY, Math.min(DEFAULT_MAX_BODY, maxHeapBytes / HEAP_PER_BODY));
+  }
+
+  private static long size(String flag, String value, long fallback, List<String> problems) {
+    if (value == null) {
+      return fallback;
+    }
+    Matcher m = SIZE.matcher(value.trim());
+    if (!m.matches() || m.group(1).length() > 12) {
+      problems.add(flag + ": expected a size such as 32MiB, 1MB or 65536, got \"" + value + "\"");
+      return fallback;
+    }
+    long bytes = Long.parseLong(m.group(1)) * unit(m.group(2));
+    if (bytes < 1) {
+      problems.add(flag + ": must be at least 1 byte");
+    }
+    return bytes;
   }
 
   /** Provider keys from {@code RATEKEEPER_UPSTREAM_KEY_<NAME>}, keyed by upstream name ({@code _} read as {@code -}). */
@@ -232,13 +271,25 @@ public record SidecarConfig(
     // never print secrets
     return "SidecarConfig[policy=" + (policy != null ? policy : policyFile) + ", redis="
         + (redisUrl == null ? "in-process" : redactUrl(redisUrl)) + ", listen=" + listen + ", admin=" + adminListen
-        + ", upstreams=" + upstreamOverrides + ", maxBody=" + maxBodyBytes + ", upstreamKeys=" + upstreamKeys.keySet()
+        + ", upstreams=" + upstreamOverrides + ", maxBody=" + maxBodyBytes + ", maxInflightBody=" + maxInflightBodyBytes
+        + ", upstreamKeys=" + upstreamKeys.keySet()
         + "]";
   }
 
-  /** A Redis URL without its password. */
+  /** A Redis URL without its user information (everything before the last {@code @} of the authority). */
   public static String redactUrl(String url) {
-    return url.replaceAll("//[^@/]*@", "//***@");
+    int scheme = url.indexOf("//");
+    if (scheme < 0) {
+      return url.indexOf('@') >= 0 ? "***" : url;
+    }
+    int authorityEnd = url.indexOf('/', scheme + 2);
+    String authority = authorityEnd < 0 ? url.substring(scheme + 2) : url.substring(scheme + 2, authorityEnd);
+    int at = authority.lastIndexOf('@');
+    if (at < 0) {
+      return url;
+    }
+    return url.substring(0, scheme + 2) + "***@" + authority.substring(at + 1)
+        + (authorityEnd < 0 ? "" : url.substring(authorityEnd));
   }
 
   private static HostPort hostPort(String flag, String value, String fallback, List<String> problems) {

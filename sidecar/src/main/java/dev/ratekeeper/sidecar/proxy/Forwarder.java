@@ -7,6 +7,7 @@ import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
 import dev.ratekeeper.sidecar.wire.ProviderError;
 import dev.ratekeeper.sidecar.wire.SseUsageTracker;
@@ -52,16 +53,25 @@ public final class Forwarder {
   private final UpstreamObserver observer;
   private final Map<String, Target> targets = new ConcurrentHashMap<>();
 
-  /** Told how each upstream answered: its throttles start shared cooldowns, its successes end them. */
+  /**
+   * Told how each upstream answered: its throttles start shared cooldowns, its successes end them;
+   * each for the {@link CooldownScope} it applies to.
+   */
   public interface UpstreamObserver {
-    /** The provider answered 429 or 529; completes once the cooldown is shared. */
-    Future<Void> throttled(CompiledUpstream upstream, MultiMap headers);
+    /** The provider answered 429 or 529 for {@code scope}; completes once the cooldown is shared. */
+    Future<Void> throttled(CooldownScope scope, MultiMap headers);
 
     /**
      * The provider answered with anything else a request sent at {@code sentNanos}
-     * ({@link System#nanoTime()}); {@code headers} may show its own quota nearly spent.
+     * ({@link System#nanoTime()}) with the credential of {@code scope}; {@code headers} may show its
+     * own quota nearly spent — for {@code quotaScope} (the model's on OpenAI, else the credential's).
      */
-    void answered(CompiledUpstream upstream, long sentNanos, MultiMap headers);
+    void answered(CooldownScope scope, CooldownScope quotaScope, long sentNanos, MultiMap headers);
+  }
+
+  /** The cooldown scope of a call through {@code upstream} with the client's {@code headers}. */
+  CooldownScope scopeOf(CompiledUpstream upstream, MultiMap headers) {
+    return CooldownScope.of(upstream.name(), upstream.format(), providerKeys.containsKey(upstream.name()), headers);
   }
 
   public Forwarder(Vertx vertx, Map<String, String> urlOverrides, Map<String, String> providerKeys,
@@ -124,7 +134,13 @@ public final class Forwarder {
           }
           return creq.send(body);
         })
-        .onSuccess(resp -> exchange.relay(resp, extraHeaders))
+        .onSuccess(resp -> {
+          try {
+            exchange.relay(resp, extraHeaders);
+          } catch (Throwable t) {
+            exchange.upstreamFailed(t);
+          }
+        })
         .onFailure(exchange::upstreamFailed);
   }
 
@@ -135,6 +151,7 @@ public final class Forwarder {
         providerKeys.get(upstream.name()), false);
     HttpServerResponse out = req.response();
     long sent = System.nanoTime();
+    CooldownScope scope = scopeOf(upstream, req.headers());
     client.request(options(req, target(upstream), route.upstreamPath()))
         .compose(creq -> {
           creq.headers().addAll(headers);
@@ -150,15 +167,21 @@ public final class Forwarder {
           out.closeHandler(v -> creq.reset());
           return creq.send(req);
         })
-        .onSuccess(resp -> observe(upstream, resp, sent, () -> {
-          out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
-          Headers.copyResponse(resp.headers(), out.headers(), false);
-          extraHeaders.forEach(out::putHeader);
-          if (out.headers().get("content-length") == null) {
-            out.setChunked(true);
+        .onSuccess(resp -> {
+          try {
+            observe(scope, null, null, resp, sent, () -> {
+              out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
+              Headers.copyResponse(resp.headers(), out.headers(), false);
+              extraHeaders.forEach(out::putHeader);
+              if (out.headers().get("content-length") == null) {
+                out.setChunked(true);
+              }
+              resp.pipeTo(out);
+            }, body -> relayWhole(resp, out, body, extraHeaders));
+          } catch (Throwable t) {
+            Responses.error(out, upstream.format(), upstreamError(t, upstream));
           }
-          resp.pipeTo(out);
-        }))
+        })
         .onFailure(err -> {
           req.resume();
           Responses.error(out, upstream.format(), upstreamError(err, upstream));
@@ -166,21 +189,41 @@ public final class Forwarder {
   }
 
   /**
-   * Tells the observer how the upstream answered, then runs {@code relay}. A provider throttle is
-   * relayed to the client only once the cooldown is shared (or after {@link #SHARE_WAIT_MS}), so a
-   * client that retries at once through another sidecar already meets the cooldown there.
+   * Tells the observer how the upstream answered, then relays it. A provider throttle (429, 529) is
+   * read whole (it is small) to see whether it names the model ({@link CooldownScope}), and relayed
+   * with {@code relayThrottle} only once the cooldown is shared (or after {@link #SHARE_WAIT_MS}), so
+   * a client that retries at once through another sidecar already meets the cooldown there.
+   * {@code model}: the model a metered call asked for, else null; {@code format}: the call's format.
    */
-  private void observe(CompiledUpstream upstream, HttpClientResponse resp, long sentNanos, Runnable relay) {
+  private void observe(CooldownScope scope, String model, dev.ratekeeper.policy.api.UpstreamFormat format,
+      HttpClientResponse resp, long sentNanos, Runnable relay, java.util.function.Consumer<Buffer> relayThrottle) {
     if (resp.statusCode() == 429 || resp.statusCode() == 529) {
-      resp.pause();
-      observer.throttled(upstream, resp.headers()).timeout(SHARE_WAIT_MS, TimeUnit.MILLISECONDS).onComplete(v -> {
-        relay.run();
-        resp.resume();
+      resp.body().onComplete(read -> {
+        Buffer body = read.succeeded() ? read.result() : Buffer.buffer();
+        CooldownScope modelScope = scope.model(model);
+        CooldownScope applies = modelScope != null && resp.statusCode() == 429
+            && CooldownScope.namesModel(body.toString(java.nio.charset.StandardCharsets.UTF_8), model) ? modelScope : scope;
+        observer.throttled(applies, resp.headers()).timeout(SHARE_WAIT_MS, TimeUnit.MILLISECONDS)
+            .onComplete(v -> relayThrottle.accept(body));
       });
     } else {
-      observer.answered(upstream, sentNanos, resp.headers());
+      CooldownScope modelScope = scope.model(model);
+      boolean perModelQuota = modelScope != null && format == dev.ratekeeper.policy.api.UpstreamFormat.OPENAI;
+      observer.answered(scope, perModelQuota ? modelScope : scope, sentNanos, resp.headers());
       relay.run();
     }
+  }
+
+  /** Relays an answer that was read whole (a provider throttle), its headers untouched. */
+  private static void relayWhole(HttpClientResponse resp, HttpServerResponse out, Buffer body,
+      Map<String, String> extraHeaders) {
+    if (out.ended() || out.closed()) {
+      return;
+    }
+    out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
+    Headers.copyResponse(resp.headers(), out.headers(), true);
+    extraHeaders.forEach(out::putHeader);
+    out.end(body);
   }
 
   static ProviderError upstreamError(Throwable err, CompiledUpstream upstream) {
@@ -222,7 +265,14 @@ public final class Forwarder {
       if (done.get()) {
         return;
       }
-      observe(route.upstream(), resp, started, () -> relayNow(resp, extraHeaders));
+      observe(scopeOf(route.upstream(), req.headers()), request.model(), route.upstream().format(), resp, started,
+          () -> relayNow(resp, extraHeaders), body -> {
+            if (done.compareAndSet(false, true)) {
+              status = resp.statusCode();
+              relayWhole(resp, req.response(), body, extraHeaders);
+              settle(Usage.NONE, null);
+            }
+          });
     }
 
     private void relayNow(HttpClientResponse resp, Map<String, String> extraHeaders) {
@@ -276,7 +326,7 @@ public final class Forwarder {
           Usage usage = finalUsage();
           boolean estimated = !reported() && !usage.equals(Usage.NONE);
           settle(usage, estimated ? EstimateReason.NO_USAGE : null);
-          if (!estimated && status < 400 && usage.output() < planned.outputCap()) {
+          if (!estimated && status < 400 && !planned.settleAtReservation() && usage.output() < planned.outputCap()) {
             // what the model produced on its own: not cut short, not stopped by the caller's own cap
             outputs.record(planned.model(), caller.tier(), usage.output());
           }
@@ -309,13 +359,23 @@ public final class Forwarder {
     }
 
     private Usage usageSoFar() {
+      if (planned.settleAtReservation()) {
+        return reservation();
+      }
       if (tracker != null) {
         return tracker.usageSoFar(planned.inputEstimate());
       }
       return new Usage(planned.inputEstimate(), 0, 0, 0);
     }
 
+    private Usage reservation() {
+      return new Usage(planned.inputEstimate(), planned.outputCap(), 0, 0);
+    }
+
     private Usage finalUsage() {
+      if (planned.settleAtReservation()) {
+        return status >= 400 ? Usage.NONE : reservation();
+      }
       if (tracker != null) {
         return tracker.reportedUsage().orElseGet(() -> status >= 400 ? Usage.NONE : usageSoFar());
       }
@@ -331,12 +391,17 @@ public final class Forwarder {
     private void settle(Usage usage, EstimateReason estimated) {
       metrics.inflight().decrementAndGet();
       metrics.upstreamTime(System.nanoTime() - started);
-      String model = request.model();
+      String model = dev.ratekeeper.sidecar.metrics.MetricLabels.model(policy, request.model());
       String tier = caller.tier();
       boolean priced = planned.model() != null && planned.model().pricing() != null;
       long cost = priced ? usage.costMicros(planned.model().pricing()) : 0;
       EstimateReason reason = estimated != null ? estimated
           : !priced && usage.totalTokens() > 0 ? EstimateReason.UNPRICED : null;
+      if (planned.settleAtReservation()) {
+        // a batch: its usage comes later, in its results; it is charged what was reserved, at the batch price
+        cost = usage.totalTokens() == 0 ? 0 : planned.costMicros();
+        reason = usage.totalTokens() == 0 ? reason : EstimateReason.BATCH;
+      }
       if (reason != null) {
         metrics.estimatedCharge(reason.label());
       }
@@ -359,7 +424,9 @@ public final class Forwarder {
     /** Tokens were used on a model without pricing: the spend is unknown (charged as 0). */
     UNPRICED("unpriced"),
     /** The provider failed or timed out: charged nothing, though a call sent may still be billed. */
-    UPSTREAM_FAILED("upstream_failed");
+    UPSTREAM_FAILED("upstream_failed"),
+    /** A message batch: charged its reservation at the batch price; its usage comes later, in its results. */
+    BATCH("batch");
 
     private final String label;
 

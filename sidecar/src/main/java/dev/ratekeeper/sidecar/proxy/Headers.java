@@ -16,7 +16,8 @@ final class Headers {
 
   /**
    * The headers to send upstream: the client's, less hop-by-hop ones, {@code Host}, the length
-   * (recomputed), every {@code X-Ratekeeper-*} header and the policy's identity headers. With a
+   * (recomputed), {@code Expect} (the sidecar
+   * answers it), every {@code X-Ratekeeper-*} header and the policy's identity headers. With a
    * provider key configured, the client's credentials are replaced by it. Metered calls ask for an
    * uncompressed response, so usage can be read as it streams.
    */
@@ -31,8 +32,8 @@ final class Headers {
     for (var entry : in) {
       String name = entry.getKey().toLowerCase(Locale.ROOT);
       if (HOP_BY_HOP.contains(name) || listedInConnection.contains(name) || name.equals("host")
-          || name.equals("content-length") || name.startsWith("x-ratekeeper-") || name.equals(userHeader)
-          || name.equals(tierHeader) || name.equals(keyHeader) || name.equals(runHeader)) {
+          || name.equals("content-length") || name.equals("expect") || name.startsWith("x-ratekeeper-")
+          || name.equals(userHeader) || name.equals(tierHeader) || name.equals(keyHeader) || name.equals(runHeader)) {
         continue;
       }
       if (providerKey != null && (name.equals("authorization") || name.equals("x-api-key"))) {

@@ -58,11 +58,13 @@ final class LimitsEndpoint {
     }
     String modelName = req.getParam("model");
     identity.resolve(policy, req.headers()).onComplete(who -> {
-      if (who.failed()) {
-        Responses.unauthorized(req.response(), format, who.cause().getMessage());
+      if (who.failed() || !(who.result() instanceof IdentityResolver.Resolved resolved)) {
+        String why = who.failed() ? "the caller could not be identified"
+            : ((IdentityResolver.Refused) who.result()).message();
+        Responses.unauthorized(req.response(), format, why);
         return;
       }
-      Caller caller = who.result();
+      Caller caller = resolved.caller();
       CompiledTier tier = policy.tier(caller.tier()).orElseThrow();
       if (modelName != null && !tier.allowsModel(modelName)) {
         Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.FORBIDDEN,

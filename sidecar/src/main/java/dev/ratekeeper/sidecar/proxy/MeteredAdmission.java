@@ -99,7 +99,7 @@ final class MeteredAdmission {
     if (asked != null) {
       Integer marked = markedPriority(asked.strip(), priority);
       if (marked == null) {
-        deps.metrics().request(route.upstream().name(), request.model(), caller.tier(), "invalid");
+        deps.metrics().request(route.upstream().name(), label(), caller.tier(), "invalid");
         Responses.error(req.response(), format(), ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
             PRIORITY_HEADER + " must be interactive, batch or a number from 0 to 1000"));
         return;
@@ -109,14 +109,19 @@ final class MeteredAdmission {
     String named = req.headers().get(policy.identity().runHeader());
     if (named != null && !named.isBlank()) {
       if (named.strip().length() > MAX_RUN_LENGTH) {
-        deps.metrics().request(route.upstream().name(), request.model(), caller.tier(), "invalid");
+        deps.metrics().request(route.upstream().name(), label(), caller.tier(), "invalid");
         Responses.error(req.response(), format(), ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
             policy.identity().runHeader() + " is longer than " + MAX_RUN_LENGTH + " characters"));
         return;
       }
       run = named.strip();
     }
-    attempt();
+    attempt().onFailure(err -> {
+      // a stage threw: answer rather than leave the client waiting
+      deps.metrics().request(route.upstream().name(), label(), caller.tier(), "error");
+      Responses.error(req.response(), format(), ProviderError.of(ProviderError.Kind.INTERNAL,
+          "Ratekeeper could not process the request (" + err.getClass().getSimpleName() + ")"));
+    });
   }
 
   /** One try; completes with the ms to wait before the next one when queued, or -1 when this request is done. */
@@ -140,7 +145,7 @@ final class MeteredAdmission {
         return Future.succeededFuture(-1L);
       }
       if (decided.failed()) {
-        metrics.request(route.upstream().name(), request.model(), caller.tier(), "error");
+        metrics.request(route.upstream().name(), label(), caller.tier(), "error");
         Responses.error(req.response(), format(), ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
             "rate-limit store unavailable; try again shortly"));
         return Future.succeededFuture(-1L);
@@ -166,7 +171,7 @@ final class MeteredAdmission {
     if (queuedAtNanos >= 0) {
       deps.metrics().queueWait(System.nanoTime() - queuedAtNanos);
     }
-    deps.metrics().request(route.upstream().name(), request.model(), caller.tier(),
+    deps.metrics().request(route.upstream().name(), label(), caller.tier(),
         decision.limitedBy().isEmpty() && !shadowCooldown ? "allowed" : "shadow_limited");
     Map<String, String> headers = Responses.allowedHeaders(decision, policy.warnAtPercent());
     headers.putAll(rewrites);
@@ -178,7 +183,7 @@ final class MeteredAdmission {
 
   private boolean fallBack(Decision decision) {
     CompiledModel model = planned.model();
-    if (model == null || model.fallback() == null || fallbacks >= policy.models().size()
+    if (model == null || model.fallback() == null || fallbacks >= policy.models().size() || request.endpoint().batch()
         || !MODEL_DIMENSIONS.containsAll(decision.limitedBy())) {
       return false;
     }
@@ -255,7 +260,7 @@ final class MeteredAdmission {
 
   private boolean clamp(AdmitRequest ask, Decision decision) {
     CompiledModel model = planned.model();
-    if (!policy.clampMaxTokens() || clamped || model == null || model.pricing() == null
+    if (!policy.clampMaxTokens() || clamped || model == null || model.pricing() == null || request.endpoint().batch()
         || !request.endpoint().producesOutput() || decision.limitedBy().isEmpty() || !BUDGETS.containsAll(decision.limitedBy())) {
       return false;
     }
@@ -271,14 +276,18 @@ final class MeteredAdmission {
     if (cap >= planned.outputCap() || cap < Math.min(MIN_CLAMPED_TOKENS, planned.outputCap())) {
       return false;
     }
-    request.setOutputCap(cap);
+    long each = cap / request.choices();
+    if (each < 1) {
+      return false;
+    }
+    request.setOutputCap(each);
     AdmissionPlan.Result replanned = AdmissionPlan.plan(policy, caller, request);
     if (!(replanned instanceof AdmissionPlan.Planned next)) {
       return false;
     }
     clamped = true;
     planned = next;
-    rewrites.put("x-ratekeeper-max-tokens-clamped", Long.toString(cap));
+    rewrites.put("x-ratekeeper-max-tokens-clamped", Long.toString(each));
     return true;
   }
 
@@ -319,8 +328,12 @@ final class MeteredAdmission {
     if (queuedAtNanos >= 0) {
       deps.metrics().queueWait(System.nanoTime() - queuedAtNanos);
     }
-    ProxyServer.deny(deps.metrics(), req.response(), format(), route, request.model(), caller.tier(), decision);
+    ProxyServer.deny(deps.metrics(), req.response(), format(), route, label(), caller.tier(), decision);
     return Future.succeededFuture(-1L);
+  }
+
+  private String label() {
+    return dev.ratekeeper.sidecar.metrics.MetricLabels.model(policy, request.model());
   }
 
   private UpstreamFormat format() {

@@ -9,38 +9,56 @@ import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.metrics.MetricLabels;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.sidecar.wire.Endpoint;
+import dev.ratekeeper.sidecar.wire.EndpointTable;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
 import dev.ratekeeper.sidecar.wire.ProviderError;
 import dev.ratekeeper.sidecar.wire.RequestParser;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * The proxy the agent's SDK talks to. Routes {@code /<upstream>/...} and the bare provider paths;
- * metered calls are read whole under {@code --max-body}, parsed once, admitted in one limiter call,
- * then forwarded by the {@link Forwarder}, which streams the answer back and settles the
- * reservation. Other paths follow the policy's {@code unmeteredPaths}.
+ * The proxy the agent's SDK talks to. Each request passes these stages, each ending in a value the
+ * next one reads or an answer:
+ * <ol>
+ *   <li>the path is made canonical ({@link CanonicalPath}; 400 when it cannot be) and routed
+ *       ({@link Route}; 404 when no upstream serves it);</li>
+ *   <li>the endpoint table ({@link EndpointTable}) classifies it: a wrong method is a 405, an unknown
+ *       non-GET a 403, a billed endpoint that cannot be metered a 403 unless the policy allows it
+ *       (then request rates only), a free endpoint follows {@code unmeteredPaths};</li>
+ *   <li>metered calls: the body is read whole under {@link BodyReader}'s bounds, parsed and its input
+ *       estimated once (off the event loop when large), the caller identified, the reservation planned
+ *       and admitted ({@link MeteredAdmission}), then forwarded by the {@link Forwarder}, which
+ *       streams the answer back and settles the reservation.</li>
+ * </ol>
+ * Every stage runs guarded: any Throwable becomes a 500 in the provider's shape, never a hang.
  */
 public final class ProxyServer {
   private static final System.Logger LOG = System.getLogger(ProxyServer.class.getName());
+  /** Bodies larger than this are parsed and estimated on a worker thread, not the event loop. */
+  static final int OFF_LOOP_BYTES = 64 * 1024;
 
   private final Vertx vertx;
   private final Supplier<CompiledPolicy> policy;
   private final IdentityResolver identity;
-  private final LimitsEndpoint limits;
-  private final long maxBody;
+  private final Limits limits;
+  private final BodyReader bodies;
+  /** GET /ratekeeper/v1/limits: the sidecar's own, never forwarded. */
+  private final LimitsEndpoint agentLimits;
   private final String requestIdPrefix;
   private final AtomicLong requestSeq = new AtomicLong();
   private final Deps deps;
@@ -50,14 +68,22 @@ public final class ProxyServer {
   record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue,
       UpstreamCooldowns cooldowns) {}
 
+  /**
+   * The proxy port's bounds: one body's size, the bodies held at once, the time a metered body may
+   * take to arrive, and how long a connection may pass no bytes either way (which also bounds a
+   * client that stops in the middle of its headers; the headers' size is bounded by Vert.x's 8 KiB).
+   */
+  public record Limits(long maxBody, long maxInflightBody, long bodyTimeoutMs, long idleTimeoutMs) {}
+
   public ProxyServer(Vertx vertx, Supplier<CompiledPolicy> policy, LimiterStore limiter, IdentityResolver identity,
-      SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, long maxBody, String sidecarId) {
+      SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, Limits limits, String sidecarId) {
     this.vertx = vertx;
     this.policy = policy;
     this.identity = identity;
-    this.maxBody = maxBody;
+    this.limits = limits;
+    this.bodies = new BodyReader(vertx, limits.maxBody(), limits.maxInflightBody(), limits.bodyTimeoutMs());
     this.deps = new Deps(limiter, metrics, forwarder, new AdmissionQueue(vertx), cooldowns);
-    this.limits = new LimitsEndpoint(limiter, identity);
+    this.agentLimits = new LimitsEndpoint(limiter, identity);
     this.requestIdPrefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36) + "-";
   }
 
@@ -94,7 +120,8 @@ public final class ProxyServer {
     io.vertx.core.Promise<HttpServer> listening = io.vertx.core.Promise.promise();
     ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext().runOnContext(v ->
         vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
-                .setIdleTimeout(0).setDecompressionSupported(false))
+                .setIdleTimeout((int) limits.idleTimeoutMs()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
+                .setDecompressionSupported(false))
             .requestHandler(this::handle)
             .listen().onComplete(listening));
     return listening.future().onSuccess(servers::add);
@@ -105,36 +132,97 @@ public final class ProxyServer {
     return Future.all(servers.stream().map(HttpServer::close).toList()).mapEmpty();
   }
 
+  /** Bytes of request bodies this sidecar holds right now. */
+  public long inflightBodyBytes() {
+    return bodies.inflightBytes();
+  }
+
   void handle(HttpServerRequest req) {
     CompiledPolicy current = policy.get();
-    if (LimitsEndpoint.PATH.equals(req.path())) {
-      limits.handle(req, current); // the sidecar's own: never forwarded
+    guarded(req, guessFormat(req.uri()), () -> route(req, current));
+  }
+
+  private static UpstreamFormat guessFormat(String uri) {
+    return uri != null && uri.contains("/messages") ? UpstreamFormat.ANTHROPIC : UpstreamFormat.OPENAI;
+  }
+
+  private void route(HttpServerRequest req, CompiledPolicy current) {
+    CanonicalPath.Result target = CanonicalPath.of(req.uri());
+    if (target instanceof CanonicalPath.Refused refused) {
+      refuse(req, guessFormat(req.uri()), "unknown", ProviderError.Kind.INVALID_REQUEST,
+          "the request path cannot be made canonical: " + refused.reason());
       return;
     }
-    Route route = Route.resolve(current, req.uri()).orElse(null);
+    CanonicalPath.Canonical canonical = (CanonicalPath.Canonical) target;
+    if (LimitsEndpoint.PATH.equals(canonical.path())) {
+      agentLimits.handle(req, current); // the sidecar's own: never forwarded
+      return;
+    }
+    Route route = Route.resolve(current, req.method().name(), canonical).orElse(null);
     if (route == null) {
-      UpstreamFormat guess = req.path().contains("/messages") ? UpstreamFormat.ANTHROPIC : UpstreamFormat.OPENAI;
-      Responses.error(req.response(), guess, ProviderError.of(ProviderError.Kind.NOT_FOUND, "no upstream for "
-          + req.path() + ": use /<upstream>/... with one of " + current.upstreams().stream()
-          .map(u -> u.name()).toList()));
+      refuse(req, guessFormat(canonical.path()), "unknown", ProviderError.Kind.NOT_FOUND, "no upstream for "
+          + AdmissionPlan.quote(canonical.path()) + ": use /<upstream>/... with one of "
+          + current.upstreams().stream().map(u -> u.name()).toList());
       return;
     }
+    UpstreamFormat format = route.upstream().format();
+    if (!BodyReader.expectation(req, format)) {
+      return;
+    }
+    String call = req.method().name() + " " + AdmissionPlan.quote(route.path());
+    EndpointTable.Classification kind = route.classification();
     String upstream = route.upstream().name();
+    if (kind instanceof EndpointTable.WrongMethod wrong) {
+      req.response().putHeader("allow", String.join(", ", wrong.allowed()));
+      refuse(req, format, upstream, ProviderError.Kind.METHOD_NOT_ALLOWED,
+          call + ": method not allowed (allowed: " + String.join(", ", wrong.allowed()) + ")");
+    } else if (kind instanceof EndpointTable.Unknown unknown && !unknown.readOnly()) {
+      refuse(req, format, upstream, ProviderError.Kind.FORBIDDEN, call + " is not in Ratekeeper's endpoint table,"
+          + " so it cannot be metered; refused (see docs/endpoints.md)");
+    } else if (kind instanceof EndpointTable.Unmeterable billed) {
+      if (current.allows(billed.group())) {
+        gated(req, current, route, shadow -> requestsOnly(req, current, route));
+      } else {
+        refuse(req, format, upstream, ProviderError.Kind.FORBIDDEN, call + " is billed but Ratekeeper cannot meter"
+            + " it; refused (a policy may allow it with allowUnmeterable: [" + billed.group() + "])");
+      }
+    } else if (kind instanceof EndpointTable.Metered metered) {
+      gated(req, current, route, shadow -> bodies.read(req, format, (body, release) -> guarded(req, format, () ->
+          prepare(req, current, route, metered.endpoint(), body, release, shadow))));
+    } else {
+      unmetered(req, current, route);
+    }
+  }
+
+  /** Answers a refusal decided before the body was read; the connection closes after it. */
+  private void refuse(HttpServerRequest req, UpstreamFormat format, String upstream, ProviderError.Kind kind,
+      String message) {
+    deps.metrics().request(upstream, "none", "none", kind == ProviderError.Kind.NOT_FOUND ? "invalid" : "refused");
+    BodyReader.closeAfter(req);
+    Responses.error(req.response(), format, ProviderError.of(kind, message));
+  }
+
+  /**
+   * Runs {@code then} unless a cooldown of the call's credential ({@link CooldownScope}) answers the
+   * request first; {@code then} learns whether, in Shadow mode, the cooldown would have blocked.
+   */
+  private void gated(HttpServerRequest req, CompiledPolicy current, Route route, Consumer<Boolean> then) {
+    String upstream = deps.forwarder().scopeOf(route.upstream(), req.headers()).key();
     UpstreamCooldowns.Verdict cooldown = deps.cooldowns().check(upstream);
     if (cooldown instanceof UpstreamCooldowns.Open open && !current.shadow()) {
       coolingDown(req, route, open.remainingMs());
     } else if (cooldown instanceof UpstreamCooldowns.HalfOpen && !current.shadow()) {
-      req.pause();
-      deps.cooldowns().tryProbe(upstream).onComplete(won -> {
-        req.resume();
+      pause(req);
+      deps.cooldowns().tryProbe(upstream).onComplete(won -> guarded(req, route.upstream().format(), () -> {
+        resume(req);
         if (won.succeeded() && won.result()) {
-          proceed(req, current, route, false);
+          then.accept(false);
         } else {
           coolingDown(req, route, UpstreamCooldowns.HALF_OPEN_RETRY_MS);
         }
-      });
+      }));
     } else {
-      proceed(req, current, route, cooldown instanceof UpstreamCooldowns.Open);
+      then.accept(cooldown instanceof UpstreamCooldowns.Open);
     }
   }
 
@@ -144,85 +232,114 @@ public final class ProxyServer {
     Responses.cooldown(req.response(), route.upstream().format(), route.upstream().name(), remainingMs);
   }
 
-  /** {@code shadowCooldown}: in Shadow mode, the upstream's cooldown would have blocked this request. */
-  private void proceed(HttpServerRequest req, CompiledPolicy current, Route route, boolean shadowCooldown) {
-    if (route.endpoint().isPresent() && req.method() == HttpMethod.POST) {
-      readBody(req, route, body -> metered(req, current, route, route.endpoint().get(), body, shadowCooldown));
-    } else {
-      unmetered(req, current, route);
-    }
-  }
-
-  private void readBody(HttpServerRequest req, Route route, java.util.function.Consumer<Buffer> then) {
+  /**
+   * Parses and estimates the body, on a worker thread when it is large; its bytes count against
+   * {@code --max-inflight-body} until then ({@code release}).
+   */
+  private void prepare(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint, Buffer body,
+      Runnable release, boolean shadowCooldown) {
     UpstreamFormat format = route.upstream().format();
-    String declared = req.getHeader("content-length");
-    if (declared != null) {
-      try {
-        if (Long.parseLong(declared.trim()) > maxBody) {
-          tooLarge(req, format);
-          return;
-        }
-      } catch (NumberFormatException e) {
-        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
-            "content-length is not a number"));
-        return;
-      }
+    Future<RequestParser.Result> parsed;
+    try {
+      byte[] bytes = body.getBytes();
+      parsed = bytes.length > OFF_LOOP_BYTES
+          ? vertx.executeBlocking(() -> parseAndEstimate(endpoint, bytes), false)
+          : Future.succeededFuture(parseAndEstimate(endpoint, bytes));
+    } catch (Throwable t) {
+      parsed = Future.failedFuture(t);
     }
-    Buffer body = Buffer.buffer();
-    boolean[] over = {false};
-    req.handler(chunk -> {
-      if (over[0]) {
-        return;
-      }
-      if ((long) body.length() + chunk.length() > maxBody) {
-        over[0] = true;
-        tooLarge(req, format);
+    parsed.onComplete(done -> guarded(req, format, () -> {
+      release.run();
+      if (done.failed()) {
+        failed(req, format, done.cause());
+      } else if (done.result() instanceof RequestParser.Invalid invalid) {
+        deps.metrics().request(route.upstream().name(), "unknown", "unknown", "invalid");
+        Responses.error(req.response(), format, invalid.error());
       } else {
-        body.appendBuffer(chunk);
+        metered(req, current, route, ((RequestParser.Parsed) done.result()).request(), body, shadowCooldown);
       }
-    });
-    req.endHandler(v -> {
-      if (!over[0]) {
-        then.accept(body);
-      }
-    });
+    }));
   }
 
-  private void tooLarge(HttpServerRequest req, UpstreamFormat format) {
-    req.response().putHeader("connection", "close");
-    Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.TOO_LARGE,
-        "request body exceeds the sidecar's limit of " + maxBody + " bytes (--max-body)"));
+  private static RequestParser.Result parseAndEstimate(Endpoint endpoint, byte[] bytes) {
+    RequestParser.Result result = RequestParser.parse(endpoint, bytes);
+    if (result instanceof RequestParser.Parsed parsed) {
+      parsed.request().estimateInput();
+    }
+    return result;
   }
 
-  private void metered(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint, Buffer body,
+  private void metered(HttpServerRequest req, CompiledPolicy current, Route route, MeteredRequest request, Buffer body,
       boolean shadowCooldown) {
     UpstreamFormat format = route.upstream().format();
-    HttpServerResponse resp = req.response();
-    RequestParser.Result parsed = RequestParser.parse(endpoint, body.getBytes());
-    if (parsed instanceof RequestParser.Invalid invalid) {
-      deps.metrics().request(route.upstream().name(), "unknown", "unknown", "invalid");
-      Responses.error(resp, format, invalid.error());
-      return;
-    }
-    MeteredRequest request = ((RequestParser.Parsed) parsed).request();
-    identity.resolve(current, req.headers()).onComplete(who -> {
-      if (who.failed()) {
-        deps.metrics().request(route.upstream().name(), request.model(), "unknown", "unauthorized");
-        Responses.unauthorized(resp, format, who.cause().getMessage());
+    String label = MetricLabels.model(current, request.model());
+    CooldownScope modelScope = deps.forwarder().scopeOf(route.upstream(), req.headers()).model(request.model());
+    if (modelScope != null && deps.cooldowns().check(modelScope.key()) instanceof UpstreamCooldowns.Open open) {
+      if (!current.shadow()) {
+        coolingDown(req, route, open.remainingMs());
         return;
       }
-      Caller caller = who.result();
+      shadowCooldown = true;
+    }
+    boolean shadowed = shadowCooldown;
+    identify(req, current, route, label, caller -> {
       AdmissionPlan.Result plan = AdmissionPlan.plan(current, caller, request);
       if (plan instanceof AdmissionPlan.Refused refused) {
-        deps.metrics().request(route.upstream().name(), request.model(), caller.tier(), "invalid");
-        Responses.error(resp, format, refused.error());
+        deps.metrics().request(route.upstream().name(), label, caller.tier(), "invalid");
+        Responses.error(req.response(), format, refused.error());
         return;
       }
-      AdmissionPlan.Planned planned = (AdmissionPlan.Planned) plan;
       request.requestStreamUsage();
-      new MeteredAdmission(deps, req, current, route, request, body, caller, planned, this::nextRequestId,
-          shadowCooldown).start();
+      new MeteredAdmission(deps, req, current, route, request, body, caller, (AdmissionPlan.Planned) plan,
+          this::nextRequestId, shadowed).start();
     });
+  }
+
+  /**
+   * Identifies the caller and runs {@code then} with it, or answers: 401 for an unknown or missing
+   * required key, 429 while unknown keys are rate limited, and — when the key could not be looked up
+   * because the store is away — the policy's {@code onStoreUnavailable}: FailClosed answers 503;
+   * FailOpen and LocalFallback go on as the anonymous user of the default tier (whose limits the
+   * degraded store then applies, in memory under LocalFallback).
+   */
+  private void identify(HttpServerRequest req, CompiledPolicy current, Route route, String label,
+      Consumer<Caller> then) {
+    UpstreamFormat format = route.upstream().format();
+    pause(req); // the body stays unread until the request is forwarded or refused
+    identity.resolve(current, req.headers()).onComplete(who -> guarded(req, format, () -> {
+      if (who.failed()) {
+        failed(req, format, who.cause());
+        return;
+      }
+      IdentityResolver.Resolution resolution = who.result();
+      if (resolution instanceof IdentityResolver.Resolved resolved) {
+        then.accept(resolved.caller());
+        return;
+      }
+      IdentityResolver.Refused refused = (IdentityResolver.Refused) resolution;
+      if (refused.reason() == IdentityResolver.Reason.STORE_UNAVAILABLE
+          && current.onStoreUnavailable() != dev.ratekeeper.policy.api.StoreFailureMode.FailClosed) {
+        then.accept(IdentityResolver.unverified(current));
+        return;
+      }
+      resume(req);
+      BodyReader.closeAfter(req);
+      switch (refused.reason()) {
+        case UNKNOWN_KEY, KEY_REQUIRED -> {
+          deps.metrics().request(route.upstream().name(), label, "unknown", "unauthorized");
+          Responses.unauthorized(req.response(), format, refused.message());
+        }
+        case TOO_MANY_UNKNOWN_KEYS -> {
+          deps.metrics().request(route.upstream().name(), label, "unknown", "unauthorized");
+          Responses.retryLater(req.response(), format, refused.retryAfterMs(), refused.message());
+        }
+        default -> {
+          deps.metrics().request(route.upstream().name(), label, "unknown", "error");
+          Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
+              refused.message() + "; try again shortly (onStoreUnavailable: FailClosed)"));
+        }
+      }
+    }));
   }
 
   /** Answers a denial (429, or 400 when it could never pass) and counts it. */
@@ -233,46 +350,90 @@ public final class ProxyServer {
     Responses.denied(resp, format, verdict);
   }
 
+  /** A free endpoint, or an unknown GET: the policy's {@code unmeteredPaths}. */
   private void unmetered(HttpServerRequest req, CompiledPolicy current, Route route) {
     UpstreamFormat format = route.upstream().format();
     UnmeteredPaths mode = current.unmeteredPaths();
     if (mode == UnmeteredPaths.Deny) {
-      Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.FORBIDDEN,
-          req.method() + " " + route.upstreamPath() + " is not allowed through Ratekeeper (unmeteredPaths: Deny)"));
+      refuse(req, format, route.upstream().name(), ProviderError.Kind.FORBIDDEN, req.method() + " "
+          + AdmissionPlan.quote(route.path()) + " is not allowed through Ratekeeper (unmeteredPaths: Deny)");
       return;
     }
-    req.pause();
-    if (mode == UnmeteredPaths.PassThrough) {
-      deps.metrics().request(route.upstream().name(), "none", "none", "passthrough");
-      deps.forwarder().forwardUnmetered(req, current, route, Map.of());
-      return;
-    }
-    identity.resolve(current, req.headers()).onComplete(who -> {
-      if (who.failed()) {
-        req.resume();
-        Responses.unauthorized(req.response(), format, who.cause().getMessage());
-        return;
+    gated(req, current, route, shadow -> {
+      if (mode == UnmeteredPaths.PassThrough) {
+        pause(req);
+        deps.metrics().request(route.upstream().name(), "none", "none", "passthrough");
+        BodyReader.continueIfExpected(req);
+        deps.forwarder().forwardUnmetered(req, current, route, Map.of());
+      } else {
+        requestsOnly(req, current, route);
       }
-      Caller caller = who.result();
+    });
+  }
+
+  /** Request rates only: the caller's tier request rate and the global one; no tokens, budget or model. */
+  private void requestsOnly(HttpServerRequest req, CompiledPolicy current, Route route) {
+    UpstreamFormat format = route.upstream().format();
+    identify(req, current, route, "none", caller -> {
       CompiledTier tier = current.tier(caller.tier()).orElseThrow();
       String requestId = nextRequestId();
-      deps.limiter().admit(AdmitRequest.requestsOnly(current, requestId, caller.user(), tier)).onComplete(decided -> {
-        if (decided.failed()) {
-          req.resume();
-          Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
-              "rate-limit store unavailable; try again shortly"));
-          return;
-        }
-        Decision verdict = decided.result();
-        if (!verdict.allowed()) {
-          req.resume();
-          deny(deps.metrics(), req.response(), format, route, "none", caller.tier(), verdict);
-          return;
-        }
-        deps.metrics().request(route.upstream().name(), "none", caller.tier(), "allowed");
-        deps.forwarder().forwardUnmetered(req, current, route, Responses.allowedHeaders(verdict, current.warnAtPercent()));
-      });
+      deps.limiter().admit(AdmitRequest.requestsOnly(current, requestId, caller.user(), tier))
+          .onComplete(decided -> guarded(req, format, () -> {
+            if (decided.failed()) {
+              resume(req);
+              deps.metrics().request(route.upstream().name(), "none", caller.tier(), "error");
+              Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
+                  "rate-limit store unavailable; try again shortly"));
+              return;
+            }
+            Decision verdict = decided.result();
+            if (!verdict.allowed()) {
+              resume(req);
+              BodyReader.closeAfter(req);
+              deny(deps.metrics(), req.response(), format, route, "none", caller.tier(), verdict);
+              return;
+            }
+            deps.metrics().request(route.upstream().name(), "none", caller.tier(), "allowed");
+            BodyReader.continueIfExpected(req);
+            deps.forwarder().forwardUnmetered(req, current, route,
+                Responses.allowedHeaders(verdict, current.warnAtPercent()));
+          }));
     });
+  }
+
+  /** Pauses the body's arrival, unless it has all arrived already. */
+  private static void pause(HttpServerRequest req) {
+    if (!req.isEnded()) {
+      req.pause();
+    }
+  }
+
+  private static void resume(HttpServerRequest req) {
+    if (!req.isEnded()) {
+      req.resume();
+    }
+  }
+
+  /** Runs a stage; any Throwable it throws is answered with a 500 in the provider's shape. */
+  private void guarded(HttpServerRequest req, UpstreamFormat format, Runnable stage) {
+    try {
+      stage.run();
+    } catch (Throwable t) {
+      failed(req, format, t);
+    }
+  }
+
+  private void failed(HttpServerRequest req, UpstreamFormat format, Throwable t) {
+    LOG.log(System.Logger.Level.WARNING, "request " + req.method() + " failed in the sidecar", t);
+    try {
+      resume(req);
+      deps.metrics().request("unknown", "unknown", "unknown", "error");
+      BodyReader.closeAfter(req);
+      Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INTERNAL,
+          "Ratekeeper could not process the request (" + t.getClass().getSimpleName() + ")"));
+    } catch (Throwable again) {
+      req.connection().close();
+    }
   }
 
   /** Unique across sidecars and restarts: sidecar id, a per-start nonce, a sequence number. */

@@ -22,11 +22,24 @@ final class Responses {
     if (resp.ended() || resp.closed()) {
       return;
     }
+    if (resp.headWritten()) {
+      // an answer is already on its way: it can only be cut short
+      resp.reset();
+      return;
+    }
     resp.setStatusCode(error.status()).putHeader("content-type", "application/json").end(error.body(format));
   }
 
   static void unauthorized(HttpServerResponse resp, UpstreamFormat format, String message) {
     error(resp, format, ProviderError.of(ProviderError.Kind.UNAUTHORIZED, message));
+  }
+
+  /** A 429 that is not a limit of the policy (too many unknown keys): {@code retry-after} only. */
+  static void retryLater(HttpServerResponse resp, UpstreamFormat format, long retryAfterMs, String message) {
+    long ms = Math.max(1, retryAfterMs);
+    resp.putHeader("retry-after", Long.toString((ms + 999) / 1000));
+    resp.putHeader("retry-after-ms", Long.toString(ms));
+    error(resp, format, ProviderError.of(ProviderError.Kind.RATE_LIMITED, message));
   }
 
   /**

@@ -27,7 +27,7 @@ final class LocalShare {
         new CompiledGlobal(rate(policy.global().requests(), sidecars), rate(policy.global().tokensPerMinute(), sidecars),
             budget(policy.global().budget(), sidecars)),
         policy.warnAtPercent(), policy.clampMaxTokens(), policy.upstreams(), policy.unmeteredPaths(),
-        policy.onStoreUnavailable(), policy.refuseUnpricedModels());
+        policy.onStoreUnavailable(), policy.allowUnmeterable(), policy.refuseUnpricedModels());
   }
 
   private static CompiledTier tier(CompiledTier t, int n) {

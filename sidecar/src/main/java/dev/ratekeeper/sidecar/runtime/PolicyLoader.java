@@ -64,7 +64,8 @@ public final class PolicyLoader {
       return Future.succeededFuture(new CompiledPolicy(policy.schemaVersion(), id, policy.revision(), policy.mode(),
           policy.identity(), policy.defaultTier(), policy.defaultMaxTokens(), policy.tiers(), policy.users(),
           policy.models(), policy.global(), policy.warnAtPercent(), policy.clampMaxTokens(), policy.upstreams(),
-          policy.unmeteredPaths(), policy.onStoreUnavailable()));
+          policy.unmeteredPaths(), policy.onStoreUnavailable(), policy.allowUnmeterable(),
+          policy.refuseUnpricedModels()));
     } catch (RuntimeException e) {
       return Future.failedFuture(new PolicyLoadException("revision " + rev + " of " + id + ": " + e.getMessage()));
     }

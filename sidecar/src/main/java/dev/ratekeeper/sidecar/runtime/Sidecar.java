@@ -17,8 +17,8 @@ import dev.ratekeeper.sidecar.store.RedisLink;
 import dev.ratekeeper.sidecar.store.RedisTime;
 import dev.ratekeeper.sidecar.resilience.ResilientLimiterStore;
 import dev.ratekeeper.policy.api.StoreFailureMode;
+import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
-import dev.ratekeeper.policy.compile.CompiledUpstream;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -130,19 +130,23 @@ public final class Sidecar implements AutoCloseable {
       Forwarder forwarder = new Forwarder(vertx, config.upstreamOverrides(), config.upstreamKeys(),
           config.connectTimeoutMs(), config.upstreamTimeoutMs(), store, metrics, new Forwarder.UpstreamObserver() {
             @Override
-            public Future<Void> throttled(CompiledUpstream upstream, MultiMap headers) {
-              return cooldowns.onThrottle(upstream.name(), headers)
+            public Future<Void> throttled(CooldownScope scope, MultiMap headers) {
+              return cooldowns.onThrottle(scope.key(), headers)
                   .onFailure(e -> LOG.log(System.Logger.Level.WARNING, "cooldown not shared: " + e));
             }
 
             @Override
-            public void answered(CompiledUpstream upstream, long sentNanos, MultiMap headers) {
-              cooldowns.onSuccess(upstream.name(), sentNanos);
-              cooldowns.onAnswer(upstream.name(), headers);
+            public void answered(CooldownScope scope, CooldownScope quotaScope, long sentNanos, MultiMap headers) {
+              cooldowns.onSuccess(scope.key(), sentNanos);
+              if (!quotaScope.equals(scope)) {
+                cooldowns.onSuccess(quotaScope.key(), sentNanos);
+              }
+              cooldowns.onAnswer(quotaScope.key(), headers);
             }
           });
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,
-          config.maxBodyBytes(), config.sidecarId());
+          new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.bodyTimeoutMs(),
+              config.idleTimeoutMs()), config.sidecarId());
       this.proxy = proxy;
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {
@@ -214,6 +218,11 @@ public final class Sidecar implements AutoCloseable {
 
   public int adminPort() {
     return adminServer.actualPort();
+  }
+
+  /** Bytes of request bodies the proxy holds right now. */
+  public long inflightBodyBytes() {
+    return proxy.inflightBodyBytes();
   }
 
   public CompiledPolicy policy() {

@@ -13,7 +13,9 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The shared cooldown of each upstream after the provider's 429 or 529, with a circuit breaker.
+ * The shared cooldowns after the provider's 429 or 529, with a circuit breaker, each kept per
+ * {@link CooldownScope} (upstream, credential, and the model when the provider says the limit is the
+ * model's): the methods take a scope's {@link CooldownScope#key() key}.
  *
  * <p>The sidecar that sees the provider's throttle runs {@code cooldown.lua} (start or keep the
  * cooldown; a new episode in a row doubles it, capped at 60 s) and announces it on the policy's
@@ -72,6 +74,9 @@ public final class UpstreamCooldowns {
   public String channel() {
     return keys.cooldownChannel();
   }
+
+  /** At most this many scopes are remembered; past it, ended cooldowns are forgotten first. */
+  static final int MAX_SCOPES = 10_000;
 
   public Verdict check(String upstream) {
     State state = states.get(upstream);
@@ -161,10 +166,10 @@ public final class UpstreamCooldowns {
         .compose(r -> redis.publish(keys.cooldownChannel(), upstream + " 0 0")).mapEmpty();
   }
 
-  /** An announcement from another sidecar: {@code <upstream> <remaining ms> <strikes>}. */
+  /** An announcement from another sidecar: {@code <scope key> <remaining ms> <strikes>}. */
   public void onAnnouncement(String message) {
     String[] parts = message.trim().split(" ");
-    if (parts.length == 3) {
+    if (parts.length == 3 && parts[0].length() <= 512) {
       try {
         apply(parts[0], Long.parseLong(parts[1]), Integer.parseInt(parts[2]));
       } catch (NumberFormatException ignored) {
@@ -173,13 +178,29 @@ public final class UpstreamCooldowns {
     }
   }
 
-  /** Reads cooldowns already running (a sidecar that starts, or missed announcements). */
+  /**
+   * Reads cooldowns already running (a sidecar that starts, or missed announcements): the
+   * credential-wide scopes of the sidecar-held key and of calls without a key, for each of
+   * {@code upstreams}, and every scope this sidecar knows with a cooldown or strikes. Scopes of
+   * client keys and models this sidecar has not seen arrive by announcement.
+   */
   public Future<Void> refresh(List<String> upstreams) {
     if (redis == null) {
       return Future.succeededFuture();
     }
-    Future<Void> all = Future.succeededFuture();
+    java.util.Set<String> scopes = new java.util.LinkedHashSet<>();
     for (String upstream : upstreams) {
+      scopes.add(upstream + "~" + CooldownScope.SIDECAR);
+      scopes.add(upstream + "~" + CooldownScope.NONE);
+    }
+    long now = System.nanoTime();
+    states.forEach((scope, state) -> {
+      if (scopes.size() < 256 && (state.strikes > 0 || state.untilNanos - now > 0)) {
+        scopes.add(scope);
+      }
+    });
+    Future<Void> all = Future.succeededFuture();
+    for (String upstream : scopes) {
       all = all.compose(v -> redis.pttl(keys.cooldown(upstream)).compose(ttl -> redis.get(keys.cooldownStrikes(upstream))
           .map(strikes -> {
             long remaining = ttl == null ? -1 : ttl.toLong();
@@ -194,6 +215,13 @@ public final class UpstreamCooldowns {
   }
 
   private void apply(String upstream, long remainingMs, int strikes) {
+    if (states.size() >= MAX_SCOPES && !states.containsKey(upstream)) {
+      long now = System.nanoTime();
+      states.entrySet().removeIf(e -> e.getValue().strikes == 0 && e.getValue().untilNanos - now <= 0);
+      if (states.size() >= MAX_SCOPES && remainingMs <= 0) {
+        return;
+      }
+    }
     State state = states.computeIfAbsent(upstream, u -> new State());
     state.probing.set(false);
     state.untilNanos = System.nanoTime() + remainingMs * 1_000_000;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.List;
 
 /**
  * A metered call's body, parsed once. The sidecar may rewrite it (model fallback, output cap,
@@ -20,11 +21,21 @@ public final class MeteredRequest {
   private Long outputCap;
   private final boolean stream;
   private final boolean clientAskedForUsage;
+  private final int choices;
+  private final List<MeteredRequest> parts;
+  private long inputEstimate = -1;
   private boolean injectedUsageRequest;
   private boolean rewritten;
 
   MeteredRequest(Endpoint endpoint, ObjectNode body, String model, String capField, Long outputCap, boolean stream,
-      boolean clientAskedForUsage) {
+      boolean clientAskedForUsage, int choices) {
+    this(endpoint, body, model, capField, outputCap, stream, clientAskedForUsage, choices, List.of());
+  }
+
+  private MeteredRequest(Endpoint endpoint, ObjectNode body, String model, String capField, Long outputCap,
+      boolean stream, boolean clientAskedForUsage, int choices, List<MeteredRequest> parts) {
+    this.choices = choices;
+    this.parts = List.copyOf(parts);
     this.endpoint = endpoint;
     this.body = body;
     this.originalModel = model;
@@ -32,6 +43,51 @@ public final class MeteredRequest {
     this.outputCap = outputCap;
     this.stream = stream;
     this.clientAskedForUsage = clientAskedForUsage;
+  }
+
+  /** A message batch: its requests ({@link #parts()}) are what admission checks and sums. */
+  static MeteredRequest batch(Endpoint endpoint, ObjectNode body, List<MeteredRequest> parts) {
+    return new MeteredRequest(endpoint, body, parts.get(0).model(), null, null, false, false, 1, parts);
+  }
+
+  /** The requests of a batch, in order; empty for a single call. */
+  public List<MeteredRequest> parts() {
+    return parts;
+  }
+
+  /** How many answers the call generates and is billed for ({@code n}, {@code best_of}); 1 by default. */
+  public int choices() {
+    return choices;
+  }
+
+  /** Estimated input tokens (for a batch: of all its requests); see {@link #estimateInput()}. */
+  public long inputEstimate() {
+    if (inputEstimate < 0) {
+      estimateInput();
+    }
+    return inputEstimate;
+  }
+
+  /**
+   * Estimates the input once ({@link TokenEstimator}); may take a while on large bodies, so the
+   * proxy calls it off the event loop for those.
+   */
+  public void estimateInput() {
+    if (parts.isEmpty()) {
+      inputEstimate = TokenEstimator.estimateInput(endpoint.format(), originalModel, body);
+    } else {
+      long sum = 0;
+      for (MeteredRequest part : parts) {
+        part.estimateInput();
+        sum += part.inputEstimate;
+      }
+      inputEstimate = sum;
+    }
+  }
+
+  /** A request of this batch was rewritten (its output cap set): the batch is forwarded re-serialized. */
+  public void markRewritten() {
+    rewritten = true;
   }
 
   public Endpoint endpoint() {
@@ -49,7 +105,7 @@ public final class MeteredRequest {
 
   /** The model the request now names (after a fallback rewrite). */
   public String model() {
-    return body.path("model").asText();
+    return parts.isEmpty() ? body.path("model").asText() : parts.get(0).model();
   }
 
   /** The output cap the request names, or null when it names none. */

@@ -18,10 +18,15 @@ public record ProviderError(int status, Kind kind, String message) {
     UNAUTHORIZED(401, "authentication_error", "invalid_request_error", "invalid_api_key"),
     FORBIDDEN(403, "permission_error", "invalid_request_error", "forbidden"),
     NOT_FOUND(404, "not_found_error", "invalid_request_error", "not_found"),
+    METHOD_NOT_ALLOWED(405, "invalid_request_error", "invalid_request_error", "method_not_allowed"),
+    REQUEST_TIMEOUT(408, "timeout_error", "invalid_request_error", "request_timeout"),
     TOO_LARGE(413, "request_too_large", "invalid_request_error", "request_too_large"),
+    EXPECTATION_FAILED(417, "invalid_request_error", "invalid_request_error", "expectation_failed"),
     RATE_LIMITED(429, "rate_limit_error", "requests", "rate_limit_exceeded"),
     BUDGET_EXHAUSTED(429, "rate_limit_error", "insufficient_quota", "insufficient_quota"),
+    INTERNAL(500, "api_error", "server_error", "internal_error"),
     UPSTREAM_FAILED(502, "api_error", "server_error", "bad_gateway"),
+    BUSY(503, "overloaded_error", "server_error", "server_busy"),
     STORE_UNAVAILABLE(503, "api_error", "server_error", "service_unavailable"),
     UPSTREAM_TIMEOUT(504, "api_error", "server_error", "timeout");
 

@@ -1,16 +1,35 @@
 package dev.ratekeeper.sidecar.wire;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 
-/** Parses a metered call's body once and reads what admission needs. Bad input is a value, not an exception. */
+/**
+ * Parses a metered call's body once and reads what admission needs. Bad input is a value, not an
+ * exception. Strict, so the sidecar and the provider cannot read one body two ways: anything after
+ * the object is malformed JSON, a member named twice is refused ({@code STRICT_DUPLICATE_DETECTION}:
+ * parsers differ on which one wins), and nesting deeper than {@value #MAX_DEPTH} is refused.
+ */
 public final class RequestParser {
-  /** Strict about the whole body: anything after the object (a second object, stray bytes) is malformed JSON. */
-  private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  static final int MAX_DEPTH = 128;
+  /** Anthropic's own limit on the requests of one message batch. */
+  static final int MAX_BATCH_REQUESTS = 100_000;
+  /** OpenAI's own limit on {@code n}. */
+  static final int MAX_CHOICES = 128;
+  private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build())
+      .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .build())
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final String[] CAP_FIELDS = {"max_tokens", "max_completion_tokens", "max_output_tokens"};
 
   private RequestParser() {}
@@ -24,8 +43,11 @@ public final class RequestParser {
 
   public static Result parse(Endpoint endpoint, byte[] bytes) {
     JsonNode root;
-    try {
-      root = JSON.readTree(bytes);
+    try (JsonParser parser = JSON.createParser(bytes)) {
+      root = JSON.readTree(parser);
+      if (root != null && parser.nextToken() != null) {
+        return invalid("request body is not valid JSON: trailing content after the object");
+      }
     } catch (JsonProcessingException e) {
       return invalid("request body is not valid JSON: " + e.getOriginalMessage());
     } catch (IOException e) {
@@ -34,9 +56,36 @@ public final class RequestParser {
     if (!(root instanceof ObjectNode body)) {
       return invalid("request body must be a JSON object");
     }
+    return endpoint.batch() ? batch(endpoint, body) : call(endpoint, body, "");
+  }
+
+  /** An Anthropic message batch: each {@code requests[i].params} is read as a message call. */
+  private static Result batch(Endpoint endpoint, ObjectNode body) {
+    if (!(body.get("requests") instanceof ArrayNode requests) || requests.isEmpty()) {
+      return invalid("requests: field required (a non-empty array)");
+    }
+    if (requests.size() > MAX_BATCH_REQUESTS) {
+      return invalid("requests: at most " + MAX_BATCH_REQUESTS + " in one batch, got " + requests.size());
+    }
+    List<MeteredRequest> parts = new ArrayList<>(requests.size());
+    for (int i = 0; i < requests.size(); i++) {
+      JsonNode params = requests.get(i).path("params");
+      if (!(params instanceof ObjectNode call)) {
+        return invalid("requests[" + i + "].params: field required (an object)");
+      }
+      Result part = call(Endpoint.ANTHROPIC_MESSAGES, call, "requests[" + i + "].params.");
+      if (part instanceof Invalid) {
+        return part;
+      }
+      parts.add(((Parsed) part).request());
+    }
+    return new Parsed(MeteredRequest.batch(endpoint, body, parts));
+  }
+
+  private static Result call(Endpoint endpoint, ObjectNode body, String at) {
     JsonNode model = body.get("model");
     if (model == null || !model.isTextual() || model.textValue().isBlank()) {
-      return invalid("model: field required (a non-empty string)");
+      return invalid(at + "model: field required (a non-empty string)");
     }
     String capField = null;
     Long cap = null;
@@ -45,8 +94,8 @@ public final class RequestParser {
       if (value == null || value.isNull()) {
         continue;
       }
-      if (!value.canConvertToLong() || !value.isIntegralNumber() || value.asLong() < 1) {
-        return invalid(field + ": must be a positive integer");
+      if (!positiveLong(value)) {
+        return invalid(at + field + ": must be a positive integer");
       }
       if (capField == null) {
         capField = field;
@@ -55,14 +104,32 @@ public final class RequestParser {
         cap = Math.max(cap, value.asLong());
       }
     }
+    int choices = 1;
+    if (endpoint == Endpoint.OPENAI_CHAT || endpoint == Endpoint.OPENAI_COMPLETIONS) {
+      // n answers (completions: best_of generated, n returned) are each up to the cap, and billed
+      for (String field : new String[] {"n", "best_of"}) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+          continue;
+        }
+        if (!positiveLong(value) || value.asLong() > MAX_CHOICES) {
+          return invalid(at + field + ": must be an integer from 1 to " + MAX_CHOICES);
+        }
+        choices = Math.max(choices, value.asInt());
+      }
+    }
     JsonNode stream = body.get("stream");
     if (stream != null && !stream.isNull() && !stream.isBoolean()) {
-      return invalid("stream: must be a boolean");
+      return invalid(at + "stream: must be a boolean");
     }
     JsonNode options = body.get("stream_options");
     boolean askedUsage = options != null && options.path("include_usage").asBoolean(false);
     return new Parsed(new MeteredRequest(endpoint, body, model.textValue(), capField, cap,
-        stream != null && stream.asBoolean(false), askedUsage));
+        stream != null && stream.asBoolean(false), askedUsage, choices));
+  }
+
+  private static boolean positiveLong(JsonNode value) {
+    return value.canConvertToLong() && value.isIntegralNumber() && value.asLong() >= 1;
   }
 
   private static Invalid invalid(String message) {

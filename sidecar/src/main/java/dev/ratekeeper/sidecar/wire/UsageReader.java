@@ -49,11 +49,12 @@ public final class UsageReader {
 
   /** Normalizes one {@code usage} object of {@code endpoint}'s format. */
   static Optional<Usage> fromNode(Endpoint endpoint, JsonNode usage) {
-    if (usage == null || !usage.isObject()) {
+    if (usage == null || !usage.isObject() || endpoint.batch()) {
+      // a batch's usage is in its results, read later by the client, not in this answer
       return Optional.empty();
     }
     return Optional.of(switch (endpoint) {
-      case ANTHROPIC_MESSAGES -> new Usage(
+      case ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGE_BATCHES -> new Usage(
           usage.path("input_tokens").asLong(0),
           usage.path("output_tokens").asLong(0),
           usage.path("cache_read_input_tokens").asLong(0),

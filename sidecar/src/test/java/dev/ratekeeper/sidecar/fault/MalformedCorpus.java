@@ -152,26 +152,29 @@ final class MalformedCorpus {
       out.add(new Case("query string, model missing", "POST", e.path() + "?beta=true", "application/json",
           e.with("model", null).getBytes(UTF_8), false, 400, e.format()));
     }
-    // paths: no upstream (404, shape guessed from the path), or an upstream path unmeteredPaths: Deny refuses (403)
+    // paths: no upstream (404, shape guessed from the path); not canonical (400); a method the endpoint does not
+    // take (405); not in the endpoint table, billed but not meterable, or free under unmeteredPaths: Deny (403)
     String body = ENDPOINTS.get(0).json();
+    String noModel = ENDPOINTS.get(0).with("model", null);
     out.add(path("POST", "/nope/v1/messages", body, 404, UpstreamFormat.ANTHROPIC));
     out.add(path("POST", "/nope/v1/chat/completions", body, 404, UpstreamFormat.OPENAI));
     out.add(path("POST", "/", body, 404, UpstreamFormat.OPENAI));
     out.add(path("POST", "/v2/messages", body, 404, UpstreamFormat.ANTHROPIC));
     out.add(path("POST", "/anthropicx/v1/messages", body, 404, UpstreamFormat.ANTHROPIC));
-    out.add(path("POST", "/%61nthropic/v1/messages", body, 404, UpstreamFormat.ANTHROPIC));
     out.add(path("GET", "/v1/models", null, 404, UpstreamFormat.OPENAI));
+    // canonical spellings of metered endpoints are metered: a body without a model is the usual 400
+    out.add(path("POST", "/%61nthropic/v1/messages", noModel, 400, UpstreamFormat.ANTHROPIC));
+    out.add(path("POST", "/openai/v1//chat/completions", noModel, 400, UpstreamFormat.OPENAI));
+    out.add(path("POST", "/openai/../anthropic/v1/messages", body, 400, UpstreamFormat.ANTHROPIC));
     out.add(path("POST", "/anthropic/v1/messagez", body, 403, UpstreamFormat.ANTHROPIC));
     out.add(path("POST", "/anthropic/v1/messages/count_tokens", body, 403, UpstreamFormat.ANTHROPIC));
-    out.add(path("POST", "/anthropic/v1/messages/batches", body, 403, UpstreamFormat.ANTHROPIC));
-    out.add(path("GET", "/anthropic/v1/messages", null, 403, UpstreamFormat.ANTHROPIC));
-    out.add(path("PUT", "/anthropic/v1/messages", body, 403, UpstreamFormat.ANTHROPIC));
-    out.add(path("DELETE", "/openai/v1/chat/completions", null, 403, UpstreamFormat.OPENAI));
+    out.add(path("POST", "/anthropic/v1/messages/batches", body, 400, UpstreamFormat.ANTHROPIC));
+    out.add(path("GET", "/anthropic/v1/messages", null, 405, UpstreamFormat.ANTHROPIC));
+    out.add(path("PUT", "/anthropic/v1/messages", body, 405, UpstreamFormat.ANTHROPIC));
+    out.add(path("DELETE", "/openai/v1/chat/completions", null, 405, UpstreamFormat.OPENAI));
     out.add(path("POST", "/openai/v1/chat/completion", body, 403, UpstreamFormat.OPENAI));
     out.add(path("POST", "/openai/v1/responses/resp_1/cancel", body, 403, UpstreamFormat.OPENAI));
     out.add(path("POST", "/openai/v1/files", body, 403, UpstreamFormat.OPENAI));
-    out.add(path("POST", "/openai/../anthropic/v1/messages", body, 403, UpstreamFormat.OPENAI));
-    out.add(path("POST", "/openai/v1//chat/completions", body, 403, UpstreamFormat.OPENAI));
     out.add(path("GET", "/openai/v1/models", null, 403, UpstreamFormat.OPENAI));
     return out;
   }

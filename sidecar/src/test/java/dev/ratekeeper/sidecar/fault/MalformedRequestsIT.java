@@ -90,6 +90,10 @@ class MalformedRequestsIT {
     List<Case> corpus = MalformedCorpus.cases();
     assertThat(corpus).hasSizeGreaterThanOrEqualTo(500);
 
+    // on a busy machine an earlier call may have been decided in memory after a slow Redis reply and be
+    // added to Redis later: wait until nothing is journaled, so the count below is the corpus's alone
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> sidecars.stream()
+        .allMatch(s -> ((dev.ratekeeper.sidecar.resilience.ResilientLimiterStore) s.store()).journaled() == 0));
     long decidedBefore = decided();
     List<String> wrong = Collections.synchronizedList(new ArrayList<>());
     for (Case c : corpus) {
@@ -182,6 +186,7 @@ class MalformedRequestsIT {
         case 400 -> "invalid_request_error";
         case 403 -> "permission_error";
         case 404 -> "not_found_error";
+        case 405 -> "invalid_request_error";
         case 413 -> "request_too_large";
         default -> "?";
       };

@@ -105,7 +105,10 @@ class ThrottleStormIT {
 
     Seen seen = storm(fleet, status, providerBody);
     long providerCalls = stub.requestCount();
-    int episodes = Integer.parseInt(fixture.redis("GET", keys.cooldownStrikes("anthropic")));
+    // the clients send no key of their own and the sidecars hold none: one credential, the cooldown scope "anthropic~none"
+    int episodes = Integer.parseInt(fixture.redis("GET", keys.cooldownStrikes(
+        new dev.ratekeeper.sidecar.upstream.CooldownScope("anthropic", dev.ratekeeper.sidecar.upstream.CooldownScope.NONE,
+            null).key())));
     System.out.println("FAULT-FIGURES storm " + label + ": " + seen.attempts + " client calls in " + STORM_MS
         + " ms from " + CLIENTS + " clients over " + SIDECARS + " sidecars; provider saw " + providerCalls
         + " calls over " + episodes + " cooldown episodes; " + seen.cooldowns + " answered by Ratekeeper");

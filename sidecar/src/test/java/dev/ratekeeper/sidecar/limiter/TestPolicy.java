@@ -30,6 +30,21 @@ public final class TestPolicy {
   private Mode mode = Mode.Enforce;
   private StoreFailureMode onStoreUnavailable = StoreFailureMode.LocalFallback;
 
+  /** A policy compiled from RateLimitPolicy YAML, as the sidecar would read it from a file. */
+  public static CompiledPolicy compile(String yaml) {
+    try {
+      dev.ratekeeper.policy.compile.PolicyDocument doc = dev.ratekeeper.policy.compile.PolicyDocument.parse(yaml);
+      dev.ratekeeper.policy.compile.Compilation compilation =
+          dev.ratekeeper.policy.compile.PolicyCompiler.compile(doc.id(), doc.spec());
+      if (!compilation.ok()) {
+        throw new IllegalArgumentException(compilation.violations().toString());
+      }
+      return compilation.policy();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   public static TestPolicy policy() {
     return new TestPolicy();
   }

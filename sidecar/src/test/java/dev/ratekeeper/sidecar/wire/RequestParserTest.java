@@ -95,6 +95,52 @@ class RequestParserTest {
     assertThat(r.originalModel()).isEqualTo("claude-sonnet-4-6");
   }
 
+  @Test
+  void aMemberNamedTwiceIsRefusedSoNoParserCanReadTheBodyAnotherWay() {
+    // Ratekeeper reading the first "model" and a provider the last would meter one model and run another
+    RequestParser.Result twice = parse(Endpoint.ANTHROPIC_MESSAGES,
+        "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"model\":\"claude-opus-4-5\"}");
+    assertThat(twice).isInstanceOf(RequestParser.Invalid.class);
+    assertThat(((RequestParser.Invalid) twice).error().message()).contains("Duplicate field 'model'");
+    assertThat(parse(Endpoint.OPENAI_CHAT, "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"role\":\"system\"}]}"))
+        .isInstanceOf(RequestParser.Invalid.class);
+  }
+
+  @Test
+  void nestingDeeperThanTheBoundIsRefusedNotRecursedInto() {
+    String deep = "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":"
+        + "[".repeat(990) + "]".repeat(990) + "}]}";
+    RequestParser.Result result = parse(Endpoint.ANTHROPIC_MESSAGES, deep);
+    assertThat(result).isInstanceOf(RequestParser.Invalid.class);
+    assertThat(((RequestParser.Invalid) result).error().message()).contains("nesting depth");
+  }
+
+  @Test
+  void nAndBestOfAreReadAsAnswersAndBounded() {
+    assertThat(ok(Endpoint.OPENAI_CHAT, "{\"model\":\"gpt-4o\",\"n\":4}").choices()).isEqualTo(4);
+    assertThat(ok(Endpoint.OPENAI_COMPLETIONS, "{\"model\":\"gpt-4o\",\"n\":2,\"best_of\":5}").choices()).isEqualTo(5);
+    assertThat(ok(Endpoint.OPENAI_CHAT, "{\"model\":\"gpt-4o\"}").choices()).isEqualTo(1);
+    for (String bad : new String[] {"0", "-1", "1.5", "\"4\"", "129", "99999999999"}) {
+      assertThat(parse(Endpoint.OPENAI_CHAT, "{\"model\":\"gpt-4o\",\"n\":" + bad + "}")).as(bad)
+          .isInstanceOf(RequestParser.Invalid.class);
+    }
+  }
+
+  @Test
+  void aMessageBatchIsReadAsItsRequests() {
+    MeteredRequest batch = ok(Endpoint.ANTHROPIC_MESSAGE_BATCHES, "{\"requests\":["
+        + "{\"custom_id\":\"a\",\"params\":{\"model\":\"claude-opus-4-5\",\"max_tokens\":64000,\"messages\":[]}},"
+        + "{\"custom_id\":\"b\",\"params\":{\"model\":\"claude-opus-4-5\",\"max_tokens\":10,\"messages\":[]}}]}");
+    assertThat(batch.parts()).hasSize(2);
+    assertThat(batch.model()).isEqualTo("claude-opus-4-5");
+    assertThat(batch.parts().get(0).outputCap()).isEqualTo(64000);
+    for (String bad : new String[] {"{}", "{\"requests\":[]}", "{\"requests\":[{\"custom_id\":\"a\"}]}",
+        "{\"requests\":[{\"params\":{\"max_tokens\":5}}]}",
+        "{\"requests\":[{\"params\":{\"model\":\"m\",\"max_tokens\":0}}]}"}) {
+      assertThat(parse(Endpoint.ANTHROPIC_MESSAGE_BATCHES, bad)).as(bad).isInstanceOf(RequestParser.Invalid.class);
+    }
+  }
+
   private static String json(MeteredRequest r) {
     return new String(r.toBytes(), StandardCharsets.UTF_8);
   }

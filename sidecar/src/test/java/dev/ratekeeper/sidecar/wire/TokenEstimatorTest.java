@@ -46,4 +46,44 @@ class TokenEstimatorTest {
     assertThat(TokenEstimator.encodingFor("gpt-4o-mini").getName()).isEqualTo("o200k_base");
     assertThat(TokenEstimator.encodingFor("o3").getName()).isEqualTo("o200k_base");
   }
+
+  @Test
+  void deepNestingIsWalkedWithoutRecursion() throws Exception {
+    // 5000 levels: the walk uses its own stack (the parser's depth limit guards the proxy; this guards the walk)
+    com.fasterxml.jackson.databind.node.ObjectNode root = JSON.createObjectNode();
+    com.fasterxml.jackson.databind.node.ArrayNode inner = root.putArray("messages");
+    for (int i = 0; i < 5000; i++) {
+      inner = inner.addArray();
+    }
+    inner.add("x".repeat(30));
+    assertThat(TokenEstimator.estimateInput(UpstreamFormat.ANTHROPIC, "claude-haiku-4-5", root)).isEqualTo(11);
+  }
+
+  @Test
+  void aHugeSingleWordIsEstimatedByCharactersInLinearTime() throws Exception {
+    String word = "y".repeat(1 << 20);
+    JsonNode body = JSON.readTree("{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"" + word + "\"}]}");
+    long start = System.nanoTime();
+    long tokens = TokenEstimator.estimateInput(UpstreamFormat.OPENAI, "gpt-4o", body);
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    // over the tokenizer bound: one token per 3 ASCII characters ("user\n" + word + "\n")
+    assertThat(tokens).isEqualTo(((1 << 20) + 6 + 2) / 3 + TokenEstimator.PER_MESSAGE_TOKENS);
+    assertThat(ms).as("ms").isLessThan(1_000);
+  }
+
+  @Test
+  void textUnderTheBoundIsTokenizedInPiecesSoOneLongWordStaysCheap() throws Exception {
+    String word = "ab".repeat(TokenEstimator.TOKENIZER_MAX_CHARS / 2 - 100);
+    JsonNode body = JSON.readTree("{\"model\":\"gpt-4o\",\"input\":\"" + word + "\"}");
+    long start = System.nanoTime();
+    long tokens = TokenEstimator.estimateInput(UpstreamFormat.OPENAI, "gpt-4o", body);
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertThat(tokens).isPositive();
+    assertThat(ms).as("ms").isLessThan(3_000);
+  }
+
+  @Test
+  void nonAsciiTextOverTheBoundCountsOneTokenPerCharacter() {
+    assertThat(TokenEstimator.byCharacters("abcdef\u4f60\u597d")).isEqualTo(2 + 2);
+  }
 }

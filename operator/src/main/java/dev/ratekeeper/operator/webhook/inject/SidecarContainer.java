@@ -75,6 +75,11 @@ final class SidecarContainer {
     }
     env.add(new EnvVarBuilder().withName("POD_NAME").withNewValueFrom().withNewFieldRef()
         .withApiVersion("v1").withFieldPath("metadata.name").endFieldRef().endValueFrom().build());
+    // the sidecar's admin port defaults to loopback; the kubelet's probes and Prometheus reach it on the
+    // pod IP, so that is where the injected sidecar listens (never 0.0.0.0: not on other interfaces)
+    env.add(new EnvVarBuilder().withName("POD_IP").withNewValueFrom().withNewFieldRef()
+        .withApiVersion("v1").withFieldPath("status.podIP").endFieldRef().endValueFrom().build());
+    env.add(new EnvVar("RATEKEEPER_ADMIN_LISTEN", "$(POD_IP):" + ADMIN_PORT, null));
     for (UpstreamView upstream : upstreams) {
       if (upstream.hasCredentials()) {
         env.add(new EnvVarBuilder().withName(upstreamKeyVariable(upstream.name())).withNewValueFrom()

@@ -135,6 +135,15 @@ class SidecarInjectorTest {
       assertThat(e.getName()).isEqualTo("POD_NAME");
       assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
     });
+    // the admin port is on the pod IP (for the kubelet's probes and Prometheus), not on every interface
+    assertThat(sidecar.getEnv()).anySatisfy(e -> {
+      assertThat(e.getName()).isEqualTo("POD_IP");
+      assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("status.podIP");
+    });
+    assertThat(sidecar.getEnv()).anySatisfy(e -> {
+      assertThat(e.getName()).isEqualTo("RATEKEEPER_ADMIN_LISTEN");
+      assertThat(e.getValue()).isEqualTo("$(POD_IP):9787");
+    });
   }
 
   @Test
@@ -144,7 +153,8 @@ class SidecarInjectorTest {
     Container sidecar = sidecar(((Injected) new SidecarInjector(bare).inject(pod("agent"), ONE_POLICY)).pod());
     assertThat(sidecar.getImage()).isEqualTo("example.com/rk:9");
     assertThat(sidecar.getImagePullPolicy()).isEqualTo("Always");
-    assertThat(sidecar.getEnv()).extracting(EnvVar::getName).containsExactly("RATEKEEPER_REDIS_URL", "POD_NAME");
+    assertThat(sidecar.getEnv()).extracting(EnvVar::getName).containsExactly("RATEKEEPER_REDIS_URL", "POD_NAME", "POD_IP",
+        "RATEKEEPER_ADMIN_LISTEN");
     assertThat(sidecar.getEnv().get(0).getValue()).isEqualTo("rediss://redis.example.com:6380");
     assertThat(sidecar.getResources().getRequests()).isEmpty();
     assertThat(sidecar.getResources().getLimits()).containsOnlyKeys("cpu", "memory");

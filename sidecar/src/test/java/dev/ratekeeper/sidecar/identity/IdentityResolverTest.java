@@ -1,0 +1,82 @@
+package dev.ratekeeper.sidecar.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.sidecar.limiter.TestPolicy;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** Outcomes of identifying a caller, as values; unknown keys are rate limited on an injected clock. */
+class IdentityResolverTest {
+  static final CompiledPolicy POLICY = TestPolicy.compile("""
+      apiVersion: ratekeeper.dev/v1alpha1
+      kind: RateLimitPolicy
+      metadata: {name: ids, namespace: t}
+      spec:
+        identity:
+          apiKeySecretRef: {name: keys}
+          requireApiKey: true
+        tiers:
+        - name: free
+      """);
+  static final Map<String, String> KEYS = Map.of(ApiKeys.hash("ak-alice"), "alice");
+
+  private final AtomicLong now = new AtomicLong();
+  private final AtomicInteger lookups = new AtomicInteger();
+  private final IdentityResolver resolver = new IdentityResolver(hash -> {
+    lookups.incrementAndGet();
+    return Future.succeededFuture(KEYS.get(hash));
+  }, now::get);
+
+  private IdentityResolver.Resolution resolve(String key) {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
+    if (key != null) {
+      headers.add("X-Ratekeeper-Api-Key", key);
+    }
+    return resolver.resolve(POLICY, headers).result();
+  }
+
+  private static IdentityResolver.Reason reason(IdentityResolver.Resolution r) {
+    return r instanceof IdentityResolver.Refused refused ? refused.reason() : null;
+  }
+
+  @Test
+  void aKnownKeyNamesTheUserAndAMissingRequiredKeyIsRefused() {
+    assertThat(resolve("ak-alice")).isEqualTo(new IdentityResolver.Resolved(new Caller("alice", "free")));
+    assertThat(reason(resolve(null))).isEqualTo(IdentityResolver.Reason.KEY_REQUIRED);
+    assertThat(reason(resolve("nope"))).isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+  }
+
+  @Test
+  void unknownKeysPastTheBurstAreRefusedWithoutALookupUntilTokensRefill() {
+    resolve("ak-alice");
+    for (int i = 0; i < IdentityResolver.FAILURE_BURST; i++) {
+      assertThat(reason(resolve("guess-" + i))).isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+    }
+    int before = lookups.get();
+    IdentityResolver.Resolution limited = resolve("guess-x");
+    assertThat(reason(limited)).isEqualTo(IdentityResolver.Reason.TOO_MANY_UNKNOWN_KEYS);
+    assertThat(((IdentityResolver.Refused) limited).retryAfterMs()).isEqualTo(1000 / IdentityResolver.FAILURES_PER_SECOND);
+    assertThat(lookups.get()).as("no lookup while limited").isEqualTo(before);
+    // a key recently found valid is still looked up and passes
+    assertThat(resolve("ak-alice")).isInstanceOf(IdentityResolver.Resolved.class);
+    // a fifth of a second later one more unknown key may be tried
+    now.addAndGet(200_000_000L);
+    assertThat(reason(resolve("guess-y"))).isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+    assertThat(reason(resolve("guess-z"))).isEqualTo(IdentityResolver.Reason.TOO_MANY_UNKNOWN_KEYS);
+  }
+
+  @Test
+  void aLookupThatFailsIsTheStoreBeingUnavailableNotAnUnknownKey() {
+    IdentityResolver down = new IdentityResolver(hash -> Future.failedFuture("connection refused"), now::get);
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap().add("X-Ratekeeper-Api-Key", "ak-alice");
+    IdentityResolver.Resolution resolution = down.resolve(POLICY, headers).result();
+    assertThat(reason(resolution)).isEqualTo(IdentityResolver.Reason.STORE_UNAVAILABLE);
+    assertThat(((IdentityResolver.Refused) resolution).message()).doesNotContain("ak-alice").doesNotContain("refused");
+  }
+}
