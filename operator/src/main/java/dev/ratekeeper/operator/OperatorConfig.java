@@ -31,12 +31,15 @@ public record OperatorConfig(
     String leaseNamespace,
     String identity,
     boolean serverSideApply,
+    String secretSelector,
     boolean help) {
 
   public static final String DEFAULT_REDIS = "redis://127.0.0.1:6379";
   public static final String DEFAULT_ADMIN = "0.0.0.0:9788";
   public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
   public static final String DEFAULT_LEASE = "ratekeeper-operator";
+  /** Longest --secret-selector accepted; a label selector is a few requirements, not a document. */
+  public static final int MAX_SELECTOR_LENGTH = 1024;
 
   public static final String USAGE = """
       Usage: java -jar ratekeeper-operator.jar [flags]
@@ -56,6 +59,9 @@ public record OperatorConfig(
         --lease-namespace NS       default $POD_NAMESPACE, else the client's namespace (RATEKEEPER_LEASE_NAMESPACE)
         --server-side-apply[=BOOL] write status and finalizers with server-side apply, default true;
                                    false only for API servers without it (RATEKEEPER_SERVER_SIDE_APPLY)
+        --secret-selector SELECTOR watch only the Secrets this label selector matches, such as
+                                   ratekeeper.dev/secret=true; a Secret a policy references must then
+                                   carry the label; default every Secret (RATEKEEPER_SECRET_SELECTOR)
         --help
       The Kubernetes connection comes from the in-cluster service account or ~/.kube/config.
       """;
@@ -63,6 +69,9 @@ public record OperatorConfig(
   private static final Map<String, String> FLAG_ENV = new LinkedHashMap<>();
   private static final Set<String> BOOLEAN_FLAGS = Set.of("--leader-election", "--server-side-apply", "--help");
   private static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+  // what a label selector is written with: keys (prefix/name), values, = == != ! , and in/notin ( )
+  private static final Pattern SELECTOR = Pattern.compile("^[A-Za-z0-9._/=!,() -]+$");
+  private static final Pattern SELECTOR_WORD = Pattern.compile("[A-Za-z0-9]");
 
   static {
     FLAG_ENV.put("--redis", "RATEKEEPER_REDIS_URL");
@@ -77,6 +86,7 @@ public record OperatorConfig(
     FLAG_ENV.put("--lease-name", "RATEKEEPER_LEASE_NAME");
     FLAG_ENV.put("--lease-namespace", "RATEKEEPER_LEASE_NAMESPACE");
     FLAG_ENV.put("--server-side-apply", "RATEKEEPER_SERVER_SIDE_APPLY");
+    FLAG_ENV.put("--secret-selector", "RATEKEEPER_SECRET_SELECTOR");
     FLAG_ENV.put("--help", "");
   }
 
@@ -168,12 +178,13 @@ public record OperatorConfig(
     String identity = or(blankToNull(env.get("POD_NAME")), blankToNull(env.get("HOSTNAME")));
     String ssa = get.apply("--server-side-apply");
     boolean serverSideApply = ssa == null || bool("--server-side-apply", ssa, problems);
+    String secretSelector = selector("--secret-selector", get.apply("--secret-selector"), problems);
 
     if (!problems.isEmpty()) {
       throw new ConfigException(problems);
     }
     return new OperatorConfig(redis, Set.copyOf(namespaces), admin, refresh, liveness, retention, cleanupTimeout,
-        leader, leaseName, leaseNamespace, identity, serverSideApply, help);
+        leader, leaseName, leaseNamespace, identity, serverSideApply, secretSelector, help);
   }
 
   /** The run settings these flags describe. */
@@ -183,7 +194,8 @@ public record OperatorConfig(
         .withRefreshInterval(refreshInterval)
         .withSidecarLiveness(sidecarLiveness)
         .withCleanupTimeout(cleanupTimeout)
-        .withServerSideApply(serverSideApply);
+        .withServerSideApply(serverSideApply)
+        .withSecretSelector(secretSelector);
     return leaderElection
         ? settings.withLeaderElection(new OperatorSettings.LeaderElection(leaseName, leaseNamespace, identity))
         : settings;
@@ -215,6 +227,33 @@ public record OperatorConfig(
     return Duration.ofMillis(millis.get());
   }
 
+  /**
+   * A label selector, checked only for its shape (the API server judges the rest): not blank, at
+   * most {@link #MAX_SELECTOR_LENGTH} characters, written with what selectors are written with.
+   * Absent = null, every Secret.
+   */
+  private static String selector(String flag, String text, List<String> problems) {
+    if (text == null) {
+      return null;
+    }
+    String trimmed = text.trim();
+    if (trimmed.isEmpty()) {
+      problems.add(flag + ": expected a label selector such as ratekeeper.dev/secret=true, got an empty value");
+      return null;
+    }
+    if (trimmed.length() > MAX_SELECTOR_LENGTH) {
+      problems.add(flag + ": a label selector of at most " + MAX_SELECTOR_LENGTH + " characters, got "
+          + trimmed.length());
+      return null;
+    }
+    if (!SELECTOR.matcher(trimmed).matches() || !SELECTOR_WORD.matcher(trimmed).find()) {
+      problems.add(flag + ": expected a label selector such as ratekeeper.dev/secret=true (letters, digits,"
+          + " . _ / - = != ! , in (...)), got \"" + trimmed + "\"");
+      return null;
+    }
+    return trimmed;
+  }
+
   private static boolean bool(String flag, String text, List<String> problems) {
     if (text == null) {
       return false;
@@ -242,6 +281,7 @@ public record OperatorConfig(
     return "redis=" + redis + " namespaces=" + (namespaces.isEmpty() ? "all" : String.join(",", namespaces))
         + " admin=" + adminListen.getHostString() + ":" + adminListen.getPort()
         + " refresh=" + refreshInterval + " leaderElection=" + leaderElection
-        + (serverSideApply ? "" : " serverSideApply=false");
+        + (serverSideApply ? "" : " serverSideApply=false")
+        + (secretSelector == null ? "" : " secretSelector=" + secretSelector);
   }
 }

@@ -23,6 +23,9 @@ import java.util.function.LongSupplier;
  * @param serverSideApply write the policy's status and finalizer with server-side apply (JOSDK's
  *     default, and what a real API server supports); false only for API servers without it, such as
  *     Fabric8's mock server in CRUD mode, where they are written with JSON patches instead
+ * @param secretSelector a Kubernetes label selector (such as {@code ratekeeper.dev/secret=true}) the
+ *     Secret watch is restricted to; null = every Secret of the watched namespaces. A Secret a policy
+ *     references but the selector leaves out counts as missing.
  */
 public record OperatorSettings(
     Set<String> namespaces,
@@ -34,7 +37,8 @@ public record OperatorSettings(
     Clock clock,
     LongSupplier fleetClock,
     Duration cleanupTimeout,
-    boolean serverSideApply) {
+    boolean serverSideApply,
+    String secretSelector) {
 
   public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(10);
   public static final Duration DEFAULT_LIVENESS = Duration.ofSeconds(15);
@@ -49,51 +53,56 @@ public record OperatorSettings(
 
   public static OperatorSettings defaults() {
     return new OperatorSettings(Set.of(), DEFAULT_REFRESH, DEFAULT_LIVENESS, Duration.ofSeconds(1),
-        Duration.ofSeconds(60), null, Clock.systemUTC(), null, DEFAULT_CLEANUP_TIMEOUT, true);
+        Duration.ofSeconds(60), null, Clock.systemUTC(), null, DEFAULT_CLEANUP_TIMEOUT, true, null);
   }
 
   public OperatorSettings withNamespaces(Set<String> value) {
     return new OperatorSettings(value, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
   }
 
   public OperatorSettings withRefreshInterval(Duration value) {
     return new OperatorSettings(namespaces, value, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
   }
 
   public OperatorSettings withSidecarLiveness(Duration value) {
     return new OperatorSettings(namespaces, refreshInterval, value, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
   }
 
   public OperatorSettings withRetry(Duration initial, Duration max) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, initial, max, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
   }
 
   public OperatorSettings withLeaderElection(LeaderElection value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, value,
-        clock, fleetClock, cleanupTimeout, serverSideApply);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
   }
 
   public OperatorSettings withClock(Clock value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        value, fleetClock, cleanupTimeout, serverSideApply);
+        value, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
   }
 
   public OperatorSettings withFleetClock(LongSupplier value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, value, cleanupTimeout, serverSideApply);
+        clock, value, cleanupTimeout, serverSideApply, secretSelector);
   }
 
   public OperatorSettings withServerSideApply(boolean value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, value);
+        clock, fleetClock, cleanupTimeout, value, secretSelector);
   }
 
   public OperatorSettings withCleanupTimeout(Duration value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, value, serverSideApply);
+        clock, fleetClock, value, serverSideApply, secretSelector);
+  }
+
+  public OperatorSettings withSecretSelector(String value) {
+    return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
+        clock, fleetClock, cleanupTimeout, serverSideApply, value);
   }
 }

@@ -22,6 +22,39 @@ class OperatorConfigTest {
     assertThat(c.revisionRetention()).isEqualTo(Duration.ofDays(7));
     assertThat(c.leaderElection()).isFalse();
     assertThat(c.settings().leaderElection()).isNull();
+    assertThat(c.secretSelector()).isNull();
+    assertThat(c.settings().secretSelector()).as("every Secret, as before the flag").isNull();
+  }
+
+  @Test
+  void theSecretSelectorComesFromItsFlagOrVariable() throws Exception {
+    Map<String, String> env = Map.of("RATEKEEPER_SECRET_SELECTOR", " ratekeeper.dev/secret=true ");
+    assertThat(OperatorConfig.parse(new String[0], env).settings().secretSelector())
+        .isEqualTo("ratekeeper.dev/secret=true");
+    assertThat(OperatorConfig.parse(new String[] {"--secret-selector", "team in (a,b), !legacy"}, env)
+        .settings().secretSelector()).isEqualTo("team in (a,b), !legacy");
+    assertThat(OperatorConfig.parse(new String[] {"--secret-selector=app.kubernetes.io/part-of!=web"}, Map.of())
+        .secretSelector()).isEqualTo("app.kubernetes.io/part-of!=web");
+    assertThat(OperatorConfig.parse(new String[0], Map.of("RATEKEEPER_SECRET_SELECTOR", " ")).secretSelector())
+        .as("a blank variable is absent, like every other").isNull();
+  }
+
+  @Test
+  void aBadSecretSelectorIsNamed() {
+    assertThatThrownBy(() -> OperatorConfig.parse(new String[0],
+        Map.of("RATEKEEPER_SECRET_SELECTOR", "ratekeeper.dev/secret=true;rm")))
+        .isInstanceOfSatisfying(OperatorConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+            "--secret-selector: expected a label selector such as ratekeeper.dev/secret=true (letters, digits,"
+                + " . _ / - = != ! , in (...)), got \"ratekeeper.dev/secret=true;rm\""));
+    assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--secret-selector", ""}, Map.of()))
+        .isInstanceOfSatisfying(OperatorConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+            "--secret-selector: expected a label selector such as ratekeeper.dev/secret=true, got an empty value"));
+    assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--secret-selector", "a=" + "b".repeat(1100)},
+        Map.of()))
+        .isInstanceOfSatisfying(OperatorConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+            "--secret-selector: a label selector of at most 1024 characters, got 1102"));
+    assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--secret-selector", "=,!"}, Map.of()))
+        .isInstanceOf(OperatorConfig.ConfigException.class);
   }
 
   @Test

@@ -84,6 +84,8 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
    * Watches the Secrets policies reference; a changed Secret re-reconciles every policy naming it.
    * The cache holds no Secret's values (SecretKeysStore): which Secrets exist and their key names
    * only; the values of the API-key Secret are read with a GET when its policy is reconciled.
+   * With a Secret selector (--secret-selector) the watch sees only the Secrets it matches; a
+   * referenced Secret without the label counts as missing.
    */
   @Override
   public List<EventSource<?, RateLimitPolicy>> prepareEventSources(EventSourceContext<RateLimitPolicy> context) {
@@ -94,6 +96,8 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
         .withName("referenced-secrets")
         .withNamespacesInheritedFromController()
         .withItemStore(new SecretKeysStore())
+        // null = every Secret of the watched namespaces; otherwise only those the selector matches
+        .withLabelSelector(settings.secretSelector())
         .withSecondaryToPrimaryMapper(secret -> context.getPrimaryCache()
             .byIndex(SECRET_INDEX, indexKey(secret.getMetadata().getNamespace(), secret.getMetadata().getName()))
             .stream()
