@@ -117,6 +117,19 @@ class ProgramConsistencyTest {
     assertThat(Chart.render("default").envValue("RATEKEEPER_SIDECAR_CPU_LIMIT")).isEmpty();
   }
 
+  @Test
+  void theSecretSelectorReachesTheOperatorOnlyWhenSet() {
+    assertThat(Chart.render("restricted-namespaces").envValue("RATEKEEPER_SECRET_SELECTOR"))
+        .isEqualTo("ratekeeper.dev/secret=true");
+    // unset: the operator watches every Secret, as without the flag
+    assertThat(Chart.render("default").operatorEnv()).doesNotContainKey("RATEKEEPER_SECRET_SELECTOR");
+    // the schema refuses what the operator would refuse at start
+    String schema = Repo.read(Repo.CHART.resolve("values.schema.json"));
+    assertThat(schema).contains("\"maxLength\": " + Repo.intConstant(Repo.OPERATOR_CONFIG, "MAX_SELECTOR_LENGTH"));
+    assertThat(Repo.read(Repo.OPERATOR_CONFIG)).contains("\"^[A-Za-z0-9._/=!,() -]+$\"");
+    assertThat(schema).contains("\"^[A-Za-z0-9._/=!,() -]*$\"");
+  }
+
   private static int port(Rendered r, String name) {
     return r.operatorContainer().getPorts().stream().filter(p -> p.getName().equals(name)).findFirst().orElseThrow()
         .getContainerPort();

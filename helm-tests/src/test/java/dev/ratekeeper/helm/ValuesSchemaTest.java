@@ -35,6 +35,7 @@ class ValuesSchemaTest {
         bad("/operator/replicas", "operator.replicas", 0),
         bad("/operator/refreshInterval", "operator.refreshInterval", "10 seconds"),
         bad("/operator/image/pullPolicy", "operator.image.pullPolicy", "Sometimes"),
+        bad("/operator/secretSelector", "operator.secretSelector", "ratekeeper.dev/secret=true;rm"),
         bad("/watchNamespaces/0", "watchNamespaces[0]", "Team_A"),
         bad("/sidecar/mode", "sidecar.mode", "Sidecar"),
         bad("/sidecar/resources/memoryLimit", "sidecar.resources.memoryLimit", "lots"),
