@@ -1,7 +1,6 @@
 package dev.ratekeeper.e2e.fleet;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -234,11 +233,22 @@ final class Fleet implements AutoCloseable {
     }
   }
 
+  /** A call's answer: its status (-1: none came) and whether a limit decided it. */
+  record Answer(int status, boolean metered) {}
+
   /**
    * One Messages call for {@code user} on a connection of its own (closed after the answer), as a
    * freshly created SDK client sends it; the status code, or -1 when no answer came.
    */
   static int call(int port, String user) {
+    return exchange(port, user).status();
+  }
+
+  /**
+   * As {@link #call}, also telling whether the answer was decided by a limit (it carries
+   * {@code x-ratekeeper-remaining-requests}) or admitted unmetered (FailOpen while Redis is away).
+   */
+  static Answer exchange(int port, String user) {
     byte[] body = BODY.getBytes(StandardCharsets.UTF_8);
     String head = "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n"
         + "content-type: application/json\r\nanthropic-version: 2023-06-01\r\nx-api-key: sk-test\r\n"
@@ -250,20 +260,16 @@ final class Fleet implements AutoCloseable {
       out.write(head.getBytes(StandardCharsets.US_ASCII));
       out.write(body);
       out.flush();
-      InputStream in = socket.getInputStream();
-      byte[] status = new byte[12];
-      int read = 0;
-      while (read < status.length) {
-        int n = in.read(status, read, status.length - read);
-        if (n < 0) {
-          return -1;
-        }
-        read += n;
+      byte[] answer = socket.getInputStream().readAllBytes(); // the whole answer, until the sidecar closes
+      String text = new String(answer, StandardCharsets.ISO_8859_1);
+      if (text.length() < 12) {
+        return new Answer(-1, false);
       }
-      in.transferTo(OutputStream.nullOutputStream()); // the whole answer, until the sidecar closes
-      return Integer.parseInt(new String(status, 9, 3, StandardCharsets.US_ASCII));
-    } catch (IOException e) {
-      return -1;
+      int headEnd = text.indexOf("\r\n\r\n");
+      String headers = (headEnd < 0 ? text : text.substring(0, headEnd)).toLowerCase(java.util.Locale.ROOT);
+      return new Answer(Integer.parseInt(text.substring(9, 12)), headers.contains("\r\nx-ratekeeper-remaining-requests:"));
+    } catch (IOException | NumberFormatException e) {
+      return new Answer(-1, false);
     }
   }
 
