@@ -1,10 +1,10 @@
 package dev.ratekeeper.e2e.fleet;
 
+import dev.ratekeeper.e2e.Processes;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -26,19 +26,16 @@ import redis.embedded.RedisServer;
 /**
  * A fleet as it runs in production, on one host: a real redis-server process (optionally with AOF),
  * the stub provider as a process, and sidecar processes started from the built jar with default JVM
- * flags. Logs go to target/fleet-logs. Requests go over fresh TCP connections, one per request, as
+ * flags, through {@link Processes} (logs in target/e2e-logs). Requests go over fresh TCP connections, one per request, as
  * new SDK clients open them.
  */
 final class Fleet implements AutoCloseable {
-  static final Path ROOT = Path.of(System.getProperty("ratekeeper.root", ".."));
-  static final Path SIDECAR_JAR = ROOT.resolve("sidecar/target/ratekeeper-sidecar.jar");
-  static final Path DEMO_JAR = ROOT.resolve("demo/target/ratekeeper-demo.jar");
   static final String BODY = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,"
       + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-  private static final String JAVA = ProcessHandle.current().info().command().orElse("java");
-  private static final Path LOGS = Path.of("target", "fleet-logs");
+  /** Where {@link Processes} writes each process's output. */
+  private static final Path LOGS = Path.of("target", "e2e-logs");
 
-  private final List<Process> started = new ArrayList<>();
+  private final Processes processes = new Processes();
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private RedisServer redis;
   private Path redisDir;
@@ -165,9 +162,10 @@ final class Fleet implements AutoCloseable {
 
   Fleet startStub() {
     stubPort = freePort();
-    Process stub = java("stub", Map.of(), List.of("-XX:+UseSerialGC", "-cp", existing(DEMO_JAR).toString(),
+    Process stub = processes.java("stub", Map.of(), List.of("-XX:+UseSerialGC", "-cp",
+        Processes.classpathOf(Processes.DEMO_JAR),
         "dev.ratekeeper.testkit.StubServerMain", "--port", Integer.toString(stubPort)));
-    awaitOk("http://127.0.0.1:" + stubPort + "/v1/models", "stub", stub);
+    processes.awaitOk("http://127.0.0.1:" + stubPort + "/v1/models", "stub", stub);
     return this;
   }
 
@@ -185,13 +183,14 @@ final class Fleet implements AutoCloseable {
       int proxy = freePort();
       int admin = freePort();
       String id = name + "-" + i;
-      Process process = java(id, Map.of(), List.of("-jar", existing(SIDECAR_JAR).toString(), "--policy-file",
+      Process process = processes.java(id, Map.of(), List.of("-jar", Processes.classpathOf(Processes.SIDECAR_JAR),
+          "--policy-file",
           policy.toString(), "--redis", redisUrl(), "--listen", "127.0.0.1:" + proxy, "--admin-listen",
           "127.0.0.1:" + admin, "--sidecar-id", id));
       sidecars.add(new Sidecar(id, process, proxy, admin));
     }
     for (Sidecar sidecar : sidecars) {
-      awaitOk("http://127.0.0.1:" + sidecar.adminPort() + "/readyz", sidecar.name(), sidecar.process());
+      processes.awaitOk("http://127.0.0.1:" + sidecar.adminPort() + "/readyz", sidecar.name(), sidecar.process());
     }
     return sidecars;
   }
@@ -273,81 +272,13 @@ final class Fleet implements AutoCloseable {
     }
   }
 
-  private Process java(String name, Map<String, String> env, List<String> args) {
-    List<String> command = new ArrayList<>();
-    command.add(JAVA);
-    command.addAll(args);
-    try {
-      Files.createDirectories(LOGS);
-      ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-          .redirectOutput(LOGS.resolve(name + ".log").toFile());
-      builder.environment().putAll(env);
-      Process process = builder.start();
-      started.add(process);
-      return process;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  private void awaitOk(String url, String name, Process process) {
-    long deadline = System.nanoTime() + Duration.ofSeconds(40).toNanos();
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new IllegalStateException(name + " exited with " + process.exitValue() + "; see " + LOGS + "/" + name
-            + ".log");
-      }
-      try {
-        HttpResponse<Void> resp = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(2))
-            .GET().build(), HttpResponse.BodyHandlers.discarding());
-        if (resp.statusCode() == 200) {
-          return;
-        }
-      } catch (IOException e) {
-        // not listening yet
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException(e);
-      }
-      try {
-        Thread.sleep(50); // poll interval while a process starts
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException(e);
-      }
-    }
-    throw new IllegalStateException(name + " not ready at " + url + "; see " + LOGS + "/" + name + ".log");
-  }
-
-  private static Path existing(Path jar) {
-    if (!Files.isRegularFile(jar)) {
-      throw new IllegalStateException(jar + " is missing: the module that builds it runs before this one");
-    }
-    return jar;
-  }
-
   static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return Processes.freePort();
   }
 
   @Override
   public void close() {
-    for (Process process : started) {
-      process.destroy();
-    }
-    for (Process process : started) {
-      try {
-        if (!process.waitFor(5, TimeUnit.SECONDS)) {
-          process.destroyForcibly();
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
+    processes.close();
     try {
       if (redis != null) {
         redis.stop();
