@@ -20,6 +20,8 @@ import java.util.Objects;
  * @param shadow decide and count but never block (defaults to the policy's mode)
  * @param run the agent's run as named in {@code identity.runHeader}, or null outside any run
  * @param peek decide only: nothing is charged, counted or recorded (the limits an agent can see)
+ * @param calls the requests this admission stands for on request rates and counts: 1, or a message
+ *     batch's requests
  */
 public record AdmitRequest(
     CompiledPolicy policy,
@@ -32,7 +34,8 @@ public record AdmitRequest(
     long reservedCostMicros,
     boolean shadow,
     String run,
-    boolean peek) {
+    boolean peek,
+    int calls) {
 
   /** Which limits apply. */
   public enum Scope {
@@ -48,13 +51,13 @@ public record AdmitRequest(
   /** Outside any run. */
   public AdmitRequest(CompiledPolicy policy, String requestId, String user, CompiledTier tier, CompiledModel model,
       Scope scope, long reservedTokens, long reservedCostMicros, boolean shadow) {
-    this(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow, null, false);
+    this(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow, null, false, 1);
   }
 
   /** A call to decide and charge. */
   public AdmitRequest(CompiledPolicy policy, String requestId, String user, CompiledTier tier, CompiledModel model,
       Scope scope, long reservedTokens, long reservedCostMicros, boolean shadow, String run) {
-    this(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow, run, false);
+    this(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow, run, false, 1);
   }
 
   public AdmitRequest {
@@ -64,6 +67,9 @@ public record AdmitRequest(
     Objects.requireNonNull(user, "user");
     Objects.requireNonNull(tier, "tier");
     Objects.requireNonNull(scope, "scope");
+    if (calls < 1) {
+      throw new IllegalArgumentException("an admission stands for at least one call");
+    }
     if (reservedTokens < 0 || reservedCostMicros < 0) {
       throw new IllegalArgumentException("negative reservation");
     }
@@ -86,19 +92,25 @@ public record AdmitRequest(
 
   public AdmitRequest withShadow(boolean shadow) {
     return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow,
-        run, peek);
+        run, peek, calls);
   }
 
   /** The same call within the agent's run {@code run} (null: outside any run). */
   public AdmitRequest withRun(String run) {
     return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow,
-        run, peek);
+        run, peek, calls);
+  }
+
+  /** The same admission counting {@code calls} requests on every request rate and count (a batch of them). */
+  public AdmitRequest withCalls(int calls) {
+    return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, shadow,
+        run, peek, calls);
   }
 
   /** Decided but never charged nor counted: what every limit of this call has left now (GET /ratekeeper/v1/limits). */
   public AdmitRequest asPeek() {
     return new AdmitRequest(policy, requestId, user, tier, model, scope, reservedTokens, reservedCostMicros, false,
-        run, true);
+        run, true, calls);
   }
 
   public boolean metered() {

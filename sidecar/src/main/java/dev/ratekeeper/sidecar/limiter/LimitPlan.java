@@ -41,10 +41,12 @@ public final class LimitPlan {
     long tokens = request.reservedTokens();
     long cost = request.reservedCostMicros();
     boolean metered = request.metered();
+    long calls = request.calls();
     List<Check> checks = new ArrayList<>();
 
     if (tier.requests() != null) {
-      checks.add(Check.bucket(Dimension.TIER_REQUESTS_PER_MINUTE, false, keys.user(user, REQUESTS), tier.requests(), 1));
+      checks.add(Check.bucket(Dimension.TIER_REQUESTS_PER_MINUTE, false, keys.user(user, REQUESTS), tier.requests(),
+          calls));
     }
     if (metered) {
       if (tier.tokensPerMinute() != null) {
@@ -71,7 +73,7 @@ public final class LimitPlan {
         String runKey = RUN + ":" + RedisKeys.encode(request.run()) + ":";
         if (run.requests() != null) {
           checks.add(Check.runQuota(Dimension.RUN_REQUESTS, keys.user(user, runKey + REQUESTS), run.requests(),
-              run.idleTimeoutMs(), 1));
+              run.idleTimeoutMs(), calls));
         }
         if (run.tokens() != null) {
           checks.add(Check.runQuota(Dimension.RUN_TOKENS, keys.user(user, runKey + "tokens"), run.tokens(),
@@ -86,7 +88,7 @@ public final class LimitPlan {
     if (model != null) {
       if (model.requests() != null) {
         checks.add(Check.bucket(Dimension.MODEL_REQUESTS_PER_MINUTE, false, keys.model(model.pattern(), REQUESTS),
-            model.requests(), 1));
+            model.requests(), calls));
       }
       if (model.tokensPerMinute() != null) {
         checks.add(Check.bucket(Dimension.MODEL_TOKENS_PER_MINUTE, false,
@@ -99,7 +101,7 @@ public final class LimitPlan {
     }
     if (global.requests() != null) {
       addShared(checks, Dimension.GLOBAL_REQUESTS_PER_MINUTE, global.requests(), tier,
-          keys.tier(tier.name(), SHARE_REQUESTS), keys.global(REQUESTS), 1);
+          keys.tier(tier.name(), SHARE_REQUESTS), keys.global(REQUESTS), calls);
     }
     if (metered && global.tokensPerMinute() != null) {
       addShared(checks, Dimension.GLOBAL_TOKENS_PER_MINUTE, global.tokensPerMinute(), tier,

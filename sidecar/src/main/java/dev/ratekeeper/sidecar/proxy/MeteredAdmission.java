@@ -136,8 +136,10 @@ final class MeteredAdmission {
       cost = planned.model().pricing() == null ? 0
           : planned.model().pricing().costMicros(planned.inputEstimate(), reservedOutput, 0, 0);
     }
+    // a message batch counts as many requests as it carries on every request rate and count
+    int calls = request.endpoint().batch() ? Math.max(1, request.parts().size()) : 1;
     AdmitRequest ask = AdmitRequest.metered(policy, requestIds.get(), caller.user(), planned.tier(), planned.model(),
-        tokens, cost).withRun(run);
+        tokens, cost).withRun(run).withCalls(calls);
     long start = System.nanoTime();
     return limiter.admit(ask).transform(decided -> {
       metrics.decisionTime(System.nanoTime() - start);

@@ -280,7 +280,8 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
             share.tier(request.tier().name()).orElseThrow(),
             request.model() == null ? null : share.models().stream()
                 .filter(m -> m.pattern().equals(request.model().pattern())).findFirst().orElseThrow(),
-            request.scope(), request.reservedTokens(), request.reservedCostMicros(), request.shadow(), request.run());
+            request.scope(), request.reservedTokens(), request.reservedCostMicros(), request.shadow(), request.run(),
+            request.peek(), request.calls());
         return local.admit(scaled).onSuccess(decision -> {
           if (decision.allowed() && request.metered()) {
             admittedLocally.put(request.requestId(), scaled);

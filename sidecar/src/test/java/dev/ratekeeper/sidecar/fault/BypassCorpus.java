@@ -14,7 +14,7 @@ import java.util.List;
  * and multiplied bodies get their 4xx; free endpoints and metered calls the tier allows are
  * forwarded, under their canonical path.
  */
-final class BypassCorpus {
+public final class BypassCorpus {
   /** The sidecar under test runs with {@code --max-body 2MiB}. */
   static final int MAX_BODY = 2 * 1024 * 1024;
 
@@ -129,7 +129,7 @@ final class BypassCorpus {
     return out;
   }
 
-  static String batch(int requests, String model, int maxTokens) {
+  public static String batch(int requests, String model, int maxTokens) {
     StringBuilder out = new StringBuilder("{\"requests\":[");
     for (int i = 0; i < requests; i++) {
       out.append(i > 0 ? "," : "").append("{\"custom_id\":\"r").append(i).append("\",\"params\":{\"model\":\"")

@@ -745,6 +745,16 @@ abstract class LimiterStoreContract {
   }
 
   @Test
+  void anAdmissionForSeveralCallsCountsEachOnRequestRatesAndRuns() {
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(5, 5)).run(null, null, 4L, 60_000)).build();
+    assertThat(admit(inRun(p, "alice", "r", 10, 0).withCalls(3)).allowed()).isTrue();
+    Decision second = admit(inRun(p, "alice", "r", 10, 0).withCalls(3));
+    assertThat(second.limitedBy()).containsExactlyInAnyOrder(TIER_REQUESTS_PER_MINUTE, Dimension.RUN_REQUESTS);
+    assertThat(admit(inRun(p, "alice", "r", 10, 0)).allowed()).as("one more call fits both").isTrue();
+    assertThat(admit(metered(p, "bob", 10, 0).withCalls(6)).neverPassable()).as("more calls than the burst").isTrue();
+  }
+
+  @Test
   void runNamesCannotForgeOtherKeys() {
     CompiledPolicy p = policy().tier(tier("free").run(null, null, 1L, 60_000)).build();
     assertThat(admit(inRun(p, "alice", "x:req", 1, 0)).allowed()).isTrue();
