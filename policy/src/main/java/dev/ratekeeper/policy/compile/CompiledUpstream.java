@@ -1,7 +1,60 @@
 package dev.ratekeeper.policy.compile;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.ratekeeper.policy.api.UpstreamFormat;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 
-/** An upstream; the credentials reference names a Secret key, never the key itself. */
+/**
+ * An upstream; the credentials reference names a Secret key, never the key itself.
+ *
+ * @param deployments azure-openai: deployment name → the model it serves (sorted; empty otherwise)
+ * @param deploymentNameIsModel azure-openai: an unlisted deployment is governed by the model of its name
+ *     (else it is refused)
+ * @param requestStreamUsage whether streamed chat and completions calls get
+ *     {@code stream_options.include_usage} added when the client did not ask for it (absent: true)
+ */
 public record CompiledUpstream(String name, String url, UpstreamFormat format, String credentialsSecretName,
-    String credentialsSecretKey) {}
+    String credentialsSecretKey, Map<String, String> deployments, boolean deploymentNameIsModel,
+    Boolean requestStreamUsage) {
+
+  @JsonCreator
+  public CompiledUpstream(@JsonProperty("name") String name, @JsonProperty("url") String url,
+      @JsonProperty("format") UpstreamFormat format,
+      @JsonProperty("credentialsSecretName") String credentialsSecretName,
+      @JsonProperty("credentialsSecretKey") String credentialsSecretKey,
+      @JsonProperty("deployments") Map<String, String> deployments,
+      @JsonProperty("deploymentNameIsModel") boolean deploymentNameIsModel,
+      @JsonProperty("requestStreamUsage") Boolean requestStreamUsage) {
+    this.name = name;
+    this.url = url;
+    this.format = format;
+    this.credentialsSecretName = credentialsSecretName;
+    this.credentialsSecretKey = credentialsSecretKey;
+    this.deployments = deployments == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(deployments));
+    this.deploymentNameIsModel = deploymentNameIsModel;
+    this.requestStreamUsage = requestStreamUsage == null || requestStreamUsage;
+  }
+
+  /** An upstream that maps no deployments and asks for streamed usage. */
+  public CompiledUpstream(String name, String url, UpstreamFormat format, String credentialsSecretName,
+      String credentialsSecretKey) {
+    this(name, url, format, credentialsSecretName, credentialsSecretKey, Map.of(), false, true);
+  }
+
+  /** The model an Azure deployment serves: its entry in {@link #deployments()}, else per {@link #deploymentNameIsModel()}. */
+  public Optional<String> modelOf(String deployment) {
+    String model = deployments.get(deployment);
+    if (model != null) {
+      return Optional.of(model);
+    }
+    return deploymentNameIsModel ? Optional.of(deployment) : Optional.empty();
+  }
+
+  /** Whether the sidecar adds {@code stream_options.include_usage} to streamed calls that lack it. */
+  public boolean asksForStreamUsage() {
+    return requestStreamUsage;
+  }
+}
