@@ -208,7 +208,7 @@ public final class Forwarder {
       });
     } else {
       CooldownScope modelScope = scope.model(model);
-      boolean perModelQuota = modelScope != null && format == dev.ratekeeper.policy.api.UpstreamFormat.OPENAI;
+      boolean perModelQuota = modelScope != null && format.openAiWire();
       observer.answered(scope, perModelQuota ? modelScope : scope, sentNanos, resp.headers());
       relay.run();
     }

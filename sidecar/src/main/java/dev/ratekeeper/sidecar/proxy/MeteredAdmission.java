@@ -198,6 +198,9 @@ final class MeteredAdmission {
 
   /** The call now asks for {@code to}: planned again, said in {@code x-ratekeeper-model-fallback}. */
   private boolean rewriteModel(String to) {
+    if (!request.modelRewritable()) {
+      return false; // Azure OpenAI: the deployment decides the model
+    }
     String from = request.model();
     request.setModel(to);
     AdmissionPlan.Result replanned = AdmissionPlan.plan(policy, caller, request);

@@ -16,7 +16,10 @@ public final class MeteredRequest {
 
   private final Endpoint endpoint;
   private final ObjectNode body;
-  private final String originalModel;
+  private String originalModel;
+  /** Azure OpenAI: the deployment the call goes to (its model is {@link #originalModel}); null elsewhere. */
+  private String deployment;
+  private boolean askForStreamUsage = true;
   private String capField;
   private Long outputCap;
   private final boolean stream;
@@ -98,14 +101,44 @@ public final class MeteredRequest {
     return body;
   }
 
-  /** The model the client asked for. */
+  /** The model the client asked for (on Azure OpenAI: the one its deployment serves). */
   public String originalModel() {
     return originalModel;
   }
 
-  /** The model the request now names (after a fallback rewrite). */
+  /** The model the request now names (after a fallback rewrite); on Azure OpenAI, the deployment's model. */
   public String model() {
+    if (deployment != null) {
+      return originalModel;
+    }
     return parts.isEmpty() ? body.path("model").asText() : parts.get(0).model();
+  }
+
+  /**
+   * Azure OpenAI: the call goes to {@code deployment}, which serves {@code model}; that model, not
+   * the body's, governs it (Azure serves the deployment whatever the body says).
+   */
+  void deployedAs(String deployment, String model) {
+    this.deployment = deployment;
+    this.originalModel = model;
+  }
+
+  /** The Azure OpenAI deployment the call goes to, or null. */
+  public String deployment() {
+    return deployment;
+  }
+
+  /**
+   * Whether a fallback may rewrite the model: not on Azure OpenAI, where the deployment (in the path
+   * or the body) decides what serves the call.
+   */
+  public boolean modelRewritable() {
+    return deployment == null;
+  }
+
+  /** Whether {@link #requestStreamUsage()} may add {@code stream_options.include_usage} (the upstream's setting). */
+  void askForStreamUsage(boolean ask) {
+    this.askForStreamUsage = ask;
   }
 
   /** The output cap the request names, or null when it names none. */
@@ -132,6 +165,9 @@ public final class MeteredRequest {
   }
 
   public void setModel(String model) {
+    if (!modelRewritable()) {
+      throw new IllegalStateException("an Azure OpenAI call's model is its deployment's");
+    }
     body.put("model", model);
     rewritten = true;
   }
@@ -154,10 +190,11 @@ public final class MeteredRequest {
 
   /**
    * For streamed OpenAI chat and completions calls: asks for the final usage chunk when the client
-   * did not, so the sidecar learns the real usage. The sidecar then hides that chunk.
+   * did not, so the sidecar learns the real usage. The sidecar then hides that chunk. Not for an
+   * upstream whose {@code requestStreamUsage} is false (a server that refuses the field).
    */
   public void requestStreamUsage() {
-    if (!stream || clientAskedForUsage
+    if (!stream || clientAskedForUsage || !askForStreamUsage
         || (endpoint != Endpoint.OPENAI_CHAT && endpoint != Endpoint.OPENAI_COMPLETIONS)) {
       return;
     }
