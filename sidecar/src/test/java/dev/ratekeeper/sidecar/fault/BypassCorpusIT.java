@@ -189,6 +189,38 @@ class BypassCorpusIT {
   }
 
   @Test
+  void aConnectionThatSendsNothingIsClosedByTheHeaderTimeout() throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", quiet.proxyPort())) {
+      socket.setSoTimeout(10_000);
+      long start = System.nanoTime();
+      int read = socket.getInputStream().read();
+      long ms = (System.nanoTime() - start) / 1_000_000;
+      assertThat(read).isEqualTo(-1);
+      assertThat(ms).isBetween(900L, 5_000L);
+    }
+  }
+
+  @Test
+  void aKeptAliveConnectionOutlivesTheHeaderTimeout() throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", quiet.proxyPort())) {
+      socket.setSoTimeout(10_000);
+      byte[] body = BypassCorpus.HAIKU.getBytes(UTF_8);
+      byte[] head = ("POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+          + "\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(UTF_8);
+      socket.getOutputStream().write(head);
+      socket.getOutputStream().write(body);
+      socket.getOutputStream().flush();
+      assertThat(read(socket).status()).isEqualTo(200);
+      // past --header-timeout (1 s) on a connection whose first head arrived: still open, and serves a second call
+      Thread.sleep(1_500);
+      socket.getOutputStream().write(head);
+      socket.getOutputStream().write(body);
+      socket.getOutputStream().flush();
+      assertThat(read(socket).status()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void aKeptAliveConnectionThatGoesQuietIsClosedByTheIdleTimeout() throws Exception {
     try (Socket socket = new Socket("127.0.0.1", idle.proxyPort())) {
       socket.setSoTimeout(10_000);
