@@ -159,8 +159,12 @@ public final class EndpointTable {
     metered(z, "/openai/v1/embeddings", Endpoint.OPENAI_EMBEDDINGS);
     free(z, "GET", "/openai/deployments");
     free(z, "GET", deployment);
-    unmeterable(z, "POST", deployment + "/images/generations", UnmeterableEndpoint.Images);
-    unmeterable(z, "POST", "/openai/v1/images/generations", UnmeterableEndpoint.Images);
+    for (String images : new String[] {"generations", "edits"}) {
+      unmeterable(z, "POST", deployment + "/images/" + images, UnmeterableEndpoint.Images);
+      unmeterable(z, "POST", "/openai/v1/images/" + images, UnmeterableEndpoint.Images);
+    }
+    // the AzureOpenAI SDKs send batch creation to the deployment's path
+    unmeterable(z, "POST", deployment + "/batches", UnmeterableEndpoint.Batches);
     for (String audio : new String[] {"speech", "transcriptions", "translations"}) {
       unmeterable(z, "POST", deployment + "/audio/" + audio, UnmeterableEndpoint.Audio);
       unmeterable(z, "POST", "/openai/v1/audio/" + audio, UnmeterableEndpoint.Audio);
