@@ -88,3 +88,29 @@ test('azure: a Ratekeeper 429 is RateLimitError with its headers', async () => {
   assert.equal(error.headers.get('x-ratekeeper-limited-by'), 'tier.requests.perMinute');
   assert.ok(Number(error.headers.get('retry-after-ms')) > 0);
 });
+
+test('azure: where the webhook set OPENAI_BASE_URL, the Node client takes baseURL from AZURE_OPENAI_ENDPOINT', async () => {
+  const saved = { OPENAI_BASE_URL: process.env.OPENAI_BASE_URL, AZURE_OPENAI_ENDPOINT: process.env.AZURE_OPENAI_ENDPOINT };
+  process.env.OPENAI_BASE_URL = `${SIDECAR_URL}/openai/v1`; // as the webhook sets them in an app container
+  process.env.AZURE_OPENAI_ENDPOINT = `${SIDECAR_URL}/azure`;
+  try {
+    // the Node AzureOpenAI reads OPENAI_BASE_URL as its baseURL, which excludes `endpoint`
+    assert.throws(() => new AzureOpenAI({ endpoint: process.env.AZURE_OPENAI_ENDPOINT, apiKey: KEY, apiVersion: API_VERSION }),
+      /baseURL and endpoint are mutually exclusive/);
+    const c = new AzureOpenAI({
+      baseURL: `${process.env.AZURE_OPENAI_ENDPOINT}/openai`, apiKey: KEY, apiVersion: API_VERSION,
+      defaultHeaders: identity('open', 'az-env'), maxRetries: 0,
+    });
+    const completion = await c.chat.completions.create(ask());
+    assert.equal(completion.choices[0].message.content, DELTAS);
+    assert.equal((await stubLastCall()).uri, `/openai/deployments/${DEPLOYMENT}/chat/completions?api-version=${API_VERSION}`);
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) {
+        delete process.env[name];
+      } else {
+        process.env[name] = value;
+      }
+    }
+  }
+});
