@@ -265,7 +265,7 @@ public final class Forwarder {
       if (done.get()) {
         return;
       }
-      observe(scopeOf(route.upstream(), req.headers()), request.model(), route.upstream().format(), resp, started,
+      observe(scopeOf(route.upstream(), req.headers()), request.quotaName(), route.upstream().format(), resp, started,
           () -> relayNow(resp, extraHeaders), body -> {
             if (done.compareAndSet(false, true)) {
               status = resp.statusCode();

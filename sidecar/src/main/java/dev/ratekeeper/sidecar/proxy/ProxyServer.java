@@ -303,7 +303,7 @@ public final class ProxyServer {
       boolean shadowCooldown) {
     UpstreamFormat format = route.upstream().format();
     String label = MetricLabels.model(current, request.model());
-    CooldownScope modelScope = deps.forwarder().scopeOf(route.upstream(), req.headers()).model(request.model());
+    CooldownScope modelScope = deps.forwarder().scopeOf(route.upstream(), req.headers()).model(request.quotaName());
     if (modelScope != null && deps.cooldowns().check(modelScope.key()) instanceof UpstreamCooldowns.Open open) {
       if (!current.shadow()) {
         coolingDown(req, route, open.remainingMs());

@@ -123,6 +123,14 @@ public final class MeteredRequest {
     this.originalModel = model;
   }
 
+  /**
+   * What the provider's own per-model rate limits count this call on, for cooldowns: the Azure
+   * OpenAI deployment (each deployment has a quota of its own), else the model.
+   */
+  public String quotaName() {
+    return deployment != null ? deployment : model();
+  }
+
   /** The Azure OpenAI deployment the call goes to, or null. */
   public String deployment() {
     return deployment;

@@ -48,7 +48,8 @@ class AzureAndCompatibleProvidersIT {
         - name: azure
           url: https://contoso.openai.azure.com
           format: azure-openai
-          deployments: [{name: prod-4o, model: gpt-4o}, {name: cheap, model: gpt-4o-mini}]
+          deployments: [{name: prod-4o, model: gpt-4o}, {name: cheap, model: gpt-4o-mini},
+                        {name: paused-4o, model: gpt-4o}, {name: paused-4o-eu, model: gpt-4o}]
         - {name: vllm, url: "http://vllm.invalid:8000", format: openai}
         - {name: strict, url: "http://mistral.invalid", format: openai, requestStreamUsage: false}
       """;
@@ -166,6 +167,24 @@ class AzureAndCompatibleProvidersIT {
     assertThat(resp.body()).contains("\"code\":\"DeploymentNotMapped\"").contains("deployment \\\"gpt-4o\\\"");
     assertThat(stub.requestCount()).isZero();
     assertThat(spent("az-unmapped")).isZero();
+  }
+
+  @Test
+  void azuresNearlySpentQuotaPausesThatDeploymentOnlyNotOthersServingTheSameModel() {
+    String body = "{\"messages\":[" + PROMPT + "]}";
+    // Azure's rate-limit headers are the deployment's own: each deployment has its quota
+    stub.answerHeaders.put("x-ratelimit-limit-requests", "1000");
+    stub.answerHeaders.put("x-ratelimit-remaining-requests", "3");
+    stub.answerHeaders.put("x-ratelimit-reset-requests", "20s");
+    assertThat(post(CHAT.formatted("paused-4o"), "az-pause", body).statusCode()).isEqualTo(200);
+    stub.answerHeaders.clear();
+
+    await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> assertThat(post(CHAT.formatted("paused-4o"), "az-pause",
+        body).headers().firstValue("x-ratekeeper-limited-by")).contains("upstream.cooldown"));
+    long forwarded = stub.requestCount();
+    assertThat(post(CHAT.formatted("paused-4o-eu"), "az-pause", body).statusCode()).as("same model, other deployment")
+        .isEqualTo(200);
+    assertThat(stub.requestCount()).isEqualTo(forwarded + 1);
   }
 
   @Test
