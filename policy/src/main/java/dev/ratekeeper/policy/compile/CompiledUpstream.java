@@ -53,6 +53,19 @@ public record CompiledUpstream(String name, String url, UpstreamFormat format, S
     return deploymentNameIsModel ? Optional.of(deployment) : Optional.empty();
   }
 
+  /**
+   * The deployment that serves {@code model}: the first (by name) the map assigns it, else — when
+   * deployment names are models — the deployment of that name; empty when none does.
+   */
+  public Optional<String> deploymentOf(String model) {
+    for (Map.Entry<String, String> entry : deployments.entrySet()) {
+      if (entry.getValue().equals(model)) {
+        return Optional.of(entry.getKey());
+      }
+    }
+    return deploymentNameIsModel ? Optional.of(model) : Optional.empty();
+  }
+
   /** Whether the sidecar adds {@code stream_options.include_usage} to streamed calls that lack it. */
   public boolean asksForStreamUsage() {
     return requestStreamUsage;

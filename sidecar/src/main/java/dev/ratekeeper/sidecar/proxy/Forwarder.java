@@ -124,7 +124,7 @@ public final class Forwarder {
     Exchange exchange = new Exchange(req, admitted, route, request, caller, planned);
     metrics.inflight().incrementAndGet();
     req.response().closeHandler(v -> exchange.clientGone());
-    client.request(options(req, target(upstream), route.upstreamPath()))
+    client.request(options(req, target(upstream), request.forwardPath(route.upstreamPath())))
         .compose(creq -> {
           exchange.upstreamRequest = creq;
           creq.headers().addAll(headers);

@@ -198,8 +198,8 @@ final class MeteredAdmission {
 
   /** The call now asks for {@code to}: planned again, said in {@code x-ratekeeper-model-fallback}. */
   private boolean rewriteModel(String to) {
-    if (!request.modelRewritable()) {
-      return false; // Azure OpenAI: the deployment decides the model
+    if (!request.canServe(to)) {
+      return false; // Azure OpenAI: no deployment of the upstream serves that model
     }
     String from = request.model();
     request.setModel(to);

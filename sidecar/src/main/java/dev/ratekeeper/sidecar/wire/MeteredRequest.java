@@ -3,6 +3,7 @@ package dev.ratekeeper.sidecar.wire;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ratekeeper.policy.compile.CompiledUpstream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
@@ -17,8 +18,13 @@ public final class MeteredRequest {
   private final Endpoint endpoint;
   private final ObjectNode body;
   private String originalModel;
-  /** Azure OpenAI: the deployment the call goes to (its model is {@link #originalModel}); null elsewhere. */
+  /** Azure OpenAI: the deployment the call goes to now, and the model it serves; null elsewhere. */
   private String deployment;
+  private String servedModel;
+  /** Azure OpenAI: the deployment the client named, where (path or body), and the upstream mapping them. */
+  private String originalDeployment;
+  private boolean deploymentInPath;
+  private CompiledUpstream azure;
   private boolean askForStreamUsage = true;
   private String capField;
   private Long outputCap;
@@ -109,7 +115,7 @@ public final class MeteredRequest {
   /** The model the request now names (after a fallback rewrite); on Azure OpenAI, the deployment's model. */
   public String model() {
     if (deployment != null) {
-      return originalModel;
+      return servedModel;
     }
     return parts.isEmpty() ? body.path("model").asText() : parts.get(0).model();
   }
@@ -118,9 +124,13 @@ public final class MeteredRequest {
    * Azure OpenAI: the call goes to {@code deployment}, which serves {@code model}; that model, not
    * the body's, governs it (Azure serves the deployment whatever the body says).
    */
-  void deployedAs(String deployment, String model) {
+  void deployedAs(CompiledUpstream upstream, String deployment, boolean inPath, String model) {
+    this.azure = upstream;
     this.deployment = deployment;
+    this.originalDeployment = deployment;
+    this.deploymentInPath = inPath;
     this.originalModel = model;
+    this.servedModel = model;
   }
 
   /**
@@ -137,11 +147,30 @@ public final class MeteredRequest {
   }
 
   /**
-   * Whether a fallback may rewrite the model: not on Azure OpenAI, where the deployment (in the path
-   * or the body) decides what serves the call.
+   * Whether the call can be sent to {@code model} instead (a fallback): always, but on Azure OpenAI
+   * only when a deployment of the upstream serves that model.
    */
-  public boolean modelRewritable() {
-    return deployment == null;
+  public boolean canServe(String model) {
+    return deployment == null || deploymentFor(model) != null;
+  }
+
+  private String deploymentFor(String model) {
+    return model.equals(originalModel) ? originalDeployment : azure.deploymentOf(model).orElse(null);
+  }
+
+  /**
+   * The upstream-relative path (query included) to send the call to: {@code routed}, but on Azure
+   * OpenAI with the deployment a fallback chose in place of the one the path named.
+   */
+  public String forwardPath(String routed) {
+    if (!deploymentInPath || deployment.equals(originalDeployment)) {
+      return routed;
+    }
+    String from = AzureDeployments.DEPLOYMENTS_PREFIX + originalDeployment + "/";
+    if (!routed.startsWith(from)) {
+      throw new IllegalStateException("the routed path does not name deployment " + originalDeployment);
+    }
+    return AzureDeployments.DEPLOYMENTS_PREFIX + deployment + "/" + routed.substring(from.length());
   }
 
   /** Whether {@link #requestStreamUsage()} may add {@code stream_options.include_usage} (the upstream's setting). */
@@ -172,9 +201,20 @@ public final class MeteredRequest {
     return rewritten;
   }
 
+  /** Sends the call to {@code model} (a fallback); on Azure OpenAI, to the deployment serving it ({@link #canServe}). */
   public void setModel(String model) {
-    if (!modelRewritable()) {
-      throw new IllegalStateException("an Azure OpenAI call's model is its deployment's");
+    if (deployment != null) {
+      String to = deploymentFor(model);
+      if (to == null) {
+        throw new IllegalStateException("no deployment of upstream " + azure.name() + " serves " + model);
+      }
+      deployment = to;
+      servedModel = model;
+      if (!deploymentInPath) {
+        body.put("model", to);
+        rewritten = true;
+      }
+      return;
     }
     body.put("model", model);
     rewritten = true;

@@ -85,7 +85,7 @@ public final class RequestParser {
     String deployment = target.pathDeployment() != null ? target.pathDeployment() : request.body().path("model").asText();
     return target.upstream().modelOf(deployment)
         .<Result>map(model -> {
-          request.deployedAs(deployment, model);
+          request.deployedAs(target.upstream(), deployment, target.pathDeployment() != null, model);
           return new Parsed(request);
         })
         .orElseGet(() -> new Invalid(AzureDeployments.notMapped(target.upstream(), deployment)));

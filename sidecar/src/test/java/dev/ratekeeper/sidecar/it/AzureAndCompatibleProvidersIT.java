@@ -42,6 +42,12 @@ class AzureAndCompatibleProvidersIT {
         - name: gpt-4o-mini
           tokens: {perDay: 10000000}
           pricing: {inputPerMillion: "0.15", outputPerMillion: "0.60"}
+        - name: gpt-4.1               # one call a minute, then its fallback's deployment serves
+          requests: {perMinute: 1, burst: 1}
+          pricing: {inputPerMillion: "2.00", outputPerMillion: "8.00"}
+          fallback: gpt-4.1-mini
+        - name: gpt-4.1-mini
+          pricing: {inputPerMillion: "0.40", outputPerMillion: "1.60"}
         - name: llama-3.1-8b
           pricing: {inputPerMillion: "1.00", outputPerMillion: "2.00"}
         upstreams:
@@ -49,7 +55,8 @@ class AzureAndCompatibleProvidersIT {
           url: https://contoso.openai.azure.com
           format: azure-openai
           deployments: [{name: prod-4o, model: gpt-4o}, {name: cheap, model: gpt-4o-mini},
-                        {name: paused-4o, model: gpt-4o}, {name: paused-4o-eu, model: gpt-4o}]
+                        {name: paused-4o, model: gpt-4o}, {name: paused-4o-eu, model: gpt-4o},
+                        {name: big-41, model: gpt-4.1}, {name: small-41, model: gpt-4.1-mini}]
         - {name: vllm, url: "http://vllm.invalid:8000", format: openai}
         - {name: strict, url: "http://mistral.invalid", format: openai, requestStreamUsage: false}
       """;
@@ -185,6 +192,30 @@ class AzureAndCompatibleProvidersIT {
     assertThat(post(CHAT.formatted("paused-4o-eu"), "az-pause", body).statusCode()).as("same model, other deployment")
         .isEqualTo(200);
     assertThat(stub.requestCount()).isEqualTo(forwarded + 1);
+  }
+
+  @Test
+  void aModelFallbackSendsTheCallToTheDeploymentServingTheFallbackModel() {
+    String body = "{\"messages\":[" + PROMPT + "]}";
+    assertThat(post(CHAT.formatted("big-41"), "az-fallback", body).statusCode()).isEqualTo(200);
+    assertThat(stub.lastRequest().path()).isEqualTo("/openai/deployments/big-41/chat/completions");
+    settlesAt("az-fallback", 40 * 2 + 15 * 8, 55); // as gpt-4.1
+
+    HttpResponse<String> fellBack = post(CHAT.formatted("big-41"), "az-fallback", body);
+
+    assertThat(fellBack.statusCode()).isEqualTo(200);
+    assertThat(fellBack.headers().firstValue("x-ratekeeper-model-fallback")).contains("gpt-4.1 -> gpt-4.1-mini");
+    StubLlmUpstream.Recorded seen = stub.lastRequest();
+    assertThat(seen.path()).isEqualTo("/openai/deployments/small-41/chat/completions");
+    assertThat(seen.query()).isEqualTo("api-version=2024-10-21");
+    // then as gpt-4.1-mini: 40 x $0.40 + 15 x $1.60 per million = 16 + 24 micro-dollars more
+    settlesAt("az-fallback", 40 * 2 + 15 * 8 + 40, 110);
+
+    // where the body names the deployment (the v1 API), the body is rewritten
+    HttpResponse<String> v1 = post("/azure/openai/v1/chat/completions", "az-fallback",
+        "{\"model\":\"big-41\",\"messages\":[" + PROMPT + "]}");
+    assertThat(v1.headers().firstValue("x-ratekeeper-model-fallback")).contains("gpt-4.1 -> gpt-4.1-mini");
+    assertThat(stub.lastRequest().body()).contains("\"model\":\"small-41\"");
   }
 
   @Test

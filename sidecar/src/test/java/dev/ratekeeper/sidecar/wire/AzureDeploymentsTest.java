@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 /** Azure OpenAI calls are governed by the model their deployment serves, wherever the deployment is named. */
 class AzureDeploymentsTest {
   private static final CompiledUpstream AZURE = new CompiledUpstream("azure", "https://contoso.openai.azure.com",
-      UpstreamFormat.AZURE_OPENAI, null, null, Map.of("prod-4o", "gpt-4o", "mini", "gpt-4o-mini"), false, null);
+      UpstreamFormat.AZURE_OPENAI, null, null, Map.of("prod-4o", "gpt-4o", "mini", "gpt-4o-mini", "also-4o", "gpt-4o"),
+      false, null);
   private static final CompiledUpstream NAMED = new CompiledUpstream("azure", "https://contoso.openai.azure.com",
       UpstreamFormat.AZURE_OPENAI, null, null, Map.of("prod-4o", "gpt-4o"), true, false);
   private static final CompiledUpstream OPENAI = new CompiledUpstream("openai", "https://api.openai.com",
@@ -36,7 +37,6 @@ class AzureDeploymentsTest {
     assertThat(call.deployment()).isEqualTo("prod-4o");
     assertThat(call.model()).isEqualTo("gpt-4o");
     assertThat(call.originalModel()).isEqualTo("gpt-4o");
-    assertThat(call.modelRewritable()).isFalse();
     assertThat(call.rewritten()).isFalse();
   }
 
@@ -104,7 +104,7 @@ class AzureDeploymentsTest {
     MeteredRequest call = ok(OPENAI, "/v1/chat/completions", Endpoint.OPENAI_CHAT, "{\"model\":\"gpt-4o\"}");
     assertThat(call.deployment()).isNull();
     assertThat(call.model()).isEqualTo("gpt-4o");
-    assertThat(call.modelRewritable()).isTrue();
+    assertThat(call.canServe("anything")).isTrue();
     assertThat(AzureDeployments.Target.of(OPENAI, "/openai/deployments/x/chat/completions").pathDeployment()).isNull();
   }
 
@@ -114,5 +114,50 @@ class AzureDeploymentsTest {
     assertThat(AzureDeployments.fromPath("/openai/deployments/prod-4o")).isEqualTo("prod-4o");
     assertThat(AzureDeployments.fromPath("/openai/deployments/")).isNull();
     assertThat(AzureDeployments.fromPath("/openai/v1/chat/completions")).isNull();
+  }
+
+  @Test
+  void aFallbackMovesAPathCallToADeploymentServingTheFallbackModel() {
+    MeteredRequest call = ok(AZURE, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT,
+        "{\"messages\":[]}");
+    String routed = "/openai/deployments/prod-4o/chat/completions?api-version=2024-10-21";
+
+    assertThat(call.canServe("gpt-4o-mini")).isTrue();
+    assertThat(call.canServe("gpt-4.1")).as("no deployment serves it").isFalse();
+    call.setModel("gpt-4o-mini");
+    assertThat(call.model()).isEqualTo("gpt-4o-mini");
+    assertThat(call.deployment()).isEqualTo("mini");
+    assertThat(call.forwardPath(routed)).isEqualTo("/openai/deployments/mini/chat/completions?api-version=2024-10-21");
+    assertThat(call.rewritten()).as("the body is forwarded as sent").isFalse();
+    assertThat(call.originalModel()).isEqualTo("gpt-4o");
+
+    // back to the model it asked for: the deployment it named, not another serving the same model
+    call.setModel("gpt-4o");
+    assertThat(call.deployment()).isEqualTo("prod-4o");
+    assertThat(call.forwardPath(routed)).isEqualTo(routed);
+  }
+
+  @Test
+  void aFallbackRewritesTheBodysDeploymentWhereTheBodyNamesIt() throws Exception {
+    MeteredRequest call = ok(AZURE, "/openai/v1/chat/completions", Endpoint.OPENAI_CHAT,
+        "{\"model\":\"prod-4o\",\"messages\":[]}");
+
+    call.setModel("gpt-4o-mini");
+
+    assertThat(call.rewritten()).isTrue();
+    assertThat(new String(call.toBytes(), StandardCharsets.UTF_8)).contains("\"model\":\"mini\"");
+    assertThat(call.forwardPath("/openai/v1/chat/completions")).isEqualTo("/openai/v1/chat/completions");
+  }
+
+  @Test
+  void withDeploymentNamesAsModelsAnyFallbackModelHasADeployment() {
+    MeteredRequest call = ok(NAMED, "/openai/deployments/gpt-4.1/chat/completions", Endpoint.OPENAI_CHAT, "{}");
+
+    assertThat(call.canServe("gpt-4o")).isTrue();
+    call.setModel("gpt-4o");
+    assertThat(call.deployment()).as("mapped first").isEqualTo("prod-4o");
+    call.setModel("gpt-4.1-mini");
+    assertThat(call.forwardPath("/openai/deployments/gpt-4.1/chat/completions"))
+        .isEqualTo("/openai/deployments/gpt-4.1-mini/chat/completions");
   }
 }
