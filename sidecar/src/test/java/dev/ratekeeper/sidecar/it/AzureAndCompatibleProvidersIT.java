@@ -219,6 +219,26 @@ class AzureAndCompatibleProvidersIT {
   }
 
   @Test
+  void azurePathsAreMadeCanonicalBeforeTheDeploymentIsReadAndForwarded() {
+    String body = "{\"messages\":[" + PROMPT + "]}";
+    HttpResponse<String> odd = post("/azure/openai/deployments/prod%2D4o/./chat//completions?api-version=2024-10-21",
+        "az-canonical", body);
+    assertThat(odd.statusCode()).isEqualTo(200);
+    assertThat(stub.lastRequest().path()).isEqualTo("/openai/deployments/prod-4o/chat/completions");
+    settlesAt("az-canonical", 250, 55); // as gpt-4o
+
+    long forwarded = stub.requestCount();
+    assertThat(post("/azure/openai/deployments/prod%2F4o/chat/completions?api-version=2024-10-21", "az-canonical", body)
+        .statusCode()).as("an encoded slash").isEqualTo(400);
+    assertThat(post("/azure/openai/deployments/x/../../deployments/cheap/chat/completions?api-version=2024-10-21", "az-canonical", body)
+        .statusCode()).as("dot segments resolve before the deployment is read").isEqualTo(200);
+    assertThat(stub.lastRequest().path()).isEqualTo("/openai/deployments/cheap/chat/completions");
+    assertThat(post("/azure/openai/deployments/prod-4o/extensions/chat/completions?api-version=2024-10-21",
+        "az-canonical", body).statusCode()).as("not in the table").isEqualTo(403);
+    assertThat(stub.requestCount()).isEqualTo(forwarded + 1);
+  }
+
+  @Test
   void compatibleServersAreChargedByTheUsageTheyStreamWhereverTheyPutIt() {
     String body = "{\"model\":\"llama-3.1-8b\",\"stream\":true,\"messages\":[" + PROMPT + "]}";
     // 40 x $1 + 15 x $2 per million = 70 micro-dollars each
