@@ -63,7 +63,7 @@ public final class Command {
    * reported with the problems found in the values.
    */
   public Inputs read(String[] args, Map<String, String> env) {
-    Map<Setting, List<String>> given = new LinkedHashMap<>();
+    Map<String, List<String>> given = new LinkedHashMap<>(); // by variable name
     List<String> problems = new ArrayList<>();
     Map<String, Setting> byFlag = new LinkedHashMap<>();
     for (Setting s : settings) {
@@ -73,9 +73,6 @@ public final class Command {
     }
     CommandLine line = commandLine();
     ParseResult result = line.parseArgs(args);
-    for (Exception e : result.errors()) {
-      problems.add(describe(e));
-    }
     String previousUnknown = null;
     for (String arg : result.unmatched()) {
       if (arg.startsWith("-")) {
@@ -87,6 +84,9 @@ public final class Command {
       } else {
         problems.add("unexpected argument \"" + arg + "\" (every setting is a --flag)");
       }
+    }
+    for (Exception e : result.errors()) {
+      problems.add(describe(e));
     }
     for (OptionSpec option : new LinkedHashSet<>(result.matchedOptions())) { // one entry per occurrence
       Setting s = byFlag.get(option.longestName());
@@ -100,7 +100,7 @@ public final class Command {
       if (values.size() > 1 && s.kind() != Setting.Kind.REPEATABLE) {
         problems.add(s.flag() + ": given more than once");
       }
-      given.put(s, values);
+      given.put(s.env(), values);
     }
     return new Inputs(given, env, problems, result.isUsageHelpRequested());
   }
@@ -121,15 +121,20 @@ public final class Command {
   /** The help: how to run, then each flag with its variable and default, then the variables without flags. */
   public String usage() {
     StringBuilder out = new StringBuilder(commandLine().getUsageMessage(CommandLine.Help.Ansi.OFF));
-    List<Setting> variables = settings.stream().filter(s -> s.flag() == null).toList();
-    if (!variables.isEmpty()) {
-      int width = variables.stream().mapToInt(s -> s.env().length()).max().orElse(0) + 2;
-      for (Setting s : variables) {
-        out.append("  ").append(String.format("%-" + width + "s", s.env())).append(s.description()).append('\n');
-      }
-    }
+    out.append(variablesHelp());
     for (String line : footer) {
       out.append(line).append('\n');
+    }
+    return out.toString();
+  }
+
+  /** The settings that are variables only, one a line with its description. */
+  public String variablesHelp() {
+    StringBuilder out = new StringBuilder();
+    List<Setting> variables = settings.stream().filter(s -> s.flag() == null).toList();
+    int width = variables.stream().mapToInt(s -> s.env().length()).max().orElse(0) + 2;
+    for (Setting s : variables) {
+      out.append("  ").append(String.format("%-" + width + "s", s.env())).append(s.description()).append('\n');
     }
     return out.toString();
   }

@@ -35,12 +35,13 @@ public final class Inputs {
   private static final Pattern SIZE = Pattern.compile("^([0-9]{1,12})\\s*(B|KB|KiB|MB|MiB|GB|GiB)?$",
       Pattern.CASE_INSENSITIVE);
 
-  private final Map<Setting, List<String>> given;
+  /** Flags given, by their variable's name (a setting is known by its names, whatever its help says). */
+  private final Map<String, List<String>> given;
   private final Map<String, String> env;
   private final List<String> problems;
   private final boolean help;
 
-  Inputs(Map<Setting, List<String>> given, Map<String, String> env, List<String> problems, boolean help) {
+  Inputs(Map<String, List<String>> given, Map<String, String> env, List<String> problems, boolean help) {
     this.given = new LinkedHashMap<>(given);
     this.env = env;
     this.problems = new ArrayList<>(problems);
@@ -64,7 +65,7 @@ public final class Inputs {
 
   /** The trimmed value, or null when not set. */
   public String text(Setting s) {
-    List<String> values = given.get(s);
+    List<String> values = given.get(s.env());
     if (values != null) {
       return values.get(values.size() - 1);
     }
@@ -78,7 +79,7 @@ public final class Inputs {
 
   /** Like {@link #text(Setting, String)}, but set and blank means none (null) rather than the default. */
   public String textOrNone(Setting s, String fallback) {
-    List<String> values = given.get(s);
+    List<String> values = given.get(s.env());
     String v = values != null ? values.get(values.size() - 1) : env.get(s.env());
     if (v == null) {
       return fallback;
@@ -105,7 +106,7 @@ public final class Inputs {
 
   /** The comma-separated values: of every time the flag is given, else of its variable. Blanks dropped. */
   public List<String> list(Setting s) {
-    List<String> values = given.get(s);
+    List<String> values = given.get(s.env());
     List<String> raw = values != null ? values : env(s.env()) == null ? List.of() : List.of(env(s.env()));
     List<String> out = new ArrayList<>();
     for (String v : raw) {

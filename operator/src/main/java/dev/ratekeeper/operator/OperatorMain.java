@@ -1,5 +1,6 @@
 package dev.ratekeeper.operator;
 
+import dev.ratekeeper.cli.ConfigException;
 import dev.ratekeeper.operator.webhook.WebhookConfig;
 import dev.ratekeeper.operator.webhook.WebhookServer;
 import dev.ratekeeper.operator.admin.AdminServer;
@@ -34,26 +35,19 @@ public final class OperatorMain {
   private OperatorMain() {}
 
   public static void main(String[] args) {
+    if (OperatorConfig.COMMAND.wantsHelp(args)) {
+      System.out.print(OperatorConfig.usage());
+      return;
+    }
     OperatorConfig config;
-    try {
-      config = OperatorConfig.parse(args, System.getenv());
-    } catch (OperatorConfig.ConfigException e) {
-      System.err.println("ratekeeper-operator: " + e.getMessage());
-      System.err.print(OperatorConfig.USAGE);
-      System.exit(2);
-      return;
-    }
-    if (config.help()) {
-      System.out.print(OperatorConfig.USAGE);
-      System.out.print(WebhookConfig.ENV_HELP);
-      return;
-    }
     WebhookConfig webhookConfig;
     try {
+      config = OperatorConfig.parse(args, System.getenv());
       webhookConfig = WebhookConfig.fromEnv(System.getenv());
-    } catch (WebhookConfig.ConfigException e) {
-      System.err.println("ratekeeper-operator: webhook settings: " + e.getMessage().replace("\n", "; "));
-      System.err.print(WebhookConfig.ENV_HELP);
+    } catch (ConfigException e) {
+      System.err.println("ratekeeper-operator: cannot start:");
+      e.problems().forEach(p -> System.err.println("  " + p));
+      System.err.println("(--help lists every flag and variable)");
       System.exit(2);
       return;
     }
