@@ -19,6 +19,8 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -39,14 +41,22 @@ public final class OperatorMain {
       System.out.print(OperatorConfig.usage());
       return;
     }
-    OperatorConfig config;
-    WebhookConfig webhookConfig;
+    OperatorConfig config = null;
+    WebhookConfig webhookConfig = null;
+    List<String> problems = new ArrayList<>();
     try {
       config = OperatorConfig.parse(args, System.getenv());
+    } catch (ConfigException e) {
+      problems.addAll(e.problems());
+    }
+    try {
       webhookConfig = WebhookConfig.fromEnv(System.getenv());
     } catch (ConfigException e) {
+      problems.addAll(e.problems());
+    }
+    if (!problems.isEmpty()) {
       System.err.println("ratekeeper-operator: cannot start:");
-      e.problems().forEach(p -> System.err.println("  " + p));
+      problems.forEach(p -> System.err.println("  " + p));
       System.err.println("(--help lists every flag and variable)");
       System.exit(2);
       return;
