@@ -174,7 +174,9 @@ public final class SseUsageTracker {
     JsonNode usage = node.get("usage");
     if (usage != null && usage.isObject()) {
       UsageReader.fromNode(endpoint, usage).ifPresent(this::take);
-      boolean usageOnly = node.path("choices").isArray() && node.path("choices").isEmpty();
+      // a usage-only chunk: empty choices (OpenAI), or none at all (some compatible servers)
+      JsonNode choices = node.path("choices");
+      boolean usageOnly = !choices.isArray() || choices.isEmpty();
       return !(hideUsageChunk && usageOnly);
     }
     // Groq reports a stream's usage in its own extension of the last chunk

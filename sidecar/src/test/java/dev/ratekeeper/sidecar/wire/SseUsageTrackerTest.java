@@ -188,4 +188,12 @@ class SseUsageTrackerTest {
     // "Hi" + " you" = 6 characters -> 2 tokens
     assertThat(tracker.usageSoFar(50)).isEqualTo(new Usage(50, 2, 0, 0));
   }
+
+  @Test
+  void aUsageChunkWithoutAnyChoicesIsHiddenWhenTheSidecarAskedForIt() {
+    String stream = OPENAI_STREAM.replace("\"choices\":[],\"usage\"", "\"usage\"");
+    SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, true);
+    assertThat(feed(tracker, stream, 8)).doesNotContain("usage").endsWith("data: [DONE]\n\n");
+    assertThat(tracker.reportedUsage()).contains(new Usage(10, 7, 30, 0));
+  }
 }
