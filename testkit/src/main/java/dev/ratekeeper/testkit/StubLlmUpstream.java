@@ -63,8 +63,13 @@ public final class StubLlmUpstream implements AutoCloseable {
     GROQ,
     /** A server without include_usage support: it ignores stream_options and streams no usage at all. */
     NO_STREAM_USAGE,
-    /** A strict server (Mistral, Azure api-versions before 2024-09-01-preview): stream_options is a 400; no streamed usage. */
-    REJECTS_STREAM_OPTIONS
+    /** An older server (Azure api-versions before 2024-09-01-preview): stream_options is a 400; no streamed usage. */
+    REJECTS_STREAM_OPTIONS,
+    /**
+     * Mistral: fields it does not know (stream_options, max_completion_tokens) are a 422; a stream's usage
+     * comes on its last chunk, with the last choice, unasked.
+     */
+    MISTRAL
   }
 
   /** Headers added to every normal answer (e.g. the provider's rate-limit headers). */
@@ -255,6 +260,18 @@ public final class StubLlmUpstream implements AutoCloseable {
       return;
     }
     String model = request.getString("model", deployment == null ? "stub-model" : deployment);
+    if (dialect == OpenAiDialect.MISTRAL) {
+      for (String field : new String[] {"stream_options", "max_completion_tokens"}) {
+        if (request.containsKey(field)) {
+          resp.setStatusCode(422).putHeader("content-type", "application/json").end(new JsonObject()
+              .put("object", "error").put("message", new JsonObject().put("detail", new JsonArray().add(new JsonObject()
+                  .put("type", "extra_forbidden").put("loc", new JsonArray().add("body").add(field))
+                  .put("msg", "Extra inputs are not permitted")))).put("type", "invalid_request_error")
+              .putNull("param").putNull("code").encode());
+          return;
+        }
+      }
+    }
     boolean stream = Boolean.TRUE.equals(request.getValue("stream"));
     long cap = firstLong(request, "max_tokens", "max_completion_tokens", "max_output_tokens");
     long output = cap > 0 ? Math.min(outputTokens, cap) : outputTokens;
@@ -418,7 +435,7 @@ public final class StubLlmUpstream implements AutoCloseable {
         chunk.putNull("usage");
       }
       boolean last = i == streamDeltas - 1;
-      if (last && how == OpenAiDialect.USAGE_WITH_LAST_CHOICE) {
+      if (last && (how == OpenAiDialect.USAGE_WITH_LAST_CHOICE || how == OpenAiDialect.MISTRAL)) {
         chunk.put("usage", openAiUsage(output));
       } else if (how == OpenAiDialect.GROQ) {
         JsonObject groq = new JsonObject().put("id", "req_stub_groq");

@@ -46,6 +46,11 @@ public class Upstream {
       + " on their own, else at the estimate.")
   public Boolean requestStreamUsage;
 
+  @JsonPropertyDescription("openai and azure-openai: the field the sidecar writes an output cap into when a chat"
+      + " completions call names none (the tier's maxPerRequest): max_completion_tokens (default) or max_tokens, for"
+      + " servers that refuse the newer field (Mistral, Azure api-versions before 2024-09-01-preview).")
+  public OutputCapField outputCapField;
+
   public Upstream() {}
 
   public Upstream(String name, String url, UpstreamFormat format) {

@@ -15,10 +15,14 @@ import java.util.TreeMap;
  *     (else it is refused)
  * @param requestStreamUsage whether streamed chat and completions calls get
  *     {@code stream_options.include_usage} added when the client did not ask for it (absent: true)
+ * @param outputCapField the field an output cap is written into when a chat call names none
+ *     ({@code max_completion_tokens} when absent)
  */
 public record CompiledUpstream(String name, String url, UpstreamFormat format, String credentialsSecretName,
     String credentialsSecretKey, Map<String, String> deployments, boolean deploymentNameIsModel,
-    Boolean requestStreamUsage) {
+    Boolean requestStreamUsage, String outputCapField) {
+  /** The field an output cap goes into by default on chat completions (OpenAI's current one). */
+  public static final String DEFAULT_OUTPUT_CAP_FIELD = "max_completion_tokens";
 
   @JsonCreator
   public CompiledUpstream(@JsonProperty("name") String name, @JsonProperty("url") String url,
@@ -27,7 +31,8 @@ public record CompiledUpstream(String name, String url, UpstreamFormat format, S
       @JsonProperty("credentialsSecretKey") String credentialsSecretKey,
       @JsonProperty("deployments") Map<String, String> deployments,
       @JsonProperty("deploymentNameIsModel") boolean deploymentNameIsModel,
-      @JsonProperty("requestStreamUsage") Boolean requestStreamUsage) {
+      @JsonProperty("requestStreamUsage") Boolean requestStreamUsage,
+      @JsonProperty("outputCapField") String outputCapField) {
     this.name = name;
     this.url = url;
     this.format = format;
@@ -36,12 +41,13 @@ public record CompiledUpstream(String name, String url, UpstreamFormat format, S
     this.deployments = deployments == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(deployments));
     this.deploymentNameIsModel = deploymentNameIsModel;
     this.requestStreamUsage = requestStreamUsage == null || requestStreamUsage;
+    this.outputCapField = outputCapField == null ? DEFAULT_OUTPUT_CAP_FIELD : outputCapField;
   }
 
   /** An upstream that maps no deployments and asks for streamed usage. */
   public CompiledUpstream(String name, String url, UpstreamFormat format, String credentialsSecretName,
       String credentialsSecretKey) {
-    this(name, url, format, credentialsSecretName, credentialsSecretKey, Map.of(), false, true);
+    this(name, url, format, credentialsSecretName, credentialsSecretKey, Map.of(), false, true, null);
   }
 
   /** The model an Azure deployment serves: its entry in {@link #deployments()}, else per {@link #deploymentNameIsModel()}. */

@@ -179,7 +179,8 @@ public final class PolicyCompiler {
         u.credentialsSecretRef == null ? null : u.credentialsSecretRef.key,
         deployments(u.deployments),
         u.unmappedDeployments == UnmappedDeployments.DeploymentNameIsModel,
-        u.requestStreamUsage == null || u.requestStreamUsage)).toList();
+        u.requestStreamUsage == null || u.requestStreamUsage,
+        u.outputCapField == null ? null : u.outputCapField.field())).toList();
   }
 
   private static Map<String, String> deployments(List<AzureDeployment> deployments) {

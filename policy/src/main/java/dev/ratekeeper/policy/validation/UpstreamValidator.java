@@ -52,6 +52,9 @@ final class UpstreamValidator {
         credentials(path + ".credentialsSecretRef", upstream.credentialsSecretRef, v);
       }
       deployments(path, upstream, v);
+      if (upstream.outputCapField != null && upstream.format == UpstreamFormat.ANTHROPIC) {
+        v.add(path + ".outputCapField", "only openai and azure-openai upstreams have a choice of output cap field");
+      }
     });
   }
 

@@ -315,7 +315,7 @@ class PolicyCompilerTest {
           format: azure-openai
           deployments: [{name: prod-4o, model: gpt-4o}, {name: cheap, model: gpt-4o-mini}]
         - {name: azure-named, url: "https://c2.openai.azure.com", format: azure-openai,
-           unmappedDeployments: DeploymentNameIsModel, requestStreamUsage: false}
+           unmappedDeployments: DeploymentNameIsModel, requestStreamUsage: false, outputCapField: max_tokens}
         - {name: openai, url: "https://api.openai.com", format: openai}
         """));
 
@@ -329,6 +329,8 @@ class PolicyCompilerTest {
     CompiledUpstream named = policy.upstream("azure-named").orElseThrow();
     assertThat(named.modelOf("gpt-4.1")).contains("gpt-4.1");
     assertThat(named.asksForStreamUsage()).isFalse();
+    assertThat(named.outputCapField()).isEqualTo("max_tokens");
+    assertThat(azure.outputCapField()).isEqualTo("max_completion_tokens");
     assertThat(policy.upstream("openai").orElseThrow().deployments()).isEmpty();
 
     CompiledPolicy back = PolicyCodec.fromJson(PolicyCodec.toJson(policy));
@@ -344,6 +346,7 @@ class PolicyCompilerTest {
          "credentialsSecretName":null,"credentialsSecretKey":null}""", CompiledUpstream.class);
 
     assertThat(old.asksForStreamUsage()).isTrue();
+    assertThat(old.outputCapField()).isEqualTo("max_completion_tokens");
     assertThat(old.deployments()).isEmpty();
     assertThat(old.modelOf("gpt-4o")).isEmpty();
   }

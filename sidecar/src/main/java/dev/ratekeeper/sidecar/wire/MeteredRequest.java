@@ -26,6 +26,8 @@ public final class MeteredRequest {
   private boolean deploymentInPath;
   private CompiledUpstream azure;
   private boolean askForStreamUsage = true;
+  /** The field an output cap the request did not name is written into; null: the endpoint's usual one. */
+  private String outputCapField;
   private String capField;
   private Long outputCap;
   private final boolean stream;
@@ -173,6 +175,11 @@ public final class MeteredRequest {
     return AzureDeployments.DEPLOYMENTS_PREFIX + deployment + "/" + routed.substring(from.length());
   }
 
+  /** Chat completions through an upstream that names its own output cap field ({@code max_tokens} for strict servers). */
+  void writeOutputCapAs(String field) {
+    this.outputCapField = field;
+  }
+
   /** Whether {@link #requestStreamUsage()} may add {@code stream_options.include_usage} (the upstream's setting). */
   void askForStreamUsage(boolean ask) {
     this.askForStreamUsage = ask;
@@ -220,10 +227,10 @@ public final class MeteredRequest {
     rewritten = true;
   }
 
-  /** Sets the output cap in the field the request used, or the endpoint's usual one. */
+  /** Sets the output cap in the field the request used, else the upstream's choice, else the endpoint's usual one. */
   public void setOutputCap(long cap) {
     if (capField == null) {
-      capField = endpoint.defaultCapField();
+      capField = outputCapField != null ? outputCapField : endpoint.defaultCapField();
     }
     body.put(capField, cap);
     outputCap = cap;

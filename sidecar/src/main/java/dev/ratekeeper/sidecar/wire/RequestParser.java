@@ -76,9 +76,15 @@ public final class RequestParser {
     return call;
   }
 
-  /** Binds a parsed call to its upstream: the deployment's model on Azure, and whether to ask for streamed usage. */
+  /**
+   * Binds a parsed call to its upstream: the deployment's model on Azure, whether to ask for streamed
+   * usage, and which field an output cap goes into.
+   */
   private static Result bind(AzureDeployments.Target target, MeteredRequest request) {
     request.askForStreamUsage(target.upstream().asksForStreamUsage());
+    if (request.endpoint() == Endpoint.OPENAI_CHAT) {
+      request.writeOutputCapAs(target.upstream().outputCapField());
+    }
     if (!target.azure()) {
       return new Parsed(request);
     }

@@ -35,6 +35,11 @@ class AzureAndCompatibleProvidersIT {
         - name: std
           tokens: {perDay: 10000000}
           budget: {usd: "10.00", period: Monthly}
+        - name: capped                # the sidecar writes an output cap into calls that name none
+          tokens: {perDay: 10000000, maxPerRequest: 100}
+          budget: {usd: "10.00", period: Monthly}
+        users:
+        - {id: compat-mistral, tier: capped}
         models:
         - name: gpt-4o
           tokens: {perDay: 10000000}
@@ -58,7 +63,9 @@ class AzureAndCompatibleProvidersIT {
                         {name: paused-4o, model: gpt-4o}, {name: paused-4o-eu, model: gpt-4o},
                         {name: big-41, model: gpt-4.1}, {name: small-41, model: gpt-4.1-mini}]
         - {name: vllm, url: "http://vllm.invalid:8000", format: openai}
-        - {name: strict, url: "http://mistral.invalid", format: openai, requestStreamUsage: false}
+        - {name: strict, url: "http://old-azure.invalid", format: openai, requestStreamUsage: false}
+        - {name: mistral, url: "http://mistral.invalid", format: openai, requestStreamUsage: false,
+           outputCapField: max_tokens}
       """;
   static final String KEYS = "rk:{azure-it/providers}:";
   static final String HELD_KEY = "azure-key-held-by-the-sidecar";
@@ -76,7 +83,8 @@ class AzureAndCompatibleProvidersIT {
     stub = StubLlmUpstream.start();
     sidecar = fixture.sidecar(Map.of("RATEKEEPER_UPSTREAM_KEY_AZURE", HELD_KEY), "--policy-file",
         SidecarFixture.policyFile(POLICY).toString(), "--redis", fixture.redisUrl(),
-        "--upstream", "azure=" + stub.url(), "--upstream", "vllm=" + stub.url(), "--upstream", "strict=" + stub.url());
+        "--upstream", "azure=" + stub.url(), "--upstream", "vllm=" + stub.url(), "--upstream", "strict=" + stub.url(),
+        "--upstream", "mistral=" + stub.url());
   }
 
   @AfterAll
@@ -248,6 +256,15 @@ class AzureAndCompatibleProvidersIT {
     assertThat(lastChoice.body()).as("the chunk carrying the last choice is forwarded whole")
         .contains("\"finish_reason\":\"stop\"").contains("\"usage\"");
     settlesAt("compat-last-choice", 70, 55);
+
+    // Mistral refuses stream_options and max_completion_tokens: its upstream asks for neither, and the cap the
+    // sidecar writes for the capped tier goes into max_tokens
+    stub.dialect = OpenAiDialect.MISTRAL;
+    HttpResponse<String> mistral = post("/mistral/v1/chat/completions", "compat-mistral", body);
+    assertThat(mistral.statusCode()).as(mistral.body()).isEqualTo(200);
+    assertThat(stub.lastRequest().body()).contains("\"max_tokens\":100").doesNotContain("stream_options")
+        .doesNotContain("max_completion_tokens");
+    settlesAt("compat-mistral", 70, 55);
 
     stub.dialect = OpenAiDialect.GROQ;
     HttpResponse<String> groq = post("/vllm/v1/chat/completions", "compat-groq", body);

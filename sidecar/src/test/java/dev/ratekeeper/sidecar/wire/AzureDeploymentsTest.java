@@ -12,9 +12,9 @@ import org.junit.jupiter.api.Test;
 class AzureDeploymentsTest {
   private static final CompiledUpstream AZURE = new CompiledUpstream("azure", "https://contoso.openai.azure.com",
       UpstreamFormat.AZURE_OPENAI, null, null, Map.of("prod-4o", "gpt-4o", "mini", "gpt-4o-mini", "also-4o", "gpt-4o"),
-      false, null);
+      false, null, null);
   private static final CompiledUpstream NAMED = new CompiledUpstream("azure", "https://contoso.openai.azure.com",
-      UpstreamFormat.AZURE_OPENAI, null, null, Map.of("prod-4o", "gpt-4o"), true, false);
+      UpstreamFormat.AZURE_OPENAI, null, null, Map.of("prod-4o", "gpt-4o"), true, false, "max_tokens");
   private static final CompiledUpstream OPENAI = new CompiledUpstream("openai", "https://api.openai.com",
       UpstreamFormat.OPENAI, null, null);
 
@@ -159,5 +159,26 @@ class AzureDeploymentsTest {
     call.setModel("gpt-4.1-mini");
     assertThat(call.forwardPath("/openai/deployments/gpt-4.1/chat/completions"))
         .isEqualTo("/openai/deployments/gpt-4.1-mini/chat/completions");
+  }
+
+  @Test
+  void anOutputCapTheSidecarWritesGoesIntoTheUpstreamsField() throws Exception {
+    MeteredRequest openai = ok(AZURE, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT, "{}");
+    openai.setOutputCap(500);
+    assertThat(new String(openai.toBytes(), StandardCharsets.UTF_8)).contains("\"max_completion_tokens\":500");
+
+    MeteredRequest older = ok(NAMED, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT, "{}");
+    older.setOutputCap(500);
+    assertThat(new String(older.toBytes(), StandardCharsets.UTF_8)).contains("\"max_tokens\":500")
+        .doesNotContain("max_completion_tokens");
+
+    // the field the client used is kept, and other endpoints keep theirs
+    MeteredRequest named = ok(NAMED, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT,
+        "{\"max_completion_tokens\":9000}");
+    named.setOutputCap(500);
+    assertThat(new String(named.toBytes(), StandardCharsets.UTF_8)).contains("\"max_completion_tokens\":500");
+    MeteredRequest responses = ok(NAMED, "/openai/responses", Endpoint.OPENAI_RESPONSES, "{\"model\":\"prod-4o\"}");
+    responses.setOutputCap(500);
+    assertThat(new String(responses.toBytes(), StandardCharsets.UTF_8)).contains("\"max_output_tokens\":500");
   }
 }
