@@ -13,8 +13,9 @@ import java.util.Optional;
  * {@code response.completed}). OpenAI-compatible servers vary: usage may come in the last chunk that
  * also carries choices (then the chunk is forwarded whole), in every chunk, cumulative (the last
  * one counts), in Groq's {@code x_groq.usage}, or not at all (the call is then charged its input
- * estimate and output cap, {@link #usageAtEnd}). It also counts the output text forwarded so far, for charging a
- * client that disconnects before the provider's figure arrives.
+ * estimate and output cap, {@link #usageAtEnd}). It also counts the output text forwarded so far
+ * (answer, tool-call arguments, a reasoning model's thinking), for charging a client that disconnects
+ * before the provider's figure arrives.
  *
  * <p>Chunks pass through untouched unless the sidecar injected {@code stream_options.include_usage};
  * then only complete events are passed on and the usage-only chunk is withheld from the client.
