@@ -72,6 +72,13 @@ public final class StubLlmUpstream implements AutoCloseable {
     MISTRAL
   }
 
+  /**
+   * Azure OpenAI: the model each deployment serves, by deployment name (compared ignoring case, as
+   * Azure does); a deployment not listed serves the model of its name. Azure answers as the
+   * deployment's model whatever the body's {@code model} says, and so does the stub. Kept by {@link #reset()}.
+   */
+  public final Map<String, String> azureDeployments = new java.util.concurrent.ConcurrentHashMap<>();
+
   /** Headers added to every normal answer (e.g. the provider's rate-limit headers). */
   public final Map<String, String> answerHeaders = new java.util.concurrent.ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Scripted> script = new ConcurrentLinkedQueue<>();
@@ -259,7 +266,8 @@ public final class StubLlmUpstream implements AutoCloseable {
       resp.setStatusCode(400).end("{\"error\":{\"message\":\"stub: bad json\"}}");
       return;
     }
-    String model = request.getString("model", deployment == null ? "stub-model" : deployment);
+    String model = azure ? servedBy(deployment != null ? deployment : request.getString("model", ""))
+        : request.getString("model", "stub-model");
     if (dialect == OpenAiDialect.MISTRAL) {
       for (String field : new String[] {"stream_options", "max_completion_tokens"}) {
         if (request.containsKey(field)) {
@@ -502,6 +510,16 @@ public final class StubLlmUpstream implements AutoCloseable {
     }
     resp.write(events.get(index));
     vertx.setTimer(eventDelayMs, id -> sendNext(resp, events, index + 1, gone));
+  }
+
+  /** The model an Azure deployment serves (its name when not in {@link #azureDeployments}). */
+  private String servedBy(String deployment) {
+    for (Map.Entry<String, String> entry : azureDeployments.entrySet()) {
+      if (entry.getKey().equalsIgnoreCase(deployment)) {
+        return entry.getValue();
+      }
+    }
+    return deployment;
   }
 
   /**

@@ -13,14 +13,15 @@ public class AzureDeployment {
   public static final String NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
   public static final int MAX_NAME_LENGTH = 64;
 
-  @JsonPropertyDescription("Deployment name, as in /openai/deployments/<name>/... (letters, digits, '.', '_', '-').")
+  @JsonPropertyDescription("Deployment name, as in /openai/deployments/<name>/... (letters, digits, '.', '_', '-');"
+      + " compared ignoring case, as Azure does.")
   @Required
   @Size(min = 1, max = MAX_NAME_LENGTH)
   @Pattern(NAME_PATTERN)
   public String name;
 
-  @JsonPropertyDescription("The model the deployment serves, e.g. gpt-4o: spec.models[] entries and tier allow-lists that"
-      + " match this name govern calls to the deployment.")
+  @JsonPropertyDescription("The model the deployment serves, e.g. gpt-4o, not a glob (no '*' or '?'): spec.models[]"
+      + " entries and tier allow-lists that match this name govern calls to the deployment.")
   @Required
   @Size(min = 1, max = 128)
   public String model;

@@ -65,8 +65,8 @@ public class RateLimitPolicySpec {
   @JsonPropertyDescription("Free, read-only provider endpoints (GET /v1/models, count_tokens, reading batches and files; see docs/endpoints.md): RequestsOnly (request rates only), PassThrough or Deny. Default RequestsOnly. Billed endpoints are always metered or refused, and unknown POSTs are refused, whatever this says.")
   public UnmeteredPaths unmeteredPaths;
 
-  @JsonPropertyDescription("Billed endpoint groups Ratekeeper cannot meter (Files, Batches, Images, Audio, Realtime, FineTuning): refused unless listed here; a listed group counts request rates only, its cost escapes token quotas and budgets. Default: none.")
-  @Size(max = 6)
+  @JsonPropertyDescription("Billed endpoint groups Ratekeeper cannot meter (Files, Batches, Images, Audio, Realtime, FineTuning; OnYourData: Azure OpenAI chat bodies carrying data_sources): refused unless listed here; a listed group counts request rates only (OnYourData: the chat call's tokens are still metered, its searches and embeddings are not), its cost escapes token quotas and budgets. Default: none.")
+  @Size(max = 7)
   public List<UnmeterableEndpoint> allowUnmeterable;
 
   @JsonPropertyDescription("What sidecars do while Redis is unreachable: FailOpen, FailClosed or LocalFallback. Default LocalFallback.")

@@ -18,5 +18,10 @@ public enum UnmeterableEndpoint {
   /** OpenAI {@code /v1/realtime} sessions. */
   Realtime,
   /** OpenAI {@code POST /v1/fine_tuning/jobs}. */
-  FineTuning
+  FineTuning,
+  /**
+   * Azure OpenAI "On Your Data": a chat call whose body carries {@code data_sources} (Azure AI Search
+   * queries and embeddings billed apart from the call); the call's own tokens are still metered.
+   */
+  OnYourData
 }

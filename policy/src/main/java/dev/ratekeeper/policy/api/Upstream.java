@@ -37,13 +37,14 @@ public class Upstream {
   public List<AzureDeployment> deployments;
 
   @JsonPropertyDescription("azure-openai only: a call to a deployment not listed in deployments is refused (Refuse, the"
-      + " default: 404 in Azure's error shape) or governed by the model named like the deployment (DeploymentNameIsModel).")
+      + " default: 404 in Azure's error shape) or governed by the model named like the deployment, in lower case"
+      + " (DeploymentNameIsModel). Deployment names are compared ignoring case, as Azure does.")
   public UnmappedDeployments unmappedDeployments;
 
   @JsonPropertyDescription("Whether the sidecar adds stream_options.include_usage to streamed chat and completions calls"
       + " whose client did not ask for it, to learn their real usage (default true). Set false for servers that refuse"
       + " the field (e.g. Azure api-versions before 2024-09-01-preview): their streams are charged by the usage they send"
-      + " on their own, else at the estimate.")
+      + " on their own, else their input estimate and whole output cap.")
   public Boolean requestStreamUsage;
 
   @JsonPropertyDescription("openai and azure-openai: the field the sidecar writes an output cap into when a chat"

@@ -3,6 +3,7 @@ package dev.ratekeeper.policy.compile;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.ratekeeper.policy.api.UpstreamFormat;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -50,13 +51,26 @@ public record CompiledUpstream(String name, String url, UpstreamFormat format, S
     this(name, url, format, credentialsSecretName, credentialsSecretKey, Map.of(), false, true, null);
   }
 
-  /** The model an Azure deployment serves: its entry in {@link #deployments()}, else per {@link #deploymentNameIsModel()}. */
+  /**
+   * The model an Azure deployment serves: its entry in {@link #deployments()}, else per
+   * {@link #deploymentNameIsModel()} the name in lower case. Azure resource names ignore case (it
+   * serves {@code GPT-4O} as {@code gpt-4o}), so deployment names are compared ignoring case: a
+   * spelling must not escape the quotas of the model its deployment serves.
+   */
   public Optional<String> modelOf(String deployment) {
     String model = deployments.get(deployment);
+    if (model == null) {
+      for (Map.Entry<String, String> entry : deployments.entrySet()) {
+        if (entry.getKey().equalsIgnoreCase(deployment)) {
+          model = entry.getValue();
+          break;
+        }
+      }
+    }
     if (model != null) {
       return Optional.of(model);
     }
-    return deploymentNameIsModel ? Optional.of(deployment) : Optional.empty();
+    return deploymentNameIsModel ? Optional.of(deployment.toLowerCase(Locale.ROOT)) : Optional.empty();
   }
 
   /**

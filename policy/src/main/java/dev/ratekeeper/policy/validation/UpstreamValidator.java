@@ -6,10 +6,12 @@ import dev.ratekeeper.policy.api.SecretKeyRef;
 import dev.ratekeeper.policy.api.UnmappedDeployments;
 import dev.ratekeeper.policy.api.Upstream;
 import dev.ratekeeper.policy.api.UpstreamFormat;
+import dev.ratekeeper.policy.compile.Globs;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -86,7 +88,8 @@ final class UpstreamValidator {
       if (v.requiredText(at + ".name", deployment.name)
           && v.maxLength(at + ".name", deployment.name, AzureDeployment.MAX_NAME_LENGTH)
           && v.matches(at + ".name", deployment.name, DEPLOYMENT_NAME, DEPLOYMENT_NAME_RULE)) {
-        Integer first = names.putIfAbsent(deployment.name, j);
+        // Azure resource names ignore case: Chat and chat are one deployment
+        Integer first = names.putIfAbsent(deployment.name.toLowerCase(Locale.ROOT), j);
         if (first != null) {
           v.add(at + ".name", "duplicate deployment " + Violations.quote(deployment.name) + ", already mapped at "
               + path + ".deployments[" + first + "]");
@@ -94,7 +97,7 @@ final class UpstreamValidator {
       }
       if (v.requiredText(at + ".model", deployment.model)
           && v.maxLength(at + ".model", deployment.model, ModelValidator.MAX_NAME_LENGTH)
-          && deployment.model.indexOf('*') >= 0) {
+          && Globs.isGlob(deployment.model)) {
         v.add(at + ".model", Violations.quote(deployment.model) + " is a glob; name the one model the deployment serves");
       }
     });

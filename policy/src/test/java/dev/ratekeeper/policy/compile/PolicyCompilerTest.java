@@ -328,6 +328,10 @@ class PolicyCompilerTest {
     assertThat(azure.asksForStreamUsage()).isTrue();
     CompiledUpstream named = policy.upstream("azure-named").orElseThrow();
     assertThat(named.modelOf("gpt-4.1")).contains("gpt-4.1");
+    // Azure ignores the case of deployment names: a spelling must not escape its model's quotas
+    assertThat(azure.modelOf("PROD-4o")).contains("gpt-4o");
+    assertThat(azure.modelOf("GPT-4O")).as("unmapped in any spelling").isEmpty();
+    assertThat(named.modelOf("GPT-4.1")).contains("gpt-4.1");
     assertThat(named.asksForStreamUsage()).isFalse();
     assertThat(named.outputCapField()).isEqualTo("max_tokens");
     assertThat(azure.outputCapField()).isEqualTo("max_completion_tokens");

@@ -4,6 +4,7 @@ import dev.ratekeeper.policy.compile.CompiledModel;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.CompiledTier;
 import dev.ratekeeper.sidecar.identity.Caller;
+import dev.ratekeeper.sidecar.wire.AzureDeployments;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
 import dev.ratekeeper.sidecar.wire.ProviderError;
 import java.util.List;
@@ -12,7 +13,8 @@ import java.util.Objects;
 /**
  * Works out what a metered request reserves, or why it is refused before the limiter is asked:
  * a model the tier may not use (403), an unpriced model under a budget (400), an output cap over
- * the tier's {@code maxPerRequest} (400). Pure: no I/O.
+ * the tier's {@code maxPerRequest} (400), a billed part it cannot meter (Azure's {@code data_sources})
+ * unless {@code allowUnmeterable} lists its group (400). Pure: no I/O.
  *
  * <p>The output cap comes from {@code max_tokens}, {@code max_completion_tokens} or
  * {@code max_output_tokens}; a request that names none gets the tier's {@code maxPerRequest} written
@@ -90,6 +92,9 @@ public final class AdmissionPlan {
   }
 
   private static Result call(CompiledPolicy policy, Caller caller, MeteredRequest request) {
+    if (request.unmeterable() != null && !policy.allows(request.unmeterable())) {
+      return new Refused(AzureDeployments.onYourDataRefused());
+    }
     CompiledTier tier = policy.tier(caller.tier()).orElseThrow();
     String model = request.model();
     if (!tier.allowsModel(model)) {

@@ -377,7 +377,7 @@ public final class Forwarder {
         return status >= 400 ? Usage.NONE : reservation();
       }
       if (tracker != null) {
-        return tracker.reportedUsage().orElseGet(() -> status >= 400 ? Usage.NONE : usageSoFar());
+        return status >= 400 && !reported() ? Usage.NONE : tracker.usageAtEnd(planned.inputEstimate(), planned.outputCap());
       }
       return tail.usage().orElseGet(() -> status >= 400 ? Usage.NONE
           : new Usage(planned.inputEstimate(), planned.outputCap(), 0, 0));

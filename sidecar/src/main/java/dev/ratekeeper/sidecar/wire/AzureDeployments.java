@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.wire;
 
+import dev.ratekeeper.policy.api.UnmeterableEndpoint;
 import dev.ratekeeper.policy.api.UpstreamFormat;
 import dev.ratekeeper.policy.compile.CompiledUpstream;
 
@@ -13,6 +14,9 @@ import dev.ratekeeper.policy.compile.CompiledUpstream;
 public final class AzureDeployments {
   /** The start of Azure's deployment-scoped paths, upstream-relative. */
   public static final String DEPLOYMENTS_PREFIX = "/openai/deployments/";
+
+  /** The body field of Azure's "On Your Data": searches and embeddings billed apart from the call. */
+  public static final String DATA_SOURCES = "data_sources";
 
   private AzureDeployments() {}
 
@@ -48,6 +52,16 @@ public final class AzureDeployments {
         + quote(deployment) + "\" is not mapped to a model in upstream \"" + upstream.name()
         + "\" of the Ratekeeper policy, so its quotas and prices are unknown; add it to the upstream's deployments"
         + " (or set unmappedDeployments: DeploymentNameIsModel)");
+  }
+
+  /**
+   * The 400 for a body carrying {@code data_sources} when the policy does not list {@code OnYourData}
+   * in {@code allowUnmeterable}, in Azure's error shape.
+   */
+  public static ProviderError onYourDataRefused() {
+    return ProviderError.of(ProviderError.Kind.INVALID_REQUEST, DATA_SOURCES + ": Azure OpenAI \"On Your Data\" runs"
+        + " searches and embeddings billed apart from this call, which Ratekeeper cannot meter; refused (a policy may"
+        + " allow it with allowUnmeterable: [" + UnmeterableEndpoint.OnYourData + "])");
   }
 
   private static String quote(String name) {

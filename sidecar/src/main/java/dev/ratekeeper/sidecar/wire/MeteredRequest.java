@@ -3,10 +3,12 @@ package dev.ratekeeper.sidecar.wire;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ratekeeper.policy.api.UnmeterableEndpoint;
 import dev.ratekeeper.policy.compile.CompiledUpstream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * A metered call's body, parsed once. The sidecar may rewrite it (model fallback, output cap,
@@ -26,6 +28,8 @@ public final class MeteredRequest {
   private boolean deploymentInPath;
   private CompiledUpstream azure;
   private boolean askForStreamUsage = true;
+  /** A billed part of the call Ratekeeper cannot meter (Azure's {@code data_sources}); null: none. */
+  private UnmeterableEndpoint unmeterable;
   /** The field an output cap the request did not name is written into; null: the endpoint's usual one. */
   private String outputCapField;
   private String capField;
@@ -137,10 +141,11 @@ public final class MeteredRequest {
 
   /**
    * What the provider's own per-model rate limits count this call on, for cooldowns: the Azure
-   * OpenAI deployment (each deployment has a quota of its own), else the model.
+   * OpenAI deployment in lower case (each deployment has a quota of its own; Azure ignores the
+   * case of its name), else the model.
    */
   public String quotaName() {
-    return deployment != null ? deployment : model();
+    return deployment != null ? deployment.toLowerCase(Locale.ROOT) : model();
   }
 
   /** The Azure OpenAI deployment the call goes to, or null. */
@@ -173,6 +178,19 @@ public final class MeteredRequest {
       throw new IllegalStateException("the routed path does not name deployment " + originalDeployment);
     }
     return AzureDeployments.DEPLOYMENTS_PREFIX + deployment + "/" + routed.substring(from.length());
+  }
+
+  /**
+   * The group of a billed part of the call Ratekeeper cannot meter, refused unless the policy allows
+   * it ({@code allowUnmeterable}): {@code OnYourData} for an Azure OpenAI body carrying
+   * {@code data_sources}; null when the call has none.
+   */
+  public UnmeterableEndpoint unmeterable() {
+    return unmeterable;
+  }
+
+  void carries(UnmeterableEndpoint group) {
+    this.unmeterable = group;
   }
 
   /** Chat completions through an upstream that names its own output cap field ({@code max_tokens} for strict servers). */

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ratekeeper.policy.api.UnmeterableEndpoint;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -77,8 +78,9 @@ public final class RequestParser {
   }
 
   /**
-   * Binds a parsed call to its upstream: the deployment's model on Azure, whether to ask for streamed
-   * usage, and which field an output cap goes into.
+   * Binds a parsed call to its upstream: the deployment's model on Azure (and whether the body asks
+   * for "On Your Data", {@code data_sources}), whether to ask for streamed usage, and which field an
+   * output cap goes into.
    */
   private static Result bind(AzureDeployments.Target target, MeteredRequest request) {
     request.askForStreamUsage(target.upstream().asksForStreamUsage());
@@ -87,6 +89,9 @@ public final class RequestParser {
     }
     if (!target.azure()) {
       return new Parsed(request);
+    }
+    if (request.body().has(AzureDeployments.DATA_SOURCES)) {
+      request.carries(UnmeterableEndpoint.OnYourData);
     }
     String deployment = target.pathDeployment() != null ? target.pathDeployment() : request.body().path("model").asText();
     return target.upstream().modelOf(deployment)

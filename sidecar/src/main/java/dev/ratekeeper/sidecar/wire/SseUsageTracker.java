@@ -12,9 +12,10 @@ import java.util.Optional;
  * provider reports (Anthropic {@code message_start} + {@code message_delta}; OpenAI's usage chunk or
  * {@code response.completed}). OpenAI-compatible servers vary: usage may come in the last chunk that
  * also carries choices (then the chunk is forwarded whole), in every chunk, cumulative (the last
- * one counts), in Groq's {@code x_groq.usage}, or not at all (the call is then charged at the
- * sidecar's estimate). It also counts the output text forwarded so far, for charging a
- * client that disconnects before the provider's figure arrives.
+ * one counts), in Groq's {@code x_groq.usage}, or not at all (the call is then charged its input
+ * estimate and output cap, {@link #usageAtEnd}). It also counts the output text forwarded so far
+ * (answer, tool-call arguments, a reasoning model's thinking), for charging a client that disconnects
+ * before the provider's figure arrives.
  *
  * <p>Chunks pass through untouched unless the sidecar injected {@code stream_options.include_usage};
  * then only complete events are passed on and the usage-only chunk is withheld from the client.
@@ -93,6 +94,15 @@ public final class SseUsageTracker {
     return new Usage(inputEstimate, estimatedOutputTokens(), 0, 0);
   }
 
+  /**
+   * What to charge when the stream ended without the provider's usage: its figure if it sent one,
+   * else {@code inputEstimate} plus the output cap, as a JSON answer without usage is charged (the
+   * visible text says nothing of hidden reasoning tokens), or the forwarded text if that is more.
+   */
+  public Usage usageAtEnd(long inputEstimate, long outputCap) {
+    return reportedUsage().orElseGet(() -> new Usage(inputEstimate, Math.max(outputCap, estimatedOutputTokens()), 0, 0));
+  }
+
   private boolean onEvent(String event) {
     StringBuilder data = new StringBuilder();
     for (String line : event.split("\r?\n")) {
@@ -165,8 +175,11 @@ public final class SseUsageTracker {
 
   private boolean onOpenAiChunk(JsonNode node) {
     for (JsonNode choice : node.path("choices")) {
-      outputChars += choice.path("delta").path("content").asText("").length()
-          + choice.path("text").asText("").length();
+      JsonNode delta = choice.path("delta");
+      // reasoning models on compatible servers stream their thinking beside the answer, billed as
+      // output: reasoning_content (vLLM, DeepSeek) or reasoning (Groq, Together, OpenRouter)
+      outputChars += delta.path("content").asText("").length() + delta.path("reasoning_content").asText("").length()
+          + delta.path("reasoning").asText("").length() + choice.path("text").asText("").length();
       for (JsonNode call : choice.path("delta").path("tool_calls")) {
         outputChars += call.path("function").path("arguments").asText("").length();
       }

@@ -135,6 +135,13 @@ public final class BypassCorpus {
     out.add(new Case("azure images", "POST", "/azure/openai/deployments/mini/images/generations", bytes(MINI), 403,
         null));
     out.add(new Case("azure OpenAI path", "POST", "/azure/v1/chat/completions", bytes(MINI), 403, null));
+    // Azure ignores the case of deployment names: BIG is big, and governed by its model
+    out.add(new Case("azure deployment in capitals", "POST", azureChat.formatted("BIG"), bytes(MINI), 403, null));
+    out.add(new Case("azure mapped deployment in capitals", "POST", azureChat.formatted("MINI"), bytes(MINI), 200,
+        "/openai/deployments/MINI/chat/completions"));
+    // "On Your Data" searches and embeddings are billed apart from the call: refused unless allowed
+    out.add(new Case("azure data_sources", "POST", azureChat.formatted("mini"), bytes(MINI.replace("{\"model\"",
+        "{\"data_sources\":[{\"type\":\"azure_search\",\"parameters\":{}}],\"model\"")), 400, null));
     out.add(new Case("azure spelled allowed call", "POST",
         "/azure/openai/./deployments/%6Dini/chat//completions?api-version=2024-10-21", bytes(MINI), 200,
         "/openai/deployments/mini/chat/completions"));

@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Test;
  * their wire: an Azure deployment is charged as the model it is mapped to, exactly, streamed or not;
  * the sidecar-held key travels in {@code api-key} and {@code api-version} is forwarded as sent; an
  * unmapped deployment is a 404 never forwarded. Streams of OpenAI-compatible servers are charged by
- * the usage they report wherever they put it, and at the estimate (counted as {@code no_usage}) when
- * they report none.
+ * the usage they report wherever they put it, and at their input estimate and output cap (counted as
+ * {@code no_usage}) when they report none.
  */
 class AzureAndCompatibleProvidersIT {
   static final String POLICY = """
@@ -62,6 +62,8 @@ class AzureAndCompatibleProvidersIT {
           deployments: [{name: prod-4o, model: gpt-4o}, {name: cheap, model: gpt-4o-mini},
                         {name: paused-4o, model: gpt-4o}, {name: paused-4o-eu, model: gpt-4o},
                         {name: big-41, model: gpt-4.1}, {name: small-41, model: gpt-4.1-mini}]
+        - {name: azure-named, url: https://contoso-named.openai.azure.com, format: azure-openai,
+           unmappedDeployments: DeploymentNameIsModel}
         - {name: vllm, url: "http://vllm.invalid:8000", format: openai}
         - {name: strict, url: "http://old-azure.invalid", format: openai, requestStreamUsage: false}
         - {name: mistral, url: "http://mistral.invalid", format: openai, requestStreamUsage: false,
@@ -81,9 +83,12 @@ class AzureAndCompatibleProvidersIT {
     fixture = new SidecarFixture();
     fixture.startRedis();
     stub = StubLlmUpstream.start();
+    // the stub answers as the deployment's model, as Azure does, whatever the body says
+    stub.azureDeployments.putAll(Map.of("prod-4o", "gpt-4o", "cheap", "gpt-4o-mini", "paused-4o", "gpt-4o",
+        "paused-4o-eu", "gpt-4o", "big-41", "gpt-4.1", "small-41", "gpt-4.1-mini", "gpt-4o", "gpt-4o"));
     sidecar = fixture.sidecar(Map.of("RATEKEEPER_UPSTREAM_KEY_AZURE", HELD_KEY), "--policy-file",
         SidecarFixture.policyFile(POLICY).toString(), "--redis", fixture.redisUrl(),
-        "--upstream", "azure=" + stub.url(), "--upstream", "vllm=" + stub.url(), "--upstream", "strict=" + stub.url(),
+        "--upstream", "azure=" + stub.url(), "--upstream", "azure-named=" + stub.url(), "--upstream", "vllm=" + stub.url(), "--upstream", "strict=" + stub.url(),
         "--upstream", "mistral=" + stub.url());
   }
 
@@ -134,7 +139,7 @@ class AzureAndCompatibleProvidersIT {
         "{\"model\":\"whatever-the-client-says\",\"messages\":[" + PROMPT + "]}");
 
     assertThat(resp.statusCode()).isEqualTo(200);
-    assertThat(resp.body()).contains("\"usage\"");
+    assertThat(resp.body()).contains("\"usage\"").contains("\"model\":\"gpt-4o\"").doesNotContain("whatever");
     assertThat(resp.headers().firstValue("x-ratekeeper-budget-remaining-usd")).isPresent();
     StubLlmUpstream.Recorded seen = stub.lastRequest();
     assertThat(seen.path()).isEqualTo("/openai/deployments/prod-4o/chat/completions");
@@ -182,6 +187,39 @@ class AzureAndCompatibleProvidersIT {
     assertThat(resp.body()).contains("\"code\":\"DeploymentNotMapped\"").contains("deployment \\\"gpt-4o\\\"");
     assertThat(stub.requestCount()).isZero();
     assertThat(spent("az-unmapped")).isZero();
+  }
+
+  @Test
+  void deploymentNamesAreComparedIgnoringCaseAsAzureDoes() {
+    String body = "{\"messages\":[" + PROMPT + "]}";
+    long modelTokensBefore = counter(KEYS + "m:gpt-4o:tpd");
+    // Azure serves GPT-4O as its deployment gpt-4o: the call takes gpt-4o's quotas and price
+    HttpResponse<String> named = post("/azure-named/openai/deployments/GPT-4O/chat/completions?api-version=2024-10-21",
+        "az-case", body);
+    assertThat(named.statusCode()).isEqualTo(200);
+    assertThat(named.body()).contains("\"model\":\"gpt-4o\"");
+    settlesAt("az-case", 250, 55);
+    assertThat(counter(KEYS + "m:gpt-4o:tpd") - modelTokensBefore).isEqualTo(55);
+
+    // a mapped deployment in another spelling is the same deployment
+    HttpResponse<String> mapped = post(CHAT.formatted("Prod-4O"), "az-case", body);
+    assertThat(mapped.statusCode()).isEqualTo(200);
+    assertThat(stub.lastRequest().path()).isEqualTo("/openai/deployments/Prod-4O/chat/completions");
+    settlesAt("az-case", 500, 110);
+    assertThat(counter(KEYS + "m:gpt-4o:tpd") - modelTokensBefore).isEqualTo(110);
+  }
+
+  @Test
+  void aChatBodyWithDataSourcesIsRefusedInAzuresShapeAndNeverForwarded() {
+    HttpResponse<String> resp = post(CHAT.formatted("prod-4o"), "az-on-your-data", "{\"messages\":[" + PROMPT + "],"
+        + "\"data_sources\":[{\"type\":\"azure_search\",\"parameters\":{\"endpoint\":\"https://s.search.windows.net\","
+        + "\"index_name\":\"docs\"}}]}");
+
+    assertThat(resp.statusCode()).isEqualTo(400);
+    assertThat(resp.body()).startsWith("{\"error\":{").contains("\"type\":\"invalid_request_error\"")
+        .contains("data_sources: Azure OpenAI").contains("allowUnmeterable: [OnYourData]");
+    assertThat(stub.requestCount()).isZero();
+    assertThat(spent("az-on-your-data")).isZero();
   }
 
   @Test
@@ -274,10 +312,14 @@ class AzureAndCompatibleProvidersIT {
   }
 
   @Test
-  void aStreamWithoutUsageIsChargedAtTheEstimateAndCounted() throws Exception {
-    String body = "{\"model\":\"llama-3.1-8b\",\"stream\":true,\"messages\":[" + PROMPT + "]}";
+  void aStreamWithoutUsageIsChargedItsOutputCapAndCounted() throws Exception {
+    long cap = 200;
+    String body = "{\"model\":\"llama-3.1-8b\",\"stream\":true,\"max_tokens\":" + cap + ",\"messages\":[" + PROMPT + "]}";
     long input = TokenEstimator.estimateInput(UpstreamFormat.OPENAI, "llama-3.1-8b", new ObjectMapper().readTree(body));
-    long output = (5 * StubLlmUpstream.DELTA_TEXT.length() + 2) / 3; // the text forwarded, 3 characters a token
+    // the visible text says nothing of hidden reasoning tokens: charged as a JSON answer without usage is
+    long output = cap;
+    assertThat((5L * StubLlmUpstream.DELTA_TEXT.length() + 2) / 3).as("the text forwarded, 3 characters a token")
+        .isLessThan(cap);
     double before = fixture.metric(sidecar, "ratekeeper_estimated_charges_total", "reason", "no_usage");
 
     stub.dialect = OpenAiDialect.NO_STREAM_USAGE;

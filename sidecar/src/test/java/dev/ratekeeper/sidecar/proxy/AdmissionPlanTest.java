@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.sidecar.identity.Caller;
+import dev.ratekeeper.sidecar.wire.AzureDeployments;
 import dev.ratekeeper.sidecar.wire.Endpoint;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
+import dev.ratekeeper.sidecar.wire.ProviderError;
 import dev.ratekeeper.sidecar.wire.RequestParser;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
@@ -58,6 +60,47 @@ class AdmissionPlanTest {
     AdmissionPlan.Planned shared = (AdmissionPlan.Planned) AdmissionPlan.plan(POLICY, new Caller("u", "free"), uncapped);
     assertThat(uncapped.outputCap()).isEqualTo(250);
     assertThat(shared.outputCap()).isEqualTo(2000);
+  }
+
+  @Test
+  void azureOnYourDataIsRefusedUnlessThePolicyAllowsItsGroup() {
+    String azure = """
+        apiVersion: ratekeeper.dev/v1alpha1
+        kind: RateLimitPolicy
+        metadata: {name: plan-azure, namespace: t}
+        spec:
+          tiers:
+          - name: pro
+          models:
+          - name: gpt-4o-mini
+            pricing: {inputPerMillion: "0.15", outputPerMillion: "0.60"}
+          upstreams:
+          - {name: azure, url: "https://contoso.openai.azure.com", format: azure-openai,
+             deployments: [{name: mini, model: gpt-4o-mini}]}
+          %s""";
+    CompiledPolicy refusing = compile(azure.formatted(""));
+    CompiledPolicy allowing = compile(azure.formatted("allowUnmeterable: [OnYourData]"));
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":10,\"data_sources\":"
+        + "[{\"type\":\"azure_search\",\"parameters\":{\"endpoint\":\"https://s.search.windows.net\",\"index_name\":\"d\"}}]}";
+
+    AdmissionPlan.Result refused = AdmissionPlan.plan(refusing, new Caller("u", "pro"), azure(refusing, body));
+    assertThat(refused).isInstanceOf(AdmissionPlan.Refused.class);
+    ProviderError error = ((AdmissionPlan.Refused) refused).error();
+    assertThat(error.status()).isEqualTo(400);
+    assertThat(error.message()).startsWith("data_sources:").contains("allowUnmeterable: [OnYourData]");
+    assertThat(AdmissionPlan.plan(refusing, new Caller("u", "pro"), azure(refusing, body.replace("data_sources", "user"))))
+        .as("without data_sources").isInstanceOf(AdmissionPlan.Planned.class);
+
+    AdmissionPlan.Result allowed = AdmissionPlan.plan(allowing, new Caller("u", "pro"), azure(allowing, body));
+    assertThat(allowed).as("allowed: the chat call's own tokens are still metered").isInstanceOf(AdmissionPlan.Planned.class);
+    assertThat(((AdmissionPlan.Planned) allowed).outputCap()).isEqualTo(10);
+  }
+
+  static MeteredRequest azure(CompiledPolicy policy, String json) {
+    AzureDeployments.Target target = AzureDeployments.Target.of(policy.upstream("azure").orElseThrow(),
+        "/openai/deployments/mini/chat/completions");
+    return ((RequestParser.Parsed) RequestParser.parse(target, Endpoint.OPENAI_CHAT,
+        json.getBytes(StandardCharsets.UTF_8))).request();
   }
 
   @Test

@@ -180,13 +180,40 @@ class SseUsageTrackerTest {
   }
 
   @Test
-  void aStreamWithoutUsageReportsNoneAndIsChargedOnTheEstimate() {
+  void aStreamThatEndsWithoutUsageIsChargedItsOutputCapNotTheVisibleText() {
     String noUsage = USAGE_WITH_CHOICES_STREAM.replaceAll(",\"usage\":\\{[^}]*\\}", "");
     SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, true);
     assertThat(feed(tracker, noUsage, 5)).isEqualTo(noUsage);
     assertThat(tracker.reportedUsage()).isEmpty();
-    // "Hi" + " you" = 6 characters -> 2 tokens
+    // cut short: "Hi" + " you" = 6 characters -> 2 tokens
     assertThat(tracker.usageSoFar(50)).isEqualTo(new Usage(50, 2, 0, 0));
+    // ended: hidden reasoning may have been billed, so the cap, as a JSON answer without usage
+    assertThat(tracker.usageAtEnd(50, 300)).isEqualTo(new Usage(50, 300, 0, 0));
+    assertThat(tracker.usageAtEnd(50, 1)).as("never less than the text forwarded").isEqualTo(new Usage(50, 2, 0, 0));
+  }
+
+  @Test
+  void aStreamThatEndsWithUsageIsChargedThatUsage() {
+    SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, false);
+    feed(tracker, USAGE_WITH_CHOICES_STREAM, 7);
+    assertThat(tracker.usageAtEnd(50, 300)).isEqualTo(new Usage(12, 2, 0, 0));
+  }
+
+  /** Reasoning models on compatible servers: the thinking streams in its own delta field, billed as output. */
+  @Test
+  void reasoningDeltasCountAsOutputForAStreamCutShort() {
+    String stream = """
+        data: {"id":"c5","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"Let me think it over"}}]}
+
+        data: {"id":"c5","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"reasoning":"and once more, slowly"}}]}
+
+        data: {"id":"c5","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}]}
+
+        """;
+    SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, true);
+    assertThat(feed(tracker, stream, 9)).isEqualTo(stream);
+    // 20 + 21 + 2 = 43 characters -> 15 tokens at 3 characters a token
+    assertThat(tracker.usageSoFar(50)).isEqualTo(new Usage(50, 15, 0, 0));
   }
 
   @Test
