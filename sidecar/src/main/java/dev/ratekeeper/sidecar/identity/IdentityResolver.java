@@ -1,6 +1,7 @@
 package dev.ratekeeper.sidecar.identity;
 
 import dev.ratekeeper.policy.compile.CompiledIdentity;
+import dev.ratekeeper.policy.api.StoreFailureMode;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -34,11 +35,14 @@ public final class IdentityResolver {
 
   /** Looks up the user id of a key hash; completes with null for an unknown key. Null: users have no keys. */
   private final Function<String, Future<String>> keyLookup;
+  /** Behind the gateway's gate ({@link #behindGateway}): the user header was set by the gate from a checked key. */
+  private final boolean keyCheckedBefore;
   private final LongSupplier nanoClock;
-  private final Map<String, Boolean> knownKeys = Collections.synchronizedMap(
+  /** Hashes of keys recently found valid, with their user. */
+  private final Map<String, String> knownKeys = Collections.synchronizedMap(
       new LinkedHashMap<>(64, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
           return size() > KNOWN_KEYS;
         }
       });
@@ -50,9 +54,23 @@ public final class IdentityResolver {
   }
 
   IdentityResolver(Function<String, Future<String>> keyLookup, LongSupplier nanoClock) {
+    this(keyLookup, false, nanoClock);
+  }
+
+  private IdentityResolver(Function<String, Future<String>> keyLookup, boolean keyCheckedBefore, LongSupplier nanoClock) {
     this.keyLookup = keyLookup;
+    this.keyCheckedBefore = keyCheckedBefore;
     this.nanoClock = nanoClock;
     this.refilledAt = nanoClock.getAsLong();
+  }
+
+  /**
+   * The resolver of the proxy behind a gateway's gate: the gate has checked the end user's key, removed
+   * it and every client-sent identity header, and set the user header to the key's user; this one
+   * reads that user, and never refuses for a missing key.
+   */
+  public static IdentityResolver behindGateway() {
+    return new IdentityResolver(null, true, System::nanoTime);
   }
 
   /** Who the request is for, or why that cannot be said. */
@@ -71,38 +89,67 @@ public final class IdentityResolver {
     String key = headers.get(identity.apiKeyHeader());
     boolean hasKey = key != null && !key.isBlank();
     if (keyLookup != null && hasKey) {
-      String hash = ApiKeys.hash(key.strip());
-      long waitMs = knownKeys.containsKey(hash) ? 0 : failureWaitMs();
-      if (waitMs > 0) {
-        return Future.succeededFuture(new Refused(Reason.TOO_MANY_UNKNOWN_KEYS, "too many unknown keys in "
-            + identity.apiKeyHeader() + " lately; retry later", waitMs));
-      }
-      Future<String> lookup;
-      try {
-        lookup = keyLookup.apply(hash).timeout(LOOKUP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-      } catch (RuntimeException e) {
-        lookup = Future.failedFuture(e);
-      }
-      return lookup.transform(found -> {
-        if (found.failed()) {
-          return Future.succeededFuture(new Refused(Reason.STORE_UNAVAILABLE,
-              "the key in " + identity.apiKeyHeader() + " could not be checked: the rate-limit store is unavailable", 0));
-        }
-        String user = found.result();
-        if (user == null) {
-          spendFailure();
-          return Future.succeededFuture(new Refused(Reason.UNKNOWN_KEY, "the key in " + identity.apiKeyHeader()
-              + " is not known", 0));
-        }
-        knownKeys.put(hash, Boolean.TRUE);
-        return Future.succeededFuture(new Resolved(new Caller(user, tierOf(policy, user, headers))));
-      });
+      return lookUp(policy, key, user -> new Caller(user, tierOf(policy, user, headers)), false);
     }
-    if (identity.requireApiKey() && !hasKey) {
+    if (identity.requireApiKey() && !hasKey && !keyCheckedBefore) {
       return Future.succeededFuture(new Refused(Reason.KEY_REQUIRED, "an end-user key is required in "
           + identity.apiKeyHeader() + " (identity.requireApiKey)", 0));
     }
     return Future.succeededFuture(new Resolved(fromHeaders(policy, headers)));
+  }
+
+  /**
+   * Gateway mode: the caller of an end user's key, whatever the policy says and whatever else the
+   * request carries. The tier is the policy's for that user, else the default tier (a tier header is
+   * never read). A missing key is {@link Reason#KEY_REQUIRED}. A key that cannot be checked because the
+   * store is away is accepted only when it was found valid lately (as its user, under the policy's
+   * {@code onStoreUnavailable}) and never under FailClosed.
+   */
+  public Future<Resolution> resolveKey(CompiledPolicy policy, String key) {
+    String header = policy.identity().apiKeyHeader();
+    if (key == null || key.isBlank()) {
+      return Future.succeededFuture(new Refused(Reason.KEY_REQUIRED, "an end user's key is required in " + header
+          + " (this is a shared gateway: every request names its end user by key)", 0));
+    }
+    if (keyLookup == null) {
+      return Future.succeededFuture(new Refused(Reason.UNKNOWN_KEY, "the key in " + header + " is not known", 0));
+    }
+    return lookUp(policy, key, user -> new Caller(user, tierOf(policy, user)), true);
+  }
+
+  /** {@code knownDuringOutage}: a key found valid lately passes as its user while the store is away. */
+  private Future<Resolution> lookUp(CompiledPolicy policy, String key, Function<String, Caller> callerOf,
+      boolean knownDuringOutage) {
+    CompiledIdentity identity = policy.identity();
+    String hash = ApiKeys.hash(key.strip());
+    long waitMs = knownKeys.containsKey(hash) ? 0 : failureWaitMs();
+    if (waitMs > 0) {
+      return Future.succeededFuture(new Refused(Reason.TOO_MANY_UNKNOWN_KEYS, "too many unknown keys in "
+          + identity.apiKeyHeader() + " lately; retry later", waitMs));
+    }
+    Future<String> lookup;
+    try {
+      lookup = keyLookup.apply(hash).timeout(LOOKUP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    } catch (RuntimeException e) {
+      lookup = Future.failedFuture(e);
+    }
+    return lookup.transform(found -> {
+      if (found.failed()) {
+        String known = !knownDuringOutage || policy.onStoreUnavailable() == StoreFailureMode.FailClosed
+            ? null : knownKeys.get(hash);
+        return Future.succeededFuture(known != null ? new Resolved(callerOf.apply(known))
+            : new Refused(Reason.STORE_UNAVAILABLE, "the key in " + identity.apiKeyHeader()
+                + " could not be checked: the rate-limit store is unavailable", 0));
+      }
+      String user = found.result();
+      if (user == null) {
+        spendFailure();
+        return Future.succeededFuture(new Refused(Reason.UNKNOWN_KEY, "the key in " + identity.apiKeyHeader()
+            + " is not known", 0));
+      }
+      knownKeys.put(hash, user);
+      return Future.succeededFuture(new Resolved(callerOf.apply(user)));
+    });
   }
 
   /** The caller named by the headers alone (no key): the user header or {@code anonymous}. */
@@ -117,6 +164,12 @@ public final class IdentityResolver {
   /** The caller when a key could not be checked and the policy keeps serving: anonymous, default tier. */
   public static Caller unverified(CompiledPolicy policy) {
     return new Caller(Caller.ANONYMOUS, policy.defaultTier());
+  }
+
+  /** The policy's tier for {@code user}, else the default tier: no header is read. */
+  static String tierOf(CompiledPolicy policy, String user) {
+    String assigned = policy.users().get(user);
+    return assigned != null ? assigned : policy.defaultTier();
   }
 
   static String tierOf(CompiledPolicy policy, String user, MultiMap headers) {

@@ -63,6 +63,8 @@ public final class ProxyServer {
   private final AtomicLong requestSeq = new AtomicLong();
   private final Deps deps;
   private final java.util.List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** What every request meets first: the proxy itself, or a gate in front of it ({@link #frontedBy}). */
+  private volatile io.vertx.core.Handler<HttpServerRequest> entry = this::handle;
 
   /** What an admission needs besides the request itself. */
   record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue,
@@ -122,9 +124,14 @@ public final class ProxyServer {
         vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
                 .setIdleTimeout((int) limits.idleTimeoutMs()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
                 .setDecompressionSupported(false))
-            .requestHandler(this::handle)
+            .requestHandler(req -> entry.handle(req))
             .listen().onComplete(listening));
     return listening.future().onSuccess(servers::add);
+  }
+
+  /** Puts a gate (gateway mode's) in front of the proxy: {@code gate} gets the proxy's handler to pass requests on to. Before {@link #listen}. */
+  public void frontedBy(java.util.function.UnaryOperator<io.vertx.core.Handler<HttpServerRequest>> gate) {
+    entry = gate.apply(this::handle);
   }
 
   /** Stops every server instance. */
