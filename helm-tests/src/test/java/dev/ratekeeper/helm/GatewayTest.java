@@ -60,6 +60,31 @@ class GatewayTest {
     assertThat(pod.getAutomountServiceAccountToken()).isFalse();
   }
 
+  /** Every variable the chart gives the gateway is one the sidecar program reads (or the JVM, or a provider key). */
+  @Test
+  void everyVariableTheGatewayGetsIsOneTheSidecarReads() throws Exception {
+    java.util.Set<String> known = new java.util.TreeSet<>(Repo.all(Repo.SIDECAR_CONFIG, "\"(RATEKEEPER_[A-Z0-9_]+|POD_NAME)\""));
+    java.nio.file.Path cli = Repo.ROOT.resolve("cli/src/main/java");
+    if (java.nio.file.Files.isDirectory(cli)) { // the shared flag library, where the common names live
+      try (var files = java.nio.file.Files.walk(cli)) {
+        for (java.nio.file.Path f : files.filter(f -> f.toString().endsWith(".java")).toList()) {
+          known.addAll(Repo.all(f, "\"(RATEKEEPER_[A-Z0-9_]+|POD_NAME)\""));
+        }
+      }
+    }
+    assertThat(known).contains("RATEKEEPER_MODE", "RATEKEEPER_POLICY", "RATEKEEPER_LISTEN", "RATEKEEPER_REDIS_URL");
+    Container c = Chart.render("gateway").one(Deployment.class, NAME).getSpec().getTemplate().getSpec().getContainers()
+        .get(0);
+    for (String name : env(c).keySet()) {
+      if (!name.equals("JAVA_TOOL_OPTIONS") && !name.startsWith("RATEKEEPER_UPSTREAM_KEY_")) {
+        assertThat(known).as("the sidecar reads %s", name).contains(name);
+      }
+    }
+    // RATEKEEPER_MODE=gateway is one of the sidecar's modes (read without regard to case)
+    assertThat(env(c).get("RATEKEEPER_MODE").getValue()).isEqualTo("gateway");
+    assertThat(Repo.read(Repo.SIDECAR_CONFIG)).containsPattern("(?s)enum Mode \\{.*?\\bGATEWAY\\b");
+  }
+
   /** The webhook never injects a sidecar into the gateway: its pods lack the opt-in label and live in the release namespace, which the webhook excludes. */
   @Test
   void theWebhookNeverSeesTheGatewaysPods() {
