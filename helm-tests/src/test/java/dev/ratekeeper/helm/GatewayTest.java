@@ -97,6 +97,16 @@ class GatewayTest {
     assertThat(webhook).contains("operator: NotIn").contains("- " + Chart.NAMESPACE);
   }
 
+  /** The webhook points pods labelled ratekeeper.dev/inject: gateway at the gateway's Service. */
+  @Test
+  void theWebhookKnowsTheGatewaysUrl() {
+    Rendered r = Chart.render("gateway");
+    Service proxy = r.one(Service.class, NAME);
+    assertThat(r.envValue("RATEKEEPER_GATEWAY_URL")).isEqualTo("http://" + NAME + "." + Chart.NAMESPACE + ".svc:"
+        + proxy.getSpec().getPorts().get(0).getPort());
+    assertThat(Chart.render("default").operatorEnv()).doesNotContainKey("RATEKEEPER_GATEWAY_URL");
+  }
+
   @Test
   void clientsCallOneServiceAndMetricsAreScrapedFromAnother() {
     Rendered r = Chart.render("gateway");

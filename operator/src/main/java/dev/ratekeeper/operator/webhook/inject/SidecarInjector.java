@@ -116,6 +116,11 @@ public final class SidecarInjector {
     return new Injected(pod, policyId, env.warnings());
   }
 
+  /** Whether {@code url} can be a gateway's: {@code http(s)://host[:port][/path]}, nothing else. */
+  public static boolean isGatewayUrl(String url) {
+    return url != null && GATEWAY_URL.matcher(url).matches();
+  }
+
   /** Points the app containers' SDKs at the shared gateway; no container is added. */
   private InjectionOutcome toGateway(Pod original, InjectionContext ctx) {
     Map<String, String> annotations = original.getMetadata().getAnnotations();
@@ -129,7 +134,7 @@ public final class SidecarInjector {
       return settings.onMissingPolicy() == MissingPolicyAction.Refuse ? new Refused(message)
           : new Skipped(SkipReason.NoGateway, message, List.of("ratekeeper gateway not configured: " + problem));
     }
-    if (!GATEWAY_URL.matcher(url).matches()) {
+    if (!isGatewayUrl(url)) {
       return new Refused("annotation " + GATEWAY_URL_ANNOTATION + ": expected http(s)://host[:port][/path], got \""
           + url + "\"");
     }
