@@ -25,7 +25,7 @@ import java.util.function.Supplier;
  *       only the gateway's own provider keys ever reach a provider;</li>
  *   <li>the end user's key ({@code identity.apiKeyHeader}) is required and checked, whatever the policy's
  *       {@code requireApiKey}: none or an unknown one is a 401 in the provider's shape, too many unknown
- *       ones lately a 429, one that cannot be checked (store away, key not seen lately, or FailClosed) a
+ *       ones lately from the same client address a 429, one that cannot be checked (store away, key not seen lately, or FailClosed) a
  *       503;</li>
  *   <li>the key is replaced by the user it belongs to, in the policy's user header, and the request goes
  *       on to the proxy, whose resolver ({@link IdentityResolver#behindGateway()}) reads it from there.</li>
@@ -66,7 +66,9 @@ public final class GatewayGate implements Handler<HttpServerRequest> {
         req.pause(); // the body waits until the request is let in or refused
       }
       Context requestContext = Vertx.currentContext();
-      keys.resolveKey(current, key).onComplete(who -> onRequestContext(requestContext, () -> {
+      // unknown keys are limited per client address: one client guessing keys locks no other out
+      String source = req.remoteAddress() == null ? null : req.remoteAddress().hostAddress();
+      keys.resolveKey(current, key, source).onComplete(who -> onRequestContext(requestContext, () -> {
         try {
           if (who.succeeded() && who.result() instanceof IdentityResolver.Resolved resolved) {
             headers.remove(identity.apiKeyHeader());

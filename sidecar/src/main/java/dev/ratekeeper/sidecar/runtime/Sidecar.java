@@ -154,7 +154,7 @@ public final class Sidecar implements AutoCloseable {
               config.bodyTimeoutMs(), config.idleTimeoutMs()), config.sidecarId());
       this.proxy = proxy;
       if (config.gateway()) {
-        frontWithGate(proxy, initial, new IdentityResolver(keyLookup));
+        frontWithGate(proxy, initial, IdentityResolver.forGateway(keyLookup));
       }
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {

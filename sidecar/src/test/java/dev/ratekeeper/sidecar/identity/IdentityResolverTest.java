@@ -150,4 +150,40 @@ class IdentityResolverTest {
         - name: free
         onStoreUnavailable: FailClosed
       """;
+
+  @Test
+  void atTheGatewayOneClientGuessingKeysLocksNoOtherOut() {
+    IdentityResolver gateway = IdentityResolver.forGateway(hash -> {
+      lookups.incrementAndGet();
+      return Future.succeededFuture(KEYS.get(hash));
+    }, now::get);
+    for (int i = 0; i < IdentityResolver.FAILURE_BURST; i++) {
+      assertThat(reason(gateway.resolveKey(OPTIONAL_KEYS, "guess-" + i, "10.0.0.66").result()))
+          .isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+    }
+    assertThat(reason(gateway.resolveKey(OPTIONAL_KEYS, "guess-x", "10.0.0.66").result()))
+        .as("the guesser is limited").isEqualTo(IdentityResolver.Reason.TOO_MANY_UNKNOWN_KEYS);
+    // another client's first use of a valid key, and its typo, are still looked up
+    assertThat(gateway.resolveKey(OPTIONAL_KEYS, "ak-alice", "10.0.0.7").result())
+        .isEqualTo(new IdentityResolver.Resolved(new Caller("alice", "pro")));
+    assertThat(reason(gateway.resolveKey(OPTIONAL_KEYS, "ak-alicee", "10.0.0.7").result()))
+        .isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+    // all addresses together: the gateway's ceiling bounds the lookups an attack from many costs
+    int refused = 0;
+    for (int i = 0; i < IdentityResolver.GATEWAY_FAILURE_BURST + 10; i++) {
+      String from = "10.1." + (i / 10) + "." + (i % 10);
+      if (reason(gateway.resolveKey(OPTIONAL_KEYS, "spray-" + i, from).result())
+          == IdentityResolver.Reason.TOO_MANY_UNKNOWN_KEYS) {
+        refused++;
+      }
+    }
+    assertThat(refused).isEqualTo(IdentityResolver.FAILURE_BURST + 1 + 10);
+    // the sidecar's own budget is one for all, as before
+    IdentityResolver sidecar = new IdentityResolver(hash -> Future.succeededFuture(null), now::get);
+    for (int i = 0; i < IdentityResolver.FAILURE_BURST; i++) {
+      sidecar.resolveKey(OPTIONAL_KEYS, "g" + i, "10.0.0.66");
+    }
+    assertThat(reason(sidecar.resolveKey(OPTIONAL_KEYS, "g", "10.0.0.7").result()))
+        .isEqualTo(IdentityResolver.Reason.TOO_MANY_UNKNOWN_KEYS);
+  }
 }
