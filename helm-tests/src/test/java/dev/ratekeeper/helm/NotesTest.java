@@ -42,4 +42,12 @@ class NotesTest {
         .contains("runs WITHOUT limits")
         .contains("NO persistence");
   }
+
+  @Test
+  void namesTheGatewayAndHowPodsUseIt() {
+    assertThat(notes(Map.of())).doesNotContain("Shared gateway");
+    String notes = notes(GatewayTest.gatewaySets());
+    assertThat(notes).contains("Shared gateway: http://ratekeeper-gateway." + Chart.NAMESPACE + ".svc:8787 enforcing"
+        + " agents/agents").contains("ratekeeper.dev/inject: \"gateway\"").contains("X-Ratekeeper-Api-Key");
+  }
 }

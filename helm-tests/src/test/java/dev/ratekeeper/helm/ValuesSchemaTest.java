@@ -42,6 +42,8 @@ class ValuesSchemaTest {
         bad("/sidecar/redisUrl", "sidecar.redisUrl", "redis://:pw@redis:6379"),
         bad("/monitoring/prometheusRule/spendWarning/percent", "monitoring.prometheusRule.spendWarning.percent", 150),
         bad("/monitoring/prometheusRule/throttlingRatio", "monitoring.prometheusRule.throttlingRatio", 2),
+        bad("/gateway/port", "gateway.port", 70000),
+        bad("/gateway/limits/maxBody", "gateway.limits.maxBody", "32 megabytes"),
         bad("/networkPolicy/apiServer/cidrs/0", "networkPolicy.apiServer.cidrs[0]", "kubernetes.default"),
         bad("'replicas'", "replicas", 3),
         bad("'enable'", "monitoring.serviceMonitor.enable", true));

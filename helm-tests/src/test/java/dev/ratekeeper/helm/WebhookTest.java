@@ -23,7 +23,14 @@ class WebhookTest {
     MutatingWebhookConfiguration config = r.one(MutatingWebhookConfiguration.class, "ratekeeper-sidecar-injector");
     MutatingWebhook webhook = config.getWebhooks().get(0);
     assertThat(config.getWebhooks()).hasSize(1);
-    assertThat(webhook.getObjectSelector().getMatchLabels()).containsExactly(Map.entry("ratekeeper.dev/inject", "true"));
+    assertThat(webhook.getObjectSelector().getMatchLabels()).isNullOrEmpty();
+    assertThat(webhook.getObjectSelector().getMatchExpressions()).singleElement().satisfies(e -> {
+      assertThat(e.getKey()).isEqualTo("ratekeeper.dev/inject");
+      assertThat(e.getOperator()).isEqualTo("In");
+      // the injector's own values: a sidecar, or the shared gateway
+      assertThat(e.getValues()).containsExactly("true",
+          Repo.constant(Repo.OPERATOR_SRC.resolve("webhook/inject/SidecarInjector.java"), "GATEWAY"));
+    });
     assertThat(webhook.getSideEffects()).isEqualTo("None");
     assertThat(webhook.getAdmissionReviewVersions()).containsExactly("v1");
     assertThat(webhook.getFailurePolicy()).isEqualTo("Fail");

@@ -37,6 +37,19 @@ class ChartIT {
     assertInstallsEverything("chart-e2e", "chart-e2e", ChartRelease.E2E_VALUES, Map.of());
   }
 
+  /** The shared gateway's objects (Deployment, Services, HPA, PDB, NetworkPolicies) are accepted as rendered. */
+  @Test
+  void gatewayValuesInstallEveryObject() {
+    Map<String, Object> gateway = Map.of("gateway.enabled", true, "gateway.policy", "agents/agents",
+        "gateway.providerKeys[0].upstream", "anthropic", "gateway.providerKeys[0].secretName", "anthropic-key",
+        "gateway.providerKeys[0].secretKey", "api-key", "networkPolicy.enabled", true);
+    List<String> created = assertInstallsEverything("chart-gw", "chart-gw", null, gateway);
+    assertThat(created).contains("Deployment/chart-gw-ratekeeper-gateway", "Service/chart-gw-ratekeeper-gateway",
+        "Service/chart-gw-ratekeeper-gateway-admin", "HorizontalPodAutoscaler/chart-gw-ratekeeper-gateway",
+        "PodDisruptionBudget/chart-gw-ratekeeper-gateway", "NetworkPolicy/chart-gw-ratekeeper-gateway",
+        "NetworkPolicy/chart-gw-ratekeeper-redis-from-gateway");
+  }
+
   /**
    * Monitoring turned on in a cluster without the Prometheus Operator installs (its kinds are left
    * out); once the API server serves their CRDs, the same values create them.
@@ -81,7 +94,9 @@ class ChartIT {
     return crd;
   }
 
-  private static void assertInstallsEverything(String name, String namespace, Path values, Map<String, Object> sets) {
+  /** Installs, checks every rendered object exists, uninstalls; what it rendered, as kind/name. */
+  private static List<String> assertInstallsEverything(String name, String namespace, Path values,
+      Map<String, Object> sets) {
     try (ChartRelease release = ChartRelease.install(plane, name, namespace, values, sets)) {
       assertThat(release.release().getStatus()).isEqualTo("deployed");
       List<GenericKubernetesResource> expected = release.expectedObjects();
@@ -101,6 +116,7 @@ class ChartIT {
       assertThat(missing).as("objects the chart renders but the cluster lacks after helm install").isEmpty();
       assertThat(plane.admin().apiextensions().v1().customResourceDefinitions().withName(ControlPlane.CRD_NAME).get())
           .as("the CRD from the chart's crds/").isNotNull();
+      return expected.stream().map(o -> o.getKind() + "/" + o.getMetadata().getName()).toList();
     }
   }
 }

@@ -36,7 +36,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * and keeps leading past its renew deadline, reconciles (status, finalizer, observedGeneration on a
  * real API server); killed, the other takes the Lease within the lease duration and reconciles. The
  * API server calls the survivor's webhook over TLS for Pods that opted in (bare, dry run, and made by
- * kube-controller-manager for a Deployment), and deleting the namespace of a policy completes.
+ * kube-controller-manager for a Deployment; and one pointed at a shared gateway instead), and deleting
+ * the namespace of a policy completes.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class OperatorOnClusterIT {
@@ -180,6 +181,23 @@ class OperatorOnClusterIT {
     Pod dry = admin.pods().inNamespace(AGENTS).resource(agentPod("dry-agent", true)).dryRun().create();
     assertThat(dry.getSpec().getInitContainers()).extracting(Container::getName).contains("ratekeeper-sidecar");
     assertThat(admin.pods().inNamespace(AGENTS).withName("dry-agent").get()).isNull();
+
+    // a Pod that asks for the shared gateway is sent too (the objectSelector takes "gateway"): no
+    // container, the SDKs pointed at the gateway; with no gateway installed and none named, refused
+    Pod viaGateway = agentPod("gateway-agent", true);
+    viaGateway.getMetadata().getLabels().put("ratekeeper.dev/inject", "gateway");
+    viaGateway.getMetadata().getAnnotations().put("ratekeeper.dev/gateway-url", "http://team-gateway.gw.svc:8787");
+    Pod stored = admin.pods().inNamespace(AGENTS).resource(viaGateway).create();
+    assertThat(stored.getSpec().getInitContainers()).isEmpty();
+    assertThat(stored.getSpec().getContainers()).extracting(Container::getName).containsExactly("agent");
+    assertThat(stored.getSpec().getContainers().get(0).getEnv()).extracting(EnvVar::getName, EnvVar::getValue)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("ANTHROPIC_BASE_URL", "http://team-gateway.gw.svc:8787"),
+            org.assertj.core.groups.Tuple.tuple("OPENAI_BASE_URL", "http://team-gateway.gw.svc:8787/v1"));
+    viaGateway.getMetadata().setName("gateway-agent-nowhere");
+    viaGateway.getMetadata().getAnnotations().remove("ratekeeper.dev/gateway-url");
+    assertThat(org.junit.jupiter.api.Assertions.assertThrows(io.fabric8.kubernetes.client.KubernetesClientException.class,
+        () -> admin.pods().inNamespace(AGENTS).resource(viaGateway).create()).getMessage())
+        .contains("no shared gateway is installed");
   }
 
   /**

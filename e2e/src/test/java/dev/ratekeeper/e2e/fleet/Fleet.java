@@ -40,6 +40,8 @@ final class Fleet implements AutoCloseable {
   private RedisServer redis;
   private Path redisDir;
   private String appendfsync;
+  /** redis.conf lines added after the fixture's own (a later line wins). */
+  private List<String> extraSettings = List.of();
   private long redisPid;
   final int redisPort = freePort();
   int stubPort;
@@ -67,6 +69,12 @@ final class Fleet implements AutoCloseable {
     return this;
   }
 
+  /** redis-server started with these redis.conf lines, e.g. {@code appendfsync always}, after the fixture's own. */
+  Fleet startRedisWith(List<String> settings) {
+    extraSettings = List.copyOf(settings);
+    return startRedis((String) null);
+  }
+
   private void startRedisProcess() {
     try {
       var builder = RedisServer.newRedisServer().port(redisPort).bind("127.0.0.1").setting("dir " + redisDir)
@@ -76,12 +84,18 @@ final class Fleet implements AutoCloseable {
       } else {
         builder.setting("appendonly yes").setting("appendfsync " + appendfsync);
       }
+      extraSettings.forEach(builder::setting);
       redis = builder.build();
       redis.start();
       redisPid = readPid();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** The processes this fleet started (and stops on close). */
+  Processes processes() {
+    return processes;
   }
 
   String redisUrl() {
@@ -171,22 +185,35 @@ final class Fleet implements AutoCloseable {
 
   /** Starts {@code count} sidecars on {@code policyYaml} (with %d for the stub's port), all ready. */
   List<Sidecar> startSidecars(String name, int count, String policyYaml) {
-    Path policy;
+    return startSidecars(name, count, writePolicy(policyYaml), Map.of());
+  }
+
+  /** Writes {@code policyYaml} (with %d for the stub's port) to a file sidecars and gateways can share. */
+  Path writePolicy(String policyYaml) {
     try {
-      policy = Files.createTempFile("fleet-policy", ".yaml");
+      Path policy = Files.createTempFile("fleet-policy", ".yaml");
       Files.writeString(policy, policyYaml.formatted(stubPort));
+      return policy;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /**
+   * Starts {@code count} proxies from the built jar on {@code policy} and this fleet's Redis, all ready:
+   * sidecars, or gateways when {@code extraArgs} say {@code --mode gateway}; {@code env} added to each.
+   */
+  List<Sidecar> startSidecars(String name, int count, Path policy, Map<String, String> env, String... extraArgs) {
     List<Sidecar> sidecars = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       int proxy = freePort();
       int admin = freePort();
       String id = name + "-" + i;
-      Process process = processes.java(id, Map.of(), List.of("-jar", Processes.classpathOf(Processes.SIDECAR_JAR),
-          "--policy-file",
-          policy.toString(), "--redis", redisUrl(), "--listen", "127.0.0.1:" + proxy, "--admin-listen",
-          "127.0.0.1:" + admin, "--sidecar-id", id));
+      List<String> args = new ArrayList<>(List.of("-jar", Processes.classpathOf(Processes.SIDECAR_JAR),
+          "--policy-file", policy.toString(), "--redis", redisUrl(), "--listen", "127.0.0.1:" + proxy,
+          "--admin-listen", "127.0.0.1:" + admin, "--sidecar-id", id));
+      args.addAll(List.of(extraArgs));
+      Process process = processes.java(id, env, args);
       sidecars.add(new Sidecar(id, process, proxy, admin));
     }
     for (Sidecar sidecar : sidecars) {
@@ -248,10 +275,15 @@ final class Fleet implements AutoCloseable {
    * {@code x-ratekeeper-remaining-requests}) or admitted unmetered (FailOpen while Redis is away).
    */
   static Answer exchange(int port, String user) {
+    return exchange(port, "X-Ratekeeper-User", user);
+  }
+
+  /** As {@link #exchange(int, String)}, the caller named by {@code header} (a user header, or an end user's key). */
+  static Answer exchange(int port, String header, String value) {
     byte[] body = BODY.getBytes(StandardCharsets.UTF_8);
     String head = "POST /anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n"
         + "content-type: application/json\r\nanthropic-version: 2023-06-01\r\nx-api-key: sk-test\r\n"
-        + "X-Ratekeeper-User: " + user + "\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+        + header + ": " + value + "\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
     try (Socket socket = new Socket()) {
       socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
       socket.setSoTimeout(15_000);

@@ -89,7 +89,11 @@ public final class AdmissionHandler {
     if (outcome instanceof InjectionOutcome.Injected injected) {
       metrics.injected();
       ArrayNode patch = PodPatch.between(pod, injected.pod(), serialization);
-      LOG.info("pod {}: injected the sidecar (policy {}, {} patch operations)", who, injected.policy(), patch.size());
+      if (injected.policy() == null) {
+        LOG.info("pod {}: pointed at the shared gateway ({} patch operations)", who, patch.size());
+      } else {
+        LOG.info("pod {}: injected the sidecar (policy {}, {} patch operations)", who, injected.policy(), patch.size());
+      }
       injected.warnings().forEach(w -> LOG.info("pod {}: {}", who, w));
       return allowed(uid, patch, injected.warnings());
     }

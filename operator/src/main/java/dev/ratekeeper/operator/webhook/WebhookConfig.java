@@ -2,6 +2,7 @@ package dev.ratekeeper.operator.webhook;
 
 import dev.ratekeeper.operator.webhook.inject.InjectionSettings;
 import dev.ratekeeper.operator.webhook.inject.MissingPolicyAction;
+import dev.ratekeeper.operator.webhook.inject.SidecarInjector;
 import dev.ratekeeper.operator.webhook.inject.SidecarMode;
 import dev.ratekeeper.cli.Command;
 import dev.ratekeeper.cli.ConfigException;
@@ -100,6 +101,8 @@ public record WebhookConfig(
       "default " + InjectionSettings.DEFAULT_MEMORY_LIMIT + " (\"\" for none)");
   static final Setting SIDECAR_JAVA_OPTIONS = Setting.variable("RATEKEEPER_SIDECAR_JAVA_OPTIONS",
       "JAVA_TOOL_OPTIONS of the sidecar (\"\" for none), default " + InjectionSettings.DEFAULT_JAVA_OPTIONS);
+  static final Setting GATEWAY_URL = Setting.variable("RATEKEEPER_GATEWAY_URL",
+      "the shared gateway, http://host:port, for pods labelled ratekeeper.dev/inject=gateway; default none");
   static final String POD_NAMESPACE = "POD_NAMESPACE";
 
   /** The webhook's settings: environment variables only, read by the shared {@link Inputs}. */
@@ -107,7 +110,7 @@ public record WebhookConfig(
       .add(ENABLED, LISTEN, SERVICE, NAMESPACE, SECRET, CONFIG_NAME, DNS_NAMES, CA_VALIDITY, CERT_VALIDITY,
           RENEW_BEFORE, CHECK_INTERVAL, SIDECAR_IMAGE, SIDECAR_PULL_POLICY, SIDECAR_MODE, ON_MISSING_POLICY,
           SIDECAR_REDIS_URL, SIDECAR_REDIS_SECRET, SIDECAR_REDIS_SECRET_KEY, SIDECAR_CPU_REQUEST,
-          SIDECAR_MEMORY_REQUEST, SIDECAR_CPU_LIMIT, SIDECAR_MEMORY_LIMIT, SIDECAR_JAVA_OPTIONS);
+          SIDECAR_MEMORY_REQUEST, SIDECAR_CPU_LIMIT, SIDECAR_MEMORY_LIMIT, SIDECAR_JAVA_OPTIONS, GATEWAY_URL);
 
   /** The webhook's part of the operator's {@code --help}. */
   public static final String ENV_HELP = "Sidecar-injection webhook (environment variables):\n" + COMMAND.variablesHelp();
@@ -213,7 +216,16 @@ public record WebhookConfig(
         quantity(in, SIDECAR_MEMORY_REQUEST, InjectionSettings.DEFAULT_MEMORY_REQUEST),
         quantity(in, SIDECAR_CPU_LIMIT, null),
         quantity(in, SIDECAR_MEMORY_LIMIT, InjectionSettings.DEFAULT_MEMORY_LIMIT),
-        in.textOrNone(SIDECAR_JAVA_OPTIONS, InjectionSettings.DEFAULT_JAVA_OPTIONS));
+        in.textOrNone(SIDECAR_JAVA_OPTIONS, InjectionSettings.DEFAULT_JAVA_OPTIONS))
+        .withGatewayUrl(gatewayUrl(in));
+  }
+
+  private static String gatewayUrl(Inputs in) {
+    String url = in.text(GATEWAY_URL);
+    if (url != null && !SidecarInjector.isGatewayUrl(url)) {
+      in.problem(GATEWAY_URL, "expected http(s)://host[:port][/path], got \"" + url + "\"");
+    }
+    return url == null ? null : url.replaceFirst("/+$", "");
   }
 
   /** Null when app pods can use this Redis URL, else why not (the URL is never quoted with a password). */

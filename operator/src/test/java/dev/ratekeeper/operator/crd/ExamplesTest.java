@@ -33,7 +33,7 @@ class ExamplesTest {
   static Stream<Arguments> policies() throws IOException {
     Path dir = Crds.root().resolve("examples");
     List<Arguments> found = new ArrayList<>();
-    try (Stream<Path> files = Files.list(dir)) {
+    try (Stream<Path> files = Files.walk(dir)) { // examples/gateway/ too
       for (Path file : files.filter(f -> f.toString().endsWith(".yaml") || f.toString().endsWith(".yml")).sorted()
           .toList()) {
         try (MappingIterator<JsonNode> docs = Crds.YAML.readerFor(JsonNode.class).readValues(file.toFile())) {
@@ -53,7 +53,7 @@ class ExamplesTest {
 
   @Test
   void theDocumentedExamplesAreAmongThem() throws IOException {
-    assertThat(policies().map(a -> (String) a.get()[0])).contains("policy.yaml#0", "minimal.yaml#0");
+    assertThat(policies().map(a -> (String) a.get()[0])).contains("policy.yaml#0", "minimal.yaml#0", "gateway/policy.yaml#0");
   }
 
   @ParameterizedTest(name = "{0}")

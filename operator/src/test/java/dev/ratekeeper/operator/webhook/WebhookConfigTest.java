@@ -56,6 +56,19 @@ class WebhookConfigTest {
     assertThat(injection.cpuLimit()).isNull();
     assertThat(injection.memoryLimit()).isEqualTo("192Mi");
     assertThat(injection.javaOptions()).contains("-XX:+UseSerialGC");
+    assertThat(injection.gatewayUrl()).as("no shared gateway unless told").isNull();
+  }
+
+  @Test
+  void theSharedGatewaysUrlIsCheckedAndKeptWithoutATrailingSlash() throws Exception {
+    Map<String, String> env = new HashMap<>(MINIMAL);
+    env.put("RATEKEEPER_GATEWAY_URL", "http://ratekeeper-gateway.ratekeeper.svc:8787/");
+    assertThat(WebhookConfig.fromEnv(env).injection().gatewayUrl())
+        .isEqualTo("http://ratekeeper-gateway.ratekeeper.svc:8787");
+    env.put("RATEKEEPER_GATEWAY_URL", "ratekeeper-gateway:8787");
+    assertThatThrownBy(() -> WebhookConfig.fromEnv(env))
+        .hasMessageContaining("RATEKEEPER_GATEWAY_URL: expected http(s)://host[:port][/path]");
+    assertThat(WebhookConfig.ENV_HELP).contains("RATEKEEPER_GATEWAY_URL");
   }
 
   @Test

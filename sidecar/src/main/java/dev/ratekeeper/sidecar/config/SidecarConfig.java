@@ -38,7 +38,19 @@ public record SidecarConfig(
     long maxInflightBodyBytes,
     long idleTimeoutMs,
     long bodyTimeoutMs,
-    long headerTimeoutMs) {
+    long headerTimeoutMs,
+    Mode mode) {
+
+  /** What the proxy serves: one agent in its pod (the default), or many clients as a shared gateway. */
+  public enum Mode {
+    /** Next to one agent: loopback by default, the agent trusted to name its end user. */
+    SIDECAR,
+    /**
+     * Shared by many clients: every interface by default, an end user's key required on every request,
+     * client identity and credential headers dropped (see {@code GatewayGate}).
+     */
+    GATEWAY
+  }
 
   /** The largest default {@code --max-body}: Anthropic's own limit is 32 MB. */
   public static final long DEFAULT_MAX_BODY = 32L * 1024 * 1024;
@@ -53,6 +65,9 @@ public record SidecarConfig(
   static final int HEAP_PER_INFLIGHT = 4;
   public static final String DEFAULT_LISTEN = "127.0.0.1:8787";
   public static final String DEFAULT_ADMIN_LISTEN = "127.0.0.1:9787";
+  /** Gateway mode's defaults: its clients are other hosts and pods. */
+  public static final String GATEWAY_LISTEN = "0.0.0.0:8787";
+  public static final String GATEWAY_ADMIN_LISTEN = "0.0.0.0:9787";
   static final Duration DEFAULT_BODY_TIMEOUT = Duration.ofSeconds(60);
   static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
   static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
@@ -60,6 +75,9 @@ public record SidecarConfig(
   /** How much longer than the upstream timeout a connection may stay quiet by default. */
   static final Duration IDLE_MARGIN = Duration.ofSeconds(30);
 
+  static final Setting MODE = Setting.value("--mode", "RATEKEEPER_MODE", "MODE",
+      "sidecar (default) or gateway: shared by many clients, an end user's key required on every request,"
+      + " listening on " + GATEWAY_LISTEN + " and " + GATEWAY_ADMIN_LISTEN + " unless told");
   static final Setting POLICY_FILE = Setting.value("--policy-file", "RATEKEEPER_POLICY_FILE", "FILE",
       "a RateLimitPolicy YAML file");
   static final Setting POLICY = SidecarEnvironment.POLICY;
@@ -91,7 +109,7 @@ public record SidecarConfig(
 
   /** The sidecar's command line. */
   public static final Command COMMAND = Command.named("ratekeeper-sidecar", "java -jar ratekeeper-sidecar.jar")
-      .add(POLICY_FILE, POLICY, REDIS, RedisEndpoint.PASSWORD, LISTEN, ADMIN_LISTEN, UPSTREAM, MAX_BODY,
+      .add(MODE, POLICY_FILE, POLICY, REDIS, RedisEndpoint.PASSWORD, LISTEN, ADMIN_LISTEN, UPSTREAM, MAX_BODY,
           MAX_INFLIGHT_BODY, HEADER_TIMEOUT, IDLE_TIMEOUT, BODY_TIMEOUT, API_KEYS_FILE, SIDECAR_ID, CONNECT_TIMEOUT, UPSTREAM_TIMEOUT)
       .footer("Provider keys: " + SidecarEnvironment.UPSTREAM_KEY_PREFIX
               + "<NAME> (e.g. " + SidecarEnvironment.upstreamKeyVariable("anthropic") + ").",
@@ -119,8 +137,10 @@ public record SidecarConfig(
     if (policyName != null && !in.isSet(REDIS)) {
       in.problem("--policy reads the compiled policy from Redis: --redis is required");
     }
-    HostPort listen = in.hostPort(LISTEN, DEFAULT_LISTEN);
-    HostPort admin = in.hostPort(ADMIN_LISTEN, DEFAULT_ADMIN_LISTEN);
+    Mode mode = in.choice(MODE, Mode.class, Mode.SIDECAR);
+    boolean gateway = mode == Mode.GATEWAY;
+    HostPort listen = in.hostPort(LISTEN, gateway ? GATEWAY_LISTEN : DEFAULT_LISTEN);
+    HostPort admin = in.hostPort(ADMIN_LISTEN, gateway ? GATEWAY_ADMIN_LISTEN : DEFAULT_ADMIN_LISTEN);
 
     Map<String, String> upstreams = new LinkedHashMap<>();
     for (String spec : in.list(UPSTREAM)) {
@@ -150,13 +170,18 @@ public record SidecarConfig(
     String keysFile = in.text(API_KEYS_FILE);
     String sidecarId = in.text(SIDECAR_ID, in.env(SidecarEnvironment.POD_NAME));
     if (sidecarId == null) {
-      sidecarId = "sidecar-" + UUID.randomUUID().toString().substring(0, 8);
+      sidecarId = (gateway ? "gateway-" : "sidecar-") + UUID.randomUUID().toString().substring(0, 8);
     }
     in.check();
     return new SidecarConfig(policyFile == null ? null : Path.of(policyFile), policy, redis, listen, admin,
         upstreams, maxBody, keysFile == null ? null : Path.of(keysFile), sidecarId, connectTimeout.toMillis(),
         upstreamTimeout.toMillis(), upstreamKeys(in), maxInflight, idleTimeout.toMillis(), bodyTimeout.toMillis(),
-        headerTimeout.toMillis());
+        headerTimeout.toMillis(), mode);
+  }
+
+  /** Whether this proxy runs as a shared gateway ({@code --mode gateway}). */
+  public boolean gateway() {
+    return mode == Mode.GATEWAY;
   }
 
   /** The help, {@code --help}. */
@@ -190,7 +215,7 @@ public record SidecarConfig(
   @Override
   public String toString() {
     // never print secrets: RedisEndpoint prints no password, upstream keys only by name
-    return "SidecarConfig[policy=" + (policy != null ? policy : policyFile) + ", redis="
+    return "SidecarConfig[mode=" + mode + ", policy=" + (policy != null ? policy : policyFile) + ", redis="
         + (redis == null ? "in-process" : redis) + ", listen=" + listen + ", admin=" + adminListen
         + ", upstreams=" + upstreamOverrides + ", maxBody=" + maxBodyBytes + ", maxInflightBody=" + maxInflightBodyBytes
         + ", upstreamKeys=" + upstreamKeys.keySet()

@@ -67,6 +67,8 @@ public final class ProxyServer {
   /** Connections that have not yet sent a whole request head, with their deadline's timer. */
   private final java.util.Map<HttpConnection, Long> awaitingHeaders = new java.util.concurrent.ConcurrentHashMap<>();
   private final java.util.List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** What every request meets first: the proxy itself, or a gate in front of it ({@link #frontedBy}). */
+  private volatile io.vertx.core.Handler<HttpServerRequest> entry = this::handle;
 
   /** What an admission needs besides the request itself. */
   record Deps(LimiterStore limiter, SidecarMetrics metrics, Forwarder forwarder, AdmissionQueue queue,
@@ -131,9 +133,23 @@ public final class ProxyServer {
                 .setIdleTimeout((int) limits.idleTimeoutMs()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
                 .setDecompressionSupported(false).setHttp2ClearTextEnabled(false))
             .connectionHandler(this::headerDeadline)
-            .requestHandler(this::handle)
+            .requestHandler(this::arrived)
             .listen().onComplete(listening));
     return listening.future().onSuccess(servers::add);
+  }
+
+  /** Puts a gate (gateway mode's) in front of the proxy: {@code gate} gets the proxy's handler to pass requests on to. Before {@link #listen}. */
+  public void frontedBy(java.util.function.UnaryOperator<io.vertx.core.Handler<HttpServerRequest>> gate) {
+    entry = gate.apply(this::handle);
+  }
+
+  /** A request head arrived: its connection's header deadline is met; then the gate, if any, and the proxy. */
+  private void arrived(HttpServerRequest req) {
+    Long deadline = awaitingHeaders.remove(req.connection());
+    if (deadline != null) {
+      vertx.cancelTimer(deadline);
+    }
+    entry.handle(req);
   }
 
   /** A new connection must send its first request's head within {@code headerTimeoutMs}, or is closed. */
@@ -163,10 +179,6 @@ public final class ProxyServer {
   }
 
   void handle(HttpServerRequest req) {
-    Long deadline = awaitingHeaders.remove(req.connection());
-    if (deadline != null) {
-      vertx.cancelTimer(deadline);
-    }
     CompiledPolicy current = policy.get();
     guarded(req, guessFormat(req.uri()), () -> route(req, current));
   }

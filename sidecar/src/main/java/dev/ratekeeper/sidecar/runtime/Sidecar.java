@@ -4,6 +4,7 @@ import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.admin.AdminServer;
 import dev.ratekeeper.sidecar.config.SidecarConfig;
+import dev.ratekeeper.sidecar.gateway.GatewayGate;
 import dev.ratekeeper.sidecar.identity.ApiKeys;
 import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;
@@ -123,9 +124,13 @@ public final class Sidecar implements AutoCloseable {
     } catch (IOException e) {
       return Future.failedFuture(e);
     }
+    if (config.gateway() && keyLookup == null) {
+      return Future.failedFuture(new IllegalStateException("gateway mode identifies every caller by an end user's key:"
+          + " give --api-keys-file, or a policy whose identity.apiKeySecretRef the operator writes to Redis (--redis)"));
+    }
     return storeReady.compose(v -> {
       storeAnswered.set(true);
-      IdentityResolver identity = new IdentityResolver(keyLookup);
+      IdentityResolver identity = config.gateway() ? IdentityResolver.behindGateway() : new IdentityResolver(keyLookup);
       cooldowns = new UpstreamCooldowns(redis, initial.id(), config.sidecarId());
       Forwarder forwarder = new Forwarder(vertx, config.upstreamOverrides(), config.upstreamKeys(),
           config.connectTimeoutMs(), config.upstreamTimeoutMs(), store, metrics, new Forwarder.UpstreamObserver() {
@@ -148,6 +153,9 @@ public final class Sidecar implements AutoCloseable {
           new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.headerTimeoutMs(),
               config.bodyTimeoutMs(), config.idleTimeoutMs()), config.sidecarId());
       this.proxy = proxy;
+      if (config.gateway()) {
+        frontWithGate(proxy, initial, IdentityResolver.forGateway(keyLookup));
+      }
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {
       proxyServer = server;
@@ -160,12 +168,25 @@ public final class Sidecar implements AutoCloseable {
             config.policy() != null, RELOAD_POLL_MS, HEARTBEAT_MS);
         watcher.start();
       }
-      LOG.log(System.Logger.Level.INFO, "ratekeeper sidecar " + config.sidecarId() + " enforcing " + initial.id()
+      LOG.log(System.Logger.Level.INFO, "ratekeeper " + (config.gateway() ? "gateway " : "sidecar ")
+          + config.sidecarId() + " enforcing " + initial.id()
           + " revision " + initial.revision() + " on " + config.listen().host() + ":" + proxyServer.actualPort()
           + " (admin :" + adminServer.actualPort() + ", store " + (redis == null ? "in-process"
           : config.redis().redactedUrl()) + ")");
       return null;
     });
+  }
+
+  /**
+   * Gateway mode: every request passes the {@link GatewayGate} first (end users' keys required, client
+   * identity and credential headers dropped). Upstreams the gateway holds no key for are named once.
+   */
+  private void frontWithGate(ProxyServer proxy, CompiledPolicy initial, IdentityResolver keys) {
+    initial.upstreams().stream().filter(u -> !config.upstreamKeys().containsKey(u.name())).forEach(u ->
+        LOG.log(System.Logger.Level.WARNING, "gateway mode: no provider key for upstream " + u.name() + " ("
+            + dev.ratekeeper.cli.SidecarEnvironment.upstreamKeyVariable(u.name())
+            + "): its calls go out without credentials (clients' own are never forwarded)"));
+    proxy.frontedBy(next -> new GatewayGate(policy, keys, metrics, next));
   }
 
   /** Where Redis is and how to log in: the limiter's link and the auxiliary client both use these. */

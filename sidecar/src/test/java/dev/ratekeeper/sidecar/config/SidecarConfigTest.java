@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ratekeeper.cli.ConfigException;
 import dev.ratekeeper.cli.SidecarEnvironment;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -20,6 +21,28 @@ class SidecarConfigTest {
     assertThat(c.bodyTimeoutMs()).isEqualTo(60_000);
     assertThat(c.headerTimeoutMs()).isEqualTo(10_000);
     assertThat(c.inProcessStore()).isTrue();
+  }
+
+  @Test
+  void gatewayModeListensOnEveryInterfaceAndKeepsEveryOtherDefault() throws Exception {
+    SidecarConfig sidecar = SidecarConfig.parse(new String[] {"--policy-file", "p.yaml"}, Map.of());
+    SidecarConfig gateway = SidecarConfig.parse(new String[] {"--policy-file", "p.yaml"}, Map.of("RATEKEEPER_MODE",
+        "gateway"));
+    assertThat(sidecar.mode()).isEqualTo(SidecarConfig.Mode.SIDECAR);
+    assertThat(gateway.gateway()).isTrue();
+    assertThat(gateway.listen().toString()).isEqualTo("0.0.0.0:8787");
+    assertThat(gateway.adminListen().toString()).isEqualTo("0.0.0.0:9787");
+    assertThat(gateway.sidecarId()).startsWith("gateway-");
+    // the bounds are the sidecar's, flag for flag
+    assertThat(gateway.maxBodyBytes()).isEqualTo(sidecar.maxBodyBytes());
+    assertThat(gateway.maxInflightBodyBytes()).isEqualTo(sidecar.maxInflightBodyBytes());
+    assertThat(List.of(gateway.headerTimeoutMs(), gateway.bodyTimeoutMs(), gateway.idleTimeoutMs(),
+        gateway.upstreamTimeoutMs(), gateway.connectTimeoutMs())).isEqualTo(List.of(sidecar.headerTimeoutMs(),
+        sidecar.bodyTimeoutMs(), sidecar.idleTimeoutMs(), sidecar.upstreamTimeoutMs(), sidecar.connectTimeoutMs()));
+    assertThat(SidecarConfig.parse(new String[] {"--mode", "gateway", "--policy-file", "p.yaml", "--listen",
+        "10.0.0.5:8080"}, Map.of()).listen().toString()).isEqualTo("10.0.0.5:8080");
+    assertThatThrownBy(() -> SidecarConfig.parse(new String[] {"--mode", "proxy", "--policy-file", "p.yaml"}, Map.of()))
+        .hasMessageContaining("--mode: expected one of [SIDECAR, GATEWAY], got \"proxy\"");
   }
 
   @Test

@@ -79,4 +79,111 @@ class IdentityResolverTest {
     assertThat(reason(resolution)).isEqualTo(IdentityResolver.Reason.STORE_UNAVAILABLE);
     assertThat(((IdentityResolver.Refused) resolution).message()).doesNotContain("ak-alice").doesNotContain("refused");
   }
+
+  static final CompiledPolicy OPTIONAL_KEYS = TestPolicy.compile("""
+      apiVersion: ratekeeper.dev/v1alpha1
+      kind: RateLimitPolicy
+      metadata: {name: gw, namespace: t}
+      spec:
+        identity:
+          apiKeySecretRef: {name: keys}
+          trustTierHeader: true
+        defaultTier: free
+        users:
+        - {id: alice, tier: pro}
+        tiers:
+        - name: free
+        - name: pro
+        onStoreUnavailable: LocalFallback
+      """);
+
+  @Test
+  void gatewayModeRequiresAKeyWhateverThePolicyAndReadsNoHeaders() {
+    // the policy does not require keys and trusts the tier header: the gateway does neither
+    assertThat(reason(resolver.resolveKey(OPTIONAL_KEYS, null).result())).isEqualTo(IdentityResolver.Reason.KEY_REQUIRED);
+    assertThat(reason(resolver.resolveKey(OPTIONAL_KEYS, "  ").result())).isEqualTo(IdentityResolver.Reason.KEY_REQUIRED);
+    assertThat(reason(resolver.resolveKey(OPTIONAL_KEYS, "nope").result())).isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+    assertThat(resolver.resolveKey(OPTIONAL_KEYS, "ak-alice").result())
+        .isEqualTo(new IdentityResolver.Resolved(new Caller("alice", "pro")));
+    IdentityResolver noKeys = new IdentityResolver(null, now::get);
+    assertThat(reason(noKeys.resolveKey(OPTIONAL_KEYS, "ak-alice").result()))
+        .isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+  }
+
+  @Test
+  void gatewayModeKeepsRecentlyValidKeysThroughAnOutageUnlessFailClosed() {
+    AtomicInteger up = new AtomicInteger(1);
+    IdentityResolver flaky = new IdentityResolver(hash -> up.get() == 1 ? Future.succeededFuture(KEYS.get(hash))
+        : Future.failedFuture("connection refused"), now::get);
+    assertThat(flaky.resolveKey(OPTIONAL_KEYS, "ak-alice").result()).isInstanceOf(IdentityResolver.Resolved.class);
+    up.set(0);
+    assertThat(flaky.resolveKey(OPTIONAL_KEYS, "ak-alice").result())
+        .isEqualTo(new IdentityResolver.Resolved(new Caller("alice", "pro")));
+    // a key never seen is not let in on trust
+    IdentityResolver fresh = new IdentityResolver(hash -> Future.failedFuture("connection refused"), now::get);
+    assertThat(reason(fresh.resolveKey(OPTIONAL_KEYS, "ak-alice").result()))
+        .isEqualTo(IdentityResolver.Reason.STORE_UNAVAILABLE);
+    CompiledPolicy failClosed = TestPolicy.compile(POLICY_TEXT_FAIL_CLOSED);
+    assertThat(reason(flaky.resolveKey(failClosed, "ak-alice").result()))
+        .isEqualTo(IdentityResolver.Reason.STORE_UNAVAILABLE);
+    // and the sidecar's own resolution is unchanged: the proxy decides by onStoreUnavailable
+    assertThat(reason(flaky.resolve(OPTIONAL_KEYS, MultiMap.caseInsensitiveMultiMap().add("X-Ratekeeper-Api-Key",
+        "ak-alice")).result())).isEqualTo(IdentityResolver.Reason.STORE_UNAVAILABLE);
+  }
+
+  @Test
+  void behindTheGatewayTheUserHeaderSetByTheGateIsTheCaller() {
+    IdentityResolver behind = IdentityResolver.behindGateway();
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap().add("X-Ratekeeper-User", "alice");
+    // requireApiKey does not refuse here: the gate checked the key and replaced it by its user
+    assertThat(behind.resolve(POLICY, headers).result()).isEqualTo(new IdentityResolver.Resolved(new Caller("alice", "free")));
+  }
+
+  static final String POLICY_TEXT_FAIL_CLOSED = """
+      apiVersion: ratekeeper.dev/v1alpha1
+      kind: RateLimitPolicy
+      metadata: {name: gw, namespace: t}
+      spec:
+        identity:
+          apiKeySecretRef: {name: keys}
+        tiers:
+        - name: free
+        onStoreUnavailable: FailClosed
+      """;
+
+  @Test
+  void atTheGatewayOneClientGuessingKeysLocksNoOtherOut() {
+    IdentityResolver gateway = IdentityResolver.forGateway(hash -> {
+      lookups.incrementAndGet();
+      return Future.succeededFuture(KEYS.get(hash));
+    }, now::get);
+    for (int i = 0; i < IdentityResolver.FAILURE_BURST; i++) {
+      assertThat(reason(gateway.resolveKey(OPTIONAL_KEYS, "guess-" + i, "10.0.0.66").result()))
+          .isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+    }
+    assertThat(reason(gateway.resolveKey(OPTIONAL_KEYS, "guess-x", "10.0.0.66").result()))
+        .as("the guesser is limited").isEqualTo(IdentityResolver.Reason.TOO_MANY_UNKNOWN_KEYS);
+    // another client's first use of a valid key, and its typo, are still looked up
+    assertThat(gateway.resolveKey(OPTIONAL_KEYS, "ak-alice", "10.0.0.7").result())
+        .isEqualTo(new IdentityResolver.Resolved(new Caller("alice", "pro")));
+    assertThat(reason(gateway.resolveKey(OPTIONAL_KEYS, "ak-alicee", "10.0.0.7").result()))
+        .isEqualTo(IdentityResolver.Reason.UNKNOWN_KEY);
+    // all addresses together: the gateway's ceiling bounds the lookups an attack from many costs
+    int refused = 0;
+    for (int i = 0; i < IdentityResolver.GATEWAY_FAILURE_BURST + 10; i++) {
+      String from = "10.1." + (i / 10) + "." + (i % 10);
+      if (reason(gateway.resolveKey(OPTIONAL_KEYS, "spray-" + i, from).result())
+          == IdentityResolver.Reason.TOO_MANY_UNKNOWN_KEYS) {
+        refused++;
+      }
+    }
+    assertThat(refused).isEqualTo(IdentityResolver.FAILURE_BURST + 1 + 10);
+    // the sidecar's own budget is one for all, as before
+    IdentityResolver sidecar = new IdentityResolver(hash -> Future.succeededFuture(null), now::get);
+    for (int i = 0; i < IdentityResolver.FAILURE_BURST; i++) {
+      sidecar.resolveKey(OPTIONAL_KEYS, "g" + i, "10.0.0.66");
+    }
+    assertThat(reason(sidecar.resolveKey(OPTIONAL_KEYS, "g", "10.0.0.7").result()))
+        .isEqualTo(IdentityResolver.Reason.TOO_MANY_UNKNOWN_KEYS);
+  }
 }

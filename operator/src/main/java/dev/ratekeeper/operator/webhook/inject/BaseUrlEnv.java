@@ -59,9 +59,25 @@ final class BaseUrlEnv {
         .findFirst().orElse(format);
   }
 
+  /**
+   * The variables for a pod that uses the shared gateway: the provider's own paths on the gateway, so
+   * each SDK reaches the gateway policy's first upstream of its format ({@code /v1/messages},
+   * {@code /v1/chat/completions}, ...), whatever that upstream is called.
+   */
+  static Map<String, String> gatewayValues(String gatewayUrl) {
+    Map<String, String> values = new LinkedHashMap<>();
+    values.put(ANTHROPIC_BASE_URL, gatewayUrl);
+    values.put(OPENAI_BASE_URL, gatewayUrl + "/v1");
+    return values;
+  }
+
   /** Adds the variables to {@code containers} (which the caller owns) where they are not defined. */
   static Result apply(List<Container> containers, PolicyView policy, InjectionContext ctx) {
-    Map<String, String> values = values(policy);
+    return apply(containers, values(policy), "the sidecar", ctx);
+  }
+
+  /** As above with the given values; {@code target} ("the sidecar", "the gateway") names where they point in warnings. */
+  static Result apply(List<Container> containers, Map<String, String> values, String target, InjectionContext ctx) {
     Map<String, List<String>> added = new LinkedHashMap<>();
     List<String> warnings = new ArrayList<>();
     for (Container container : containers) {
@@ -77,7 +93,7 @@ final class BaseUrlEnv {
             addedHere.add(name);
           }
           case Defined -> warnings.add(prefix + name + " kept as the pod sets it (" + found.where()
-              + "); the sidecar is at " + url);
+              + "); " + target + " is at " + url);
           case Unknown -> warnings.add(prefix + name + " not set: " + found.where()
               + " could not be read and may set it");
           case Ours -> { }

@@ -10,7 +10,10 @@ public sealed interface InjectionOutcome {
   /** Warnings for the user (admission warnings: kubectl prints them). */
   List<String> warnings();
 
-  /** The sidecar was added; {@code pod} is a new object, the original is untouched. */
+  /**
+   * The sidecar was added, or (policy null) the pod was pointed at the shared gateway; {@code pod} is a
+   * new object, the original is untouched.
+   */
   record Injected(Pod pod, PolicyId policy, List<String> warnings) implements InjectionOutcome {
     public Injected {
       warnings = List.copyOf(warnings);
@@ -39,6 +42,8 @@ public sealed interface InjectionOutcome {
     /** The status annotation or the sidecar container is already there. */
     AlreadyInjected,
     /** No single policy applies and onMissingPolicy is AdmitUninjected. */
-    NoPolicy
+    NoPolicy,
+    /** The pod asks for the shared gateway, none is configured and onMissingPolicy is AdmitUninjected. */
+    NoGateway
   }
 }

@@ -17,6 +17,8 @@ import java.util.Objects;
  * @param cpuLimit sidecar CPU limit, or null for none
  * @param memoryLimit sidecar memory limit, or null for none
  * @param javaOptions {@code JAVA_TOOL_OPTIONS} of the sidecar's JVM, or null for none
+ * @param gatewayUrl the shared gateway's in-cluster URL, for pods labelled {@code ratekeeper.dev/inject: "gateway"};
+ *     null when no gateway is installed
  */
 public record InjectionSettings(
     String image,
@@ -29,7 +31,8 @@ public record InjectionSettings(
     String memoryRequest,
     String cpuLimit,
     String memoryLimit,
-    String javaOptions) {
+    String javaOptions,
+    String gatewayUrl) {
 
   public static final String DEFAULT_IMAGE = "ghcr.io/ratekeeper/ratekeeper-sidecar:0.1.0";
   public static final String DEFAULT_PULL_POLICY = "IfNotPresent";
@@ -51,6 +54,14 @@ public record InjectionSettings(
     }
   }
 
+  /** Without a shared gateway. */
+  public InjectionSettings(String image, String imagePullPolicy, SidecarMode mode, MissingPolicyAction onMissingPolicy,
+      String redisUrl, SecretKey redisPasswordSecret, String cpuRequest, String memoryRequest, String cpuLimit,
+      String memoryLimit, String javaOptions) {
+    this(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret, cpuRequest, memoryRequest,
+        cpuLimit, memoryLimit, javaOptions, null);
+  }
+
   public InjectionSettings {
     Objects.requireNonNull(image, "image");
     Objects.requireNonNull(imagePullPolicy, "imagePullPolicy");
@@ -67,21 +78,26 @@ public record InjectionSettings(
 
   public InjectionSettings withMode(SidecarMode newMode) {
     return new InjectionSettings(image, imagePullPolicy, newMode, onMissingPolicy, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, gatewayUrl);
   }
 
   public InjectionSettings withOnMissingPolicy(MissingPolicyAction action) {
     return new InjectionSettings(image, imagePullPolicy, mode, action, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, gatewayUrl);
   }
 
   public InjectionSettings withRedisPasswordSecret(SecretKey secret) {
     return new InjectionSettings(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, secret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, gatewayUrl);
   }
 
   public InjectionSettings withImage(String newImage) {
     return new InjectionSettings(newImage, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, gatewayUrl);
+  }
+
+  public InjectionSettings withGatewayUrl(String url) {
+    return new InjectionSettings(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret,
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, url);
   }
 }

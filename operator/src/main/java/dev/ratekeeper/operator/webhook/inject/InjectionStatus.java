@@ -19,6 +19,18 @@ record InjectionStatus(String policy, SidecarMode mode, String image, Map<String
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * The annotation of a pod pointed at the shared gateway instead of given a sidecar, e.g.
+   * <pre>{"version":"1","gateway":"http://ratekeeper-gateway.ratekeeper.svc:8787","env":{"app":[...]}}</pre>
+   */
+  static String gatewayJson(String gatewayUrl, Map<String, List<String>> env) {
+    Map<String, Object> fields = new LinkedHashMap<>();
+    fields.put("version", VERSION);
+    fields.put("gateway", gatewayUrl);
+    fields.put("env", env);
+    return write(fields);
+  }
+
   String toJson() {
     Map<String, Object> fields = new LinkedHashMap<>();
     fields.put("version", VERSION);
@@ -27,6 +39,10 @@ record InjectionStatus(String policy, SidecarMode mode, String image, Map<String
     fields.put("mode", mode.name());
     fields.put("image", image);
     fields.put("env", env);
+    return write(fields);
+  }
+
+  private static String write(Map<String, Object> fields) {
     try {
       return JSON.writeValueAsString(fields);
     } catch (JsonProcessingException e) {

@@ -34,11 +34,21 @@ import java.util.stream.Stream;
  * probe) or, in {@link SidecarMode#Container} mode, the last container. The app containers (the
  * regular ones, not init containers) get {@code ANTHROPIC_BASE_URL} and {@code OPENAI_BASE_URL}
  * unless they define them. Provider keys go into the sidecar only.
+ *
+ * <p>A pod labelled {@code ratekeeper.dev/inject: "gateway"} uses the shared gateway instead: no
+ * container is added, the base URLs point at the gateway (its URL from the annotation
+ * {@code ratekeeper.dev/gateway-url}, else the settings), and no policy is chosen (the gateway
+ * enforces its own).
  */
 public final class SidecarInjector {
   public static final String INJECT_LABEL = "ratekeeper.dev/inject";
   public static final String POLICY_ANNOTATION = "ratekeeper.dev/policy";
   public static final String STATUS_ANNOTATION = "ratekeeper.dev/status";
+  /** The inject label's value that asks for the shared gateway instead of a sidecar. */
+  public static final String GATEWAY = "gateway";
+  public static final String GATEWAY_URL_ANNOTATION = "ratekeeper.dev/gateway-url";
+  private static final java.util.regex.Pattern GATEWAY_URL =
+      java.util.regex.Pattern.compile("^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~/]*)?$");
   public static final String SIDECAR_NAME = SidecarContainer.NAME;
 
   private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();
@@ -58,7 +68,10 @@ public final class SidecarInjector {
     Optional<SkipReason> skip = precheck(original);
     if (skip.isPresent()) {
       return new Skipped(skip.get(), skip.get() == SkipReason.NotOptedIn
-          ? "no label " + INJECT_LABEL + ": \"true\"" : "already injected", List.of());
+          ? "no label " + INJECT_LABEL + ": \"true\" or \"" + GATEWAY + "\"" : "already injected", List.of());
+    }
+    if (GATEWAY.equals(original.getMetadata().getLabels().get(INJECT_LABEL))) {
+      return toGateway(original, ctx);
     }
     PolicySelection.Result selection = PolicySelection.choose(original, ctx);
     if (selection instanceof PolicySelection.Problem problem) {
@@ -103,6 +116,45 @@ public final class SidecarInjector {
     return new Injected(pod, policyId, env.warnings());
   }
 
+  /** Whether {@code url} can be a gateway's: {@code http(s)://host[:port][/path]}, nothing else. */
+  public static boolean isGatewayUrl(String url) {
+    return url != null && GATEWAY_URL.matcher(url).matches();
+  }
+
+  /** Points the app containers' SDKs at the shared gateway; no container is added. */
+  private InjectionOutcome toGateway(Pod original, InjectionContext ctx) {
+    Map<String, String> annotations = original.getMetadata().getAnnotations();
+    String named = annotations == null ? null : annotations.get(GATEWAY_URL_ANNOTATION);
+    String url = named != null && !named.isBlank() ? named.strip() : settings.gatewayUrl();
+    if (url == null || url.isBlank()) {
+      String problem = "no shared gateway is installed (chart value gateway.enabled) and the pod names none in the"
+          + " annotation " + GATEWAY_URL_ANNOTATION;
+      String message = "the pod opts in to the shared gateway (label " + INJECT_LABEL + ": \"" + GATEWAY + "\"), but "
+          + problem;
+      return settings.onMissingPolicy() == MissingPolicyAction.Refuse ? new Refused(message)
+          : new Skipped(SkipReason.NoGateway, message, List.of("ratekeeper gateway not configured: " + problem));
+    }
+    if (!isGatewayUrl(url)) {
+      return new Refused("annotation " + GATEWAY_URL_ANNOTATION + ": expected http(s)://host[:port][/path], got \""
+          + url + "\"");
+    }
+    url = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    Pod pod = SERIALIZATION.clone(original);
+    if (pod.getSpec() == null) {
+      pod.setSpec(new PodSpec());
+    }
+    List<Container> apps = pod.getSpec().getContainers() == null ? new ArrayList<>()
+        : new ArrayList<>(pod.getSpec().getContainers());
+    BaseUrlEnv.Result env = BaseUrlEnv.apply(apps, BaseUrlEnv.gatewayValues(url), "the gateway", ctx);
+    pod.getSpec().setContainers(apps);
+    ObjectMeta meta = pod.getMetadata();
+    Map<String, String> newAnnotations = meta.getAnnotations() == null
+        ? new LinkedHashMap<>() : new LinkedHashMap<>(meta.getAnnotations());
+    newAnnotations.put(STATUS_ANNOTATION, InjectionStatus.gatewayJson(url, env.addedByContainer()));
+    meta.setAnnotations(newAnnotations);
+    return new Injected(pod, null, env.warnings());
+  }
+
   /**
    * Why a pod needs no injection, seen from the pod alone: not opted in, or already injected
    * (the status annotation, or a container or init container named {@code ratekeeper-sidecar}).
@@ -110,7 +162,7 @@ public final class SidecarInjector {
   public static Optional<SkipReason> precheck(Pod pod) {
     ObjectMeta meta = pod.getMetadata();
     Map<String, String> labels = meta == null ? null : meta.getLabels();
-    if (labels == null || !"true".equals(labels.get(INJECT_LABEL))) {
+    if (labels == null || !("true".equals(labels.get(INJECT_LABEL)) || GATEWAY.equals(labels.get(INJECT_LABEL)))) {
       return Optional.of(SkipReason.NotOptedIn);
     }
     if (meta.getAnnotations() != null && meta.getAnnotations().containsKey(STATUS_ANNOTATION)) {

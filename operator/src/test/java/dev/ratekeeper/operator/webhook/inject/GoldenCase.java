@@ -32,7 +32,8 @@ import java.util.stream.Stream;
  * <p>Conventions: the namespace is the pod's, else {@value #NAMESPACE}. An envFrom source that is
  * not in the file does not exist; one annotated {@code testdata.ratekeeper.dev/unreadable: "true"}
  * exists but could not be read. A first-lines comment {@code # settings: mode=Container,
- * onMissingPolicy=AdmitUninjected} changes the injection settings from {@link #BASE_SETTINGS}.
+ * onMissingPolicy=AdmitUninjected, gatewayUrl=http://...} changes the injection settings from
+ * {@link #BASE_SETTINGS}.
  */
 record GoldenCase(String name, Path file, JsonNode rawPod, Pod pod, InjectionContext context,
     InjectionSettings settings) {
@@ -144,6 +145,7 @@ record GoldenCase(String name, Path file, JsonNode rawPod, Pod pod, InjectionCon
         switch (kv[0]) {
           case "mode" -> settings = settings.withMode(SidecarMode.valueOf(kv[1]));
           case "onMissingPolicy" -> settings = settings.withOnMissingPolicy(MissingPolicyAction.valueOf(kv[1]));
+          case "gatewayUrl" -> settings = settings.withGatewayUrl(kv[1]);
           default -> throw new IllegalArgumentException("unknown setting " + kv[0]);
         }
       }

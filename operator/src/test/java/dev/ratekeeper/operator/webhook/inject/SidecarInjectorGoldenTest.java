@@ -35,7 +35,7 @@ class SidecarInjectorGoldenTest {
   static final Set<String> REQUIRED = Set.of("plain-pod", "deployment-template", "env-base-urls",
       "envfrom-base-urls", "own-init-containers", "already-injected", "no-label", "missing-policy",
       "missing-policy-admit", "ambiguous-policy", "annotated-policy", "unknown-annotated-policy",
-      "upstream-credentials", "container-mode");
+      "upstream-credentials", "container-mode", "gateway", "gateway-annotated-url", "gateway-none");
 
   @TestFactory
   Stream<DynamicTest> injectsAsTheGoldenFilesSay() {

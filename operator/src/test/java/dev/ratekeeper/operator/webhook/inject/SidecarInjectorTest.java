@@ -46,7 +46,7 @@ class SidecarInjectorTest {
   }
 
   @TestFactory
-  Stream<DynamicTest> userEnvIsNeverOverridden() {
+  Stream<DynamicTest> userEnvIsNeverOverridden() throws Exception {
     return GoldenCase.all().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
       InjectionOutcome outcome = new SidecarInjector(c.settings()).inject(c.pod(), c.context());
       if (!(outcome instanceof Injected injected)) {
@@ -63,7 +63,11 @@ class SidecarInjectorTest {
         assertThat(after.getEnvFrom()).isEqualTo(before.getEnvFrom());
         assertThat(afterEnv.stream().map(EnvVar::getName)).doesNotHaveDuplicates();
         List<EnvVar> added = afterEnv.subList(beforeEnv.size(), afterEnv.size());
-        assertThat(added).allMatch(e -> e.getName().endsWith("_BASE_URL") && e.getValue().startsWith("http://127.0.0.1:8787/"));
+        // to the sidecar in the pod, or (no policy chosen) to the gateway its status annotation names
+        String target = injected.policy() != null ? "http://127.0.0.1:8787/"
+            : GoldenCase.YAML.readTree(injected.pod().getMetadata().getAnnotations()
+                .get(SidecarInjector.STATUS_ANNOTATION)).get("gateway").asText();
+        assertThat(added).allMatch(e -> e.getName().endsWith("_BASE_URL") && e.getValue().startsWith(target));
       }
     }));
   }
@@ -284,5 +288,35 @@ class SidecarInjectorTest {
   private static List<Container> containers(Pod pod) {
     return Stream.of(pod.getSpec().getInitContainers(), pod.getSpec().getContainers()).filter(Objects::nonNull)
         .flatMap(List::stream).toList();
+  }
+
+  @Test
+  void aGatewayPodGetsNoContainerAndNoPolicyOnlyTheGatewaysUrls() {
+    GoldenCase c = GoldenCase.named("gateway");
+    Injected injected = (Injected) new SidecarInjector(c.settings()).inject(c.pod(), c.context());
+    assertThat(injected.policy()).as("the gateway enforces its own policy").isNull();
+    assertThat(containers(injected.pod())).extracting(Container::getName).containsExactly("agent", "helper");
+    assertThat(injected.pod().getSpec().getVolumes()).isNullOrEmpty();
+    assertThat(injected.pod().getSpec().getContainers().get(0).getEnv()).extracting(EnvVar::getValue).containsExactly(
+        "http://ratekeeper-gateway.ratekeeper-system.svc:8787", "http://ratekeeper-gateway.ratekeeper-system.svc:8787/v1");
+    assertThat(injected.warnings()).singleElement().asString().contains("helper").contains("OPENAI_BASE_URL kept")
+        .contains("the gateway is at");
+    // a label value that is neither true nor gateway opts nothing in
+    Pod other = new PodBuilder(c.pod()).editMetadata().addToLabels(SidecarInjector.INJECT_LABEL, "sidecar").endMetadata()
+        .build();
+    assertThat(SidecarInjector.precheck(other)).contains(SkipReason.NotOptedIn);
+  }
+
+  @Test
+  void aGatewayUrlThatIsNotOneIsRefusedAndAMissingGatewayFollowsOnMissingPolicy() {
+    Pod pod = new PodBuilder(GoldenCase.named("gateway-none").pod()).editMetadata()
+        .addToAnnotations(SidecarInjector.GATEWAY_URL_ANNOTATION, "http://gw.example.com:8787/?x=$(SECRET)").endMetadata()
+        .build();
+    assertThat(new SidecarInjector(SETTINGS).inject(pod, ONE_POLICY)).isInstanceOf(Refused.class);
+    InjectionOutcome admitted = new SidecarInjector(SETTINGS.withOnMissingPolicy(MissingPolicyAction.AdmitUninjected))
+        .inject(GoldenCase.named("gateway-none").pod(), ONE_POLICY);
+    assertThat(admitted).isInstanceOf(Skipped.class);
+    assertThat(((Skipped) admitted).reason()).isEqualTo(SkipReason.NoGateway);
+    assertThat(admitted.warnings()).singleElement().asString().contains("gateway.enabled");
   }
 }
