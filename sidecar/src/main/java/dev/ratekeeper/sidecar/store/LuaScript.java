@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.store;
 
+import dev.ratekeeper.sidecar.limiter.AdmitScriptCall;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
@@ -37,7 +38,7 @@ public final class LuaScript {
 
   /** {@code lua/common.lua} + {@code lua/<name>.lua} from the classpath. */
   static LuaScript named(String name) {
-    return new LuaScript(name, resource("lua/common.lua") + "\n" + resource("lua/" + name + ".lua"));
+    return new LuaScript(name, AdmitScriptCall.scriptSource(name));
   }
 
   String name() {
