@@ -213,6 +213,31 @@ public final class RedisPolicyStore implements AutoCloseable {
   }
 
   /**
+   * Runs a Lua script ({@code EVALSHA}, or {@code EVAL} once when Redis does not have it yet) and
+   * returns its reply: integers as {@link Long}, bulk strings as {@link String}, arrays as lists.
+   * For read-only scripts such as {@code admit.lua} in peek mode.
+   */
+  public Object runScript(String source, String sha1, List<String> keys, List<String> args) {
+    return call("running a script", jedis -> {
+      try {
+        return decodeReply(jedis.evalsha(sha1, keys, args));
+      } catch (redis.clients.jedis.exceptions.JedisNoScriptException e) {
+        return decodeReply(jedis.eval(source, keys, args));
+      }
+    });
+  }
+
+  private static Object decodeReply(Object reply) {
+    if (reply instanceof byte[] bytes) {
+      return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+    }
+    if (reply instanceof List<?> list) {
+      return list.stream().map(RedisPolicyStore::decodeReply).toList();
+    }
+    return reply;
+  }
+
+  /**
    * Removes the policy's configuration: every compiled revision, the current-revision switch, the
    * API-key hashes and the sidecar heartbeats. Counters and usage statistics are left to expire
    * by their TTLs.
