@@ -74,7 +74,7 @@ class KubectlPluginIT {
         - name: free
           requests: {perMinute: 1, burst: 3}
           tokens: {perDay: 100000}
-          budget: {usd: "1.00", period: Monthly}
+          budget: {usd: "0.01", period: Monthly}
         - name: pro
           requests: {perMinute: 600}
           tokens: {perDay: 500000}
@@ -87,6 +87,7 @@ class KubectlPluginIT {
         global:
           budget: {usd: "50.00", period: Monthly}
         defaultTier: free
+        budgets: {warnAtPercent: 1}
         upstreams:
         - {name: anthropic, url: "http://127.0.0.1:%d", format: anthropic}
       """;
@@ -252,7 +253,7 @@ class KubectlPluginIT {
     assertThat(aliceSpend).isNotNull();
     assertThat(new java.math.BigDecimal(aliceSpend)).isPositive();
     JsonNode budget = limit(e, "budget");
-    assertThat(budget.path("limit").asText()).isEqualTo("1.00");
+    assertThat(budget.path("limit").asText()).isEqualTo("0.01");
     assertThat(new java.math.BigDecimal(budget.path("used").asText())).isEqualByComparingTo(aliceSpend);
     assertThat(budget.path("period").asText()).isEqualTo("month");
     assertThat(limit(e, "tier.tokens.perDay").path("used").asLong()).isEqualTo(tokensOf(top, "alice"));
@@ -310,6 +311,26 @@ class KubectlPluginIT {
       assertThat(run.out()).containsPattern(NS + " +agents +" + revision + " +True \\(Compiled\\) +True")
           .contains(NS + "/agents  sidecar agent-7d4b9-x2x5q  revision " + revision);
     });
+  }
+
+  @Test
+  void aBudgetCrossingWarnAtPercentIsOneEventOnThePolicy() {
+    // alice's three calls cost at least 1 % of her $0.01 tier budget; the operator refreshes every 300 ms
+    await().atMost(Duration.ofSeconds(30)).until(() -> budgetEvents().size() == 1);
+    // ten more refreshes, each of which sees the same crossing, add none
+    await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> budgetEvents().size() == 1);
+    List<io.fabric8.kubernetes.api.model.Event> events = budgetEvents();
+    assertThat(events).hasSize(1);
+    assertThat(events.get(0).getType()).isEqualTo("Warning");
+    assertThat(events.get(0).getMessage()).startsWith("user \"alice\" (tier free) has spent $")
+        .contains("of $0.01").contains("past budgets.warnAtPercent (1%)");
+    assertThat(events.get(0).getInvolvedObject().getKind()).isEqualTo("RateLimitPolicy");
+  }
+
+  static List<io.fabric8.kubernetes.api.model.Event> budgetEvents() {
+    return client.v1().events().inNamespace(NS).list().getItems().stream()
+        .filter(e -> "agents".equals(e.getInvolvedObject().getName()) && "BudgetWarning".equals(e.getReason()))
+        .toList();
   }
 
   @Test

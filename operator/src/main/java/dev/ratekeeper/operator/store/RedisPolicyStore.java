@@ -213,6 +213,26 @@ public final class RedisPolicyStore implements AutoCloseable {
   }
 
   /**
+   * Each tier's admitted and throttled calls in period {@code periodId} (the statistics hash's
+   * {@code requests:<tier>} and {@code throttled:<tier>} fields), in one round trip.
+   */
+  public Map<String, dev.ratekeeper.operator.status.TierTraffic> readTierTraffic(PolicyId id, String periodId,
+      List<String> tiers) {
+    if (tiers.isEmpty()) {
+      return Map.of();
+    }
+    String[] fields = tiers.stream().flatMap(t -> java.util.stream.Stream.of("requests:" + t, "throttled:" + t))
+        .toArray(String[]::new);
+    List<String> values = call("reading tier traffic", j -> j.hmget(new RedisKeys(id).stats(periodId), fields));
+    Map<String, dev.ratekeeper.operator.status.TierTraffic> traffic = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < tiers.size(); i++) {
+      traffic.put(tiers.get(i), new dev.ratekeeper.operator.status.TierTraffic(orZero(values.get(2 * i)),
+          orZero(values.get(2 * i + 1))));
+    }
+    return traffic;
+  }
+
+  /**
    * Runs a Lua script ({@code EVALSHA}, or {@code EVAL} once when Redis does not have it yet) and
    * returns its reply: integers as {@link Long}, bulk strings as {@link String}, arrays as lists.
    * For read-only scripts such as {@code admit.lua} in peek mode.
