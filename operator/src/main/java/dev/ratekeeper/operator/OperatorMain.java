@@ -1,5 +1,11 @@
 package dev.ratekeeper.operator;
 
+import dev.ratekeeper.operator.query.FleetView;
+import dev.ratekeeper.operator.query.FrontProxyTrust;
+import dev.ratekeeper.operator.query.LimitsExplainer;
+import dev.ratekeeper.operator.query.PolicyAccess;
+import dev.ratekeeper.operator.query.QueryConfig;
+import dev.ratekeeper.operator.query.QueryServer;
 import dev.ratekeeper.operator.webhook.WebhookConfig;
 import dev.ratekeeper.operator.webhook.WebhookServer;
 import dev.ratekeeper.operator.admin.AdminServer;
@@ -18,6 +24,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.PrintStream;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -46,6 +53,7 @@ public final class OperatorMain {
     if (config.help()) {
       System.out.print(OperatorConfig.USAGE);
       System.out.print(WebhookConfig.ENV_HELP);
+      System.out.print(QueryConfig.ENV_HELP);
       return;
     }
     WebhookConfig webhookConfig;
@@ -57,7 +65,17 @@ public final class OperatorMain {
       System.exit(2);
       return;
     }
-    Running running = start(config, webhookConfig, () -> new KubernetesClientBuilder().build(), System.err);
+    QueryConfig queryConfig;
+    try {
+      queryConfig = QueryConfig.fromEnv(System.getenv());
+    } catch (IllegalArgumentException e) {
+      System.err.println("ratekeeper-operator: query API settings: " + e.getMessage());
+      System.err.print(QueryConfig.ENV_HELP);
+      System.exit(2);
+      return;
+    }
+    Running running = start(config, webhookConfig, queryConfig, () -> new KubernetesClientBuilder().build(),
+        System.err);
     if (running == null) {
       System.exit(1);
       return;
@@ -77,9 +95,12 @@ public final class OperatorMain {
 
   /** A started operator with its connections, admin port and (when enabled) the injection webhook. */
   public record Running(RatekeeperOperator operator, AdminServer admin, RedisPolicyStore store,
-      KubernetesClient client, WebhookServer webhook) implements AutoCloseable {
+      KubernetesClient client, WebhookServer webhook, QueryServer query) implements AutoCloseable {
     @Override
     public void close() {
+      if (query != null) {
+        query.close();
+      }
       try {
         operator.stop();
       } catch (RuntimeException e) {
@@ -109,6 +130,16 @@ public final class OperatorMain {
    */
   public static Running start(OperatorConfig config, WebhookConfig webhookConfig, Supplier<KubernetesClient> clients,
       PrintStream err) {
+    return start(config, webhookConfig, QueryConfig.disabled(), clients, err);
+  }
+
+  /**
+   * As {@link #start(OperatorConfig, WebhookConfig, Supplier, PrintStream)}, with the query API behind
+   * {@code kubectl ratekeeper} when {@code queryConfig} enables it (on every replica: it only reads).
+   * An API server that publishes no front-proxy settings leaves the query API off, with a warning.
+   */
+  public static Running start(OperatorConfig config, WebhookConfig webhookConfig, QueryConfig queryConfig,
+      Supplier<KubernetesClient> clients, PrintStream err) {
     LOG.info("starting: {}", config);
     RedisPolicyStore store = new RedisPolicyStore(config.redis(), config.revisionRetention());
     try {
@@ -122,6 +153,7 @@ public final class OperatorMain {
     AdminServer admin = null;
     RatekeeperOperator operator = null;
     WebhookServer webhook = null;
+    QueryServer query = null;
     try {
       client = clients.get();
       String problem = checkApiServer(client, config);
@@ -143,9 +175,12 @@ public final class OperatorMain {
         webhook = WebhookServer.start(client, webhookConfig, registry);
         LOG.info("sidecar-injection webhook on port {}", webhook.port());
       }
+      if (queryConfig.enabled()) {
+        query = startQuery(queryConfig, client, store, config);
+      }
       operator.start();
       LOG.info("running; admin port {}", admin.port());
-      return new Running(operator, admin, store, client, webhook);
+      return new Running(operator, admin, store, client, webhook, query);
     } catch (Exception e) {
       err.println("ratekeeper-operator: cannot start: " + rootMessage(e));
       if (operator != null) {
@@ -154,6 +189,9 @@ public final class OperatorMain {
         } catch (RuntimeException ignored) {
           // already failing
         }
+      }
+      if (query != null) {
+        query.close();
       }
       if (webhook != null) {
         webhook.close();
@@ -232,5 +270,21 @@ public final class OperatorMain {
     String result = message == null || topOnly && kind != null ? (kind != null ? kind : e.getClass().getSimpleName())
         : message;
     return result.replace('\n', ' ');
+  }
+  /** The query API, or null (with a warning) when the API server publishes no front-proxy settings. */
+  private static QueryServer startQuery(QueryConfig queryConfig, KubernetesClient client, RedisPolicyStore store,
+      OperatorConfig config) throws java.io.IOException {
+    FrontProxyTrust trust;
+    try {
+      trust = FrontProxyTrust.fromCluster(client);
+    } catch (IllegalStateException | io.fabric8.kubernetes.client.KubernetesClientException e) {
+      LOG.warn("the query API behind kubectl ratekeeper is off: {}", rootMessage(e));
+      return null;
+    }
+    QueryServer query = QueryServer.start(queryConfig.listen(), trust, new PolicyAccess(client),
+        new LimitsExplainer(store), new FleetView(store, config.settings().sidecarLiveness()),
+        List.of("ratekeeper-query"));
+    LOG.info("query API (kubectl ratekeeper) on port {}", query.port());
+    return query;
   }
 }

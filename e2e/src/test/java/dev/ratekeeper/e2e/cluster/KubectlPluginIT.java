@@ -10,11 +10,9 @@ import dev.ratekeeper.kubectl.KubectlRatekeeper;
 import dev.ratekeeper.operator.OperatorConfig;
 import dev.ratekeeper.operator.OperatorMain;
 import dev.ratekeeper.operator.api.RateLimitPolicy;
-import dev.ratekeeper.operator.query.FleetView;
-import dev.ratekeeper.operator.query.FrontProxyTrust;
-import dev.ratekeeper.operator.query.LimitsExplainer;
-import dev.ratekeeper.operator.query.PolicyAccess;
+import dev.ratekeeper.operator.query.QueryConfig;
 import dev.ratekeeper.operator.query.QueryServer;
+import dev.ratekeeper.operator.webhook.WebhookConfig;
 import dev.ratekeeper.operator.testing.EmbeddedRedis;
 import dev.ratekeeper.policy.compile.PolicyDocument;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -29,7 +27,6 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -115,15 +112,16 @@ class KubectlPluginIT {
     plane.namespace(NS);
     plane.namespace(SYSTEM);
     client = plane.admin();
+    // the operator program as main() runs it with RATEKEEPER_QUERY_LISTEN set (chart: query.enabled)
     operator = OperatorMain.start(OperatorConfig.parse(new String[] {"--redis", redis.url(),
-        "--refresh-interval", "300ms", "--admin-listen", "127.0.0.1:0"}, Map.of()),
+        "--refresh-interval", "300ms", "--admin-listen", "127.0.0.1:0"}, Map.of()), WebhookConfig.disabled(),
+        QueryConfig.fromEnv(Map.of(QueryConfig.LISTEN_ENV, "0.0.0.0:0")),
         () -> new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(plane.kubeconfigYaml())).build(),
         System.err);
     assertThat(operator).as("the operator started (see the test output)").isNotNull();
-    query = QueryServer.start(new InetSocketAddress("0.0.0.0", 0), FrontProxyTrust.fromCluster(client),
-        new PolicyAccess(client), new LimitsExplainer(operator.store()),
-        new FleetView(operator.store(), Duration.ofSeconds(30)), List.of(SERVICE + "." + SYSTEM + ".svc"));
-    // what the chart's templates/query-apiservice.yaml installs
+    query = operator.query();
+    assertThat(query).as("the query API is served").isNotNull();
+    // what the chart's templates/query-api.yaml installs
     client.services().inNamespace(SYSTEM).resource(new ServiceBuilder().withNewMetadata().withName(SERVICE)
         .withNamespace(SYSTEM).endMetadata().withNewSpec().addNewPort().withName("https").withPort(443)
         .withNewTargetPort(9444).endPort().endSpec().build()).create();
@@ -139,7 +137,7 @@ class KubectlPluginIT {
     await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> available(
         client.genericKubernetesResources(API_SERVICES).withName(API_SERVICE).get()));
 
-    // what the chart's templates/query-rbac.yaml installs: the API server lets every authenticated user
+    // what templates/query-api.yaml also installs: the API server lets every authenticated user
     // reach the query API (it authorizes the path before proxying); the operator then asks about the policy
     client.rbac().clusterRoles().resource(new io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder()
         .withNewMetadata().withName("plugin-query-reader").endMetadata().addNewRule()
@@ -196,9 +194,6 @@ class KubectlPluginIT {
   @AfterAll
   static void stop() {
     processes.close();
-    if (query != null) {
-      query.close();
-    }
     if (operator != null) {
       operator.close();
     }
@@ -272,6 +267,7 @@ class KubectlPluginIT {
     }
 
     Plugin table = plugin("viewer", "explain", "-n", NS, "agents", "--user", "alice");
+    java.nio.file.Files.writeString(ControlPlane.LOGS.resolve("kubectl-ratekeeper-explain.txt"), table.out());
     assertThat(table.out()).contains("user alice, tier free (from defaultTier)")
         .contains("Blocked now by: tier.requests.perMinute")
         .containsPattern("tier\\.requests\\.perMinute +user +3 req burst, 1/min +3 +0 +full in \\d+m?\\d*s? +YES");
@@ -297,12 +293,14 @@ class KubectlPluginIT {
     assertThat(top.path("requests").asLong()).isEqualTo(5);
     assertThat(top.path("throttled").asLong()).isEqualTo(1);
     assertThat(texts(top.findValues("user"))).containsExactlyInAnyOrder("alice", "bob");
-    assertThat(plugin("viewer", "top", "-n", NS, "agents").out()).contains("5 requests admitted, 1 throttled")
+    String topTable = plugin("viewer", "top", "-n", NS, "agents").out();
+    java.nio.file.Files.writeString(ControlPlane.LOGS.resolve("kubectl-ratekeeper-top.txt"), topTable);
+    assertThat(topTable).contains("5 requests admitted, 1 throttled")
         .containsPattern("alice +free +\\$");
   }
 
   @Test
-  void statusShowsTheRevisionAndTheSidecarEnforcingIt() {
+  void statusShowsTheRevisionAndTheSidecarEnforcingIt() throws Exception {
     String revision = client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get()
         .getStatus().revision;
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
@@ -311,6 +309,8 @@ class KubectlPluginIT {
       assertThat(run.out()).containsPattern(NS + " +agents +" + revision + " +True \\(Compiled\\) +True")
           .contains(NS + "/agents  sidecar agent-7d4b9-x2x5q  revision " + revision);
     });
+    java.nio.file.Files.writeString(ControlPlane.LOGS.resolve("kubectl-ratekeeper-status.txt"),
+        plugin("viewer", "status", "-n", NS).out());
   }
 
   @Test
