@@ -17,7 +17,8 @@ final class Cases {
       "monitoring",
       "restricted-namespaces",
       "webhook-ignore",
-      "network-policies");
+      "network-policies",
+      "query-api");
 
   private Cases() {}
 
