@@ -1,5 +1,6 @@
 package dev.ratekeeper.operator;
 
+import dev.ratekeeper.cli.ConfigException;
 import dev.ratekeeper.operator.query.FleetView;
 import dev.ratekeeper.operator.query.FrontProxyTrust;
 import dev.ratekeeper.operator.query.LimitsExplainer;
@@ -24,6 +25,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
@@ -41,36 +43,33 @@ public final class OperatorMain {
   private OperatorMain() {}
 
   public static void main(String[] args) {
-    OperatorConfig config;
+    if (OperatorConfig.COMMAND.wantsHelp(args)) {
+      System.out.print(OperatorConfig.usage());
+      return;
+    }
+    OperatorConfig config = null;
+    WebhookConfig webhookConfig = null;
+    List<String> problems = new ArrayList<>();
     try {
       config = OperatorConfig.parse(args, System.getenv());
-    } catch (OperatorConfig.ConfigException e) {
-      System.err.println("ratekeeper-operator: " + e.getMessage());
-      System.err.print(OperatorConfig.USAGE);
-      System.exit(2);
-      return;
+    } catch (ConfigException e) {
+      problems.addAll(e.problems());
     }
-    if (config.help()) {
-      System.out.print(OperatorConfig.USAGE);
-      System.out.print(WebhookConfig.ENV_HELP);
-      System.out.print(QueryConfig.ENV_HELP);
-      return;
-    }
-    WebhookConfig webhookConfig;
     try {
       webhookConfig = WebhookConfig.fromEnv(System.getenv());
-    } catch (WebhookConfig.ConfigException e) {
-      System.err.println("ratekeeper-operator: webhook settings: " + e.getMessage().replace("\n", "; "));
-      System.err.print(WebhookConfig.ENV_HELP);
-      System.exit(2);
-      return;
+    } catch (ConfigException e) {
+      problems.addAll(e.problems());
     }
-    QueryConfig queryConfig;
+    QueryConfig queryConfig = null;
     try {
       queryConfig = QueryConfig.fromEnv(System.getenv());
-    } catch (IllegalArgumentException e) {
-      System.err.println("ratekeeper-operator: query API settings: " + e.getMessage());
-      System.err.print(QueryConfig.ENV_HELP);
+    } catch (ConfigException e) {
+      problems.addAll(e.problems());
+    }
+    if (!problems.isEmpty()) {
+      System.err.println("ratekeeper-operator: cannot start:");
+      problems.forEach(p -> System.err.println("  " + p));
+      System.err.println("(--help lists every flag and variable)");
       System.exit(2);
       return;
     }

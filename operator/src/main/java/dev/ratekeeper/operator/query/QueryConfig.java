@@ -1,18 +1,29 @@
 package dev.ratekeeper.operator.query;
 
+import dev.ratekeeper.cli.Command;
+import dev.ratekeeper.cli.ConfigException;
+import dev.ratekeeper.cli.HostPort;
+import dev.ratekeeper.cli.Inputs;
+import dev.ratekeeper.cli.Setting;
 import java.net.InetSocketAddress;
 import java.util.Map;
 
 /**
- * Whether and where the operator serves the query API ({@value #LISTEN_ENV}, {@code host:port};
- * unset or empty: not served). The chart sets it with {@code query.enabled}.
+ * Whether and where the operator serves the query API behind {@code kubectl ratekeeper}
+ * ({@value #LISTEN_ENV}, {@code host:port}; unset: not served), read with the rules every program
+ * follows ({@link Inputs}). The chart sets it with {@code query.enabled}.
  *
  * @param listen the HTTPS address, or null when the query API is off
  */
 public record QueryConfig(InetSocketAddress listen) {
   public static final String LISTEN_ENV = "RATEKEEPER_QUERY_LISTEN";
-  public static final String ENV_HELP = "  " + LISTEN_ENV
-      + "  host:port to serve the query API behind kubectl ratekeeper on (HTTPS); unset: off\n";
+  static final Setting LISTEN = Setting.variable(LISTEN_ENV,
+      "HTTPS address of the query API behind kubectl ratekeeper (e.g. 0.0.0.0:9444); unset: not served");
+  static final Command COMMAND = Command.named("ratekeeper-operator query API", "ratekeeper-operator").add(LISTEN);
+
+  /** The query API's part of the operator's {@code --help}. */
+  public static final String ENV_HELP = "Query API behind kubectl ratekeeper (environment variables):\n"
+      + COMMAND.variablesHelp();
 
   public static QueryConfig disabled() {
     return new QueryConfig(null);
@@ -22,27 +33,15 @@ public record QueryConfig(InetSocketAddress listen) {
     return listen != null;
   }
 
-  /** Reads {@value #LISTEN_ENV}; a malformed value is an {@link IllegalArgumentException} naming it. */
-  public static QueryConfig fromEnv(Map<String, String> env) {
-    String value = env.get(LISTEN_ENV);
-    if (value == null || value.isBlank()) {
+  /** Reads {@value #LISTEN_ENV}; a malformed value is a {@link ConfigException} naming it. */
+  public static QueryConfig fromEnv(Map<String, String> env) throws ConfigException {
+    Inputs in = Inputs.fromEnv(env);
+    if (!in.isSet(LISTEN)) {
+      in.check();
       return disabled();
     }
-    String text = value.strip();
-    int colon = text.lastIndexOf(':');
-    int port;
-    try {
-      port = colon < 0 ? -1 : Integer.parseInt(text.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      port = -1;
-    }
-    if (colon < 1 || port < 0 || port > 65535) {
-      throw new IllegalArgumentException(LISTEN_ENV + " must be host:port (e.g. 0.0.0.0:9444), not \"" + text + "\"");
-    }
-    String host = text.substring(0, colon);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    return new QueryConfig(new InetSocketAddress(host, port));
+    HostPort listen = in.hostPort(LISTEN, null);
+    in.check();
+    return new QueryConfig(listen.toSocketAddress());
   }
 }

@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 
 class QueryConfigTest {
   @Test
-  void offUnlessAnAddressIsSet() {
+  void offUnlessAnAddressIsSet() throws Exception {
     assertThat(QueryConfig.fromEnv(Map.of()).enabled()).isFalse();
     assertThat(QueryConfig.fromEnv(Map.of(QueryConfig.LISTEN_ENV, " ")).enabled()).isFalse();
     QueryConfig on = QueryConfig.fromEnv(Map.of(QueryConfig.LISTEN_ENV, "0.0.0.0:9444"));
@@ -19,9 +19,11 @@ class QueryConfigTest {
 
   @Test
   void aMalformedAddressIsRefusedByName() {
-    for (String bad : new String[] {"9444", ":9444", "host:", "host:x", "host:70000"}) {
+    for (String bad : new String[] {"9444", "host:", "host:x", "host:70000"}) {
       assertThatThrownBy(() -> QueryConfig.fromEnv(Map.of(QueryConfig.LISTEN_ENV, bad)))
-          .as(bad).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("RATEKEEPER_QUERY_LISTEN");
+          .as(bad).isInstanceOf(dev.ratekeeper.cli.ConfigException.class)
+          .satisfies(e -> assertThat(((dev.ratekeeper.cli.ConfigException) e).problems().toString())
+              .contains("RATEKEEPER_QUERY_LISTEN"));
     }
   }
 }
