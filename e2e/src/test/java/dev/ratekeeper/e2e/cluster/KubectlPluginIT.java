@@ -334,6 +334,26 @@ class KubectlPluginIT {
   }
 
   @Test
+  void kubectlRunsTheInstalledPluginFromPath() throws Exception {
+    // installed as docs/kubectl-plugin.md says: the launcher script and the jar side by side on PATH
+    Path bin = java.nio.file.Files.createTempDirectory("kubectl-plugins");
+    java.nio.file.Files.copy(ControlPlane.ROOT.resolve("kubectl-plugin/bin/kubectl-ratekeeper"),
+        bin.resolve("kubectl-ratekeeper"));
+    java.nio.file.Files.copy(ControlPlane.ROOT.resolve("kubectl-plugin/target/kubectl-ratekeeper.jar"),
+        bin.resolve("kubectl-ratekeeper.jar"));
+    bin.resolve("kubectl-ratekeeper").toFile().setExecutable(true);
+    ProcessBuilder builder = new ProcessBuilder(plane.kubectl().toString(), "ratekeeper", "top", "-n", NS, "agents",
+        "--kubeconfig", plane.kubeconfigAs(NS, "viewer").toString()).redirectErrorStream(true);
+    String java = ProcessHandle.current().info().command().orElse("java");
+    builder.environment().put("PATH", bin + ":" + plane.kubectl().getParent() + ":" + System.getenv("PATH"));
+    builder.environment().put("JAVA", java);
+    Process process = builder.start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(process.waitFor()).as(output).isZero();
+    assertThat(output).contains("5 requests admitted, 1 throttled").containsPattern("alice +free +\\$");
+  }
+
+  @Test
   void aCallerWithoutRightsOnThePolicyIsRefused() {
     Plugin run = plugin("stranger", "explain", "-n", NS, "agents", "--user", "alice");
     assertThat(run.exit()).isEqualTo(1);
