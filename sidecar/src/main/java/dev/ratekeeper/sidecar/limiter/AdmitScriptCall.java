@@ -62,14 +62,19 @@ public record AdmitScriptCall(List<String> keys, List<String> args) {
     args.add(Long.toString(options.statsRetentionMs()));
     args.add(Integer.toString(checks.size()));
     for (Check check : checks) {
-      keyList.add(check.key());
-      args.add(String.valueOf(check.kind().code()));
-      args.add(String.valueOf(check.unit().code()));
-      args.add(Long.toString(check.cost()));
-      args.add(Long.toString(check.limit()));
-      addPeriodArgs(args, check);
+      addCheck(keyList, args, check);
     }
     return new AdmitScriptCall(keyList, args);
+  }
+
+  /** One check as the scripts that charge counters take it: its key, then kind, unit, cost, limit, p1, p2. */
+  public static void addCheck(List<String> keys, List<String> args, Check check) {
+    keys.add(check.key());
+    args.add(String.valueOf(check.kind().code()));
+    args.add(String.valueOf(check.unit().code()));
+    args.add(Long.toString(check.cost()));
+    args.add(Long.toString(check.limit()));
+    addPeriodArgs(args, check);
   }
 
   /** The two per-check period words every script takes after kind, unit, cost and limit (p1, p2). */
@@ -123,7 +128,8 @@ public record AdmitScriptCall(List<String> keys, List<String> args) {
     return resource("lua/common.lua") + "\n" + resource("lua/" + name + ".lua");
   }
 
-  private static String resource(String path) {
+  /** A classpath resource as text (the scripts under {@code lua/}). */
+  public static String resource(String path) {
     try (InputStream in = AdmitScriptCall.class.getClassLoader().getResourceAsStream(path)) {
       if (in == null) {
         throw new IllegalStateException("missing resource " + path);

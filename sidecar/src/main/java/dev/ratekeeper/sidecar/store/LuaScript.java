@@ -5,9 +5,6 @@ import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -33,7 +30,7 @@ public final class LuaScript {
 
   /** {@code lua/<name>.lua} alone, for scripts that need none of the shared helpers. */
   public static LuaScript standalone(String name) {
-    return new LuaScript(name, resource("lua/" + name + ".lua"));
+    return new LuaScript(name, AdmitScriptCall.resource("lua/" + name + ".lua"));
   }
 
   /** {@code lua/common.lua} + {@code lua/<name>.lua} from the classpath. */
@@ -77,17 +74,6 @@ public final class LuaScript {
     keys.forEach(request::arg);
     args.forEach(request::arg);
     return request;
-  }
-
-  private static String resource(String path) {
-    try (InputStream in = LuaScript.class.getClassLoader().getResourceAsStream(path)) {
-      if (in == null) {
-        throw new IllegalStateException("missing resource " + path);
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 
   private static String sha1(String text) {

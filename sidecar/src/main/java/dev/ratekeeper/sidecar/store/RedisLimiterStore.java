@@ -219,12 +219,7 @@ public final class RedisLimiterStore implements LimiterStore {
     args.add(Long.toString(options.statsRetentionMs()));
     args.add(Integer.toString(checks.size()));
     for (Check check : checks) {
-      keyList.add(check.key());
-      args.add(String.valueOf(check.kind().code()));
-      args.add(String.valueOf(check.unit().code()));
-      args.add(Long.toString(check.cost()));
-      args.add(Long.toString(check.limit()));
-      addPeriodArgs(args, check);
+      AdmitScriptCall.addCheck(keyList, args, check);
     }
     return settleScript.call(send, keyList, args).compose(reply -> {
       long status = reply.get(0).toLong();
