@@ -7,23 +7,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ratekeeper.e2e.Processes;
 import dev.ratekeeper.kubectl.KubectlRatekeeper;
-import dev.ratekeeper.operator.OperatorConfig;
-import dev.ratekeeper.operator.OperatorMain;
 import dev.ratekeeper.operator.api.RateLimitPolicy;
-import dev.ratekeeper.operator.query.QueryConfig;
-import dev.ratekeeper.operator.query.QueryServer;
-import dev.ratekeeper.operator.webhook.WebhookConfig;
 import dev.ratekeeper.operator.testing.EmbeddedRedis;
 import dev.ratekeeper.policy.compile.PolicyDocument;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -49,15 +41,15 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code kubectl ratekeeper} end to end: the plugin runs the real kubectl, which goes to the real
  * kube-apiserver, which authenticates the caller (a ServiceAccount token) and forwards the request
- * over its front-proxy certificate to the operator's query API, registered as an APIService. The
- * operator checks the caller's RBAC with a SubjectAccessReview and answers from Redis state that
+ * over its front-proxy certificate to the operator's query API, registered as an APIService by the
+ * chart (query.enabled). The operator, a process running as the chart's ServiceAccount with the
+ * chart's environment, checks the caller's RBAC with a SubjectAccessReview and answers from Redis state that
  * real admissions left: a real sidecar process, enforcing the policy the operator compiled, served
  * calls to the stub provider and throttled one.
  */
 class KubectlPluginIT {
   static final String NS = "plugin-agents";
   static final String SYSTEM = "plugin-system";
-  static final String SERVICE = "plugin-query";
   static final String API_SERVICE = "v1alpha1.query.ratekeeper.dev";
   static final ResourceDefinitionContext API_SERVICES = new ResourceDefinitionContext.Builder()
       .withGroup("apiregistration.k8s.io").withVersion("v1").withKind("APIService").withPlural("apiservices")
@@ -96,8 +88,9 @@ class KubectlPluginIT {
   static EmbeddedRedis redis;
   static ControlPlane plane;
   static KubernetesClient client;
-  static OperatorMain.Running operator;
-  static QueryServer query;
+  static ChartRelease release;
+  static ChartOperator operators;
+  static int queryPort;
   static final Processes processes = new Processes();
   static int proxyPort;
   static int sidecarAdminPort;
@@ -110,44 +103,22 @@ class KubectlPluginIT {
     plane = ControlPlane.shared();
     plane.installCrd();
     plane.namespace(NS);
-    plane.namespace(SYSTEM);
     client = plane.admin();
-    // the operator program as main() runs it with RATEKEEPER_QUERY_LISTEN set (chart: query.enabled)
-    operator = OperatorMain.start(OperatorConfig.parse(new String[] {"--redis", redis.url(),
-        "--refresh-interval", "300ms", "--admin-listen", "127.0.0.1:0"}, Map.of()), WebhookConfig.disabled(),
-        QueryConfig.fromEnv(Map.of(QueryConfig.LISTEN_ENV, "0.0.0.0:0")),
-        () -> new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(plane.kubeconfigYaml())).build(),
-        System.err);
-    assertThat(operator).as("the operator started (see the test output)").isNotNull();
-    query = operator.query();
-    assertThat(query).as("the query API is served").isNotNull();
-    // what the chart's templates/query-api.yaml installs
-    client.services().inNamespace(SYSTEM).resource(new ServiceBuilder().withNewMetadata().withName(SERVICE)
-        .withNamespace(SYSTEM).endMetadata().withNewSpec().addNewPort().withName("https").withPort(443)
-        .withNewTargetPort(9444).endPort().endSpec().build()).create();
-    plane.routeService(SYSTEM, SERVICE, "https", query.port());
-    GenericKubernetesResource apiService = new GenericKubernetesResource();
-    apiService.setApiVersion("apiregistration.k8s.io/v1");
-    apiService.setKind("APIService");
-    apiService.setMetadata(new ObjectMetaBuilder().withName(API_SERVICE).build());
-    apiService.setAdditionalProperty("spec", Map.of("group", "query.ratekeeper.dev", "version", "v1alpha1",
-        "groupPriorityMinimum", 1000, "versionPriority", 15, "insecureSkipTLSVerify", true,
-        "service", Map.of("namespace", SYSTEM, "name", SERVICE, "port", 443)));
-    client.genericKubernetesResources(API_SERVICES).resource(apiService).createOr(existing -> existing.update());
+    // the chart with the query API on: its APIService, Service and RBAC, applied to the real API server; the
+    // operator runs as the chart's ServiceAccount with the chart's environment (ChartOperator), so the chart's
+    // RBAC is what lets it read the front-proxy CA and ask SubjectAccessReviews
+    release = ChartRelease.install(plane, "rkq", SYSTEM, null, Map.of("query.enabled", true, "webhook.enabled", false));
+    operators = new ChartOperator(plane, release, redis.url(), Map.of("RATEKEEPER_REFRESH_INTERVAL", "300ms"));
+    assertThat(operators.chartEnv("RATEKEEPER_QUERY_LISTEN")).isEqualTo("0.0.0.0:9444");
+    ChartOperator.Replica replica = operators.start("rkq-operator-0");
+    queryPort = replica.queryPort();
+    GenericKubernetesResource apiService = client.genericKubernetesResources(API_SERVICES).withName(API_SERVICE).get();
+    String service = JSON.valueToTree(apiService.getAdditionalProperties().get("spec")).path("service").path("name")
+        .asText();
+    plane.routeService(SYSTEM, service, "https", queryPort);
     await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> available(
         client.genericKubernetesResources(API_SERVICES).withName(API_SERVICE).get()));
 
-    // what templates/query-api.yaml also installs: the API server lets every authenticated user
-    // reach the query API (it authorizes the path before proxying); the operator then asks about the policy
-    client.rbac().clusterRoles().resource(new io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder()
-        .withNewMetadata().withName("plugin-query-reader").endMetadata().addNewRule()
-        .withApiGroups("query.ratekeeper.dev").withResources("ratelimitpolicies/explain", "ratelimitpolicies/top",
-            "ratelimitpolicies/enforcement").withVerbs("get").endRule().build()).createOr(e -> e.update());
-    client.rbac().clusterRoleBindings().resource(new io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder()
-        .withNewMetadata().withName("plugin-query-reader").endMetadata().withNewRoleRef()
-        .withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole").withName("plugin-query-reader").endRoleRef()
-        .addNewSubject().withKind("Group").withApiGroup("rbac.authorization.k8s.io").withName("system:authenticated")
-        .endSubject().build()).createOr(e -> e.update());
     // who may look: a viewer with get on the namespace's policies, a stranger with nothing
     for (String account : List.of("viewer", "stranger")) {
       client.serviceAccounts().inNamespace(NS).resource(new ServiceAccountBuilder().withNewMetadata()
@@ -171,8 +142,8 @@ class KubectlPluginIT {
     policy.setMetadata(new ObjectMetaBuilder().withName("agents").withNamespace(NS).build());
     policy.setSpec(PolicyDocument.parse(POLICY.formatted(stubPort)).spec());
     client.resources(RateLimitPolicy.class).inNamespace(NS).resource(policy).create();
-    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> operator.store()
-        .currentRevision(new dev.ratekeeper.policy.compile.PolicyId(NS, "agents")).isPresent());
+    await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> client.resources(RateLimitPolicy.class)
+        .inNamespace(NS).withName("agents").get().getStatus().revision != null);
     proxyPort = Processes.freePort();
     sidecarAdminPort = Processes.freePort();
     Process sidecar = processes.java("plugin-sidecar", Map.of(), List.of("-jar",
@@ -194,11 +165,13 @@ class KubectlPluginIT {
   @AfterAll
   static void stop() {
     processes.close();
-    if (operator != null) {
-      operator.close();
+    if (operators != null) {
+      operators.close();
+    }
+    if (release != null) {
+      release.close();
     }
     if (client != null) {
-      client.genericKubernetesResources(API_SERVICES).withName(API_SERVICE).delete();
       client.namespaces().withName(NS).delete();
     }
     if (redis != null) {
@@ -376,7 +349,7 @@ class KubectlPluginIT {
       }
     }}, new SecureRandom());
     javax.net.ssl.HttpsURLConnection connection = (javax.net.ssl.HttpsURLConnection) URI.create("https://127.0.0.1:"
-        + query.port() + "/apis/query.ratekeeper.dev/v1alpha1/namespaces/" + NS
+        + queryPort + "/apis/query.ratekeeper.dev/v1alpha1/namespaces/" + NS
         + "/ratelimitpolicies/agents/explain?user=alice").toURL().openConnection();
     connection.setSSLSocketFactory(trustAll.getSocketFactory());
     connection.setHostnameVerifier((host, session) -> true);
