@@ -42,7 +42,7 @@ public final class FleetView {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record User(String user, String tier, String spendUsd, Long tokens) {}
 
-  /** The revision sidecars are told to enforce and what each sidecar that reported in the last hour enforces. */
+  /** The revision sidecars are told to enforce and what each sidecar that reported (and is not pruned yet) enforces. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Enforced(String apiVersion, String kind, String namespace, String policy, String revision,
       int live, int synced, String message, List<Sidecar> sidecars) {}
@@ -60,7 +60,7 @@ public final class FleetView {
     CompiledPolicy policy = current(id);
     long now = store.serverTimeMillis();
     String period = LimitPlan.statsPeriod(policy).id(now);
-    UsageCounters usage = store.readFleet(id, now, period).usage();
+    UsageCounters usage = store.peekFleet(id, now, period).usage();
     List<User> users = usage.topSpenders().stream()
         .sorted(Comparator.comparingLong(UsageCounters.Spender::spendMicros).reversed()
             .thenComparing(UsageCounters.Spender::user))
@@ -73,7 +73,7 @@ public final class FleetView {
   public Enforced enforcement(PolicyId id) {
     long now = store.serverTimeMillis();
     String revision = store.currentRevision(id).orElse(null);
-    FleetSnapshot fleet = store.readFleet(id, now, "-");
+    FleetSnapshot fleet = store.peekFleet(id, now, "-");
     Enforcement.Report report = Enforcement.evaluate(fleet.heartbeats(), revision, now, liveness);
     long oldest = now - liveness.toMillis();
     List<Sidecar> sidecars = fleet.heartbeats().stream()

@@ -174,10 +174,21 @@ public final class RedisPolicyStore implements AutoCloseable {
    * {@code periodId}, in two pipelined round trips.
    */
   public FleetSnapshot readFleet(PolicyId id, long nowMs, String periodId) {
+    return readFleet(id, nowMs, periodId, true);
+  }
+
+  /** As {@link #readFleet}, writing nothing (heartbeats older than an hour are left for the next refresh to prune). */
+  public FleetSnapshot peekFleet(PolicyId id, long nowMs, String periodId) {
+    return readFleet(id, nowMs, periodId, false);
+  }
+
+  private FleetSnapshot readFleet(PolicyId id, long nowMs, String periodId, boolean prune) {
     RedisKeys keys = new RedisKeys(id);
     return call("reading heartbeats and usage", jedis -> {
       Pipeline first = jedis.pipelined();
-      first.zremrangeByScore(keys.sidecars(), "-inf", "(" + (nowMs - PRUNE_HEARTBEATS_AFTER.toMillis()));
+      if (prune) {
+        first.zremrangeByScore(keys.sidecars(), "-inf", "(" + (nowMs - PRUNE_HEARTBEATS_AFTER.toMillis()));
+      }
       Response<List<Tuple>> beats = first.zrangeByScoreWithScores(keys.sidecars(), "-inf", "+inf");
       Response<List<String>> stats = first.hmget(keys.stats(periodId), "requests", "throttled", "spendMicros",
           "estimated");

@@ -161,11 +161,19 @@ class LimitsExplainerIT {
   }
 
   @Test
-  void explainingWritesNothing() {
+  void lookingWritesNothing() {
+    FleetView fleet = new FleetView(store, Duration.ofSeconds(30));
+    try (Jedis jedis = new Jedis("127.0.0.1", redis.port())) {
+      // a sidecar gone for two hours: the operator's refresh prunes it, a look does not
+      jedis.zadd(new dev.ratekeeper.policy.keys.RedisKeys(ID).sidecars(), store.serverTimeMillis() - 7_200_000,
+          "gone-sidecar");
+    }
     Map<String, String> before = snapshot();
     for (int i = 0; i < 5; i++) {
       explainer.explain(ID, "alice", null, null);
       explainer.explain(ID, "carol", "pro", "claude-haiku-4-5");
+      fleet.top(ID);
+      assertThat(fleet.enforcement(ID).sidecars()).extracting(FleetView.Sidecar::id).containsExactly("gone-sidecar");
     }
     assertThat(snapshot()).isEqualTo(before);
   }
