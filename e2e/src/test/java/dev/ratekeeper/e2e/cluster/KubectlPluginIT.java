@@ -327,6 +327,18 @@ class KubectlPluginIT {
   }
 
   @Test
+  void badQuestionsGetAClearStatusAndNoAnswer() {
+    Plugin longUser = plugin("viewer", "explain", "-n", NS, "agents", "--user", "u".repeat(300));
+    assertThat(longUser.exit()).isEqualTo(1);
+    assertThat(longUser.err()).contains("BadRequest").contains("longer than 256 characters");
+    Plugin noPolicy = plugin("viewer", "explain", "-n", NS, "nothing", "--user", "alice");
+    assertThat(noPolicy.exit()).isEqualTo(1);
+    assertThat(noPolicy.err()).contains("NotFound").contains("policy plugin-agents/nothing has no compiled revision");
+    Plugin noTier = plugin("viewer", "explain", "-n", NS, "agents", "--user", "alice", "--tier", "gold");
+    assertThat(noTier.err()).contains("has no tier \"gold\"");
+  }
+
+  @Test
   void aCallerWithoutRightsOnThePolicyIsRefused() {
     Plugin run = plugin("stranger", "explain", "-n", NS, "agents", "--user", "alice");
     assertThat(run.exit()).isEqualTo(1);

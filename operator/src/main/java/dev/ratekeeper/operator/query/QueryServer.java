@@ -116,7 +116,8 @@ public final class QueryServer implements AutoCloseable {
   }
 
   private void handle(HttpExchange exchange) throws IOException {
-    try (exchange) {
+    // closed in finally, not by try-with-resources: the error responses below are written after the try
+    try {
       String path = exchange.getRequestURI().getRawPath();
       if (!"GET".equals(exchange.getRequestMethod())) {
         status(exchange, 405, "MethodNotAllowed", QueryApi.API_VERSION + " is read-only: GET only");
@@ -179,6 +180,8 @@ public final class QueryServer implements AutoCloseable {
     } catch (RuntimeException e) {
       LOG.warn("query {} failed", exchange.getRequestURI().getRawPath(), e);
       status(exchange, 500, "InternalError", "the operator could not answer: " + e.getMessage());
+    } finally {
+      exchange.close();
     }
   }
 
