@@ -12,11 +12,7 @@ import dev.ratekeeper.sidecar.limiter.CheckOutcome;
 import dev.ratekeeper.sidecar.limiter.Dimension;
 import dev.ratekeeper.sidecar.limiter.LimitPlan;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -40,7 +36,7 @@ public final class LimitsExplainer {
 
   private final RedisPolicyStore store;
   private final String source = AdmitScriptCall.scriptSource();
-  private final String sha = sha1(source);
+  private final String sha = AdmitScriptCall.sha1(source);
 
   public LimitsExplainer(RedisPolicyStore store) {
     this.store = store;
@@ -138,13 +134,5 @@ public final class LimitsExplainer {
       return new Peeked(numbers.get(1), AdmitScriptCall.outcomes(numbers, checks.size()));
     }
     throw new IllegalStateException("the statistics period kept changing between calls (Redis clock jumping?)");
-  }
-
-  private static String sha1(String text) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

@@ -128,6 +128,16 @@ public record AdmitScriptCall(List<String> keys, List<String> args) {
     return resource("lua/common.lua") + "\n" + resource("lua/" + name + ".lua");
   }
 
+  /** The SHA-1 Redis names a script by ({@code EVALSHA}), in hex. */
+  public static String sha1(String source) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-1")
+          .digest(source.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** A classpath resource as text (the scripts under {@code lua/}). */
   public static String resource(String path) {
     try (InputStream in = AdmitScriptCall.class.getClassLoader().getResourceAsStream(path)) {

@@ -5,10 +5,6 @@ import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Function;
 
@@ -25,7 +21,7 @@ public final class LuaScript {
   private LuaScript(String name, String source) {
     this.name = name;
     this.source = source;
-    this.sha = sha1(source);
+    this.sha = AdmitScriptCall.sha1(source);
   }
 
   /** {@code lua/<name>.lua} alone, for scripts that need none of the shared helpers. */
@@ -74,13 +70,5 @@ public final class LuaScript {
     keys.forEach(request::arg);
     args.forEach(request::arg);
     return request;
-  }
-
-  private static String sha1(String text) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }
