@@ -60,7 +60,8 @@ class QueryApiTest {
         .satisfies(s -> assertThat(s.getName()).isEqualTo("system:authenticated"));
 
     Rendered narrow = Chart.render(Cases.valuesFile("query-api"), Map.of("query.allowAuthenticatedUsers", "false"));
-    assertThat(narrow.all(ClusterRoleBinding.class)).noneMatch(b -> b.getMetadata().getName().endsWith("-query-reader"));
+    assertThat(narrow.all(ClusterRoleBinding.class))
+        .noneMatch(b -> b.getMetadata().getName().endsWith("-query-reader"));
     assertThat(narrow.all(ClusterRole.class)).anyMatch(c -> c.getMetadata().getName().endsWith("-query-reader"));
   }
 }

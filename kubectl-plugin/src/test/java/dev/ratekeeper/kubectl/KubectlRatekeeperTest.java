@@ -75,7 +75,8 @@ class KubectlRatekeeperTest {
     int exit = run(Map.of(view, new Kubectl.Result(0, "ctx-ns", ""), List.of("get", "--raw", path),
         new Kubectl.Result(0, "{\"namespace\":\"ctx-ns\",\"policy\":\"agents\",\"period\":\"2026-12\",\"spendUsd\":"
             + "\"3.50\",\"requests\":12,\"throttled\":4,\"users\":[{\"user\":\"alice\",\"tier\":\"free\","
-            + "\"spendUsd\":\"3.00\",\"tokens\":1200},{\"user\":\"bob\",\"spendUsd\":\"0.50\"}]}", "")), "top", "agents");
+            + "\"spendUsd\":\"3.00\",\"tokens\":1200},{\"user\":\"bob\",\"spendUsd\":\"0.50\"}]}", "")),
+        "top", "agents");
 
     assertThat(exit).isZero();
     assertThat(calls).containsExactly(view, List.of("get", "--raw", path));

@@ -128,7 +128,8 @@ class KubectlPluginIT {
         .withNamespace(NS).endMetadata().addNewRule().withApiGroups("ratekeeper.dev")
         .withResources("ratelimitpolicies").withVerbs("get", "list").endRule().build()).createOr(e -> e.update());
     client.rbac().roleBindings().inNamespace(NS).resource(new RoleBindingBuilder().withNewMetadata()
-        .withName("policy-viewer").withNamespace(NS).endMetadata().withNewRoleRef().withApiGroup("rbac.authorization.k8s.io")
+        .withName("policy-viewer").withNamespace(NS).endMetadata().withNewRoleRef()
+        .withApiGroup("rbac.authorization.k8s.io")
         .withKind("Role").withName("policy-viewer").endRoleRef().addNewSubject().withKind("ServiceAccount")
         .withName("viewer").withNamespace(NS).endSubject().build()).createOr(e -> e.update());
 
@@ -181,7 +182,8 @@ class KubectlPluginIT {
 
   @Test
   void explainShowsEveryLimitOfTheUserAndWhatBlocksNow() throws Exception {
-    assertThat(aliceStatuses).as("the sidecar admitted three and throttled the fourth").containsExactly(200, 200, 200, 429);
+    assertThat(aliceStatuses).as("the sidecar admitted three and throttled the fourth")
+        .containsExactly(200, 200, 200, 429);
     assertThat(aliceLimitedBy).isEqualTo("tier.requests.perMinute");
 
     Plugin run = plugin("viewer", "explain", "-n", NS, "agents", "--user", "alice", "-o", "json");
@@ -206,7 +208,8 @@ class KubectlPluginIT {
     JsonNode model = limit(e, "model.requests.perMinute");
     assertThat(model.path("scope").asText()).isEqualTo("model claude-haiku-*");
     // refilling one a minute, the bucket still holds all five calls the set-up made seconds ago
-    assertThat(model.path("used").asLong()).as("alice's three and bob's two calls share the model's bucket").isEqualTo(5);
+    assertThat(model.path("used").asLong()).as("alice's three and bob's two calls share the model's bucket")
+        .isEqualTo(5);
     assertThat(model.path("limit").asLong()).isEqualTo(100);
     assertThat(model.path("blocking").asBoolean()).isFalse();
 

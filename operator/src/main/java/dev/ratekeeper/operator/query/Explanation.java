@@ -45,7 +45,8 @@ public record Explanation(String apiVersion, String kind, String namespace, Stri
    * @param scope whose counter: {@code user}, {@code tier <name> (globalShare)}, {@code model <entry>}, {@code policy}
    * @param counter {@code rate} (token bucket), {@code quota} (calendar period), {@code concurrency}
    * @param unit {@code requests}, {@code tokens}, {@code usd}, {@code in flight}
-   * @param limit a rate's bucket size (what is admitted at once from idle), a quota's or budget's amount, the most in flight
+   * @param limit a rate's bucket size (what is admitted at once from idle), a quota's or budget's amount,
+   *     the most in flight
    * @param perMinute a rate's refill per minute; null otherwise
    * @param period a quota's calendar period ({@code hour}, {@code day}, {@code week}, {@code month}); null otherwise
    * @param used taken from {@code limit} now (a rate: what has not refilled yet)

@@ -123,7 +123,8 @@ public record FrontProxyTrust(List<X509Certificate> cas, List<String> allowedNam
 
   static String commonName(X500Principal principal) {
     try {
-      for (javax.naming.ldap.Rdn rdn : new javax.naming.ldap.LdapName(principal.getName(X500Principal.RFC2253)).getRdns()) {
+      String name = principal.getName(X500Principal.RFC2253);
+      for (javax.naming.ldap.Rdn rdn : new javax.naming.ldap.LdapName(name).getRdns()) {
         if ("CN".equalsIgnoreCase(rdn.getType())) {
           return String.valueOf(rdn.getValue());
         }
