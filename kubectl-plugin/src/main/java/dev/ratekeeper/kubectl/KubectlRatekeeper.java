@@ -145,6 +145,7 @@ public final class KubectlRatekeeper implements Callable<Integer> {
     @Option(names = "--user", required = true, description = "the end user's id (as the agent names it)") String user;
     @Option(names = "--tier", description = "explain as this tier (default: the user's own)") String tier;
     @Option(names = "--model", description = "only this model's quotas (default: every models[] entry)") String model;
+    @Option(names = "--run", description = "also the caps of this agent run (tiers[].run)") String run;
 
     @Override
     public Integer call() {
@@ -156,6 +157,9 @@ public final class KubectlRatekeeper implements Callable<Integer> {
       }
       if (model != null) {
         query.append("&model=").append(encode(model));
+      }
+      if (run != null) {
+        query.append("&run=").append(encode(run));
       }
       return root.print(root.get(kubectl, policyPath(root.namespace(kubectl), policy, "explain") + query),
           Views::explain);

@@ -17,6 +17,9 @@ final class Views {
       out.println("Model " + e.path("model").asText()
           + (e.path("modelAllowed").asBoolean(true) ? "" : ": NOT allowed for this tier (requests get 403)"));
     }
+    if (e.hasNonNull("run")) {
+      out.println("Run " + e.path("run").asText());
+    }
     if (e.hasNonNull("note")) {
       out.println(e.path("note").asText());
     }
@@ -49,7 +52,8 @@ final class Views {
     };
     return switch (l.path("counter").asText()) {
       case "rate" -> amount + unit + " burst, " + l.path("perMinute").asText() + "/min";
-      case "quota" -> amount + unit + " per " + l.path("period").asText("period");
+      case "quota" -> "run".equals(l.path("period").asText()) ? amount + unit + " per run"
+          : amount + unit + " per " + l.path("period").asText("period");
       default -> amount + unit;
     };
   }
@@ -62,7 +66,8 @@ final class Views {
     long ms = l.path("resetMs").asLong();
     return switch (l.path("counter").asText()) {
       case "rate" -> ms == 0 ? "full" : "full in " + Table.duration(ms);
-      case "quota" -> "resets in " + Table.duration(ms);
+      case "quota" -> "run".equals(l.path("period").asText())
+          ? "forgotten " + Table.duration(ms) + " after the run's last call" : "resets in " + Table.duration(ms);
       default -> ms == 0 ? "none in flight" : "a slot frees within " + Table.duration(ms);
     };
   }

@@ -55,9 +55,9 @@ class KubectlRatekeeperTest {
   @Test
   void explainAsksThePolicysExplainViewAndPrintsEveryLimit() {
     String path = "/apis/query.ratekeeper.dev/v1alpha1/namespaces/team-a/ratelimitpolicies/agents/explain"
-        + "?user=alice%2Bbot&model=claude-haiku-4-5";
+        + "?user=alice%2Bbot&model=claude-haiku-4-5&run=task+7";
     int exit = run(Map.of(List.of("get", "--raw", path), new Kubectl.Result(0, EXPLANATION, "")),
-        "explain", "-n", "team-a", "agents", "--user", "alice+bot", "--model", "claude-haiku-4-5",
+        "explain", "-n", "team-a", "agents", "--user", "alice+bot", "--model", "claude-haiku-4-5", "--run", "task 7",
         "--context", "prod");
 
     assertThat(exit).isZero();

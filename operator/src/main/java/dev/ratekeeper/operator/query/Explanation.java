@@ -19,13 +19,13 @@ import java.util.List;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Explanation(String apiVersion, String kind, String namespace, String policy, String revision,
-    String user, String tier, String tierSource, String model, Boolean modelAllowed, String note, boolean shadow,
-    String time, List<String> blockedBy, List<Limit> limits) {
+    String user, String tier, String tierSource, String model, Boolean modelAllowed, String note, String run,
+    boolean shadow, String time, List<String> blockedBy, List<Limit> limits) {
 
   public static final String KIND = "LimitsExplanation";
 
   static Explanation of(PolicyId id, String revision, String user, String tier, LimitsExplainer.TierSource tierSource,
-      String model, boolean modelAllowed, String note, boolean shadow, long nowMs, List<Limit> limits) {
+      String model, boolean modelAllowed, String note, String run, boolean shadow, long nowMs, List<Limit> limits) {
     List<String> blockedBy = limits.stream().filter(Limit::blocking)
         .sorted(Comparator.comparingLong((Limit l) -> l.waitMs() < 0 ? Long.MAX_VALUE : l.waitMs()).reversed())
         .map(Limit::dimension).distinct().toList();
@@ -35,23 +35,27 @@ public record Explanation(String apiVersion, String kind, String namespace, Stri
       case REQUESTED -> "--tier";
     };
     return new Explanation(QueryApi.API_VERSION, KIND, id.namespace(), id.name(), revision, user, tier, source, model,
-        model == null ? null : modelAllowed, note, shadow, Instant.ofEpochMilli(nowMs).toString(), blockedBy, limits);
+        model == null ? null : modelAllowed, note, run, shadow, Instant.ofEpochMilli(nowMs).toString(), blockedBy,
+        limits);
   }
 
   /**
    * One limit.
    *
    * @param dimension its name in {@code x-ratekeeper-limited-by}
-   * @param scope whose counter: {@code user}, {@code tier <name> (globalShare)}, {@code model <entry>}, {@code policy}
+   * @param scope whose counter: {@code user}, {@code run}, {@code tier <name> (globalShare)}, {@code model <entry>},
+   *     {@code policy}
    * @param counter {@code rate} (token bucket), {@code quota} (calendar period), {@code concurrency}
    * @param unit {@code requests}, {@code tokens}, {@code usd}, {@code in flight}
    * @param limit a rate's bucket size (what is admitted at once from idle), a quota's or budget's amount,
    *     the most in flight
    * @param perMinute a rate's refill per minute; null otherwise
-   * @param period a quota's calendar period ({@code hour}, {@code day}, {@code week}, {@code month}); null otherwise
+   * @param period a quota's calendar period ({@code hour}, {@code day}, {@code week}, {@code month}), or {@code run};
+   *     null otherwise
    * @param used taken from {@code limit} now (a rate: what has not refilled yet)
    * @param remaining {@code limit - used}
-   * @param resetMs ms until a rate is full again, a quota's period ends, or the earliest in-flight lease expires
+   * @param resetMs ms until a rate is full again, a quota's period ends, or the earliest in-flight lease expires;
+   *     a run's count: its idle timeout (the run is forgotten that long after its last call)
    * @param blocking the smallest possible call would be refused by this limit now
    * @param waitMs when blocking: ms until it would fit (-1: never, e.g. concurrency 0); 0 otherwise
    */
@@ -69,6 +73,8 @@ public record Explanation(String apiVersion, String kind, String namespace, Stri
         scope = "model " + modelPattern;
       } else if (check.tierShare()) {
         scope = "tier " + tier + " (globalShare)";
+      } else if (dimension.wireName().startsWith("run.")) {
+        scope = "run";
       } else if (dimension.wireName().startsWith("global.")) {
         scope = "policy";
       } else {
@@ -81,7 +87,8 @@ public record Explanation(String apiVersion, String kind, String namespace, Stri
       };
       boolean money = dimension.unit() == Dimension.Unit.MICRO_USD;
       Long perMinute = check.kind() == Check.Kind.BUCKET ? check.limit() * 60_000 / check.periodMs() : null;
-      String period = check.period() == null ? null : check.period().name().toLowerCase(java.util.Locale.ROOT);
+      String period = check.period() != null ? check.period().name().toLowerCase(java.util.Locale.ROOT)
+          : check.kind() == Check.Kind.QUOTA ? "run" : null;
       return new Limit(dimension.wireName(), scope, counter, unit(dimension.unit()),
           money ? Money.format(capacity) : (Object) capacity, perMinute, period,
           money ? Money.format(used) : (Object) used, money ? Money.format(remaining) : (Object) remaining,

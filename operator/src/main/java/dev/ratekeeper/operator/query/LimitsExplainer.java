@@ -61,6 +61,14 @@ public final class LimitsExplainer {
    * @param modelName a model to explain the quotas of, or null for every model entry of the policy
    */
   public Explanation explain(PolicyId id, String user, String tierName, String modelName) {
+    return explain(id, user, tierName, modelName, null);
+  }
+
+  /**
+   * As {@link #explain(PolicyId, String, String, String)}, with the caps of the agent run {@code run}
+   * (as named in {@code identity.runHeader}; null: outside any run) when the tier has them.
+   */
+  public Explanation explain(PolicyId id, String user, String tierName, String modelName, String run) {
     CompiledPolicy policy = store.currentPolicy(id).orElseThrow(() -> new ExplainException(404,
         "policy " + id + " has no compiled revision in Redis (not accepted yet, or the operator cannot reach Redis)"));
     TierSource tierSource;
@@ -85,7 +93,7 @@ public final class LimitsExplainer {
     } else {
       models = policy.models();
     }
-    AdmitRequest base = peek(policy, user, tier, null);
+    AdmitRequest base = peek(policy, user, tier, null).withRun(run);
     List<Check> checks = new ArrayList<>(LimitPlan.checks(base));
     List<String> modelOf = new ArrayList<>();
     checks.forEach(c -> modelOf.add(null));
@@ -106,7 +114,7 @@ public final class LimitsExplainer {
         : models.isEmpty() ? "no models[] entry governs \"" + modelName + "\": no model quota applies" : null;
     boolean modelAllowed = modelName == null || tier.allowsModel(modelName);
     return Explanation.of(id, policy.revision(), user, tier.name(), tierSource, modelName, modelAllowed, modelNote,
-        policy.shadow(), peeked.nowMs(), limits);
+        run, policy.shadow(), peeked.nowMs(), limits);
   }
 
   private static boolean isModelDimension(Dimension dimension) {

@@ -10,7 +10,7 @@ public final class QueryApi {
   public static final String VERSION = "v1alpha1";
   public static final String API_VERSION = GROUP + "/" + VERSION;
   public static final String ROOT = "/apis/" + API_VERSION;
-  /** {@code GET .../explain?user=<id>[&tier=<tier>][&model=<model>]}: every limit of one user. */
+  /** {@code GET .../explain?user=<id>[&tier=<tier>][&model=<model>][&run=<run>]}: every limit of one user. */
   public static final String EXPLAIN = "explain";
   /** {@code GET .../top}: spend and the heaviest users this period. */
   public static final String TOP = "top";

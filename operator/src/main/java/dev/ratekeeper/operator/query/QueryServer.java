@@ -163,7 +163,8 @@ public final class QueryServer implements AutoCloseable {
             status(exchange, 400, "BadRequest", "explain needs ?user=<end-user id>");
             yield null;
           }
-          yield explainer.explain(id, user.strip(), blankToNull(query.get("tier")), blankToNull(query.get("model")));
+          yield explainer.explain(id, user.strip(), blankToNull(query.get("tier")), blankToNull(query.get("model")),
+              blankToNull(query.get("run")));
         }
         case QueryApi.TOP -> fleet.top(id);
         default -> fleet.enforcement(id);

@@ -43,6 +43,7 @@ class LimitsExplainerIT {
           concurrency: 2
           budget: {usd: "1.00", period: Monthly}
           globalShare: 50
+          run: {requests: 10, idleTimeout: 30m}
         - name: pro
           requests: {perMinute: 1, burst: 100}
         users:
@@ -69,10 +70,11 @@ class LimitsExplainerIT {
     policy = PolicyCompiler.compile(ID, PolicyDocument.parse(POLICY).spec()).policy();
     store.publish(policy);
     explainer = new LimitsExplainer(store);
-    // alice (free by default) makes two calls to claude-haiku-4-5, each reserving 1000 tokens and $0.002, still in flight
+    // alice (free by default) makes two calls to claude-haiku-4-5 in her run task-7, each reserving 1000 tokens
+    // and $0.002, still in flight
     for (String id : List.of("r1", "r2")) {
       AdmitRequest call = AdmitRequest.metered(policy, id, "alice", policy.tier("free").orElseThrow(),
-          policy.model("claude-haiku-4-5").orElseThrow(), 1000, 2000);
+          policy.model("claude-haiku-4-5").orElseThrow(), 1000, 2000).withRun("task-7");
       List<?> reply = admitOnce(call);
       assertThat(((Number) reply.get(2)).longValue()).as("admitted and charged").isEqualTo(1);
     }
@@ -146,6 +148,19 @@ class LimitsExplainerIT {
     assertThat(limit(e, "global.budget", "policy").used()).isEqualTo("0.004");
     Explanation.Limit model = limit(e, "model.requests.perMinute", "model claude-haiku-*");
     assertThat(List.of(model.limit(), model.used(), model.remaining())).containsExactly(10L, 2L, 8L);
+  }
+
+  @Test
+  void aRunsCapsWhenTheRunIsNamed() {
+    Explanation inRun = explainer.explain(ID, "alice", null, null, "task-7");
+    assertThat(inRun.run()).isEqualTo("task-7");
+    Explanation.Limit runRequests = limit(inRun, "run.requests", "run");
+    assertThat(List.of(runRequests.limit(), runRequests.used(), runRequests.remaining())).containsExactly(10L, 2L, 8L);
+    assertThat(runRequests.period()).isEqualTo("run");
+    assertThat(runRequests.resetMs()).as("the idle timeout").isEqualTo(1_800_000);
+    assertThat(limit(explainer.explain(ID, "alice", null, null, "task-8"), "run.requests", "run").used())
+        .as("another run starts from nothing").isEqualTo(0L);
+    assertThat(explainer.explain(ID, "alice", null, null).limits()).noneMatch(l -> l.scope().equals("run"));
   }
 
   @Test
