@@ -143,12 +143,16 @@ if committed then
     'tokens', ARGV[13], 'cost', ARGV[14], unpack(record))
   redis.call('PEXPIRE', KEYS[1], ARGV[10])
   redis.call('HINCRBY', KEYS[2], 'requests', 1)
+  redis.call('HINCRBY', KEYS[2], 'requests:' .. ARGV[7], 1) -- per tier: the operator's TierThrottled events
   if not all_passed then
     redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1)
   end
 elseif not peek then
   -- a request that can never pass is answered 400, not 429: counted apart
   redis.call('HINCRBY', KEYS[2], any_never and 'rejected' or 'throttled', 1)
+  if not any_never then
+    redis.call('HINCRBY', KEYS[2], 'throttled:' .. ARGV[7], 1)
+  end
 end
 if not peek then
   redis.call('PEXPIRE', KEYS[2], stats_ttl)

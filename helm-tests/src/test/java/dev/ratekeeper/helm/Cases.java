@@ -18,7 +18,8 @@ final class Cases {
       "restricted-namespaces",
       "webhook-ignore",
       "network-policies",
-      "gateway");
+      "gateway",
+      "query-api");
 
   private Cases() {}
 

@@ -23,7 +23,7 @@ class ChartRenderTest {
   static final Path GOLDEN = Repo.ROOT.resolve("helm-tests/src/test/resources/golden");
   static final boolean REFRESH = Boolean.getBoolean("ratekeeper.refreshGolden");
   static final Set<String> CLUSTER_SCOPED = Set.of("ClusterRole", "ClusterRoleBinding",
-      "MutatingWebhookConfiguration");
+      "MutatingWebhookConfiguration", "APIService");
   static final Set<String> GENERIC_API_VERSIONS = Set.of("monitoring.coreos.com/v1", "cert-manager.io/v1");
 
   @ParameterizedTest(name = "{0}")

@@ -25,7 +25,7 @@ class ProgramConsistencyTest {
 
   static Set<String> knownVariables() {
     Set<String> known = new TreeSet<>();
-    for (var source : List.of(Repo.OPERATOR_CONFIG, Repo.WEBHOOK_CONFIG, Repo.REDIS_ENDPOINT)) {
+    for (var source : List.of(Repo.OPERATOR_CONFIG, Repo.WEBHOOK_CONFIG, Repo.REDIS_ENDPOINT, Repo.QUERY_CONFIG)) {
       known.addAll(Repo.all(source, "\"(RATEKEEPER_[A-Z0-9_]+|POD_NAME|POD_NAMESPACE)\""));
     }
     return known;

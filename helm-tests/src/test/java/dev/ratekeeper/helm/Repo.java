@@ -20,6 +20,7 @@ final class Repo {
   static final Path OPERATOR_CONFIG = OPERATOR_SRC.resolve("OperatorConfig.java");
   static final Path OPERATOR_METRICS = OPERATOR_SRC.resolve("admin/OperatorMetrics.java");
   static final Path WEBHOOK_CONFIG = OPERATOR_SRC.resolve("webhook/WebhookConfig.java");
+  static final Path QUERY_CONFIG = OPERATOR_SRC.resolve("query/QueryConfig.java");
   static final Path WEBHOOK_METRICS = OPERATOR_SRC.resolve("webhook/WebhookMetrics.java");
   static final Path INJECTION_SETTINGS = OPERATOR_SRC.resolve("webhook/inject/InjectionSettings.java");
   static final Path SIDECAR_CONTAINER = OPERATOR_SRC.resolve("webhook/inject/SidecarContainer.java");

@@ -7,6 +7,7 @@ import dev.ratekeeper.cli.Inputs;
 import dev.ratekeeper.cli.RedisEndpoint;
 import dev.ratekeeper.cli.Setting;
 import dev.ratekeeper.operator.store.RedisSettings;
+import dev.ratekeeper.operator.query.QueryConfig;
 import dev.ratekeeper.operator.webhook.WebhookConfig;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -117,7 +118,7 @@ public record OperatorConfig(
 
   /** The help, {@code --help}: the flags, then the webhook's variables. */
   public static String usage() {
-    return COMMAND.usage() + "\n" + WebhookConfig.envHelp();
+    return COMMAND.usage() + "\n" + WebhookConfig.envHelp() + "\n" + QueryConfig.ENV_HELP;
   }
 
   /** The run settings these flags describe. */

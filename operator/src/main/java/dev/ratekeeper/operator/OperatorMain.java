@@ -1,6 +1,12 @@
 package dev.ratekeeper.operator;
 
 import dev.ratekeeper.cli.ConfigException;
+import dev.ratekeeper.operator.query.FleetView;
+import dev.ratekeeper.operator.query.FrontProxyTrust;
+import dev.ratekeeper.operator.query.LimitsExplainer;
+import dev.ratekeeper.operator.query.PolicyAccess;
+import dev.ratekeeper.operator.query.QueryConfig;
+import dev.ratekeeper.operator.query.QueryServer;
 import dev.ratekeeper.operator.webhook.WebhookConfig;
 import dev.ratekeeper.operator.webhook.WebhookServer;
 import dev.ratekeeper.operator.admin.AdminServer;
@@ -54,6 +60,12 @@ public final class OperatorMain {
     } catch (ConfigException e) {
       problems.addAll(e.problems());
     }
+    QueryConfig queryConfig = null;
+    try {
+      queryConfig = QueryConfig.fromEnv(System.getenv());
+    } catch (ConfigException e) {
+      problems.addAll(e.problems());
+    }
     if (!problems.isEmpty()) {
       System.err.println("ratekeeper-operator: cannot start:");
       problems.forEach(p -> System.err.println("  " + p));
@@ -61,7 +73,8 @@ public final class OperatorMain {
       System.exit(2);
       return;
     }
-    Running running = start(config, webhookConfig, () -> new KubernetesClientBuilder().build(), System.err);
+    Running running = start(config, webhookConfig, queryConfig, () -> new KubernetesClientBuilder().build(),
+        System.err);
     if (running == null) {
       System.exit(1);
       return;
@@ -81,9 +94,12 @@ public final class OperatorMain {
 
   /** A started operator with its connections, admin port and (when enabled) the injection webhook. */
   public record Running(RatekeeperOperator operator, AdminServer admin, RedisPolicyStore store,
-      KubernetesClient client, WebhookServer webhook) implements AutoCloseable {
+      KubernetesClient client, WebhookServer webhook, QueryServer query) implements AutoCloseable {
     @Override
     public void close() {
+      if (query != null) {
+        query.close();
+      }
       try {
         operator.stop();
       } catch (RuntimeException e) {
@@ -113,6 +129,16 @@ public final class OperatorMain {
    */
   public static Running start(OperatorConfig config, WebhookConfig webhookConfig, Supplier<KubernetesClient> clients,
       PrintStream err) {
+    return start(config, webhookConfig, QueryConfig.disabled(), clients, err);
+  }
+
+  /**
+   * As {@link #start(OperatorConfig, WebhookConfig, Supplier, PrintStream)}, with the query API behind
+   * {@code kubectl ratekeeper} when {@code queryConfig} enables it (on every replica: it only reads).
+   * An API server that publishes no front-proxy settings leaves the query API off, with a warning.
+   */
+  public static Running start(OperatorConfig config, WebhookConfig webhookConfig, QueryConfig queryConfig,
+      Supplier<KubernetesClient> clients, PrintStream err) {
     LOG.info("starting: {}", config);
     RedisPolicyStore store = new RedisPolicyStore(config.redis(), config.revisionRetention());
     try {
@@ -126,6 +152,7 @@ public final class OperatorMain {
     AdminServer admin = null;
     RatekeeperOperator operator = null;
     WebhookServer webhook = null;
+    QueryServer query = null;
     try {
       client = clients.get();
       String problem = checkApiServer(client, config);
@@ -147,9 +174,12 @@ public final class OperatorMain {
         webhook = WebhookServer.start(client, webhookConfig, registry);
         LOG.info("sidecar-injection webhook on port {}", webhook.port());
       }
+      if (queryConfig.enabled()) {
+        query = startQuery(queryConfig, client, store, config);
+      }
       operator.start();
       LOG.info("running; admin port {}", admin.port());
-      return new Running(operator, admin, store, client, webhook);
+      return new Running(operator, admin, store, client, webhook, query);
     } catch (Exception e) {
       err.println("ratekeeper-operator: cannot start: " + rootMessage(e));
       if (operator != null) {
@@ -158,6 +188,9 @@ public final class OperatorMain {
         } catch (RuntimeException ignored) {
           // already failing
         }
+      }
+      if (query != null) {
+        query.close();
       }
       if (webhook != null) {
         webhook.close();
@@ -236,5 +269,21 @@ public final class OperatorMain {
     String result = message == null || topOnly && kind != null ? (kind != null ? kind : e.getClass().getSimpleName())
         : message;
     return result.replace('\n', ' ');
+  }
+  /** The query API, or null (with a warning) when the API server publishes no front-proxy settings. */
+  private static QueryServer startQuery(QueryConfig queryConfig, KubernetesClient client, RedisPolicyStore store,
+      OperatorConfig config) throws java.io.IOException {
+    FrontProxyTrust trust;
+    try {
+      trust = FrontProxyTrust.fromCluster(client);
+    } catch (IllegalStateException | io.fabric8.kubernetes.client.KubernetesClientException e) {
+      LOG.warn("the query API behind kubectl ratekeeper is off: {}", rootMessage(e));
+      return null;
+    }
+    QueryServer query = QueryServer.start(queryConfig.listen(), trust, new PolicyAccess(client),
+        new LimitsExplainer(store), new FleetView(store, config.settings().sidecarLiveness()),
+        List.of("ratekeeper-query"));
+    LOG.info("query API (kubectl ratekeeper) on port {}", query.port());
+    return query;
   }
 }

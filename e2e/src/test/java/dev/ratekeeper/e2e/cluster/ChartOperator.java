@@ -15,7 +15,7 @@ import java.util.Map;
  * operator jar with the container's args and environment (downward-API fields resolved as the
  * kubelet would), authenticated as the chart's ServiceAccount with a token the API server issued, so
  * the chart's RBAC is what the API server enforces. Only what cannot be the same outside a pod is
- * changed: Redis is the test's, and the admin and webhook ports are free local ports.
+ * changed: Redis is the test's, and the admin, webhook and query ports are free local ports.
  */
 public final class ChartOperator implements AutoCloseable {
   private final ControlPlane plane;
@@ -28,8 +28,8 @@ public final class ChartOperator implements AutoCloseable {
   private final Processes processes = new Processes();
   private final Map<String, Replica> replicas = new LinkedHashMap<>();
 
-  /** One running replica: its pod name (the Lease identity), process and ports. */
-  public record Replica(String podName, Process process, int adminPort, int webhookPort) {}
+  /** One running replica: its pod name (the Lease identity), process and ports (query: 0 when the chart has it off). */
+  public record Replica(String podName, Process process, int adminPort, int webhookPort, int queryPort) {}
 
   /** {@code settings}: operator environment variables the test sets on top of the chart's (e.g. shorter timeouts). */
   public ChartOperator(ControlPlane plane, ChartRelease release, String redisUrl, Map<String, String> settings) {
@@ -77,6 +77,10 @@ public final class ChartOperator implements AutoCloseable {
     env.put("RATEKEEPER_REDIS_URL", redisUrl);
     env.put("RATEKEEPER_ADMIN_LISTEN", "127.0.0.1:" + admin);
     env.put("RATEKEEPER_WEBHOOK_LISTEN", "0.0.0.0:" + webhook);
+    int query = env.containsKey("RATEKEEPER_QUERY_LISTEN") ? Processes.freePort() : 0;
+    if (query != 0) {
+      env.put("RATEKEEPER_QUERY_LISTEN", "0.0.0.0:" + query);
+    }
     env.put("KUBECONFIG", kubeconfig.toString());
     env.put("HOME", System.getProperty("java.io.tmpdir"));
     List<String> args = new ArrayList<>(List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m", "-jar",
@@ -86,7 +90,7 @@ public final class ChartOperator implements AutoCloseable {
     }
     Process process = processes.java("operator-" + podName, env, args);
     processes.awaitOk("http://127.0.0.1:" + admin + "/healthz", "operator-" + podName, process);
-    Replica replica = new Replica(podName, process, admin, webhook);
+    Replica replica = new Replica(podName, process, admin, webhook, query);
     replicas.put(podName, replica);
     return replica;
   }

@@ -1,5 +1,8 @@
 package dev.ratekeeper.e2e.cluster;
 
+import dev.ratekeeper.operator.webhook.tls.CertificateIssuer;
+import dev.ratekeeper.operator.webhook.tls.KeyAndCertificate;
+import dev.ratekeeper.operator.webhook.tls.Pem;
 import io.fabric8.kubeapitest.KubeAPIServer;
 import io.fabric8.kubeapitest.KubeAPIServerConfig;
 import io.fabric8.kubeapitest.KubeAPIServerConfigBuilder;
@@ -20,6 +23,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -55,6 +59,28 @@ public final class ControlPlane {
   private final Path kubeconfigFile;
   private final KubernetesClient admin;
   private final Process controllerManager;
+  private final Path binaries;
+
+  /** The front-proxy client certificate's common name, the one name aggregated APIs accept. */
+  public static final String FRONT_PROXY_NAME = "front-proxy-client";
+  private static final Path FRONT_PROXY = frontProxyCertificates();
+
+  /** A front-proxy CA and client certificate, as kubeadm makes them (front-proxy-ca, front-proxy-client). */
+  private static Path frontProxyCertificates() {
+    try {
+      Path dir = Files.createTempDirectory("ratekeeper-front-proxy");
+      CertificateIssuer issuer = new CertificateIssuer();
+      Instant now = Instant.now();
+      KeyAndCertificate ca = issuer.newCa("front-proxy-ca", now, Duration.ofDays(1));
+      KeyAndCertificate client = issuer.client(ca, FRONT_PROXY_NAME, now, Duration.ofDays(1));
+      Files.writeString(dir.resolve("ca.crt"), Pem.encode(ca.certificate()));
+      Files.writeString(dir.resolve("client.crt"), Pem.encode(client.certificate()));
+      Files.writeString(dir.resolve("client.key"), Pem.encode(client.key()));
+      return dir;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
 
   private ControlPlane() {
     String built = builtVersion();
@@ -68,6 +94,14 @@ public final class ControlPlane {
         .withStartupTimeout(120_000)
         // webhooks and aggregated APIs are called at a Service's endpoint, not its ClusterIP: there is no kube-proxy
         .withApiServerFlag("--enable-aggregator-routing=true")
+        // the front proxy: how the API server names the caller to aggregated APIs (kubectl ratekeeper's)
+        .withApiServerFlag("--requestheader-client-ca-file=" + FRONT_PROXY.resolve("ca.crt"))
+        .withApiServerFlag("--requestheader-allowed-names=" + FRONT_PROXY_NAME)
+        .withApiServerFlag("--requestheader-username-headers=X-Remote-User")
+        .withApiServerFlag("--requestheader-group-headers=X-Remote-Group")
+        .withApiServerFlag("--requestheader-extra-headers-prefix=X-Remote-Extra-")
+        .withApiServerFlag("--proxy-client-cert-file=" + FRONT_PROXY.resolve("client.crt"))
+        .withApiServerFlag("--proxy-client-key-file=" + FRONT_PROXY.resolve("client.key"))
         .build();
     apiServer = new KubeAPIServer(config);
     try {
@@ -90,7 +124,8 @@ public final class ControlPlane {
     if (!serving.startsWith("v" + VERSION)) {
       throw new IllegalStateException("kube-apiserver reports " + serving + ", the tests pin " + VERSION);
     }
-    controllerManager = startControllerManager(binaryDirectory(config));
+    binaries = binaryDirectory(config);
+    controllerManager = startControllerManager(binaries);
   }
 
   /** The control plane of this JVM, started on first use and stopped when the JVM exits. */
@@ -101,6 +136,11 @@ public final class ControlPlane {
       Runtime.getRuntime().addShutdownHook(new Thread(started::stop, "control-plane-stop"));
     }
     return shared;
+  }
+
+  /** The kubectl of the pinned release (beside etcd and kube-apiserver). */
+  public Path kubectl() {
+    return binaries.resolve("kubectl");
   }
 
   /** A client with cluster-admin rights (kube-api-test's client certificate, group system:masters). */

@@ -70,6 +70,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
   private final LongSupplier fleetClock;
   private final PolicyEvents events;
   private final UsageRefresh usageRefresh = new UsageRefresh(UsageRefresh.DEFAULT_INTERVAL);
+  private final UsageEvents usageEvents = new UsageEvents();
   private volatile InformerEventSource<Secret, RateLimitPolicy> secrets;
 
   public RateLimitPolicyReconciler(RedisPolicyStore store, OperatorSettings settings, OperatorMetrics metrics) {
@@ -133,6 +134,9 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
       long now = fleetClock.getAsLong();
       String periodId = UsagePeriod.id(UsagePeriod.of(policy.getSpec()), Instant.ofEpochMilli(now));
       FleetSnapshot fleet = store.readFleet(id, now, periodId);
+      if (enforced != null) {
+        announceUsage(policy, id, enforced, periodId, fleet, context.getClient());
+      }
 
       ConditionState accepted = compilation.ok()
           ? Acceptance.accepted(revision, secretProblems)
@@ -153,6 +157,14 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
       }
       throw e;
     }
+  }
+
+  /** Budget and throttling Events (rate-limited by {@link UsageEvents}); best effort, like every Event. */
+  private void announceUsage(RateLimitPolicy policy, PolicyId id, CompiledPolicy enforced, String periodId,
+      FleetSnapshot fleet, KubernetesClient client) {
+    List<String> tiers = enforced.tiers().stream().map(dev.ratekeeper.policy.compile.CompiledTier::name).toList();
+    usageEvents.observe(id.toString(), enforced, periodId, fleet.usage(), store.readTierTraffic(id, periodId, tiers),
+        settings.clock().instant()).forEach(a -> events.record(client, policy, a));
   }
 
   /** The status while reconciling fails: conditions Unknown, the rest as last seen; retried with backoff. */
@@ -184,6 +196,7 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     PolicyId id = idOf(policy);
     try {
       usageRefresh.forget(id.toString());
+      usageEvents.forget(id.toString());
       int removed = store.removeConfiguration(id);
       LOG.info("{}: deleted; removed {} configuration keys from Redis", id, removed);
       metrics.reconciled(OperatorMetrics.DELETED, System.nanoTime() - started);

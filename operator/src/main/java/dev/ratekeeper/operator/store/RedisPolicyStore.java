@@ -174,10 +174,21 @@ public final class RedisPolicyStore implements AutoCloseable {
    * {@code periodId}, in two pipelined round trips.
    */
   public FleetSnapshot readFleet(PolicyId id, long nowMs, String periodId) {
+    return readFleet(id, nowMs, periodId, true);
+  }
+
+  /** As {@link #readFleet}, writing nothing (heartbeats older than an hour are left for the next refresh to prune). */
+  public FleetSnapshot peekFleet(PolicyId id, long nowMs, String periodId) {
+    return readFleet(id, nowMs, periodId, false);
+  }
+
+  private FleetSnapshot readFleet(PolicyId id, long nowMs, String periodId, boolean prune) {
     RedisKeys keys = new RedisKeys(id);
     return call("reading heartbeats and usage", jedis -> {
       Pipeline first = jedis.pipelined();
-      first.zremrangeByScore(keys.sidecars(), "-inf", "(" + (nowMs - PRUNE_HEARTBEATS_AFTER.toMillis()));
+      if (prune) {
+        first.zremrangeByScore(keys.sidecars(), "-inf", "(" + (nowMs - PRUNE_HEARTBEATS_AFTER.toMillis()));
+      }
       Response<List<Tuple>> beats = first.zrangeByScoreWithScores(keys.sidecars(), "-inf", "+inf");
       Response<List<String>> stats = first.hmget(keys.stats(periodId), "requests", "throttled", "spendMicros",
           "estimated");
@@ -210,6 +221,51 @@ public final class RedisPolicyStore implements AutoCloseable {
           orZero(s.get(3)));
       return new FleetSnapshot(heartbeats, usage);
     });
+  }
+
+  /**
+   * Each tier's admitted and throttled calls in period {@code periodId} (the statistics hash's
+   * {@code requests:<tier>} and {@code throttled:<tier>} fields), in one round trip.
+   */
+  public Map<String, dev.ratekeeper.operator.status.TierTraffic> readTierTraffic(PolicyId id, String periodId,
+      List<String> tiers) {
+    if (tiers.isEmpty()) {
+      return Map.of();
+    }
+    String[] fields = tiers.stream().flatMap(t -> java.util.stream.Stream.of("requests:" + t, "throttled:" + t))
+        .toArray(String[]::new);
+    List<String> values = call("reading tier traffic", j -> j.hmget(new RedisKeys(id).stats(periodId), fields));
+    Map<String, dev.ratekeeper.operator.status.TierTraffic> traffic = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < tiers.size(); i++) {
+      traffic.put(tiers.get(i), new dev.ratekeeper.operator.status.TierTraffic(orZero(values.get(2 * i)),
+          orZero(values.get(2 * i + 1))));
+    }
+    return traffic;
+  }
+
+  /**
+   * Runs a Lua script ({@code EVALSHA}, or {@code EVAL} once when Redis does not have it yet) and
+   * returns its reply: integers as {@link Long}, bulk strings as {@link String}, arrays as lists.
+   * For read-only scripts such as {@code admit.lua} in peek mode.
+   */
+  public Object runScript(String source, String sha1, List<String> keys, List<String> args) {
+    return call("running a script", jedis -> {
+      try {
+        return decodeReply(jedis.evalsha(sha1, keys, args));
+      } catch (redis.clients.jedis.exceptions.JedisNoScriptException e) {
+        return decodeReply(jedis.eval(source, keys, args));
+      }
+    });
+  }
+
+  private static Object decodeReply(Object reply) {
+    if (reply instanceof byte[] bytes) {
+      return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+    }
+    if (reply instanceof List<?> list) {
+      return list.stream().map(RedisPolicyStore::decodeReply).toList();
+    }
+    return reply;
   }
 
   /**

@@ -151,11 +151,16 @@ public final class InMemoryLimiterStore implements LimiterStore {
       record.fields.putAll(charged);
       put(recordKey, record, now + options.recordTtlMs(request.metered()));
       stats.increment("requests", 1);
+      stats.increment("requests:" + request.tier().name(), 1);
       if (!allPassed) {
         stats.increment("shadowThrottled", 1);
       }
     } else {
-      stats.increment(evaluations.stream().anyMatch(Evaluation::neverPassable) ? "rejected" : "throttled", 1);
+      boolean never = evaluations.stream().anyMatch(Evaluation::neverPassable);
+      stats.increment(never ? "rejected" : "throttled", 1);
+      if (!never) {
+        stats.increment("throttled:" + request.tier().name(), 1);
+      }
     }
     put(statsKey, stats, statsExpiry);
 

@@ -1,16 +1,10 @@
 package dev.ratekeeper.sidecar.store;
 
+import dev.ratekeeper.sidecar.limiter.AdmitScriptCall;
 import io.vertx.core.Future;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Function;
 
@@ -27,17 +21,17 @@ public final class LuaScript {
   private LuaScript(String name, String source) {
     this.name = name;
     this.source = source;
-    this.sha = sha1(source);
+    this.sha = AdmitScriptCall.sha1(source);
   }
 
   /** {@code lua/<name>.lua} alone, for scripts that need none of the shared helpers. */
   public static LuaScript standalone(String name) {
-    return new LuaScript(name, resource("lua/" + name + ".lua"));
+    return new LuaScript(name, AdmitScriptCall.resource("lua/" + name + ".lua"));
   }
 
   /** {@code lua/common.lua} + {@code lua/<name>.lua} from the classpath. */
   static LuaScript named(String name) {
-    return new LuaScript(name, resource("lua/common.lua") + "\n" + resource("lua/" + name + ".lua"));
+    return new LuaScript(name, AdmitScriptCall.scriptSource(name));
   }
 
   String name() {
@@ -76,24 +70,5 @@ public final class LuaScript {
     keys.forEach(request::arg);
     args.forEach(request::arg);
     return request;
-  }
-
-  private static String resource(String path) {
-    try (InputStream in = LuaScript.class.getClassLoader().getResourceAsStream(path)) {
-      if (in == null) {
-        throw new IllegalStateException("missing resource " + path);
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  private static String sha1(String text) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

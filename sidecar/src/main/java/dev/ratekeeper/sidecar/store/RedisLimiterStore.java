@@ -3,6 +3,7 @@ package dev.ratekeeper.sidecar.store;
 import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.policy.periods.CalendarPeriod;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.AdmitScriptCall;
 import dev.ratekeeper.sidecar.limiter.Check;
 import dev.ratekeeper.sidecar.limiter.CheckOutcome;
 import dev.ratekeeper.sidecar.limiter.Decision;
@@ -111,13 +112,9 @@ public final class RedisLimiterStore implements LimiterStore {
       }
       long now = reply.get(1).toLong();
       boolean committed = reply.get(2).toLong() == 1;
-      List<CheckOutcome> outcomes = new ArrayList<>(checks.size());
-      for (int i = 0; i < checks.size(); i++) {
-        int at = 3 + 6 * i;
-        outcomes.add(new CheckOutcome(reply.get(at).toLong() == 1, reply.get(at + 1).toLong(),
-            reply.get(at + 2).toLong(), reply.get(at + 3).toLong(), reply.get(at + 4).toLong(),
-            reply.get(at + 5).toLong() == 1));
-      }
+      List<Long> numbers = new ArrayList<>(reply.size());
+      reply.forEach(word -> numbers.add(word.toLong()));
+      List<CheckOutcome> outcomes = AdmitScriptCall.outcomes(numbers, checks.size());
       return Future.succeededFuture(DecisionAssembler.assemble(request, checks, outcomes, committed, now));
     });
   }
@@ -144,36 +141,8 @@ public final class RedisLimiterStore implements LimiterStore {
 
   /** KEYS and ARGV of {@code admit.lua} (see its header). */
   private ScriptCall admitCall(AdmitRequest request, List<Check> checks, String periodId) {
-    RedisKeys keys = new RedisKeys(request.policy().id());
-    List<String> keyList = new ArrayList<>(2 + checks.size());
-    keyList.add(keys.reservation(request.requestId()));
-    keyList.add(keys.stats(periodId));
-    List<String> args = new ArrayList<>(16 + 6 * checks.size());
-    args.add(time.mode());
-    args.add(time.value());
-    args.add(String.valueOf(LimitPlan.statsPeriod(request.policy()).code()));
-    args.add(periodId);
-    args.add(request.requestId());
-    args.add(request.user());
-    args.add(request.tier().name());
-    args.add(request.peek() ? "p" : request.shadow() ? "1" : "0");
-    args.add(Long.toString(options.leaseTtlMs()));
-    args.add(Long.toString(options.recordTtlMs(request.metered())));
-    args.add(Long.toString(options.concurrencyRetryHintMs()));
-    args.add(request.metered() ? "1" : "0");
-    args.add(Long.toString(request.reservedTokens()));
-    args.add(Long.toString(request.reservedCostMicros()));
-    args.add(Long.toString(options.statsRetentionMs()));
-    args.add(Integer.toString(checks.size()));
-    for (Check check : checks) {
-      keyList.add(check.key());
-      args.add(String.valueOf(check.kind().code()));
-      args.add(String.valueOf(check.unit().code()));
-      args.add(Long.toString(check.cost()));
-      args.add(Long.toString(check.limit()));
-      addPeriodArgs(args, check);
-    }
-    return new ScriptCall(keyList, args);
+    AdmitScriptCall call = AdmitScriptCall.of(request, checks, periodId, time.mode(), time.value(), options);
+    return new ScriptCall(call.keys(), call.args());
   }
 
   @Override
@@ -250,12 +219,7 @@ public final class RedisLimiterStore implements LimiterStore {
     args.add(Long.toString(options.statsRetentionMs()));
     args.add(Integer.toString(checks.size()));
     for (Check check : checks) {
-      keyList.add(check.key());
-      args.add(String.valueOf(check.kind().code()));
-      args.add(String.valueOf(check.unit().code()));
-      args.add(Long.toString(check.cost()));
-      args.add(Long.toString(check.limit()));
-      addPeriodArgs(args, check);
+      AdmitScriptCall.addCheck(keyList, args, check);
     }
     return settleScript.call(send, keyList, args).compose(reply -> {
       long status = reply.get(0).toLong();
@@ -297,25 +261,7 @@ public final class RedisLimiterStore implements LimiterStore {
 
   /** p1, p2 of a check: bucket periodMs and burst; quota period code (I and idle ms for a run); nothing for leases. */
   private static void addPeriodArgs(List<String> args, Check check) {
-    switch (check.kind()) {
-      case BUCKET -> {
-        args.add(Long.toString(check.periodMs()));
-        args.add(Long.toString(check.burst()));
-      }
-      case QUOTA -> {
-        if (check.period() == null) { // a run's count: its period ends periodMs (the idle timeout) after each call
-          args.add("I");
-          args.add(Long.toString(check.periodMs()));
-        } else {
-          args.add(String.valueOf(check.period().code()));
-          args.add("");
-        }
-      }
-      case LEASE -> {
-        args.add("");
-        args.add("");
-      }
-    }
+    AdmitScriptCall.addPeriodArgs(args, check);
   }
 
   private <T> Future<T> retryInPeriod(CalendarPeriod statsPeriod, Response reply, int attempt,

@@ -618,7 +618,7 @@ abstract class LimiterStoreContract {
     assertThat(second.retryAfterMs()).isEqualTo(MINUTE);
     Decision third = admit(metered(p, "alice", 0, 0)); // the second was charged, as if allowed
     assertThat(third.retryAfterMs()).isEqualTo(2 * MINUTE);
-    assertThat(snapshot()).containsEntry(P + "stats:2026-11", "{requests=3, shadowThrottled=2}");
+    assertThat(snapshot()).containsEntry(P + "stats:2026-11", "{requests=3, requests:free=3, shadowThrottled=2}");
 
     CompiledPolicy enforced = policy().tier(tier("free").requests(perMinute(1, 1))).build();
     admit(metered(enforced, "bob", 0, 0));
@@ -665,7 +665,7 @@ abstract class LimiterStoreContract {
     admit(r2);
     reconcile(new ReconcileRequest(r2, 30, 40));
     assertThat(snapshot())
-        .containsEntry(P + "stats:2026-11-23", "{requests=2, spendMicros=290, throttled=1}")
+        .containsEntry(P + "stats:2026-11-23", "{requests=2, requests:free=2, spendMicros=290, throttled=1, throttled:free=1}")
         .containsEntry(P + "top:2026-11-23", "{alice=250, bob=40}")
         .containsEntry(P + "top:2026-11-23:tier", "{alice=free, bob=free}")
         .containsEntry(P + "top:2026-11-23:tokens", "{alice=120, bob=30}");

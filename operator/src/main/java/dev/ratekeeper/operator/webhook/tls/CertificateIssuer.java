@@ -86,6 +86,29 @@ public final class CertificateIssuer {
     }
   }
 
+  /**
+   * A TLS client certificate with common name {@code commonName}, signed by {@code ca} (e.g. the
+   * front-proxy certificate a Kubernetes API server presents to aggregated APIs).
+   */
+  public KeyAndCertificate client(KeyAndCertificate ca, String commonName, Instant now, Duration validity) {
+    try {
+      KeyPair pair = keyPair();
+      JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+      X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(ca.certificate(), serial(),
+          Date.from(now.minus(BACKDATE)), Date.from(now.plus(validity)), new X500Principal("CN=" + commonName),
+          pair.getPublic())
+          .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+          .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature))
+          .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_clientAuth))
+          .addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(ca.certificate()));
+      ContentSigner signer = new JcaContentSignerBuilder(SIGNATURE).build(ca.key());
+      return new KeyAndCertificate(new JcaX509CertificateConverter().getCertificate(b.build(signer)),
+          pair.getPrivate());
+    } catch (GeneralSecurityException | OperatorCreationException | java.io.IOException e) {
+      throw new IllegalStateException("cannot issue a client certificate: " + e.getMessage(), e);
+    }
+  }
+
   private X509Certificate sign(X509v3CertificateBuilder b, KeyPair pair)
       throws OperatorCreationException, GeneralSecurityException {
     ContentSigner signer = new JcaContentSignerBuilder(SIGNATURE).build(pair.getPrivate());

@@ -1,0 +1,152 @@
+package dev.ratekeeper.sidecar.limiter;
+
+import dev.ratekeeper.policy.keys.RedisKeys;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * KEYS and ARGV of one {@code lua/admit.lua} call (see the script's header), and its reply read
+ * back into {@link CheckOutcome}s. Pure and free of any Redis client, so that every program that
+ * runs the script (the sidecar's Redis store; the operator, which peeks at a user's limits for
+ * {@code kubectl ratekeeper explain}) builds the same call and reads the same reply.
+ *
+ * @param keys KEYS: the reservation record, {@code stats:<periodId>}, then one counter per check
+ * @param args ARGV, in the script's order
+ */
+public record AdmitScriptCall(List<String> keys, List<String> args) {
+  /** Reply status: decided ({@code {1, now, committed, 6 numbers per check}}). */
+  public static final long DECIDED = 1;
+  /** Reply status: ARGV[4] is not the current statistics period ({@code {-1, now, periodId}}). */
+  public static final long WRONG_PERIOD = -1;
+  /** Reply status: a record under this request id exists ({@code {-2, now}}). */
+  public static final long DUPLICATE = -2;
+
+  public AdmitScriptCall {
+    keys = List.copyOf(keys);
+    args = List.copyOf(args);
+  }
+
+  /**
+   * The call deciding {@code request} against {@code checks} ({@link LimitPlan#checks}).
+   *
+   * @param timeMode ARGV[1]: {@code o} (Redis TIME + offset) or {@code p} (pinned)
+   * @param timeValue ARGV[2]: the offset or the pinned time, ms
+   * @param periodId the statistics period id the caller believes current (the script answers
+   *     {@link #WRONG_PERIOD} with the right one otherwise)
+   */
+  public static AdmitScriptCall of(AdmitRequest request, List<Check> checks, String periodId, String timeMode,
+      String timeValue, LimiterOptions options) {
+    RedisKeys keys = new RedisKeys(request.policy().id());
+    List<String> keyList = new ArrayList<>(2 + checks.size());
+    keyList.add(keys.reservation(request.requestId()));
+    keyList.add(keys.stats(periodId));
+    List<String> args = new ArrayList<>(16 + 6 * checks.size());
+    args.add(timeMode);
+    args.add(timeValue);
+    args.add(String.valueOf(LimitPlan.statsPeriod(request.policy()).code()));
+    args.add(periodId);
+    args.add(request.requestId());
+    args.add(request.user());
+    args.add(request.tier().name());
+    args.add(request.peek() ? "p" : request.shadow() ? "1" : "0");
+    args.add(Long.toString(options.leaseTtlMs()));
+    args.add(Long.toString(options.recordTtlMs(request.metered())));
+    args.add(Long.toString(options.concurrencyRetryHintMs()));
+    args.add(request.metered() ? "1" : "0");
+    args.add(Long.toString(request.reservedTokens()));
+    args.add(Long.toString(request.reservedCostMicros()));
+    args.add(Long.toString(options.statsRetentionMs()));
+    args.add(Integer.toString(checks.size()));
+    for (Check check : checks) {
+      addCheck(keyList, args, check);
+    }
+    return new AdmitScriptCall(keyList, args);
+  }
+
+  /** One check as the scripts that charge counters take it: its key, then kind, unit, cost, limit, p1, p2. */
+  public static void addCheck(List<String> keys, List<String> args, Check check) {
+    keys.add(check.key());
+    args.add(String.valueOf(check.kind().code()));
+    args.add(String.valueOf(check.unit().code()));
+    args.add(Long.toString(check.cost()));
+    args.add(Long.toString(check.limit()));
+    addPeriodArgs(args, check);
+  }
+
+  /** The two per-check period words every script takes after kind, unit, cost and limit (p1, p2). */
+  public static void addPeriodArgs(List<String> args, Check check) {
+    switch (check.kind()) {
+      case BUCKET -> {
+        args.add(Long.toString(check.periodMs()));
+        args.add(Long.toString(check.burst()));
+      }
+      case QUOTA -> {
+        if (check.period() == null) { // a run's count: its period ends periodMs (the idle timeout) after each call
+          args.add("I");
+          args.add(Long.toString(check.periodMs()));
+        } else {
+          args.add(String.valueOf(check.period().code()));
+          args.add("");
+        }
+      }
+      case LEASE -> {
+        args.add("");
+        args.add("");
+      }
+    }
+  }
+
+  /**
+   * The outcomes of a {@link #DECIDED} reply ({@code reply.get(0) == 1}), one per check.
+   *
+   * @throws IllegalStateException when the reply does not have six numbers per check
+   */
+  public static List<CheckOutcome> outcomes(List<Long> reply, int checks) {
+    if (reply.isEmpty() || reply.get(0) != DECIDED || reply.size() != 3 + 6 * checks) {
+      throw new IllegalStateException("unexpected admit.lua reply " + reply);
+    }
+    List<CheckOutcome> outcomes = new ArrayList<>(checks);
+    for (int i = 0; i < checks; i++) {
+      int at = 3 + 6 * i;
+      outcomes.add(new CheckOutcome(reply.get(at) == 1, reply.get(at + 1), reply.get(at + 2), reply.get(at + 3),
+          reply.get(at + 4), reply.get(at + 5) == 1));
+    }
+    return outcomes;
+  }
+
+  /** The script's source as Redis runs it: {@code lua/common.lua}, a newline, {@code lua/admit.lua}. */
+  public static String scriptSource() {
+    return scriptSource("admit");
+  }
+
+  /** {@code lua/common.lua} + newline + {@code lua/<name>.lua} from the classpath. */
+  public static String scriptSource(String name) {
+    return resource("lua/common.lua") + "\n" + resource("lua/" + name + ".lua");
+  }
+
+  /** The SHA-1 Redis names a script by ({@code EVALSHA}), in hex. */
+  public static String sha1(String source) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-1")
+          .digest(source.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A classpath resource as text (the scripts under {@code lua/}). */
+  public static String resource(String path) {
+    try (InputStream in = AdmitScriptCall.class.getClassLoader().getResourceAsStream(path)) {
+      if (in == null) {
+        throw new IllegalStateException("missing resource " + path);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
