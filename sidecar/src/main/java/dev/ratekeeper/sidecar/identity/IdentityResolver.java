@@ -49,7 +49,7 @@ public final class IdentityResolver {
     this(keyLookup, System::nanoTime);
   }
 
-  IdentityResolver(Function<String, Future<String>> keyLookup, LongSupplier nanoClock) {
+  public IdentityResolver(Function<String, Future<String>> keyLookup, LongSupplier nanoClock) {
     this.keyLookup = keyLookup;
     this.nanoClock = nanoClock;
     this.refilledAt = nanoClock.getAsLong();

@@ -8,46 +8,67 @@ import java.io.UncheckedIOException;
 import java.util.List;
 
 /**
- * A metered call's body, parsed once. The sidecar may rewrite it (model fallback, output cap,
- * usage request) before forwarding it with {@link #toBytes()}.
+ * A metered call's body, parsed once and never changed. The sidecar's rewrites (model fallback,
+ * output cap, usage request) are values: each {@code with...} returns a new request that shares the
+ * parsed body and records the edit, and {@link #toBytes()} applies the edits to a copy when the call
+ * is forwarded. So a request handed from one stage to the next cannot change under either.
  */
 public final class MeteredRequest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Endpoint endpoint;
+  /** As the client sent it: never modified. */
   private final ObjectNode body;
   private final String originalModel;
-  private String capField;
-  private Long outputCap;
+  private final String capField;
+  private final Long askedCap;
   private final boolean stream;
   private final boolean clientAskedForUsage;
   private final int choices;
   private final List<MeteredRequest> parts;
-  private long inputEstimate = -1;
-  private boolean injectedUsageRequest;
-  private boolean rewritten;
+  private final Edits edits;
+  /** The input estimate, computed once ({@link #estimateInput()}); -1 until then. */
+  private volatile long inputEstimate = -1;
+
+  /** The sidecar's rewrites: null / false where the client's body stands. */
+  private record Edits(String model, Long outputCap, boolean streamUsage, boolean partsEdited) {
+    static final Edits NONE = new Edits(null, null, false, false);
+
+    boolean any() {
+      return model != null || outputCap != null || streamUsage || partsEdited;
+    }
+  }
 
   MeteredRequest(Endpoint endpoint, ObjectNode body, String model, String capField, Long outputCap, boolean stream,
       boolean clientAskedForUsage, int choices) {
-    this(endpoint, body, model, capField, outputCap, stream, clientAskedForUsage, choices, List.of());
+    this(endpoint, body, model, capField, outputCap, stream, clientAskedForUsage, choices, List.of(), Edits.NONE, -1);
   }
 
   private MeteredRequest(Endpoint endpoint, ObjectNode body, String model, String capField, Long outputCap,
-      boolean stream, boolean clientAskedForUsage, int choices, List<MeteredRequest> parts) {
+      boolean stream, boolean clientAskedForUsage, int choices, List<MeteredRequest> parts, Edits edits,
+      long inputEstimate) {
     this.choices = choices;
     this.parts = List.copyOf(parts);
     this.endpoint = endpoint;
     this.body = body;
     this.originalModel = model;
     this.capField = capField;
-    this.outputCap = outputCap;
+    this.askedCap = outputCap;
     this.stream = stream;
     this.clientAskedForUsage = clientAskedForUsage;
+    this.edits = edits;
+    this.inputEstimate = inputEstimate;
+  }
+
+  private MeteredRequest with(Edits next, List<MeteredRequest> nextParts) {
+    return new MeteredRequest(endpoint, body, originalModel, capField, askedCap, stream, clientAskedForUsage, choices,
+        nextParts, next, inputEstimate);
   }
 
   /** A message batch: its requests ({@link #parts()}) are what admission checks and sums. */
   static MeteredRequest batch(Endpoint endpoint, ObjectNode body, List<MeteredRequest> parts) {
-    return new MeteredRequest(endpoint, body, parts.get(0).model(), null, null, false, false, 1, parts);
+    return new MeteredRequest(endpoint, body, parts.get(0).model(), null, null, false, false, 1, parts, Edits.NONE,
+        -1);
   }
 
   /** The requests of a batch, in order; empty for a single call. */
@@ -70,30 +91,28 @@ public final class MeteredRequest {
 
   /**
    * Estimates the input once ({@link TokenEstimator}); may take a while on large bodies, so the
-   * proxy calls it off the event loop for those.
+   * proxy calls it off the event loop for those. Edits do not change it (they touch no input).
    */
   public void estimateInput() {
+    if (inputEstimate >= 0) {
+      return;
+    }
     if (parts.isEmpty()) {
       inputEstimate = TokenEstimator.estimateInput(endpoint.format(), originalModel, body);
     } else {
       long sum = 0;
       for (MeteredRequest part : parts) {
-        part.estimateInput();
-        sum += part.inputEstimate;
+        sum += part.inputEstimate();
       }
       inputEstimate = sum;
     }
-  }
-
-  /** A request of this batch was rewritten (its output cap set): the batch is forwarded re-serialized. */
-  public void markRewritten() {
-    rewritten = true;
   }
 
   public Endpoint endpoint() {
     return endpoint;
   }
 
+  /** The body as the client sent it (read only: the sidecar's edits are not in it). */
   public ObjectNode body() {
     return body;
   }
@@ -105,12 +124,15 @@ public final class MeteredRequest {
 
   /** The model the request now names (after a fallback rewrite). */
   public String model() {
-    return parts.isEmpty() ? body.path("model").asText() : parts.get(0).model();
+    if (!parts.isEmpty()) {
+      return parts.get(0).model();
+    }
+    return edits.model() != null ? edits.model() : originalModel;
   }
 
-  /** The output cap the request names, or null when it names none. */
+  /** The output cap the request names (after a rewrite), or null when it names none. */
   public Long outputCap() {
-    return outputCap;
+    return edits.outputCap() != null ? edits.outputCap() : askedCap;
   }
 
   public boolean stream() {
@@ -124,55 +146,85 @@ public final class MeteredRequest {
 
   /** Whether the sidecar asked for the usage chunk and must hide it from the client. */
   public boolean injectedUsageRequest() {
-    return injectedUsageRequest;
+    return edits.streamUsage();
   }
 
+  /** Whether the sidecar changed anything: then the call is forwarded re-serialized. */
   public boolean rewritten() {
-    return rewritten;
+    return edits.any();
   }
 
-  public void setModel(String model) {
-    body.put("model", model);
-    rewritten = true;
+  /** This request naming {@code model} instead. */
+  public MeteredRequest withModel(String model) {
+    return with(new Edits(model, edits.outputCap(), edits.streamUsage(), edits.partsEdited()), parts);
   }
 
-  /** Sets the output cap in the field the request used, or the endpoint's usual one. */
-  public void setOutputCap(long cap) {
-    if (capField == null) {
-      capField = endpoint.defaultCapField();
+  /**
+   * This request with the output cap {@code cap}, in the field the request used or the endpoint's
+   * usual one (Anthropic's {@code thinking.budget_tokens} is lowered below it when serialized).
+   */
+  public MeteredRequest withOutputCap(long cap) {
+    return with(new Edits(edits.model(), cap, edits.streamUsage(), edits.partsEdited()), parts);
+  }
+
+  /** This batch with its requests replaced by (edited) {@code parts}, in the same order. */
+  public MeteredRequest withParts(List<MeteredRequest> edited) {
+    if (edited.size() != parts.size()) {
+      throw new IllegalArgumentException("a batch keeps its " + parts.size() + " requests");
     }
-    body.put(capField, cap);
-    outputCap = cap;
-    rewritten = true;
-    JsonNode thinking = body.get("thinking");
-    if (thinking instanceof ObjectNode t && t.path("budget_tokens").canConvertToLong()
-        && t.path("budget_tokens").asLong() >= cap) {
-      // Anthropic requires budget_tokens < max_tokens
-      t.put("budget_tokens", Math.max(0, cap - 1));
-    }
+    boolean changed = edited.stream().anyMatch(MeteredRequest::rewritten);
+    return with(new Edits(edits.model(), edits.outputCap(), edits.streamUsage(), changed), edited);
   }
 
   /**
    * For streamed OpenAI chat and completions calls: asks for the final usage chunk when the client
-   * did not, so the sidecar learns the real usage. The sidecar then hides that chunk.
+   * did not, so the sidecar learns the real usage (and hides that chunk). Otherwise this request.
    */
-  public void requestStreamUsage() {
+  public MeteredRequest withStreamUsage() {
     if (!stream || clientAskedForUsage
         || (endpoint != Endpoint.OPENAI_CHAT && endpoint != Endpoint.OPENAI_COMPLETIONS)) {
-      return;
+      return this;
     }
-    JsonNode options = body.get("stream_options");
-    ObjectNode opts = options instanceof ObjectNode o ? o : body.putObject("stream_options");
-    opts.put("include_usage", true);
-    injectedUsageRequest = true;
-    rewritten = true;
+    return with(new Edits(edits.model(), edits.outputCap(), true, edits.partsEdited()), parts);
   }
 
+  /** The body to forward: the client's bytes re-serialized with the sidecar's edits applied to a copy. */
   public byte[] toBytes() {
+    ObjectNode out = rewritten() ? body.deepCopy() : body;
+    applyEdits(out);
     try {
-      return JSON.writeValueAsBytes(body);
+      return JSON.writeValueAsBytes(out);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  private void applyEdits(ObjectNode out) {
+    if (edits.model() != null) {
+      out.put("model", edits.model());
+    }
+    if (edits.outputCap() != null) {
+      long cap = edits.outputCap();
+      out.put(capField != null ? capField : endpoint.defaultCapField(), cap);
+      JsonNode thinking = out.get("thinking");
+      if (thinking instanceof ObjectNode t && t.path("budget_tokens").canConvertToLong()
+          && t.path("budget_tokens").asLong() >= cap) {
+        // Anthropic requires budget_tokens < max_tokens
+        t.put("budget_tokens", Math.max(0, cap - 1));
+      }
+    }
+    if (edits.streamUsage()) {
+      JsonNode options = out.get("stream_options");
+      ObjectNode opts = options instanceof ObjectNode o ? o : out.putObject("stream_options");
+      opts.put("include_usage", true);
+    }
+    if (edits.partsEdited()) {
+      JsonNode requests = out.path("requests");
+      for (int i = 0; i < parts.size(); i++) {
+        if (parts.get(i).rewritten() && requests.path(i).path("params") instanceof ObjectNode params) {
+          parts.get(i).applyEdits(params);
+        }
+      }
     }
   }
 }
