@@ -34,7 +34,8 @@ public record SidecarConfig(
     Map<String, String> upstreamKeys,
     long maxInflightBodyBytes,
     long idleTimeoutMs,
-    long bodyTimeoutMs) {
+    long bodyTimeoutMs,
+    long headerTimeoutMs) {
 
   /** The largest default {@code --max-body}: Anthropic's own limit is 32 MB. */
   public static final long DEFAULT_MAX_BODY = 32L * 1024 * 1024;
@@ -61,6 +62,7 @@ public record SidecarConfig(
         --upstream NAME=URL      repeatable; overrides the policy's URL (RATEKEEPER_UPSTREAMS, comma-separated)
         --max-body SIZE          request-body cap, default heap/8 (at least 1MiB, at most 32MiB) (RATEKEEPER_MAX_BODY)
         --max-inflight-body SIZE request bodies held at once, default heap/4 (at least --max-body) (RATEKEEPER_MAX_INFLIGHT_BODY)
+        --header-timeout DUR     a new connection's first request headers, default 10s (RATEKEEPER_HEADER_TIMEOUT)
         --idle-timeout DUR       a proxy connection with no bytes either way, default --upstream-timeout + 30s (RATEKEEPER_IDLE_TIMEOUT)
         --body-timeout DUR       a metered call's whole body, default 60s (RATEKEEPER_BODY_TIMEOUT)
         --api-keys-file FILE     end-user keys, lines <user-id>: <key>  (RATEKEEPER_API_KEYS_FILE)
@@ -83,6 +85,7 @@ public record SidecarConfig(
     FLAG_ENV.put("--max-body", "RATEKEEPER_MAX_BODY");
     FLAG_ENV.put("--max-inflight-body", "RATEKEEPER_MAX_INFLIGHT_BODY");
     FLAG_ENV.put("--idle-timeout", "RATEKEEPER_IDLE_TIMEOUT");
+    FLAG_ENV.put("--header-timeout", "RATEKEEPER_HEADER_TIMEOUT");
     FLAG_ENV.put("--body-timeout", "RATEKEEPER_BODY_TIMEOUT");
     FLAG_ENV.put("--api-keys-file", "RATEKEEPER_API_KEYS_FILE");
     FLAG_ENV.put("--sidecar-id", "RATEKEEPER_SIDECAR_ID");
@@ -204,6 +207,7 @@ public record SidecarConfig(
       problems.add("--max-inflight-body: must be at least --max-body (" + maxBody + " bytes)");
     }
     long bodyTimeout = duration("--body-timeout", get.apply("--body-timeout"), 60_000, problems);
+    long headerTimeout = duration("--header-timeout", get.apply("--header-timeout"), 10_000, problems);
     long connectTimeout = duration("--connect-timeout", get.apply("--connect-timeout"), 10_000, problems);
     long upstreamTimeout = duration("--upstream-timeout", get.apply("--upstream-timeout"), 600_000, problems);
     // longer than the upstream timeout, so a slow answer is never cut by the client side going quiet
@@ -221,7 +225,7 @@ public record SidecarConfig(
     return new SidecarConfig(policyFile == null ? null : Path.of(policyFile), policy, redis,
         get.apply("--redis-password"), listen, admin, upstreams, maxBody,
         keysFile == null ? null : Path.of(keysFile), sidecarId, connectTimeout, upstreamTimeout,
-        upstreamKeys(env), maxInflight, idleTimeout, bodyTimeout);
+        upstreamKeys(env), maxInflight, idleTimeout, bodyTimeout, headerTimeout);
   }
 
   /** The default {@code --max-body} for a heap of {@code maxHeapBytes}: an eighth of it, from 1 MiB to 32 MiB. */

@@ -10,6 +10,7 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import java.util.List;
@@ -43,14 +44,18 @@ public final class ProxyServer {
   private final BodyReader bodies;
   private final RequestPipeline pipeline;
   private final List<HttpServer> servers = new CopyOnWriteArrayList<>();
+  /** Connections that have not yet sent a whole request head, with their deadline's timer. */
+  private final java.util.Map<HttpConnection, Long> awaitingHeaders = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile String deployment;
 
   /**
-   * The proxy port's bounds: one body's size, the bodies held at once, the time a metered body may
-   * take to arrive, and how long a connection may pass no bytes either way (which also bounds a
-   * client that stops in the middle of its headers; the headers' size is bounded by Vert.x's 8 KiB).
+   * The proxy port's bounds: one body's size, the bodies held at once, the time a new connection may
+   * take to send its first request's headers (whose size Vert.x bounds to 8 KiB), the time a metered
+   * body may take to arrive, and how long a connection may pass no bytes either way (longer than the
+   * upstream timeout, so slow answers are not cut).
    */
-  public record Limits(long maxBody, long maxInflightBody, long bodyTimeoutMs, long idleTimeoutMs) {}
+  public record Limits(long maxBody, long maxInflightBody, long headerTimeoutMs, long bodyTimeoutMs,
+      long idleTimeoutMs) {}
 
   public ProxyServer(Vertx vertx, Supplier<CompiledPolicy> policy, LimiterStore limiter, IdentityResolver identity,
       SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, Limits limits, String sidecarId,
@@ -82,9 +87,11 @@ public final class ProxyServer {
     } catch (java.io.IOException e) {
       return Future.failedFuture(e);
     }
+    // HTTP/1.1 only: with cleartext HTTP/2 on, Vert.x makes the connection (and calls the
+    // connection handler that starts the header deadline) only once it has seen a whole request head
     HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(shared).setTcpNoDelay(true)
         .setIdleTimeout((int) limits.idleTimeoutMs()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
-        .setDecompressionSupported(false);
+        .setDecompressionSupported(false).setHttp2ClearTextEnabled(false);
     return vertx.deployVerticle(() -> new ProxyVerticle(options), new DeploymentOptions().setInstances(instances))
         .map(id -> {
           deployment = id;
@@ -108,8 +115,32 @@ public final class ProxyServer {
 
     @Override
     public Future<?> start() {
-      return vertx.createHttpServer(options).requestHandler(pipeline::handle).listen().onSuccess(servers::add);
+      return vertx.createHttpServer(options).connectionHandler(ProxyServer.this::headerDeadline)
+          .requestHandler(req -> {
+            Long deadline = awaitingHeaders.remove(req.connection());
+            if (deadline != null) {
+              vertx.cancelTimer(deadline);
+            }
+            pipeline.handle(req);
+          })
+          .listen().onSuccess(servers::add);
     }
+  }
+
+  /** A new connection must send its first request's head within {@code headerTimeoutMs}, or is closed. */
+  private void headerDeadline(HttpConnection connection) {
+    long timer = vertx.setTimer(limits.headerTimeoutMs(), id -> {
+      if (awaitingHeaders.remove(connection) != null) {
+        connection.close();
+      }
+    });
+    awaitingHeaders.put(connection, timer);
+    connection.closeHandler(v -> {
+      Long pending = awaitingHeaders.remove(connection);
+      if (pending != null) {
+        vertx.cancelTimer(pending);
+      }
+    });
   }
 
   /** Stops every server instance. */

@@ -151,8 +151,8 @@ public final class Sidecar implements AutoCloseable {
             }
           }, clock);
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,
-          new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.bodyTimeoutMs(),
-              config.idleTimeoutMs()), config.sidecarId(), clock);
+          new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.headerTimeoutMs(),
+              config.bodyTimeoutMs(), config.idleTimeoutMs()), config.sidecarId(), clock);
       this.proxy = proxy;
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {

@@ -16,6 +16,7 @@ class SidecarConfigTest {
     assertThat(c.maxInflightBodyBytes()).isGreaterThanOrEqualTo(c.maxBodyBytes());
     assertThat(c.idleTimeoutMs()).isEqualTo(630_000);
     assertThat(c.bodyTimeoutMs()).isEqualTo(60_000);
+    assertThat(c.headerTimeoutMs()).isEqualTo(10_000);
     assertThat(c.inProcessStore()).isTrue();
   }
 
@@ -30,10 +31,11 @@ class SidecarConfigTest {
   @Test
   void inflightBodyCapAndTimeoutsAreFlags() throws Exception {
     SidecarConfig c = SidecarConfig.parse(new String[] {"--policy-file", "p.yaml", "--max-body", "1MiB",
-        "--max-inflight-body", "4MiB", "--idle-timeout", "2s", "--body-timeout", "5s"}, Map.of());
+        "--max-inflight-body", "4MiB", "--idle-timeout", "2s", "--body-timeout", "5s", "--header-timeout", "3s"}, Map.of());
     assertThat(c.maxInflightBodyBytes()).isEqualTo(4L << 20);
     assertThat(c.idleTimeoutMs()).isEqualTo(2_000);
     assertThat(c.bodyTimeoutMs()).isEqualTo(5_000);
+    assertThat(c.headerTimeoutMs()).isEqualTo(3_000);
     assertThatThrownBy(() -> SidecarConfig.parse(new String[] {"--policy-file", "p.yaml", "--max-body", "2MiB",
         "--max-inflight-body", "1MiB"}, Map.of())).hasMessageContaining("--max-inflight-body: must be at least --max-body");
   }
