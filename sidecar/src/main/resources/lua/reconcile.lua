@@ -86,6 +86,9 @@ for i = 1, n do
   end
 end
 
+-- the reconciled record keeps only its state: a repeated reconcile or a late settle.lua reads nothing
+-- else, and a minute of records at full speed would otherwise hold every charged counter's name
+redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'done')
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 
