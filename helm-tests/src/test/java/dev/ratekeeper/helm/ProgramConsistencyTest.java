@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What the chart tells the operator is what the operator understands: every variable it sets is
- * one OperatorConfig or WebhookConfig reads, with a value they accept; ports and names agree with
+ * one OperatorConfig, WebhookConfig or the shared RedisEndpoint reads, with a value they accept; ports and names agree with
  * the programs' defaults. Read from the programs' source, so a renamed flag fails here.
  */
 class ProgramConsistencyTest {
@@ -25,7 +25,7 @@ class ProgramConsistencyTest {
 
   static Set<String> knownVariables() {
     Set<String> known = new TreeSet<>();
-    for (var source : List.of(Repo.OPERATOR_CONFIG, Repo.WEBHOOK_CONFIG)) {
+    for (var source : List.of(Repo.OPERATOR_CONFIG, Repo.WEBHOOK_CONFIG, Repo.REDIS_ENDPOINT)) {
       known.addAll(Repo.all(source, "\"(RATEKEEPER_[A-Z0-9_]+|POD_NAME|POD_NAMESPACE)\""));
     }
     return known;

@@ -1,53 +1,32 @@
 package dev.ratekeeper.operator.store;
 
-import java.net.URI;
-import java.net.URISyntaxException;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
+import dev.ratekeeper.cli.RedisEndpoint;
 import java.time.Duration;
 
 /**
  * Where Redis is and how to log in: {@code redis://[user:password@]host[:port][/db]}, or
  * {@code rediss://...} for TLS (verified against the JVM's trust store). A password given apart
  * (flag or environment) wins over one in the URL. {@link #toString()} never shows the password.
+ * The URL rules are {@link RedisEndpoint}'s, the same for every program.
  */
 public record RedisSettings(String host, int port, boolean tls, String user, String password, int database,
     Duration timeout) {
   public static final int DEFAULT_PORT = 6379;
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
 
+  /** The settings for a Redis the command line named (parsed and checked by {@link RedisEndpoint}). */
+  public static RedisSettings of(RedisEndpoint endpoint) {
+    return new RedisSettings(endpoint.host(), endpoint.port(), endpoint.tls(), endpoint.user(), endpoint.password(),
+        endpoint.database(), DEFAULT_TIMEOUT);
+  }
+
+  /**
+   * Parses a Redis URL as the command line does ({@link RedisEndpoint#parse}).
+   *
+   * @throws IllegalArgumentException saying what is wrong, never with the password
+   */
   public static RedisSettings parse(String url, String password) {
-    URI uri;
-    try {
-      uri = new URI(url);
-    } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("expected redis://host:port or rediss://host:port, got \"" + redact(url) + "\"");
-    }
-    String scheme = uri.getScheme();
-    if (!"redis".equals(scheme) && !"rediss".equals(scheme) || uri.getHost() == null) {
-      throw new IllegalArgumentException("expected redis://host:port or rediss://host:port, got \"" + redact(url) + "\"");
-    }
-    String user = null;
-    String urlPassword = null;
-    if (uri.getRawUserInfo() != null) {
-      String info = uri.getRawUserInfo();
-      int colon = info.indexOf(':');
-      String rawUser = colon < 0 ? info : info.substring(0, colon);
-      user = rawUser.isEmpty() ? null : decode(rawUser);
-      urlPassword = colon < 0 ? null : decode(info.substring(colon + 1));
-    }
-    int database = 0;
-    String path = uri.getPath();
-    if (path != null && path.length() > 1) {
-      try {
-        database = Integer.parseInt(path.substring(1));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("the path of a Redis URL is a database number, got \"" + path + "\"");
-      }
-    }
-    String pw = password != null && !password.isEmpty() ? password : urlPassword;
-    return new RedisSettings(uri.getHost(), uri.getPort() < 0 ? DEFAULT_PORT : uri.getPort(), "rediss".equals(scheme),
-        user, pw, database, DEFAULT_TIMEOUT);
+    return of(RedisEndpoint.parse(url, password));
   }
 
   public RedisSettings withTimeout(Duration timeout) {
@@ -62,13 +41,5 @@ public record RedisSettings(String host, int port, boolean tls, String user, Str
   @Override
   public String toString() {
     return address() + (password == null ? "" : " (with password)");
-  }
-
-  private static String decode(String part) {
-    return URLDecoder.decode(part, StandardCharsets.UTF_8);
-  }
-
-  private static String redact(String url) {
-    return url == null ? null : url.replaceAll("//[^@/]*@", "//***@");
   }
 }

@@ -86,7 +86,7 @@ public final class Sidecar implements AutoCloseable {
   }
 
   private Future<Void> boot() {
-    if (config.redisUrl() != null) {
+    if (config.redis() != null) {
       redis = Redis.createClient(vertx, new RedisOptions(redisOptions()).setMaxPoolSize(16).setMaxPoolWaiting(10_000));
     }
     Future<CompiledPolicy> loaded;
@@ -169,16 +169,16 @@ public final class Sidecar implements AutoCloseable {
       LOG.log(System.Logger.Level.INFO, "ratekeeper sidecar " + config.sidecarId() + " enforcing " + initial.id()
           + " revision " + initial.revision() + " on " + config.listen().host() + ":" + proxyServer.actualPort()
           + " (admin :" + adminServer.actualPort() + ", store " + (redis == null ? "in-process"
-          : SidecarConfig.redactUrl(config.redisUrl())) + ")");
+          : config.redis().redactedUrl()) + ")");
       return null;
     });
   }
 
   /** Where Redis is and how to log in: the limiter's link and the auxiliary client both use these. */
   private RedisOptions redisOptions() {
-    RedisOptions options = new RedisOptions().setConnectionString(config.redisUrl());
-    if (config.redisPassword() != null) {
-      options.setPassword(config.redisPassword());
+    RedisOptions options = new RedisOptions().setConnectionString(config.redis().url());
+    if (config.redis().password() != null) {
+      options.setPassword(config.redis().password());
     }
     return options;
   }

@@ -132,7 +132,7 @@ public final class SidecarFixture implements AutoCloseable {
       Sidecar sidecar = await(Sidecar.start(vertx, config, clock));
       sidecars.add(sidecar);
       return sidecar;
-    } catch (SidecarConfig.ConfigException e) {
+    } catch (dev.ratekeeper.cli.ConfigException e) {
       throw new IllegalArgumentException(e);
     }
   }
