@@ -142,16 +142,13 @@ if committed then
   redis.call('HSET', KEYS[1], 'state', ARGV[12] == '1' and 'held' or 'counted', 'user', ARGV[6], 'tier', ARGV[7],
     'tokens', ARGV[13], 'cost', ARGV[14], unpack(record))
   redis.call('PEXPIRE', KEYS[1], ARGV[10])
-  redis.call('HINCRBY', KEYS[2], 'requests', 1)
+  expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], 'requests', 1) == 1, stats_ttl)
   if not all_passed then
-    redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1)
+    expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1) == 1, stats_ttl)
   end
 elseif not peek then
   -- a request that can never pass is answered 400, not 429: counted apart
-  redis.call('HINCRBY', KEYS[2], any_never and 'rejected' or 'throttled', 1)
-end
-if not peek then
-  redis.call('PEXPIRE', KEYS[2], stats_ttl)
+  expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], any_never and 'rejected' or 'throttled', 1) == 1, stats_ttl)
 end
 
 local reply = {1, now, committed and 1 or 0}
