@@ -270,8 +270,8 @@ public final class Forwarder {
           settlement.startedNanos(), () -> relayNow(resp, extraHeaders), body -> {
             if (done.compareAndSet(false, true)) {
               status = resp.statusCode();
-              relayWhole(resp, req.response(), body, extraHeaders);
               settlement.settle(Usage.NONE, null, false);
+              relayWhole(resp, req.response(), body, extraHeaders);
             }
           });
     }
@@ -323,10 +323,12 @@ public final class Forwarder {
           }
         }
         if (done.compareAndSet(false, true)) {
-          out.end();
           Usage usage = finalUsage();
           boolean estimated = !reported() && !usage.equals(Usage.NONE);
+          // the charge, and the release of the call's concurrency slot, leave for the store before the
+          // client sees the end of the answer: its next call (through any sidecar) finds the slot free
           settlement.settle(usage, estimated ? Settlement.EstimateReason.NO_USAGE : null, !estimated && status < 400);
+          out.end();
         }
       });
     }
@@ -344,9 +346,10 @@ public final class Forwarder {
 
     void upstreamFailed(Throwable err) {
       if (done.compareAndSet(false, true)) {
-        responder.answer(req, new Outcome.UpstreamFailed(plan.tags(), upstreamError(err, route.upstream())));
-        // nothing is charged, though the provider may bill a call that timed out after it was sent
+        // nothing is charged, though the provider may bill a call that timed out after it was sent;
+        // settled before the answer, as at the end of an answer
         settlement.settle(Usage.NONE, Settlement.EstimateReason.UPSTREAM_FAILED, false);
+        responder.answer(req, new Outcome.UpstreamFailed(plan.tags(), upstreamError(err, route.upstream())));
       }
     }
 
