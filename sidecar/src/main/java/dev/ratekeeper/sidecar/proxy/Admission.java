@@ -183,6 +183,9 @@ final class Admission {
 
   /** The call now asks for {@code to}: planned again, said in {@code x-ratekeeper-model-fallback}. */
   private boolean rewriteModel(String to) {
+    if (!plan.request().canServe(to)) {
+      return false; // Azure OpenAI: no deployment of the upstream serves that model
+    }
     AdmissionPlan.Result replanned = AdmissionPlan.plan(plan.policy(), plan.caller(), plan.request().withModel(to));
     if (!(replanned instanceof AdmissionPlan.Planned next)) {
       return false;

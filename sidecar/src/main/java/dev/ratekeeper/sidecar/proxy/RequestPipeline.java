@@ -12,6 +12,7 @@ import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.metrics.MetricLabels;
 import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
+import dev.ratekeeper.sidecar.wire.AzureDeployments;
 import dev.ratekeeper.sidecar.wire.Endpoint;
 import dev.ratekeeper.sidecar.wire.EndpointTable;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
@@ -211,7 +212,7 @@ final class RequestPipeline {
   private Future<Outcome> metered(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint,
       boolean shadowCooldown, Loop loop) {
     Outcome.Tags tags = unknownCall(route);
-    return then(loop, bodies.read(req, tags), tags, body -> then(loop, parse(endpoint, body, tags), tags,
+    return then(loop, bodies.read(req, tags), tags, body -> then(loop, parse(route, endpoint, body, tags), tags,
         request -> identified(req, current, route, request, body, shadowCooldown, loop)));
   }
 
@@ -219,13 +220,14 @@ final class RequestPipeline {
    * Parses and estimates the body, on a worker thread when it is large; its bytes count against
    * {@code --max-inflight-body} until then.
    */
-  private Future<Step<MeteredRequest>> parse(Endpoint endpoint, BodyReader.Body body, Outcome.Tags tags) {
+  private Future<Step<MeteredRequest>> parse(Route route, Endpoint endpoint, BodyReader.Body body,
+      Outcome.Tags tags) {
     Future<RequestParser.Result> parsed;
     try {
       byte[] bytes = body.bytes().getBytes();
       parsed = bytes.length > OFF_LOOP_BYTES
-          ? vertx.executeBlocking(() -> parseAndEstimate(endpoint, bytes), false)
-          : Future.succeededFuture(parseAndEstimate(endpoint, bytes));
+          ? vertx.executeBlocking(() -> parseAndEstimate(route, endpoint, bytes), false)
+          : Future.succeededFuture(parseAndEstimate(route, endpoint, bytes));
     } catch (Throwable t) {
       parsed = Future.failedFuture(t);
     }
@@ -242,8 +244,9 @@ final class RequestPipeline {
     });
   }
 
-  private static RequestParser.Result parseAndEstimate(Endpoint endpoint, byte[] bytes) {
-    RequestParser.Result result = RequestParser.parse(endpoint, bytes);
+  private static RequestParser.Result parseAndEstimate(Route route, Endpoint endpoint, byte[] bytes) {
+    RequestParser.Result result = RequestParser.parse(AzureDeployments.Target.of(route.upstream(), route.path()),
+        endpoint, bytes);
     if (result instanceof RequestParser.Parsed parsed) {
       parsed.request().estimateInput();
     }
@@ -253,7 +256,7 @@ final class RequestPipeline {
   private Future<Outcome> identified(HttpServerRequest req, CompiledPolicy current, Route route,
       MeteredRequest request, BodyReader.Body body, boolean shadowCooldown, Loop loop) {
     Outcome.Tags tags = unknownCall(route);
-    CooldownScope modelScope = forwarder.scopeOf(route.upstream(), req.headers()).model(request.model());
+    CooldownScope modelScope = forwarder.scopeOf(route.upstream(), req.headers()).model(request.quotaName());
     boolean shadowed = shadowCooldown;
     if (modelScope != null && cooldowns.check(modelScope.key()) instanceof UpstreamCooldowns.Open open) {
       if (!current.shadow()) {

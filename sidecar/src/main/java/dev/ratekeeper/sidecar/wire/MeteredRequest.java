@@ -3,6 +3,7 @@ package dev.ratekeeper.sidecar.wire;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ratekeeper.policy.compile.CompiledUpstream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
@@ -12,6 +13,10 @@ import java.util.List;
  * output cap, usage request) are values: each {@code with...} returns a new request that shares the
  * parsed body and records the edit, and {@link #toBytes()} applies the edits to a copy when the call
  * is forwarded. So a request handed from one stage to the next cannot change under either.
+ *
+ * <p>What the parser learns about the upstream (an Azure OpenAI deployment, the field an output cap
+ * goes into, whether to ask for streamed usage) is set by {@link RequestParser} before the request is
+ * handed on, and carried by every edited copy.
  */
 public final class MeteredRequest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -19,7 +24,6 @@ public final class MeteredRequest {
   private final Endpoint endpoint;
   /** As the client sent it: never modified. */
   private final ObjectNode body;
-  private final String originalModel;
   private final String capField;
   private final Long askedCap;
   private final boolean stream;
@@ -29,24 +33,28 @@ public final class MeteredRequest {
   private final Edits edits;
   /** The input estimate, computed once ({@link #estimateInput()}); -1 until then. */
   private volatile long inputEstimate = -1;
+  // set by the parser only, before the request is handed on
+  private String originalModel;
+  /** Azure OpenAI: the upstream mapping deployments, the deployment the client named and where (path or body). */
+  private CompiledUpstream azure;
+  private String originalDeployment;
+  private boolean deploymentInPath;
+  private boolean askForStreamUsage = true;
+  /** The field an output cap the request did not name is written into; null: the endpoint's usual one. */
+  private String outputCapField;
 
   /** The sidecar's rewrites: null / false where the client's body stands. */
   private record Edits(String model, Long outputCap, boolean streamUsage, boolean partsEdited) {
     static final Edits NONE = new Edits(null, null, false, false);
-
-    boolean any() {
-      return model != null || outputCap != null || streamUsage || partsEdited;
-    }
   }
 
   MeteredRequest(Endpoint endpoint, ObjectNode body, String model, String capField, Long outputCap, boolean stream,
       boolean clientAskedForUsage, int choices) {
-    this(endpoint, body, model, capField, outputCap, stream, clientAskedForUsage, choices, List.of(), Edits.NONE, -1);
+    this(endpoint, body, model, capField, outputCap, stream, clientAskedForUsage, choices, List.of(), Edits.NONE);
   }
 
   private MeteredRequest(Endpoint endpoint, ObjectNode body, String model, String capField, Long outputCap,
-      boolean stream, boolean clientAskedForUsage, int choices, List<MeteredRequest> parts, Edits edits,
-      long inputEstimate) {
+      boolean stream, boolean clientAskedForUsage, int choices, List<MeteredRequest> parts, Edits edits) {
     this.choices = choices;
     this.parts = List.copyOf(parts);
     this.endpoint = endpoint;
@@ -57,18 +65,23 @@ public final class MeteredRequest {
     this.stream = stream;
     this.clientAskedForUsage = clientAskedForUsage;
     this.edits = edits;
-    this.inputEstimate = inputEstimate;
   }
 
   private MeteredRequest with(Edits next, List<MeteredRequest> nextParts) {
-    return new MeteredRequest(endpoint, body, originalModel, capField, askedCap, stream, clientAskedForUsage, choices,
-        nextParts, next, inputEstimate);
+    MeteredRequest copy = new MeteredRequest(endpoint, body, originalModel, capField, askedCap, stream,
+        clientAskedForUsage, choices, nextParts, next);
+    copy.inputEstimate = inputEstimate;
+    copy.azure = azure;
+    copy.originalDeployment = originalDeployment;
+    copy.deploymentInPath = deploymentInPath;
+    copy.askForStreamUsage = askForStreamUsage;
+    copy.outputCapField = outputCapField;
+    return copy;
   }
 
   /** A message batch: its requests ({@link #parts()}) are what admission checks and sums. */
   static MeteredRequest batch(Endpoint endpoint, ObjectNode body, List<MeteredRequest> parts) {
-    return new MeteredRequest(endpoint, body, parts.get(0).model(), null, null, false, false, 1, parts, Edits.NONE,
-        -1);
+    return new MeteredRequest(endpoint, body, parts.get(0).model(), null, null, false, false, 1, parts, Edits.NONE);
   }
 
   /** The requests of a batch, in order; empty for a single call. */
@@ -117,17 +130,86 @@ public final class MeteredRequest {
     return body;
   }
 
-  /** The model the client asked for. */
+  /** The model the client asked for (on Azure OpenAI: the one its deployment serves). */
   public String originalModel() {
     return originalModel;
   }
 
-  /** The model the request now names (after a fallback rewrite). */
+  /** The model the request now names (after a fallback rewrite); on Azure OpenAI, the deployment's model. */
   public String model() {
     if (!parts.isEmpty()) {
       return parts.get(0).model();
     }
-    return edits.model() != null ? edits.model() : originalModel;
+    if (edits.model() != null) {
+      return edits.model();
+    }
+    return originalModel != null ? originalModel : body.path("model").asText();
+  }
+
+  /**
+   * Azure OpenAI: the call goes to {@code deployment}, which serves {@code model}; that model, not
+   * the body's, governs it (Azure serves the deployment whatever the body says).
+   */
+  void deployedAs(CompiledUpstream upstream, String deployment, boolean inPath, String model) {
+    this.azure = upstream;
+    this.originalDeployment = deployment;
+    this.deploymentInPath = inPath;
+    this.originalModel = model;
+  }
+
+  /**
+   * What the provider's own per-model rate limits count this call on, for cooldowns: the Azure
+   * OpenAI deployment (each deployment has a quota of its own), else the model.
+   */
+  public String quotaName() {
+    String deployment = deployment();
+    return deployment != null ? deployment : model();
+  }
+
+  /** The Azure OpenAI deployment the call goes to (after a fallback: the one serving its model), or null. */
+  public String deployment() {
+    if (originalDeployment == null || edits.model() == null) {
+      return originalDeployment;
+    }
+    return deploymentFor(edits.model());
+  }
+
+  /**
+   * Whether the call can be sent to {@code model} instead (a fallback): always, but on Azure OpenAI
+   * only when a deployment of the upstream serves that model.
+   */
+  public boolean canServe(String model) {
+    return originalDeployment == null || deploymentFor(model) != null;
+  }
+
+  private String deploymentFor(String model) {
+    return model.equals(originalModel) ? originalDeployment : azure.deploymentOf(model).orElse(null);
+  }
+
+  /**
+   * The upstream-relative path (query included) to send the call to: {@code routed}, but on Azure
+   * OpenAI with the deployment a fallback chose in place of the one the path named.
+   */
+  public String forwardPath(String routed) {
+    String deployment = deployment();
+    if (!deploymentInPath || deployment.equals(originalDeployment)) {
+      return routed;
+    }
+    String from = AzureDeployments.DEPLOYMENTS_PREFIX + originalDeployment + "/";
+    if (!routed.startsWith(from)) {
+      throw new IllegalStateException("the routed path does not name deployment " + originalDeployment);
+    }
+    return AzureDeployments.DEPLOYMENTS_PREFIX + deployment + "/" + routed.substring(from.length());
+  }
+
+  /** Chat completions through an upstream that names its own output cap field ({@code max_tokens} for strict servers). */
+  void writeOutputCapAs(String field) {
+    this.outputCapField = field;
+  }
+
+  /** Whether {@link #withStreamUsage()} may add {@code stream_options.include_usage} (the upstream's setting). */
+  void askForStreamUsage(boolean ask) {
+    this.askForStreamUsage = ask;
   }
 
   /** The output cap the request names (after a rewrite), or null when it names none. */
@@ -149,19 +231,27 @@ public final class MeteredRequest {
     return edits.streamUsage();
   }
 
-  /** Whether the sidecar changed anything: then the call is forwarded re-serialized. */
+  /** Whether the sidecar changed the body: then the call is forwarded re-serialized. */
   public boolean rewritten() {
-    return edits.any();
+    boolean modelInBody = edits.model() != null && !(originalDeployment != null && deploymentInPath);
+    return modelInBody || edits.outputCap() != null || edits.streamUsage() || edits.partsEdited();
   }
 
-  /** This request naming {@code model} instead. */
+  /**
+   * This request sent to {@code model} instead (a fallback); on Azure OpenAI, to the deployment
+   * serving it, which must exist ({@link #canServe}).
+   */
   public MeteredRequest withModel(String model) {
+    if (!canServe(model)) {
+      throw new IllegalStateException("no deployment of upstream " + azure.name() + " serves " + model);
+    }
     return with(new Edits(model, edits.outputCap(), edits.streamUsage(), edits.partsEdited()), parts);
   }
 
   /**
-   * This request with the output cap {@code cap}, in the field the request used or the endpoint's
-   * usual one (Anthropic's {@code thinking.budget_tokens} is lowered below it when serialized).
+   * This request with the output cap {@code cap}, in the field the request used, else the upstream's
+   * choice, else the endpoint's usual one (Anthropic's {@code thinking.budget_tokens} is lowered below
+   * it when serialized).
    */
   public MeteredRequest withOutputCap(long cap) {
     return with(new Edits(edits.model(), cap, edits.streamUsage(), edits.partsEdited()), parts);
@@ -178,10 +268,11 @@ public final class MeteredRequest {
 
   /**
    * For streamed OpenAI chat and completions calls: asks for the final usage chunk when the client
-   * did not, so the sidecar learns the real usage (and hides that chunk). Otherwise this request.
+   * did not, so the sidecar learns the real usage (and hides that chunk). Not for an upstream whose
+   * {@code requestStreamUsage} is false (a server that refuses the field). Otherwise this request.
    */
   public MeteredRequest withStreamUsage() {
-    if (!stream || clientAskedForUsage
+    if (!stream || clientAskedForUsage || !askForStreamUsage
         || (endpoint != Endpoint.OPENAI_CHAT && endpoint != Endpoint.OPENAI_COMPLETIONS)) {
       return this;
     }
@@ -201,11 +292,15 @@ public final class MeteredRequest {
 
   private void applyEdits(ObjectNode out) {
     if (edits.model() != null) {
-      out.put("model", edits.model());
+      if (originalDeployment == null) {
+        out.put("model", edits.model());
+      } else if (!deploymentInPath) {
+        out.put("model", deployment()); // Azure OpenAI: the body names the deployment
+      }
     }
     if (edits.outputCap() != null) {
       long cap = edits.outputCap();
-      out.put(capField != null ? capField : endpoint.defaultCapField(), cap);
+      out.put(capField != null ? capField : outputCapField != null ? outputCapField : endpoint.defaultCapField(), cap);
       JsonNode thinking = out.get("thinking");
       if (thinking instanceof ObjectNode t && t.path("budget_tokens").canConvertToLong()
           && t.path("budget_tokens").asLong() >= cap) {
