@@ -42,8 +42,8 @@ public record InjectionSettings(
    * limit, leaving the rest for metaspace, code cache, threads and Netty's direct buffers; no
    * perf-data file, since the root filesystem is read-only.
    */
-  public static final String DEFAULT_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
-      + " -XX:ReservedCodeCacheSize=16m -Xss256k -XX:MaxRAMPercentage=60 -XX:-UsePerfData";
+  public static final String DEFAULT_JAVA_OPTIONS =
+      "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=16m -Xss256k -XX:MaxRAMPercentage=60 -XX:-UsePerfData";
 
   /** A key of a Secret. */
   public record SecretKey(String name, String key) {
