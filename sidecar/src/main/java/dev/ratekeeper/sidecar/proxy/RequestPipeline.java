@@ -1,16 +1,13 @@
 package dev.ratekeeper.sidecar.proxy;
 
-import dev.ratekeeper.policy.api.StoreFailureMode;
 import dev.ratekeeper.policy.api.UnmeteredPaths;
 import dev.ratekeeper.policy.api.UpstreamFormat;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.CompiledTier;
-import dev.ratekeeper.sidecar.identity.Caller;
 import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.metrics.MetricLabels;
-import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.sidecar.wire.AzureDeployments;
 import dev.ratekeeper.sidecar.wire.Endpoint;
@@ -34,10 +31,10 @@ import java.util.function.Supplier;
  *       billed endpoint that cannot be metered 403 unless the policy allows it (then request rates
  *       only), a free endpoint follows {@code unmeteredPaths};</li>
  *   <li><b>cooldown gate</b>: a provider cooldown of the call's credential answers 429
- *       ({@link UpstreamCooldowns}; half-open: one probe passes);</li>
+ *       ({@link CooldownGate}; half-open: one probe passes);</li>
  *   <li><b>body and parse</b> (metered): read whole under {@link BodyReader}'s bounds, parsed and its
  *       input estimated once (off the event loop when large), then the model's own cooldown;</li>
- *   <li><b>identity</b>: the caller ({@link IdentityResolver}; 401, 429, or the policy's
+ *   <li><b>identity</b>: the caller ({@link IdentityStage}; 401, 429, or the policy's
  *       {@code onStoreUnavailable});</li>
  *   <li><b>admission</b>: the reservation planned ({@link AdmissionPlan}) and admitted with fallback,
  *       clamp and queue ({@link Admission}); unmetered calls: request rates only;</li>
@@ -54,11 +51,11 @@ final class RequestPipeline {
 
   private final Vertx vertx;
   private final Supplier<CompiledPolicy> policy;
-  private final IdentityResolver identity;
   private final BodyReader bodies;
   private final LimitsEndpoint agentLimits;
   private final Forwarder forwarder;
-  private final UpstreamCooldowns cooldowns;
+  private final CooldownGate gate;
+  private final IdentityStage identify;
   private final Admission.Deps admission;
   private final Responder responder;
 
@@ -67,11 +64,11 @@ final class RequestPipeline {
       Responder responder) {
     this.vertx = vertx;
     this.policy = policy;
-    this.identity = identity;
     this.bodies = bodies;
     this.agentLimits = agentLimits;
     this.forwarder = forwarder;
-    this.cooldowns = cooldowns;
+    this.gate = new CooldownGate(forwarder, cooldowns);
+    this.identify = new IdentityStage(identity);
     this.admission = admission;
     this.responder = responder;
   }
@@ -166,10 +163,10 @@ final class RequestPipeline {
             + " cannot meter it; refused (a policy may allow it with allowUnmeterable: [" + billed.group() + "])",
             Outcome.Connection.CLOSE_AFTER));
       }
-      return then(loop, gate(req, current, route, loop), tags, shadow -> requestsOnly(req, current, route, loop));
+      return then(loop, gate.credential(req, current, route, loop), tags, shadow -> requestsOnly(req, current, route, loop));
     }
     if (kind instanceof EndpointTable.Metered metered) {
-      return then(loop, gate(req, current, route, loop), tags,
+      return then(loop, gate.credential(req, current, route, loop), tags,
           shadow -> metered(req, current, route, metered.endpoint(), shadow, loop));
     }
     return unmetered(req, current, route, loop);
@@ -180,31 +177,8 @@ final class RequestPipeline {
     return new Outcome.Tags(format, upstream, "none", "none");
   }
 
-  private static Outcome.Tags unknownCall(Route route) {
+  static Outcome.Tags unknownCall(Route route) {
     return new Outcome.Tags(route.upstream().format(), route.upstream().name(), "unknown", "unknown");
-  }
-
-  // --- cooldown gate --------------------------------------------------------------------------------
-
-  /**
-   * Goes on unless a cooldown of the call's credential ({@link CooldownScope}) answers the request
-   * first; the value says whether, in Shadow mode, the cooldown would have blocked.
-   */
-  private Future<Step<Boolean>> gate(HttpServerRequest req, CompiledPolicy current, Route route, Loop loop) {
-    String scope = forwarder.scopeOf(route.upstream(), req.headers()).key();
-    UpstreamCooldowns.Verdict cooldown = cooldowns.check(scope);
-    if (cooldown instanceof UpstreamCooldowns.Open open && !current.shadow()) {
-      return Future.succeededFuture(Step.stop(new Outcome.CoolingDown(unknownCall(route), open.remainingMs())));
-    }
-    if (cooldown instanceof UpstreamCooldowns.HalfOpen && !current.shadow()) {
-      pause(req);
-      return loop.on(cooldowns.tryProbe(scope)).transform(won -> {
-        resume(req);
-        return Future.succeededFuture(won.succeeded() && won.result() ? Step.next(false)
-            : Step.stop(new Outcome.CoolingDown(unknownCall(route), UpstreamCooldowns.HALF_OPEN_RETRY_MS)));
-      });
-    }
-    return Future.succeededFuture(Step.next(cooldown instanceof UpstreamCooldowns.Open));
   }
 
   // --- metered: body, parse, identity, admission, forward -------------------------------------------
@@ -256,17 +230,13 @@ final class RequestPipeline {
   private Future<Outcome> identified(HttpServerRequest req, CompiledPolicy current, Route route,
       MeteredRequest request, BodyReader.Body body, boolean shadowCooldown, Loop loop) {
     Outcome.Tags tags = unknownCall(route);
-    CooldownScope modelScope = forwarder.scopeOf(route.upstream(), req.headers()).model(request.quotaName());
-    boolean shadowed = shadowCooldown;
-    if (modelScope != null && cooldowns.check(modelScope.key()) instanceof UpstreamCooldowns.Open open) {
-      if (!current.shadow()) {
-        return end(new Outcome.CoolingDown(tags, open.remainingMs()));
-      }
-      shadowed = true;
+    Step<Boolean> modelGate = gate.model(req, current, route, request, shadowCooldown);
+    if (modelGate instanceof Step.Stop<Boolean> stop) {
+      return end(stop.outcome());
     }
-    boolean shadow = shadowed;
+    boolean shadow = ((Step.Next<Boolean>) modelGate).value();
     Outcome.Tags modelTags = tags.withModel(MetricLabels.model(current, request.model()));
-    return then(loop, identify(req, current, modelTags, loop), modelTags, caller -> {
+    return then(loop, identify.caller(req, current, modelTags, loop), modelTags, caller -> {
       Outcome.Tags callerTags = modelTags.withTier(caller.tier());
       AdmissionPlan.Result plan = AdmissionPlan.plan(current, caller, request.withStreamUsage());
       if (plan instanceof AdmissionPlan.Refused refused) {
@@ -292,41 +262,6 @@ final class RequestPipeline {
         decision.limitedBy().isEmpty() && !plan.shadowCooldown() ? "allowed" : "shadow_limited"));
   }
 
-  // --- identity -------------------------------------------------------------------------------------
-
-  /**
-   * The caller, or: 401 for an unknown or missing required key, 429 while unknown keys are rate
-   * limited, and — when the key could not be looked up because the store is away — the policy's
-   * {@code onStoreUnavailable}: FailClosed answers 503; FailOpen and LocalFallback go on as the
-   * anonymous user of the default tier (whose limits the degraded store then applies).
-   */
-  private Future<Step<Caller>> identify(HttpServerRequest req, CompiledPolicy current, Outcome.Tags tags, Loop loop) {
-    pause(req); // the body stays unread until the request is forwarded or refused
-    return loop.on(identity.resolve(current, req.headers())).map(resolution -> {
-      if (resolution instanceof IdentityResolver.Resolved resolved) {
-        return Step.next(resolved.caller());
-      }
-      IdentityResolver.Refused refused = (IdentityResolver.Refused) resolution;
-      if (refused.reason() == IdentityResolver.Reason.STORE_UNAVAILABLE
-          && current.onStoreUnavailable() != StoreFailureMode.FailClosed) {
-        return Step.next(IdentityResolver.unverified(current));
-      }
-      Outcome.Tags unknownTier = tags.withTier("unknown");
-      return Step.stop(switch (refused.reason()) {
-        case UNKNOWN_KEY, KEY_REQUIRED -> Outcome.refused(unknownTier, "unauthorized",
-            ProviderError.Kind.UNAUTHORIZED, refused.message(), Outcome.Connection.CLOSE_AFTER);
-        case TOO_MANY_UNKNOWN_KEYS -> {
-          long ms = Math.max(1, refused.retryAfterMs());
-          yield new Outcome.Refused(unknownTier, "unauthorized", ProviderError.of(ProviderError.Kind.RATE_LIMITED,
-              refused.message()), Map.of("retry-after", Long.toString((ms + 999) / 1000),
-              "retry-after-ms", Long.toString(ms)), Outcome.Connection.CLOSE_AFTER);
-        }
-        default -> Outcome.refused(unknownTier, "error", ProviderError.Kind.STORE_UNAVAILABLE,
-            refused.message() + "; try again shortly (onStoreUnavailable: FailClosed)", Outcome.Connection.CLOSE_AFTER);
-      });
-    });
-  }
-
   // --- unmetered ------------------------------------------------------------------------------------
 
   /** A free endpoint, or an unknown GET: the policy's {@code unmeteredPaths}. */
@@ -338,7 +273,7 @@ final class RequestPipeline {
           + AdmissionPlan.quote(route.path()) + " is not allowed through Ratekeeper (unmeteredPaths: Deny)",
           Outcome.Connection.CLOSE_AFTER));
     }
-    return then(loop, gate(req, current, route, loop), tags, shadow -> {
+    return then(loop, gate.credential(req, current, route, loop), tags, shadow -> {
       if (mode != UnmeteredPaths.PassThrough) {
         return requestsOnly(req, current, route, loop);
       }
@@ -352,7 +287,7 @@ final class RequestPipeline {
   /** Request rates only: the caller's tier request rate and the global one; no tokens, budget or model. */
   private Future<Outcome> requestsOnly(HttpServerRequest req, CompiledPolicy current, Route route, Loop loop) {
     Outcome.Tags tags = none(route.upstream().format(), route.upstream().name());
-    return then(loop, identify(req, current, tags, loop), tags, caller -> {
+    return then(loop, identify.caller(req, current, tags, loop), tags, caller -> {
       Outcome.Tags callerTags = tags.withTier(caller.tier());
       CompiledTier tier = current.tier(caller.tier()).orElseThrow();
       AdmitRequest ask = AdmitRequest.requestsOnly(current, admission.requestIds().get(), caller.user(), tier);
@@ -373,13 +308,13 @@ final class RequestPipeline {
   }
 
   /** Pauses the body's arrival, unless it has all arrived already. */
-  private static void pause(HttpServerRequest req) {
+  static void pause(HttpServerRequest req) {
     if (!req.isEnded()) {
       req.pause();
     }
   }
 
-  private static void resume(HttpServerRequest req) {
+  static void resume(HttpServerRequest req) {
     if (!req.isEnded()) {
       req.resume();
     }
