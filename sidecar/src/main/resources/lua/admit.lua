@@ -142,20 +142,18 @@ if committed then
   redis.call('HSET', KEYS[1], 'state', ARGV[12] == '1' and 'held' or 'counted', 'user', ARGV[6], 'tier', ARGV[7],
     'tokens', ARGV[13], 'cost', ARGV[14], unpack(record))
   redis.call('PEXPIRE', KEYS[1], ARGV[10])
-  redis.call('HINCRBY', KEYS[2], 'requests', 1)
+  expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], 'requests', 1) == 1, stats_ttl)
   redis.call('HINCRBY', KEYS[2], 'requests:' .. ARGV[7], 1) -- per tier: the operator's TierThrottled events
   if not all_passed then
-    redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1)
+    expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1) == 1, stats_ttl)
   end
 elseif not peek then
   -- a request that can never pass is answered 400, not 429: counted apart
-  redis.call('HINCRBY', KEYS[2], any_never and 'rejected' or 'throttled', 1)
+  local counted = any_never and 'rejected' or 'throttled'
+  expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], counted, 1) == 1, stats_ttl)
   if not any_never then
     redis.call('HINCRBY', KEYS[2], 'throttled:' .. ARGV[7], 1)
   end
-end
-if not peek then
-  redis.call('PEXPIRE', KEYS[2], stats_ttl)
 end
 
 local reply = {1, now, committed and 1 or 0}

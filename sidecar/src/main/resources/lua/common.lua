@@ -115,6 +115,16 @@ local function period(kind, now)
   return known[1], known[2]
 end
 
+-- The statistics keys expire a retention after their period ends: a fixed instant, so their TTL is set
+-- when a write creates a field (the key's first write among them) rather than on every write.
+-- `created`: the write's reply shows the field is new (HINCRBY/ZINCRBY answered the increment itself,
+-- HSET answered 1). A key is only ever created by such a write, and no write here removes a TTL.
+local function expire_if_new(key, created, ttl)
+  if created then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+
 -- "a:b" -> a, b (strings)
 local function split(value)
   local sep = string.find(value, ':', 1, true)

@@ -86,28 +86,26 @@ for i = 1, n do
   end
 end
 
+-- the reconciled record keeps only its state: a repeated reconcile or a late settle.lua reads nothing
+-- else, and a minute of records at full speed would otherwise hold every charged counter's name
+redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'done')
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 
 local user = record.user
 local stats_ttl = fmt(stats_end - now + tonumber(ARGV[9]))
 if ARGV[10] == '1' then
-  redis.call('HINCRBY', KEYS[2], 'estimated', 1)
-  redis.call('PEXPIRE', KEYS[2], stats_ttl)
+  expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], 'estimated', 1) == 1, stats_ttl)
 end
 if actual_cost > 0 then
-  redis.call('HINCRBY', KEYS[2], 'spendMicros', fmt(actual_cost))
-  redis.call('PEXPIRE', KEYS[2], stats_ttl)
-  redis.call('ZINCRBY', KEYS[3], fmt(actual_cost), user)
-  redis.call('PEXPIRE', KEYS[3], stats_ttl)
+  expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], 'spendMicros', fmt(actual_cost)) == actual_cost, stats_ttl)
+  expire_if_new(KEYS[3], tonumber(redis.call('ZINCRBY', KEYS[3], fmt(actual_cost), user)) == actual_cost, stats_ttl)
 end
 if actual_tokens > 0 then
-  redis.call('HINCRBY', KEYS[5], user, fmt(actual_tokens))
-  redis.call('PEXPIRE', KEYS[5], stats_ttl)
+  expire_if_new(KEYS[5], redis.call('HINCRBY', KEYS[5], user, fmt(actual_tokens)) == actual_tokens, stats_ttl)
 end
 if actual_cost > 0 or actual_tokens > 0 then
-  redis.call('HSET', KEYS[4], user, record.tier)
-  redis.call('PEXPIRE', KEYS[4], stats_ttl)
+  expire_if_new(KEYS[4], redis.call('HSET', KEYS[4], user, record.tier) == 1, stats_ttl)
 end
 
 return {1, now, actual_tokens - tonumber(record.tokens), actual_cost - tonumber(record.cost)}

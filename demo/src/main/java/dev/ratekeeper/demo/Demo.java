@@ -337,7 +337,8 @@ public final class Demo {
     }
     Vertx vertx = Vertx.vertx();
     vertxes.add(vertx);
-    Sidecar sidecar = Sidecar.start(vertx, SidecarConfig.parse(args.toArray(String[]::new), new HashMap<>(env)))
+    Sidecar sidecar = Sidecar.start(vertx, SidecarConfig.parse(args.toArray(String[]::new), new HashMap<>(env)),
+        dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM)
         .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     sidecars.add(sidecar);
     return sidecar;

@@ -29,7 +29,7 @@ public final class SidecarMain {
     }
     Vertx vertx = Vertx.vertx();
     try {
-      Sidecar sidecar = Sidecar.start(vertx, config).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      Sidecar sidecar = Sidecar.start(vertx, config, dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         sidecar.close();
         vertx.close();

@@ -23,6 +23,25 @@ public final class Money {
 
   /** Micro-dollars as a decimal string with two to six fraction digits: 1234500 → "1.2345". */
   public static String format(long micros) {
+    if (micros != Long.MIN_VALUE) { // on every budgeted answer: plain arithmetic, no BigDecimal
+      long abs = Math.abs(micros);
+      long fraction = abs % 1_000_000;
+      int digits = 6;
+      while (digits > 2 && fraction % 10 == 0) {
+        fraction /= 10;
+        digits--;
+      }
+      StringBuilder out = new StringBuilder(24);
+      if (micros < 0) {
+        out.append('-');
+      }
+      out.append(abs / 1_000_000).append('.');
+      String fractionDigits = Long.toString(fraction);
+      for (int pad = digits - fractionDigits.length(); pad > 0; pad--) {
+        out.append('0');
+      }
+      return out.append(fractionDigits).toString();
+    }
     BigDecimal value = BigDecimal.valueOf(micros).divide(MICROS).stripTrailingZeros();
     if (value.scale() < 2) {
       value = value.setScale(2);

@@ -122,6 +122,17 @@ public final class RedisKeys {
   }
 
   public static String encode(String part) {
-    return URLEncoder.encode(part, StandardCharsets.UTF_8);
+    for (int i = 0; i < part.length(); i++) {
+      if (!unreserved(part.charAt(i))) {
+        return URLEncoder.encode(part, StandardCharsets.UTF_8);
+      }
+    }
+    return part; // the common case (user ids, model names): nothing to escape, nothing to copy
+  }
+
+  /** Characters {@link URLEncoder} leaves as they are. */
+  private static boolean unreserved(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'
+        || c == '.' || c == '*';
   }
 }

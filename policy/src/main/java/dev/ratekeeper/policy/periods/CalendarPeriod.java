@@ -24,6 +24,19 @@ public enum CalendarPeriod {
   MONTH('M');
 
   private final char code;
+  /**
+   * The period last asked about: every admission names the current period of several counters, so
+   * its id and end are worked out once per period, not per call. Immutable, published by a volatile
+   * write: a reader sees a whole span or the previous one.
+   */
+  private volatile Span last;
+
+  /** One period: {@code [startMs, endMs)} and its id. */
+  private record Span(long startMs, long endMs, String id) {
+    boolean contains(long epochMs) {
+      return epochMs >= startMs && epochMs < endMs;
+    }
+  }
 
   CalendarPeriod(char code) {
     this.code = code;
@@ -44,25 +57,44 @@ public enum CalendarPeriod {
 
   /** The id of the period containing {@code epochMs}. */
   public String id(long epochMs) {
+    return span(epochMs).id();
+  }
+
+  /** The first millisecond after the period containing {@code epochMs}: when its counters start again from zero. */
+  public long endMs(long epochMs) {
+    return span(epochMs).endMs();
+  }
+
+  private Span span(long epochMs) {
+    Span span = last;
+    if (span == null || !span.contains(epochMs)) {
+      span = compute(epochMs);
+      last = span;
+    }
+    return span;
+  }
+
+  private Span compute(long epochMs) {
     LocalDateTime t = LocalDateTime.ofInstant(Instant.ofEpochMilli(epochMs), ZoneOffset.UTC);
     LocalDate d = t.toLocalDate();
-    return switch (this) {
+    LocalDateTime start = switch (this) {
+      case HOUR -> t.withMinute(0).withSecond(0).withNano(0);
+      case DAY -> d.atStartOfDay();
+      case WEEK -> d.with(TemporalAdjusters.previousOrSame(DayOfWeek.MONDAY)).atStartOfDay();
+      case MONTH -> d.withDayOfMonth(1).atStartOfDay();
+    };
+    LocalDateTime end = switch (this) {
+      case HOUR -> start.plusHours(1);
+      case DAY -> start.plusDays(1);
+      case WEEK -> start.plusWeeks(1);
+      case MONTH -> start.plusMonths(1);
+    };
+    String id = switch (this) {
       case HOUR -> String.format("%04d-%02d-%02dT%02d", d.getYear(), d.getMonthValue(), d.getDayOfMonth(), t.getHour());
       case DAY -> String.format("%04d-%02d-%02d", d.getYear(), d.getMonthValue(), d.getDayOfMonth());
       case WEEK -> String.format("%04d-W%02d", d.get(IsoFields.WEEK_BASED_YEAR), d.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR));
       case MONTH -> String.format("%04d-%02d", d.getYear(), d.getMonthValue());
     };
-  }
-
-  /** The first millisecond after the period containing {@code epochMs}: when its counters start again from zero. */
-  public long endMs(long epochMs) {
-    LocalDateTime t = LocalDateTime.ofInstant(Instant.ofEpochMilli(epochMs), ZoneOffset.UTC);
-    LocalDateTime end = switch (this) {
-      case HOUR -> t.withMinute(0).withSecond(0).withNano(0).plusHours(1);
-      case DAY -> t.toLocalDate().plusDays(1).atStartOfDay();
-      case WEEK -> t.toLocalDate().with(TemporalAdjusters.next(DayOfWeek.MONDAY)).atStartOfDay();
-      case MONTH -> t.toLocalDate().withDayOfMonth(1).plusMonths(1).atStartOfDay();
-    };
-    return end.toInstant(ZoneOffset.UTC).toEpochMilli();
+    return new Span(start.toInstant(ZoneOffset.UTC).toEpochMilli(), end.toInstant(ZoneOffset.UTC).toEpochMilli(), id);
   }
 }

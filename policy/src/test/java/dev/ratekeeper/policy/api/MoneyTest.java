@@ -44,4 +44,13 @@ class MoneyTest {
     assertThat(Money.format(micros)).isEqualTo(usd);
     assertThat(Money.parseMicros(usd)).contains(micros);
   }
+
+  @ParameterizedTest(name = "{0} micro-dollars as BigDecimal writes it")
+  @ValueSource(longs = {0, 1, -1, 10, -10, 999_999, 1_000_000, -1_000_000, 1_000_001, 1_230_000, 1_234_560,
+      -987_654_321, Long.MAX_VALUE, Long.MIN_VALUE, Long.MIN_VALUE + 1, 100_000_000_000L})
+  void formatsEveryAmountAsTheDecimalDefinitionDoes(long micros) {
+    java.math.BigDecimal value = java.math.BigDecimal.valueOf(micros).movePointLeft(6).stripTrailingZeros();
+    String expected = (value.scale() < 2 ? value.setScale(2) : value).toPlainString();
+    assertThat(Money.format(micros)).isEqualTo(expected);
+  }
 }

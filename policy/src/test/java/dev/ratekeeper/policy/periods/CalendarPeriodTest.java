@@ -29,6 +29,20 @@ class CalendarPeriodTest {
   }
 
   @Test
+  void askingAboutAnotherPeriodAndBackGivesEachItsOwnIdAndEnd() {
+    // ids are remembered per period: a call for another period (a test's clock, a period that ended)
+    // must not be answered from the one before
+    long a = Instant.parse("2026-11-23T10:59:59.999Z").toEpochMilli();
+    long b = a + 1;
+    for (int i = 0; i < 3; i++) {
+      assertThat(CalendarPeriod.HOUR.id(a)).isEqualTo("2026-11-23T10");
+      assertThat(CalendarPeriod.HOUR.endMs(a)).isEqualTo(b);
+      assertThat(CalendarPeriod.HOUR.id(b)).isEqualTo("2026-11-23T11");
+      assertThat(CalendarPeriod.HOUR.endMs(b)).isEqualTo(Instant.parse("2026-11-23T12:00:00Z").toEpochMilli());
+    }
+  }
+
+  @Test
   void budgetPeriodsMapToCalendarPeriods() {
     assertThat(CalendarPeriod.of(BudgetPeriod.Daily)).isEqualTo(CalendarPeriod.DAY);
     assertThat(CalendarPeriod.of(BudgetPeriod.Weekly)).isEqualTo(CalendarPeriod.WEEK);

@@ -62,7 +62,7 @@ public final class IdentityResolver {
     this(keyLookup, System::nanoTime);
   }
 
-  IdentityResolver(Function<String, Future<String>> keyLookup, LongSupplier nanoClock) {
+  public IdentityResolver(Function<String, Future<String>> keyLookup, LongSupplier nanoClock) {
     this(keyLookup, false, nanoClock);
   }
 

@@ -18,7 +18,8 @@ import java.util.Objects;
  *
  * <p>The output cap comes from {@code max_tokens}, {@code max_completion_tokens} or
  * {@code max_output_tokens}; a request that names none gets the tier's {@code maxPerRequest} written
- * into it (so the reservation is a real bound), else reserves {@code defaultMaxTokens}. A call that
+ * into it (so the reservation is a real bound: the plan's request carries that edit), else reserves
+ * {@code defaultMaxTokens}. A call that
  * asks for several answers ({@code n}, {@code best_of}) reserves the cap once per answer, and that
  * product is what {@code maxPerRequest} bounds.
  *
@@ -40,11 +41,12 @@ public final class AdmissionPlan {
   public sealed interface Result permits Planned, Refused {}
 
   /**
-   * What to reserve for the request. {@code outputCap}: the output reserved in all (cap × answers);
-   * {@code settleAtReservation}: the provider's usage is not in the answer (batches).
+   * What to reserve for the request. {@code request}: the call as it will be forwarded (with the
+   * output cap written into it when it named none); {@code outputCap}: the output reserved in all
+   * (cap × answers); {@code settleAtReservation}: the provider's usage is not in the answer (batches).
    */
-  public record Planned(CompiledTier tier, CompiledModel model, long inputEstimate, long outputCap, long tokens,
-      long costMicros, boolean settleAtReservation) implements Result {}
+  public record Planned(MeteredRequest request, CompiledTier tier, CompiledModel model, long inputEstimate,
+      long outputCap, long tokens, long costMicros, boolean settleAtReservation) implements Result {}
 
   public record Refused(ProviderError error) implements Result {}
 
@@ -59,33 +61,33 @@ public final class AdmissionPlan {
     long input = 0;
     long output = 0;
     long cost = 0;
+    List<MeteredRequest> planned = new java.util.ArrayList<>(parts.size());
     for (int i = 0; i < parts.size(); i++) {
       MeteredRequest part = parts.get(i);
       Result one = call(policy, caller, part);
       if (one instanceof Refused refused) {
         return refuse(refused.error().kind(), "requests[" + i + "]: " + refused.error().message());
       }
-      Planned planned = (Planned) one;
-      if (i > 0 && !Objects.equals(planned.model(), entry)) {
+      Planned onePart = (Planned) one;
+      if (i > 0 && !Objects.equals(onePart.model(), entry)) {
         return refuse(ProviderError.Kind.INVALID_REQUEST, "requests[" + i + "]: model \"" + quote(part.model())
             + "\" differs from requests[0]'s \"" + quote(parts.get(0).model())
             + "\"; a batch through Ratekeeper uses one model");
       }
-      entry = planned.model();
-      if (part.rewritten()) {
-        batch.markRewritten();
-      }
+      entry = onePart.model();
+      planned.add(onePart.request());
       try {
-        input = Math.addExact(input, planned.inputEstimate());
-        output = Math.addExact(output, planned.outputCap());
-        cost = Math.addExact(cost, planned.costMicros());
+        input = Math.addExact(input, onePart.inputEstimate());
+        output = Math.addExact(output, onePart.outputCap());
+        cost = Math.addExact(cost, onePart.costMicros());
       } catch (ArithmeticException overflow) {
         return refuse(ProviderError.Kind.INVALID_REQUEST, "batch is too large to reserve");
       }
     }
     long batchCost = cost / 100 * BATCH_PRICE_PERCENT + (cost % 100 * BATCH_PRICE_PERCENT + 99) / 100;
     try {
-      return new Planned(tier, entry, input, output, Math.addExact(input, output), batchCost, true);
+      return new Planned(batch.withParts(planned), tier, entry, input, output, Math.addExact(input, output),
+          batchCost, true);
     } catch (ArithmeticException overflow) {
       return refuse(ProviderError.Kind.INVALID_REQUEST, "batch is too large to reserve");
     }
@@ -128,14 +130,14 @@ public final class AdmissionPlan {
           return refuse(ProviderError.Kind.INVALID_REQUEST, choices + " answers (n, best_of) exceed tier \""
               + tier.name() + "\" maxPerRequest " + maxPerRequest);
         }
-        request.setOutputCap(each);
+        request = request.withOutputCap(each);
         cap = each * choices;
       } else {
         cap = Math.multiplyExact(policy.defaultMaxTokens(), choices);
       }
       long input = request.inputEstimate();
       long cost = entry == null || entry.pricing() == null ? 0 : entry.pricing().costMicros(input, cap, 0, 0);
-      return new Planned(tier, entry, input, cap, Math.addExact(input, cap), cost, false);
+      return new Planned(request, tier, entry, input, cap, Math.addExact(input, cap), cost, false);
     } catch (ArithmeticException overflow) {
       // a cap such as 2^63 - 1: its reservation (tokens or micro-dollars) does not fit in a long
       return refuse(ProviderError.Kind.INVALID_REQUEST, "output cap " + request.outputCap() + " is too large to reserve");

@@ -1,7 +1,8 @@
 package dev.ratekeeper.sidecar.proxy;
 
-import dev.ratekeeper.policy.api.UpstreamFormat;
 import dev.ratekeeper.sidecar.wire.ProviderError;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
@@ -42,21 +43,16 @@ final class BodyReader {
   }
 
   /**
-   * Checks {@code Expect}: true when the request may go on (a {@code 100 Continue} is sent when the
-   * client waits for one and {@code willRead}); false when it was answered (417).
+   * Checks {@code Expect}: null when the request may go on (a {@code 100 Continue} is sent once the
+   * body is wanted); otherwise the refusal (417) for the tags' shape.
    */
-  static boolean expectation(HttpServerRequest req, UpstreamFormat format) {
+  static Outcome expectation(HttpServerRequest req, Outcome.Tags tags) {
     String expect = req.getHeader("expect");
-    if (expect == null) {
-      return true;
+    if (expect == null || expect.trim().equalsIgnoreCase("100-continue")) {
+      return null;
     }
-    if (!expect.trim().equalsIgnoreCase("100-continue")) {
-      closeAfter(req);
-      Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.EXPECTATION_FAILED,
-          "only Expect: 100-continue is supported"));
-      return false;
-    }
-    return true;
+    return Outcome.refused(tags, "invalid", ProviderError.Kind.EXPECTATION_FAILED,
+        "only Expect: 100-continue is supported", Outcome.Connection.CLOSE_AFTER);
   }
 
   /** The client waits for {@code 100 Continue} before sending the body. */
@@ -66,29 +62,28 @@ final class BodyReader {
     }
   }
 
-  /** A refusal answered before the body was read: the connection closes after it (the body is not drained). */
-  static void closeAfter(HttpServerRequest req) {
-    req.response().putHeader("connection", "close");
-  }
+  /** A body read whole, and the release of its bytes, to run once it has been parsed. */
+  record Body(Buffer bytes, Runnable release) {}
 
-  /** {@code then} gets the body and the release of its bytes, to run once the body has been parsed. */
-  void read(HttpServerRequest req, UpstreamFormat format, java.util.function.BiConsumer<Buffer, Runnable> then) {
+  /**
+   * Reads the body whole: completes with it, or with the refusal that ends the request (413, 503
+   * with {@code retry-after}, 408, 400). Completes on the request's event loop.
+   */
+  Future<Step<Body>> read(HttpServerRequest req, Outcome.Tags tags) {
     String declared = req.getHeader("content-length");
-    long declaredLength = -1;
     if (declared != null) {
+      long declaredLength;
       try {
         declaredLength = Long.parseLong(declared.trim());
       } catch (NumberFormatException e) {
-        closeAfter(req);
-        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
-            "content-length is not a number"));
-        return;
+        return Future.succeededFuture(Step.stop(Outcome.refused(tags, "invalid", ProviderError.Kind.INVALID_REQUEST,
+            "content-length is not a number", Outcome.Connection.CLOSE_AFTER)));
       }
       if (declaredLength > maxBody) {
-        tooLarge(req, format);
-        return;
+        return Future.succeededFuture(Step.stop(tooLarge(tags)));
       }
     }
+    Promise<Step<Body>> read = Promise.promise();
     Held held = new Held();
     // an answer before the body was handed on (413, 503, 408) ends the response; a request that
     // fails (the connection or stream closed) reports to its exception handler
@@ -99,10 +94,8 @@ final class BodyReader {
     long timer = vertx.setTimer(bodyTimeoutMs, id -> {
       if (!over[0]) {
         over[0] = true;
-        closeAfter(req);
-        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.REQUEST_TIMEOUT,
-            "the request body did not arrive within " + bodyTimeoutMs + " ms"));
-        req.connection().close();
+        read.tryComplete(Step.stop(Outcome.refused(tags, "invalid", ProviderError.Kind.REQUEST_TIMEOUT,
+            "the request body did not arrive within " + bodyTimeoutMs + " ms", Outcome.Connection.CLOSE_NOW)));
       }
     });
     long[] counted = {0};
@@ -115,11 +108,11 @@ final class BodyReader {
         if (length > maxBody) {
           over[0] = true;
           vertx.cancelTimer(timer);
-          tooLarge(req, format);
+          read.tryComplete(Step.stop(tooLarge(tags)));
         } else if (length > counted[0] && !held.take(length - counted[0])) {
           over[0] = true;
           vertx.cancelTimer(timer);
-          busy(req, format);
+          read.tryComplete(Step.stop(busy(tags)));
         } else {
           counted[0] = Math.max(counted[0], length);
           body.appendBuffer(chunk);
@@ -129,36 +122,36 @@ final class BodyReader {
         over[0] = true;
         vertx.cancelTimer(timer);
         held.release();
-        closeAfter(req);
-        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INTERNAL,
-            "Ratekeeper could not read the request body (" + t.getClass().getSimpleName() + ")"));
+        read.tryComplete(Step.stop(Outcome.refused(tags, "error", ProviderError.Kind.INTERNAL,
+            "Ratekeeper could not read the request body (" + t.getClass().getSimpleName() + ")",
+            Outcome.Connection.CLOSE_AFTER)));
       }
     });
     req.exceptionHandler(err -> {
       over[0] = true;
       vertx.cancelTimer(timer);
       held.release();
+      read.tryComplete(Step.stop(new Outcome.Abandoned(tags)));
     });
     req.endHandler(v -> {
       vertx.cancelTimer(timer);
       if (!over[0]) {
         over[0] = true;
-        then.accept(body, held::release);
+        read.tryComplete(Step.next(new Body(body, held::release)));
       }
     });
+    return read.future();
   }
 
-  private void tooLarge(HttpServerRequest req, UpstreamFormat format) {
-    closeAfter(req);
-    Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.TOO_LARGE,
-        "request body exceeds the sidecar's limit of " + maxBody + " bytes (--max-body)"));
+  private Outcome tooLarge(Outcome.Tags tags) {
+    return Outcome.refused(tags, "invalid", ProviderError.Kind.TOO_LARGE,
+        "request body exceeds the sidecar's limit of " + maxBody + " bytes (--max-body)", Outcome.Connection.CLOSE_AFTER);
   }
 
-  private void busy(HttpServerRequest req, UpstreamFormat format) {
-    closeAfter(req);
-    req.response().putHeader("retry-after", "1");
-    Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.BUSY,
-        "the sidecar holds " + maxInflight + " bytes of request bodies already (--max-inflight-body); retry shortly"));
+  private Outcome busy(Outcome.Tags tags) {
+    return new Outcome.Refused(tags, "error", ProviderError.of(ProviderError.Kind.BUSY, "the sidecar holds "
+        + maxInflight + " bytes of request bodies already (--max-inflight-body); retry shortly"),
+        java.util.Map.of("retry-after", "1"), Outcome.Connection.CLOSE_AFTER);
   }
 
   /** This exchange's share of the in-flight bytes; given back once. */

@@ -2,16 +2,13 @@ package dev.ratekeeper.sidecar.proxy;
 
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.CompiledUpstream;
-import dev.ratekeeper.sidecar.identity.Caller;
-import dev.ratekeeper.sidecar.limiter.AdmitRequest;
-import dev.ratekeeper.sidecar.limiter.LimiterStore;
-import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
-import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
 import dev.ratekeeper.sidecar.wire.ProviderError;
 import dev.ratekeeper.sidecar.wire.SseUsageTracker;
 import dev.ratekeeper.sidecar.wire.Usage;
+import io.netty.channel.ConnectTimeoutException;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
@@ -28,13 +25,15 @@ import java.net.URI;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Sends admitted requests upstream over pooled keep-alive connections (TLS for https) and streams
- * the answer back chunk by chunk with back-pressure, reading the provider's usage on the way.
- * Every admitted request is settled exactly once: at the end of the answer, on an upstream error,
- * or when the client goes away (then the upstream call is cancelled too).
+ * The forward stage: sends admitted requests upstream over pooled keep-alive connections (TLS for
+ * https) and streams the answer back chunk by chunk with back-pressure, reading the provider's usage
+ * on the way. It tells the call's {@link Settlement} what was used when the answer ends, the
+ * upstream fails, or the client goes away (then the upstream call is cancelled too); settling is the
+ * settlement's job. Failures before an answer began are answered by the {@link Responder}.
  */
 public final class Forwarder {
   /** Longest a provider's 429 waits for its cooldown to be shared before it is relayed anyway. */
@@ -46,11 +45,8 @@ public final class Forwarder {
   private final Map<String, String> providerKeys;
   private final long connectTimeoutMs;
   private final long responseTimeoutMs;
-  private final LimiterStore limiter;
-  private final SidecarMetrics metrics;
-  /** Outputs the provider reported, for models that reserve a percentile of them. */
-  private final OutputHistory outputs = new OutputHistory();
   private final UpstreamObserver observer;
+  private final SidecarClock clock;
   private final Map<String, Target> targets = new ConcurrentHashMap<>();
 
   /**
@@ -75,8 +71,7 @@ public final class Forwarder {
   }
 
   public Forwarder(Vertx vertx, Map<String, String> urlOverrides, Map<String, String> providerKeys,
-      long connectTimeoutMs, long responseTimeoutMs, LimiterStore limiter, SidecarMetrics metrics,
-      UpstreamObserver observer) {
+      long connectTimeoutMs, long responseTimeoutMs, UpstreamObserver observer, SidecarClock clock) {
     this.client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
             .setDecompressionSupported(false).setConnectTimeout((int) connectTimeoutMs),
         new PoolOptions().setHttp1MaxSize(256));
@@ -84,9 +79,8 @@ public final class Forwarder {
     this.providerKeys = Map.copyOf(providerKeys);
     this.connectTimeoutMs = connectTimeoutMs;
     this.responseTimeoutMs = responseTimeoutMs;
-    this.limiter = limiter;
-    this.metrics = metrics;
     this.observer = observer;
+    this.clock = clock;
   }
 
   private record Target(String host, int port, boolean ssl, String basePath) {}
@@ -108,21 +102,20 @@ public final class Forwarder {
         .setIdleTimeout(responseTimeoutMs);
   }
 
-  /** What models lately produced, per tier (reservations of models with {@code reserveOutputPercentile}). */
-  OutputHistory outputs() {
-    return outputs;
-  }
-
-  /** Forwards an admitted metered call and settles its reservation when it is over. */
-  void forwardMetered(HttpServerRequest req, AdmitRequest admitted, Route route, MeteredRequest request,
-      Buffer originalBody, Caller caller, AdmissionPlan.Planned planned, Map<String, String> extraHeaders) {
-    CompiledPolicy policy = admitted.policy();
+  /**
+   * Forwards an admitted metered call, {@code plan}'s request (re-serialized when the sidecar edited
+   * it, else {@code originalBody}), and reports what it used to {@code settlement}.
+   */
+  void forwardMetered(HttpServerRequest req, RequestPlan plan, Buffer originalBody, Settlement settlement,
+      Map<String, String> extraHeaders, Responder responder) {
+    CompiledPolicy policy = plan.policy();
+    Route route = plan.route();
     CompiledUpstream upstream = route.upstream();
+    MeteredRequest request = plan.request();
     Buffer body = request.rewritten() ? Buffer.buffer(request.toBytes()) : originalBody;
     MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
         providerKeys.get(upstream.name()), true);
-    Exchange exchange = new Exchange(req, admitted, route, request, caller, planned);
-    metrics.inflight().incrementAndGet();
+    Exchange exchange = new Exchange(req, plan, settlement, responder);
     req.response().closeHandler(v -> exchange.clientGone());
     client.request(options(req, target(upstream), request.forwardPath(route.upstreamPath())))
         .compose(creq -> {
@@ -144,13 +137,14 @@ public final class Forwarder {
         .onFailure(exchange::upstreamFailed);
   }
 
-  /** Forwards a call that is not metered, streaming its body both ways. */
-  void forwardUnmetered(HttpServerRequest req, CompiledPolicy policy, Route route, Map<String, String> extraHeaders) {
+  /** Forwards a call that is not metered, streaming its body both ways; {@code tags}: for a failure's answer. */
+  void forwardUnmetered(HttpServerRequest req, CompiledPolicy policy, Route route, Map<String, String> extraHeaders,
+      Outcome.Tags tags, Responder responder) {
     CompiledUpstream upstream = route.upstream();
     MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
         providerKeys.get(upstream.name()), false);
     HttpServerResponse out = req.response();
-    long sent = System.nanoTime();
+    long sent = clock.nanos();
     CooldownScope scope = scopeOf(upstream, req.headers());
     client.request(options(req, target(upstream), route.upstreamPath()))
         .compose(creq -> {
@@ -179,13 +173,10 @@ public final class Forwarder {
               resp.pipeTo(out);
             }, body -> relayWhole(resp, out, body, extraHeaders));
           } catch (Throwable t) {
-            Responses.error(out, upstream.format(), upstreamError(t, upstream));
+            responder.answer(req, new Outcome.UpstreamFailed(tags, upstreamError(t, upstream)));
           }
         })
-        .onFailure(err -> {
-          req.resume();
-          Responses.error(out, upstream.format(), upstreamError(err, upstream));
-        });
+        .onFailure(err -> responder.answer(req, new Outcome.UpstreamFailed(tags, upstreamError(err, upstream))));
   }
 
   /**
@@ -227,50 +218,60 @@ public final class Forwarder {
   }
 
   static ProviderError upstreamError(Throwable err, CompiledUpstream upstream) {
-    boolean timeout = err.getClass().getName().contains("Timeout") || String.valueOf(err.getMessage()).contains("timeout");
-    return timeout
+    return timedOut(err)
         ? ProviderError.of(ProviderError.Kind.UPSTREAM_TIMEOUT, "upstream " + upstream.name() + " timed out")
         : ProviderError.of(ProviderError.Kind.UPSTREAM_FAILED, "upstream " + upstream.name() + " failed: "
             + err.getClass().getSimpleName());
   }
 
+  /**
+   * Whether the upstream call failed by a time-out: the client's connect time-out (Netty's
+   * {@link ConnectTimeoutException}), its idle time-out (a {@link TimeoutException}), or either as the
+   * cause of another failure.
+   */
+  static boolean timedOut(Throwable err) {
+    for (Throwable t = err; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof TimeoutException || t instanceof ConnectTimeoutException
+          || t instanceof io.netty.handler.timeout.TimeoutException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** One metered call in flight. */
   private final class Exchange {
     final HttpServerRequest req;
-    final AdmitRequest admitted;
-    final CompiledPolicy policy;
-    final Route route;
+    final RequestPlan plan;
     final MeteredRequest request;
-    final Caller caller;
-    final AdmissionPlan.Planned planned;
-    final long started = System.nanoTime();
+    final Route route;
+    final Settlement settlement;
+    final Responder responder;
     final AtomicBoolean done = new AtomicBoolean();
     volatile HttpClientRequest upstreamRequest;
     SseUsageTracker tracker;
     ResponseTail tail;
     int status;
 
-    Exchange(HttpServerRequest req, AdmitRequest admitted, Route route, MeteredRequest request, Caller caller,
-        AdmissionPlan.Planned planned) {
+    Exchange(HttpServerRequest req, RequestPlan plan, Settlement settlement, Responder responder) {
       this.req = req;
-      this.admitted = admitted;
-      this.policy = admitted.policy();
-      this.route = route;
-      this.request = request;
-      this.caller = caller;
-      this.planned = planned;
+      this.plan = plan;
+      this.request = plan.request();
+      this.route = plan.route();
+      this.settlement = settlement;
+      this.responder = responder;
     }
 
     void relay(HttpClientResponse resp, Map<String, String> extraHeaders) {
       if (done.get()) {
         return;
       }
-      observe(scopeOf(route.upstream(), req.headers()), request.quotaName(), route.upstream().format(), resp, started,
-          () -> relayNow(resp, extraHeaders), body -> {
+      observe(scopeOf(route.upstream(), req.headers()), request.quotaName(), route.upstream().format(), resp,
+          settlement.startedNanos(), () -> relayNow(resp, extraHeaders), body -> {
             if (done.compareAndSet(false, true)) {
               status = resp.statusCode();
+              settlement.settle(Usage.NONE, null, false);
               relayWhole(resp, req.response(), body, extraHeaders);
-              settle(Usage.NONE, null);
             }
           });
     }
@@ -311,7 +312,7 @@ public final class Forwarder {
       resp.exceptionHandler(err -> {
         if (done.compareAndSet(false, true)) {
           out.reset();
-          settle(usageSoFar(), reported() ? null : EstimateReason.CUT_SHORT);
+          settlement.settle(usageSoFar(), reported() ? null : Settlement.EstimateReason.CUT_SHORT, false);
         }
       });
       resp.endHandler(v -> {
@@ -322,14 +323,12 @@ public final class Forwarder {
           }
         }
         if (done.compareAndSet(false, true)) {
-          out.end();
           Usage usage = finalUsage();
           boolean estimated = !reported() && !usage.equals(Usage.NONE);
-          settle(usage, estimated ? EstimateReason.NO_USAGE : null);
-          if (!estimated && status < 400 && !planned.settleAtReservation() && usage.output() < planned.outputCap()) {
-            // what the model produced on its own: not cut short, not stopped by the caller's own cap
-            outputs.record(planned.model(), caller.tier(), usage.output());
-          }
+          // the charge, and the release of the call's concurrency slot, leave for the store before the
+          // client sees the end of the answer: its next call (through any sidecar) finds the slot free
+          settlement.settle(usage, estimated ? Settlement.EstimateReason.NO_USAGE : null, !estimated && status < 400);
+          out.end();
         }
       });
     }
@@ -341,15 +340,16 @@ public final class Forwarder {
         if (creq != null) {
           creq.reset();
         }
-        settle(usageSoFar(), reported() ? null : EstimateReason.CUT_SHORT);
+        settlement.settle(usageSoFar(), reported() ? null : Settlement.EstimateReason.CUT_SHORT, false);
       }
     }
 
     void upstreamFailed(Throwable err) {
       if (done.compareAndSet(false, true)) {
-        Responses.error(req.response(), route.upstream().format(), upstreamError(err, route.upstream()));
-        // nothing is charged, though the provider may bill a call that timed out after it was sent
-        settle(Usage.NONE, EstimateReason.UPSTREAM_FAILED);
+        // nothing is charged, though the provider may bill a call that timed out after it was sent;
+        // settled before the answer, as at the end of an answer
+        settlement.settle(Usage.NONE, Settlement.EstimateReason.UPSTREAM_FAILED, false);
+        responder.answer(req, new Outcome.UpstreamFailed(plan.tags(), upstreamError(err, route.upstream())));
       }
     }
 
@@ -359,8 +359,9 @@ public final class Forwarder {
     }
 
     private Usage usageSoFar() {
+      AdmissionPlan.Planned planned = plan.planned();
       if (planned.settleAtReservation()) {
-        return reservation();
+        return settlement.reservation();
       }
       if (tracker != null) {
         return tracker.usageSoFar(planned.inputEstimate());
@@ -368,74 +369,14 @@ public final class Forwarder {
       return new Usage(planned.inputEstimate(), 0, 0, 0);
     }
 
-    private Usage reservation() {
-      return new Usage(planned.inputEstimate(), planned.outputCap(), 0, 0);
-    }
-
     private Usage finalUsage() {
-      if (planned.settleAtReservation()) {
-        return status >= 400 ? Usage.NONE : reservation();
+      if (plan.planned().settleAtReservation()) {
+        return status >= 400 ? Usage.NONE : settlement.reservation();
       }
       if (tracker != null) {
         return status >= 400 && !reported() ? Usage.NONE : tracker.usageAtEnd(planned.inputEstimate(), planned.outputCap());
       }
-      return tail.usage().orElseGet(() -> status >= 400 ? Usage.NONE
-          : new Usage(planned.inputEstimate(), planned.outputCap(), 0, 0));
-    }
-
-    /**
-     * Charges {@code usage}; {@code estimated} says why it is the sidecar's estimate rather than the
-     * provider's figure (null: the provider's). A call with tokens but no price is counted too: its
-     * spend is unknown.
-     */
-    private void settle(Usage usage, EstimateReason estimated) {
-      metrics.inflight().decrementAndGet();
-      metrics.upstreamTime(System.nanoTime() - started);
-      String model = dev.ratekeeper.sidecar.metrics.MetricLabels.model(policy, request.model());
-      String tier = caller.tier();
-      boolean priced = planned.model() != null && planned.model().pricing() != null;
-      long cost = priced ? usage.costMicros(planned.model().pricing()) : 0;
-      EstimateReason reason = estimated != null ? estimated
-          : !priced && usage.totalTokens() > 0 ? EstimateReason.UNPRICED : null;
-      if (planned.settleAtReservation()) {
-        // a batch: its usage comes later, in its results; it is charged what was reserved, at the batch price
-        cost = usage.totalTokens() == 0 ? 0 : planned.costMicros();
-        reason = usage.totalTokens() == 0 ? reason : EstimateReason.BATCH;
-      }
-      if (reason != null) {
-        metrics.estimatedCharge(reason.label());
-      }
-      metrics.tokens(model, tier, "input", usage.input());
-      metrics.tokens(model, tier, "output", usage.output());
-      metrics.tokens(model, tier, "cache_read", usage.cacheRead());
-      metrics.tokens(model, tier, "cache_write", usage.cacheWrite());
-      metrics.spend(model, tier, cost);
-      limiter.reconcile(new ReconcileRequest(admitted, usage.totalTokens(), cost, reason != null))
-          .onFailure(err -> LOG.log(System.Logger.Level.WARNING, "reconcile of " + admitted.requestId() + " failed: " + err));
-    }
-  }
-
-  /** Why a call is charged on the sidecar's estimate instead of the provider's usage figures. */
-  enum EstimateReason {
-    /** The answer ended without usage (a stream or JSON answer that carried none). */
-    NO_USAGE("no_usage"),
-    /** The client or the provider hung up before the usage came. */
-    CUT_SHORT("cut_short"),
-    /** Tokens were used on a model without pricing: the spend is unknown (charged as 0). */
-    UNPRICED("unpriced"),
-    /** The provider failed or timed out: charged nothing, though a call sent may still be billed. */
-    UPSTREAM_FAILED("upstream_failed"),
-    /** A message batch: charged its reservation at the batch price; its usage comes later, in its results. */
-    BATCH("batch");
-
-    private final String label;
-
-    EstimateReason(String label) {
-      this.label = label;
-    }
-
-    String label() {
-      return label;
+      return tail.usage().orElseGet(() -> status >= 400 ? Usage.NONE : settlement.reservation());
     }
   }
 }

@@ -37,10 +37,12 @@ final class LimitsEndpoint {
 
   private final LimiterStore limiter;
   private final IdentityResolver identity;
+  private final dev.ratekeeper.sidecar.time.SidecarClock clock;
 
-  LimitsEndpoint(LimiterStore limiter, IdentityResolver identity) {
+  LimitsEndpoint(LimiterStore limiter, IdentityResolver identity, dev.ratekeeper.sidecar.time.SidecarClock clock) {
     this.limiter = limiter;
     this.identity = identity;
+    this.clock = clock;
   }
 
   void handle(HttpServerRequest req, CompiledPolicy policy) {
@@ -50,7 +52,7 @@ final class LimitsEndpoint {
           .end(ProviderError.of(ProviderError.Kind.INVALID_REQUEST, PATH + " answers GET only").body(format));
       return;
     }
-    if (!allowNow(System.currentTimeMillis())) {
+    if (!allowNow(clock.millis())) {
       req.response().putHeader("retry-after", "1");
       Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.RATE_LIMITED,
           PATH + " answers at most " + PER_SECOND + " looks a second per sidecar"));
@@ -74,9 +76,9 @@ final class LimitsEndpoint {
       CompiledModel model = modelName == null ? null : policy.model(modelName).orElse(null);
       String run = req.headers().get(policy.identity().runHeader());
       run = run == null || run.isBlank() ? null : run.strip();
-      if (run != null && run.length() > MeteredAdmission.MAX_RUN_LENGTH) {
+      if (run != null && run.length() > Admission.MAX_RUN_LENGTH) {
         Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
-            policy.identity().runHeader() + " is longer than " + MeteredAdmission.MAX_RUN_LENGTH + " characters"));
+            policy.identity().runHeader() + " is longer than " + Admission.MAX_RUN_LENGTH + " characters"));
         return;
       }
       AdmitRequest peek = AdmitRequest.metered(policy, "peek-" + UUID.randomUUID(), caller.user(), tier, model, 0, 0)

@@ -18,12 +18,15 @@ final class ResponseTail {
   private final Endpoint endpoint;
   private Buffer kept = Buffer.buffer();
   private boolean truncated;
+  /** The usage read from what was kept, once (null: not read since the last chunk). */
+  private Optional<Usage> usage;
 
   ResponseTail(Endpoint endpoint) {
     this.endpoint = endpoint;
   }
 
   void add(Buffer chunk) {
+    usage = null;
     kept.appendBuffer(chunk);
     if (kept.length() > WHOLE_LIMIT + TAIL) {
       kept = kept.getBuffer(kept.length() - TAIL, kept.length());
@@ -32,8 +35,11 @@ final class ResponseTail {
   }
 
   Optional<Usage> usage() {
-    byte[] bytes = kept.getBytes();
-    Optional<Usage> whole = truncated ? Optional.empty() : UsageReader.fromJson(endpoint, bytes);
-    return whole.isPresent() ? whole : UsageReader.fromJsonTail(endpoint, bytes);
+    if (usage == null) {
+      byte[] bytes = kept.getBytes();
+      Optional<Usage> whole = truncated ? Optional.empty() : UsageReader.fromJson(endpoint, bytes);
+      usage = whole.isPresent() ? whole : UsageReader.fromJsonTail(endpoint, bytes);
+    }
+    return usage;
   }
 }

@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.resilience;
 
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import dev.ratekeeper.policy.api.StoreFailureMode;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.keys.RedisKeys;
@@ -84,7 +85,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   private final RedisAPI redis;
   private final Supplier<CompiledPolicy> policy;
   private final SidecarMetrics metrics;
-  private final InMemoryLimiterStore local = new InMemoryLimiterStore();
+  private final InMemoryLimiterStore local;
   /** Which requests a store other than Redis admitted: their usage goes to the journal. */
   private final Map<String, AdmitRequest> admittedLocally = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Pending> journal = new ConcurrentLinkedQueue<>();
@@ -103,6 +104,8 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   private volatile int recoveringOutage;
   private volatile long downSinceMs;
   private final long countTimer;
+  /** Live sidecars are those whose heartbeat (scored in wall-clock ms) is recent by this clock. */
+  private final SidecarClock clock;
 
   /** Work for Redis once it answers again. */
   private sealed interface Pending permits Reconcile, Settle {}
@@ -114,14 +117,16 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   private record Settle(AdmitRequest admitted, long tokens, long costMicros, boolean charge) implements Pending {}
 
   public ResilientLimiterStore(Vertx vertx, RedisLimiterStore redisStore, RedisAPI redis,
-      Supplier<CompiledPolicy> policy, SidecarMetrics metrics) {
-    this(vertx, redisStore, redis, policy, metrics, ANSWER_DEADLINE_MS);
+      Supplier<CompiledPolicy> policy, SidecarMetrics metrics, SidecarClock clock) {
+    this(vertx, redisStore, redis, policy, metrics, ANSWER_DEADLINE_MS, clock);
   }
 
   /** With another answer deadline: tests that give up on one admission without waiting real seconds. */
   public ResilientLimiterStore(Vertx vertx, RedisLimiterStore redisStore, RedisAPI redis,
-      Supplier<CompiledPolicy> policy, SidecarMetrics metrics, long answerDeadlineMs) {
+      Supplier<CompiledPolicy> policy, SidecarMetrics metrics, long answerDeadlineMs, SidecarClock clock) {
     this.vertx = vertx;
+    this.clock = clock;
+    this.local = new InMemoryLimiterStore(dev.ratekeeper.sidecar.limiter.LimiterOptions.DEFAULTS, clock::millis);
     this.answerDeadlineMs = answerDeadlineMs;
     this.redisStore = redisStore;
     this.redis = redis;
@@ -255,8 +260,8 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
     });
   }
 
-  private static ReconcileResult unknown() {
-    return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, System.currentTimeMillis());
+  private ReconcileResult unknown() {
+    return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, clock.millis());
   }
 
   private Future<Decision> degradedAdmit(AdmitRequest request) {
@@ -272,7 +277,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
           admittedLocally.put(request.requestId(), request);
         }
         return Future.succeededFuture(new Decision(true, false, List.of(), 0, true, false, List.of(), null, null, null,
-            null, null, System.currentTimeMillis()));
+            null, null, clock.millis()));
       }
       default: {
         CompiledPolicy share = LocalShare.of(request.policy(), liveSidecars.get());
@@ -311,7 +316,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
       recovering = false;
       outages.incrementAndGet();
     }
-    downSinceMs = System.currentTimeMillis();
+    downSinceMs = clock.millis();
     metrics.storeUp(false);
     metrics.storeEvent("outage");
     LOG.log(System.Logger.Level.WARNING, "Redis unavailable (" + evidence + "): " + policy.get().onStoreUnavailable()
@@ -323,7 +328,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
 
   @Override
   public void available() {
-    LOG.log(System.Logger.Level.INFO, "Redis is back after " + (System.currentTimeMillis() - downSinceMs)
+    LOG.log(System.Logger.Level.INFO, "Redis is back after " + (clock.millis() - downSinceMs)
         + " ms; adding the " + journal.size() + " usage records and refunds seen meanwhile");
     int outage;
     synchronized (this) {
@@ -440,7 +445,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
     if (!up) {
       return;
     }
-    long now = System.currentTimeMillis();
+    long now = clock.millis();
     RedisKeys keys = new RedisKeys(policy.get().id());
     redis.zcount(keys.sidecars(), Long.toString(now - 15_000), "+inf")
         .onSuccess(count -> liveSidecars.set(Math.max(1, count.toInteger())));

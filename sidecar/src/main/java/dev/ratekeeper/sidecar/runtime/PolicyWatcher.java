@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.runtime;
 
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import dev.ratekeeper.policy.compile.PolicyId;
 import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
@@ -39,6 +40,8 @@ public final class PolicyWatcher implements AutoCloseable {
   private final boolean reload;
   private final long pollMs;
   private final long heartbeatMs;
+  /** Heartbeats are scored with its wall-clock time. */
+  private final SidecarClock clock;
   private RedisConnection subscription;
   private long pollTimer = -1;
   private long heartbeatTimer = -1;
@@ -50,7 +53,8 @@ public final class PolicyWatcher implements AutoCloseable {
    *     which only heartbeats
    */
   public PolicyWatcher(Vertx vertx, Redis redis, PolicyHolder holder, SidecarMetrics metrics,
-      UpstreamCooldowns cooldowns, String sidecarId, boolean reload, long pollMs, long heartbeatMs) {
+      UpstreamCooldowns cooldowns, String sidecarId, boolean reload, long pollMs, long heartbeatMs, SidecarClock clock) {
+    this.clock = clock;
     this.cooldowns = cooldowns;
     this.vertx = vertx;
     this.redis = redis;
@@ -89,7 +93,7 @@ public final class PolicyWatcher implements AutoCloseable {
       return;
     }
     String revision = holder.get().revision();
-    api.zadd(List.of(keys.sidecars(), Long.toString(System.currentTimeMillis()), sidecarId))
+    api.zadd(List.of(keys.sidecars(), Long.toString(clock.millis()), sidecarId))
         .compose(r -> api.set(List.of(keys.sidecar(sidecarId), revision, "PX", Long.toString(HEARTBEAT_TTL_MS))))
         .onFailure(e -> LOG.log(System.Logger.Level.DEBUG, "heartbeat failed: " + e));
   }

@@ -16,6 +16,7 @@ import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisLink;
 import dev.ratekeeper.sidecar.store.RedisTime;
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import dev.ratekeeper.sidecar.resilience.ResilientLimiterStore;
 import dev.ratekeeper.policy.api.StoreFailureMode;
 import dev.ratekeeper.sidecar.upstream.CooldownScope;
@@ -54,6 +55,7 @@ public final class Sidecar implements AutoCloseable {
 
   private final Vertx vertx;
   private final SidecarConfig config;
+  private final SidecarClock clock;
   private final SidecarMetrics metrics = new SidecarMetrics();
   private final AtomicBoolean storeAnswered = new AtomicBoolean();
   private PolicyHolder policy;
@@ -69,14 +71,18 @@ public final class Sidecar implements AutoCloseable {
   private UpstreamCooldowns cooldowns;
   private ResilientLimiterStore resilient;
 
-  private Sidecar(Vertx vertx, SidecarConfig config) {
+  private Sidecar(Vertx vertx, SidecarConfig config, SidecarClock clock) {
     this.vertx = vertx;
     this.config = config;
+    this.clock = clock;
   }
 
-  /** Starts a sidecar on {@code vertx}; fails with a message naming what is wrong. */
-  public static Future<Sidecar> start(Vertx vertx, SidecarConfig config) {
-    Sidecar sidecar = new Sidecar(vertx, config);
+  /**
+   * Starts a sidecar on {@code vertx}; fails with a message naming what is wrong. {@code clock} is
+   * the time every part of it reads ({@link SidecarClock#SYSTEM} in production; tests move their own).
+   */
+  public static Future<Sidecar> start(Vertx vertx, SidecarConfig config, SidecarClock clock) {
+    Sidecar sidecar = new Sidecar(vertx, config, clock);
     return sidecar.boot().map(v -> sidecar);
   }
 
@@ -104,7 +110,7 @@ public final class Sidecar implements AutoCloseable {
     if (redis == null) {
       LOG.log(System.Logger.Level.WARNING, "no --redis: limits are kept in this process only; "
           + "several sidecars would each allow the full limit");
-      store = new InMemoryLimiterStore();
+      store = new InMemoryLimiterStore(LimiterOptions.DEFAULTS, clock::millis);
       storeReady = Future.succeededFuture();
     } else {
       // the limiter's own connections, warmed (scripts loaded) before the sidecar is ready
@@ -112,7 +118,7 @@ public final class Sidecar implements AutoCloseable {
           .map(opened -> {
             link = opened;
             RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, RedisTime.server());
-            resilient = new ResilientLimiterStore(vertx, redisStore, RedisAPI.api(redis), policy, metrics);
+            resilient = new ResilientLimiterStore(vertx, redisStore, RedisAPI.api(redis), policy, metrics, clock);
             opened.listen(resilient);
             store = resilient;
             return null;
@@ -130,10 +136,11 @@ public final class Sidecar implements AutoCloseable {
     }
     return storeReady.compose(v -> {
       storeAnswered.set(true);
-      IdentityResolver identity = config.gateway() ? IdentityResolver.behindGateway() : new IdentityResolver(keyLookup);
-      cooldowns = new UpstreamCooldowns(redis, initial.id(), config.sidecarId());
+      IdentityResolver identity = config.gateway() ? IdentityResolver.behindGateway()
+          : new IdentityResolver(keyLookup, clock::nanos);
+      cooldowns = new UpstreamCooldowns(redis, initial.id(), config.sidecarId(), clock);
       Forwarder forwarder = new Forwarder(vertx, config.upstreamOverrides(), config.upstreamKeys(),
-          config.connectTimeoutMs(), config.upstreamTimeoutMs(), store, metrics, new Forwarder.UpstreamObserver() {
+          config.connectTimeoutMs(), config.upstreamTimeoutMs(), new Forwarder.UpstreamObserver() {
             @Override
             public Future<Void> throttled(CooldownScope scope, MultiMap headers) {
               return cooldowns.onThrottle(scope.key(), headers)
@@ -148,10 +155,10 @@ public final class Sidecar implements AutoCloseable {
               }
               cooldowns.onAnswer(quotaScope.key(), headers);
             }
-          });
+          }, clock);
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,
           new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.headerTimeoutMs(),
-              config.bodyTimeoutMs(), config.idleTimeoutMs()), config.sidecarId());
+              config.bodyTimeoutMs(), config.idleTimeoutMs()), config.sidecarId(), clock);
       this.proxy = proxy;
       if (config.gateway()) {
         frontWithGate(proxy, initial, IdentityResolver.forGateway(keyLookup));
@@ -165,7 +172,7 @@ public final class Sidecar implements AutoCloseable {
       adminServer = server;
       if (redis != null) {
         watcher = new PolicyWatcher(vertx, redis, policy, metrics, cooldowns, config.sidecarId(),
-            config.policy() != null, RELOAD_POLL_MS, HEARTBEAT_MS);
+            config.policy() != null, RELOAD_POLL_MS, HEARTBEAT_MS, clock);
         watcher.start();
       }
       LOG.log(System.Logger.Level.INFO, "ratekeeper " + (config.gateway() ? "gateway " : "sidecar ")

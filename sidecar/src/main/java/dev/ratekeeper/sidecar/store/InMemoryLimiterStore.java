@@ -225,8 +225,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
         default -> throw new IllegalStateException(check.kind().toString());
       }
     }
-    record.fields.put("state", "done");
-    put(recordKey, record, now + options.reconciledTtlMs());
+    // as reconcile.lua: a reconciled record keeps only its state (nothing reads the rest again)
+    Hash done = new Hash();
+    done.fields.put("state", "done");
+    put(recordKey, done, now + options.reconciledTtlMs());
 
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(admitted.policy());
     String periodId = statsPeriod.id(now);

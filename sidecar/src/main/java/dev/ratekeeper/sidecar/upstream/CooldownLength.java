@@ -90,12 +90,24 @@ public final class CooldownLength {
     }
   }
 
+  /** The rate-limit header names of one dimension, both providers' spellings (read on every answer). */
+  private record HeaderNames(String anthropicRemaining, String anthropicLimit, String anthropicReset,
+      String openAiRemaining, String openAiLimit, String openAiReset) {
+    static HeaderNames of(String dimension) {
+      return new HeaderNames("anthropic-ratelimit-" + dimension + "-remaining",
+          "anthropic-ratelimit-" + dimension + "-limit", "anthropic-ratelimit-" + dimension + "-reset",
+          "x-ratelimit-remaining-" + dimension, "x-ratelimit-limit-" + dimension, "x-ratelimit-reset-" + dimension);
+    }
+  }
+
+  private static final java.util.List<HeaderNames> HEADER_NAMES =
+      java.util.Arrays.stream(DIMENSIONS).map(HeaderNames::of).toList();
+
   private static long fromResets(MultiMap headers, Instant now, int percent) {
     long longest = -1;
-    for (String dimension : DIMENSIONS) {
-      if (low(headers.get("anthropic-ratelimit-" + dimension + "-remaining"),
-          headers.get("anthropic-ratelimit-" + dimension + "-limit"), percent)) {
-        String reset = headers.get("anthropic-ratelimit-" + dimension + "-reset");
+    for (HeaderNames names : HEADER_NAMES) {
+      if (low(headers.get(names.anthropicRemaining()), headers.get(names.anthropicLimit()), percent)) {
+        String reset = headers.get(names.anthropicReset());
         if (reset != null) {
           try {
             longest = Math.max(longest, Duration.between(now, Instant.parse(reset.trim())).toMillis());
@@ -104,9 +116,8 @@ public final class CooldownLength {
           }
         }
       }
-      if (low(headers.get("x-ratelimit-remaining-" + dimension), headers.get("x-ratelimit-limit-" + dimension),
-          percent)) {
-        String reset = headers.get("x-ratelimit-reset-" + dimension);
+      if (low(headers.get(names.openAiRemaining()), headers.get(names.openAiLimit()), percent)) {
+        String reset = headers.get(names.openAiReset());
         if (reset != null) {
           longest = Math.max(longest, goDuration(reset.trim()));
         }

@@ -7,7 +7,7 @@ import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
-import java.time.Instant;
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,6 +41,7 @@ public final class UpstreamCooldowns {
   private final String sidecarId;
   private final LuaScript script = LuaScript.standalone("cooldown");
   private final Map<String, State> states = new ConcurrentHashMap<>();
+  private final SidecarClock clock;
 
   /** What the proxy should do with a request for an upstream. */
   public sealed interface Verdict permits Closed, Open, HalfOpen {}
@@ -62,8 +63,12 @@ public final class UpstreamCooldowns {
     final java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
   }
 
-  /** @param redis null: this process only */
-  public UpstreamCooldowns(Redis redis, PolicyId policy, String sidecarId) {
+  /**
+   * @param redis null: this process only
+   * @param clock when cooldowns end here (announced lengths count from their arrival)
+   */
+  public UpstreamCooldowns(Redis redis, PolicyId policy, String sidecarId, SidecarClock clock) {
+    this.clock = clock;
     this.client = redis;
     this.redis = redis == null ? null : RedisAPI.api(redis);
     this.keys = new RedisKeys(policy);
@@ -83,7 +88,7 @@ public final class UpstreamCooldowns {
     if (state == null) {
       return CLOSED;
     }
-    long remaining = (state.untilNanos - System.nanoTime()) / 1_000_000;
+    long remaining = (state.untilNanos - clock.nanos()) / 1_000_000;
     if (remaining > 0) {
       return new Open(remaining);
     }
@@ -102,7 +107,7 @@ public final class UpstreamCooldowns {
 
   /** The provider throttled {@code upstream}: start or keep the shared cooldown and tell every sidecar. */
   public Future<Void> onThrottle(String upstream, MultiMap headers) {
-    return start(upstream, CooldownLength.fromHeaders(headers, Instant.now()), true);
+    return start(upstream, CooldownLength.fromHeaders(headers, clock.instant()), true);
   }
 
   /**
@@ -111,7 +116,7 @@ public final class UpstreamCooldowns {
    * resets, so the fleet stops just before the provider starts answering 429. No strike is counted.
    */
   public Future<Void> onAnswer(String upstream, MultiMap headers) {
-    long ms = CooldownLength.untilNearlySpentResets(headers, Instant.now(), PREEMPTIVE_RESERVE_PERCENT);
+    long ms = CooldownLength.untilNearlySpentResets(headers, clock.instant(), PREEMPTIVE_RESERVE_PERCENT);
     if (ms <= 0 || check(upstream) instanceof Open open && open.remainingMs() >= ms) {
       return Future.succeededFuture();
     }
@@ -122,7 +127,7 @@ public final class UpstreamCooldowns {
 
   private Future<Void> start(String upstream, long base, boolean strike) {
     State state = states.computeIfAbsent(upstream, u -> new State());
-    long now = System.nanoTime();
+    long now = clock.nanos();
     long previousMs = (state.untilNanos - now) / 1_000_000;
     // this sidecar holds back at once; the shared length (maybe longer) follows from the script
     state.untilNanos = Math.max(state.untilNanos, now + base * 1_000_000);
@@ -193,7 +198,7 @@ public final class UpstreamCooldowns {
       scopes.add(upstream + "~" + CooldownScope.SIDECAR);
       scopes.add(upstream + "~" + CooldownScope.NONE);
     }
-    long now = System.nanoTime();
+    long now = clock.nanos();
     states.forEach((scope, state) -> {
       if (scopes.size() < 256 && (state.strikes > 0 || state.untilNanos - now > 0)) {
         scopes.add(scope);
@@ -216,7 +221,7 @@ public final class UpstreamCooldowns {
 
   private void apply(String upstream, long remainingMs, int strikes) {
     if (states.size() >= MAX_SCOPES && !states.containsKey(upstream)) {
-      long now = System.nanoTime();
+      long now = clock.nanos();
       states.entrySet().removeIf(e -> e.getValue().strikes == 0 && e.getValue().untilNanos - now <= 0);
       if (states.size() >= MAX_SCOPES && remainingMs <= 0) {
         return;
@@ -224,7 +229,7 @@ public final class UpstreamCooldowns {
     }
     State state = states.computeIfAbsent(upstream, u -> new State());
     state.probing.set(false);
-    state.untilNanos = System.nanoTime() + remainingMs * 1_000_000;
+    state.untilNanos = clock.nanos() + remainingMs * 1_000_000;
     state.strikes = strikes;
   }
 }

@@ -28,6 +28,8 @@ public final class SidecarFixture implements AutoCloseable {
   private final List<Vertx> vertxes = new ArrayList<>();
   private RedisServer redis;
   private int redisPort;
+  /** The clock every sidecar of this fixture reads; tests that move time by hand set their own. */
+  private dev.ratekeeper.sidecar.time.SidecarClock clock = dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM;
 
   /** Starts a real redis-server on a free loopback port. */
   public String startRedis() {
@@ -127,12 +129,18 @@ public final class SidecarFixture implements AutoCloseable {
       SidecarConfig config = SidecarConfig.parse(all.toArray(String[]::new), new HashMap<>(env));
       Vertx vertx = Vertx.vertx();
       vertxes.add(vertx);
-      Sidecar sidecar = await(Sidecar.start(vertx, config));
+      Sidecar sidecar = await(Sidecar.start(vertx, config, clock));
       sidecars.add(sidecar);
       return sidecar;
     } catch (dev.ratekeeper.cli.ConfigException e) {
       throw new IllegalArgumentException(e);
     }
+  }
+
+  /** Sidecars started from now on read {@code clock}. */
+  public SidecarFixture clock(dev.ratekeeper.sidecar.time.SidecarClock clock) {
+    this.clock = clock;
+    return this;
   }
 
   public static <T> T await(Future<T> future) {

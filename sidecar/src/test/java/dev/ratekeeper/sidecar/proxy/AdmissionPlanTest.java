@@ -58,7 +58,7 @@ class AdmissionPlanTest {
     MeteredRequest uncapped = request(Endpoint.OPENAI_COMPLETIONS,
         "{\"model\":\"gpt-4o-mini\",\"prompt\":\"hi\",\"best_of\":8}");
     AdmissionPlan.Planned shared = (AdmissionPlan.Planned) AdmissionPlan.plan(POLICY, new Caller("u", "free"), uncapped);
-    assertThat(uncapped.outputCap()).isEqualTo(250);
+    assertThat(shared.request().outputCap()).as("the cap written into the forwarded request").isEqualTo(250);
     assertThat(shared.outputCap()).isEqualTo(2000);
   }
 

@@ -77,14 +77,14 @@ class AdmissionQueueTest {
 
   @Test
   void aCallMayMarkItselfLessImportantThanItsTierNeverMore() {
-    assertThat(MeteredAdmission.markedPriority("interactive", 2)).isEqualTo(2);
-    assertThat(MeteredAdmission.markedPriority("Batch", 2)).isEqualTo(2 + AdmissionQueue.BATCH_OFFSET);
-    assertThat(MeteredAdmission.markedPriority("7", 2)).isEqualTo(7);
-    assertThat(MeteredAdmission.markedPriority("0", 2)).as("not above the tier").isEqualTo(2);
-    assertThat(MeteredAdmission.markedPriority("1001", 2)).isNull();
-    assertThat(MeteredAdmission.markedPriority("-1", 2)).isNull();
-    assertThat(MeteredAdmission.markedPriority("urgent", 2)).isNull();
-    assertThat(MeteredAdmission.markedPriority("", 2)).isNull();
+    assertThat(Admission.markedPriority("interactive", 2)).isEqualTo(2);
+    assertThat(Admission.markedPriority("Batch", 2)).isEqualTo(2 + AdmissionQueue.BATCH_OFFSET);
+    assertThat(Admission.markedPriority("7", 2)).isEqualTo(7);
+    assertThat(Admission.markedPriority("0", 2)).as("not above the tier").isEqualTo(2);
+    assertThat(Admission.markedPriority("1001", 2)).isNull();
+    assertThat(Admission.markedPriority("-1", 2)).isNull();
+    assertThat(Admission.markedPriority("urgent", 2)).isNull();
+    assertThat(Admission.markedPriority("", 2)).isNull();
   }
 
   private static Future<Long> done(List<String> order, String name) {

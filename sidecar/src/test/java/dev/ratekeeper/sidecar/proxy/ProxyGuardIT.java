@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.proxy;
 
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -73,7 +74,7 @@ class ProxyGuardIT {
     };
     SidecarMetrics metrics = new SidecarMetrics();
     Forwarder forwarder = new Forwarder(vertx, Map.of("anthropic", stub.url(), "openai", stub.url()), Map.of(), 1_000,
-        5_000, throwing, metrics, new Forwarder.UpstreamObserver() {
+        5_000, new Forwarder.UpstreamObserver() {
           @Override
           public Future<Void> throttled(dev.ratekeeper.sidecar.upstream.CooldownScope scope, MultiMap headers) {
             return Future.succeededFuture();
@@ -83,10 +84,10 @@ class ProxyGuardIT {
           public void answered(dev.ratekeeper.sidecar.upstream.CooldownScope scope,
               dev.ratekeeper.sidecar.upstream.CooldownScope quotaScope, long sentNanos, MultiMap headers) {
           }
-        });
+        }, SidecarClock.SYSTEM);
     proxy = new ProxyServer(vertx, () -> policy, throwing, new IdentityResolver(null), metrics, forwarder,
-        new UpstreamCooldowns(null, policy.id(), "guard"), new ProxyServer.Limits(1 << 20, 4 << 20, 10_000, 5_000, 60_000),
-        "guard");
+        new UpstreamCooldowns(null, policy.id(), "guard", SidecarClock.SYSTEM),
+        new ProxyServer.Limits(1 << 20, 4 << 20, 10_000, 5_000, 60_000), "guard", SidecarClock.SYSTEM);
     port = SidecarFixture.await(proxy.listen("127.0.0.1", 0)).actualPort();
   }
 

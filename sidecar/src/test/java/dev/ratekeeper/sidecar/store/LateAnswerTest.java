@@ -131,7 +131,7 @@ class LateAnswerTest {
 
   private ResilientLimiterStore resilient(CompiledPolicy p) {
     return new ResilientLimiterStore(vertx, redisStore, RedisAPI.api(connection), () -> p, new SidecarMetrics(),
-        DEADLINE_MS);
+        DEADLINE_MS, dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM);
   }
 
   private static CompiledPolicy policyFor(StoreFailureMode mode) {

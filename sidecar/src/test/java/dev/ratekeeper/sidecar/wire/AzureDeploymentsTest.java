@@ -89,12 +89,12 @@ class AzureDeploymentsTest {
   void streamUsageIsRequestedUnlessTheUpstreamSaysNot() {
     String body = "{\"messages\":[],\"stream\":true}";
     MeteredRequest asks = ok(AZURE, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT, body);
-    asks.requestStreamUsage();
+    asks = asks.withStreamUsage();
     assertThat(asks.injectedUsageRequest()).isTrue();
     assertThat(new String(asks.toBytes(), StandardCharsets.UTF_8)).contains("\"include_usage\":true");
 
     MeteredRequest refuses = ok(NAMED, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT, body);
-    refuses.requestStreamUsage();
+    refuses = refuses.withStreamUsage();
     assertThat(refuses.injectedUsageRequest()).isFalse();
     assertThat(refuses.rewritten()).isFalse();
   }
@@ -124,7 +124,7 @@ class AzureDeploymentsTest {
 
     assertThat(call.canServe("gpt-4o-mini")).isTrue();
     assertThat(call.canServe("gpt-4.1")).as("no deployment serves it").isFalse();
-    call.setModel("gpt-4o-mini");
+    call = call.withModel("gpt-4o-mini");
     assertThat(call.model()).isEqualTo("gpt-4o-mini");
     assertThat(call.deployment()).isEqualTo("mini");
     assertThat(call.forwardPath(routed)).isEqualTo("/openai/deployments/mini/chat/completions?api-version=2024-10-21");
@@ -132,7 +132,7 @@ class AzureDeploymentsTest {
     assertThat(call.originalModel()).isEqualTo("gpt-4o");
 
     // back to the model it asked for: the deployment it named, not another serving the same model
-    call.setModel("gpt-4o");
+    call = call.withModel("gpt-4o");
     assertThat(call.deployment()).isEqualTo("prod-4o");
     assertThat(call.forwardPath(routed)).isEqualTo(routed);
   }
@@ -142,7 +142,7 @@ class AzureDeploymentsTest {
     MeteredRequest call = ok(AZURE, "/openai/v1/chat/completions", Endpoint.OPENAI_CHAT,
         "{\"model\":\"prod-4o\",\"messages\":[]}");
 
-    call.setModel("gpt-4o-mini");
+    call = call.withModel("gpt-4o-mini");
 
     assertThat(call.rewritten()).isTrue();
     assertThat(new String(call.toBytes(), StandardCharsets.UTF_8)).contains("\"model\":\"mini\"");
@@ -154,9 +154,9 @@ class AzureDeploymentsTest {
     MeteredRequest call = ok(NAMED, "/openai/deployments/gpt-4.1/chat/completions", Endpoint.OPENAI_CHAT, "{}");
 
     assertThat(call.canServe("gpt-4o")).isTrue();
-    call.setModel("gpt-4o");
+    call = call.withModel("gpt-4o");
     assertThat(call.deployment()).as("mapped first").isEqualTo("prod-4o");
-    call.setModel("gpt-4.1-mini");
+    call = call.withModel("gpt-4.1-mini");
     assertThat(call.forwardPath("/openai/deployments/gpt-4.1/chat/completions"))
         .isEqualTo("/openai/deployments/gpt-4.1-mini/chat/completions");
   }
@@ -164,21 +164,21 @@ class AzureDeploymentsTest {
   @Test
   void anOutputCapTheSidecarWritesGoesIntoTheUpstreamsField() throws Exception {
     MeteredRequest openai = ok(AZURE, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT, "{}");
-    openai.setOutputCap(500);
+    openai = openai.withOutputCap(500);
     assertThat(new String(openai.toBytes(), StandardCharsets.UTF_8)).contains("\"max_completion_tokens\":500");
 
     MeteredRequest older = ok(NAMED, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT, "{}");
-    older.setOutputCap(500);
+    older = older.withOutputCap(500);
     assertThat(new String(older.toBytes(), StandardCharsets.UTF_8)).contains("\"max_tokens\":500")
         .doesNotContain("max_completion_tokens");
 
     // the field the client used is kept, and other endpoints keep theirs
     MeteredRequest named = ok(NAMED, "/openai/deployments/prod-4o/chat/completions", Endpoint.OPENAI_CHAT,
         "{\"max_completion_tokens\":9000}");
-    named.setOutputCap(500);
+    named = named.withOutputCap(500);
     assertThat(new String(named.toBytes(), StandardCharsets.UTF_8)).contains("\"max_completion_tokens\":500");
     MeteredRequest responses = ok(NAMED, "/openai/responses", Endpoint.OPENAI_RESPONSES, "{\"model\":\"prod-4o\"}");
-    responses.setOutputCap(500);
+    responses = responses.withOutputCap(500);
     assertThat(new String(responses.toBytes(), StandardCharsets.UTF_8)).contains("\"max_output_tokens\":500");
   }
 }

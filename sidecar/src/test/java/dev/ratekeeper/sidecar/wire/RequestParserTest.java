@@ -52,11 +52,11 @@ class RequestParserTest {
   @Test
   void setsCapInTheFieldTheClientUsedOrTheEndpointDefault() throws Exception {
     MeteredRequest used = ok(Endpoint.OPENAI_CHAT, "{\"model\":\"gpt-4o\",\"max_tokens\":50}");
-    used.setOutputCap(20);
+    used = used.withOutputCap(20);
     assertThat(json(used)).contains("\"max_tokens\":20").doesNotContain("max_completion_tokens");
 
     MeteredRequest none = ok(Endpoint.OPENAI_RESPONSES, "{\"model\":\"gpt-4o\",\"input\":\"hi\"}");
-    none.setOutputCap(2000);
+    none = none.withOutputCap(2000);
     assertThat(json(none)).contains("\"max_output_tokens\":2000");
     assertThat(none.outputCap()).isEqualTo(2000);
   }
@@ -65,24 +65,24 @@ class RequestParserTest {
   void clampingLowersAnthropicThinkingBudgetBelowTheCap() throws Exception {
     MeteredRequest r = ok(Endpoint.ANTHROPIC_MESSAGES,
         "{\"model\":\"claude-sonnet-4-6\",\"max_tokens\":16000,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":10000}}");
-    r.setOutputCap(4000);
+    r = r.withOutputCap(4000);
     assertThat(new ObjectMapper().readTree(r.toBytes()).path("thinking").path("budget_tokens").asLong()).isEqualTo(3999);
   }
 
   @Test
   void requestsStreamUsageOnlyWhenTheClientDidNot() throws Exception {
     MeteredRequest plain = ok(Endpoint.OPENAI_CHAT, "{\"model\":\"gpt-4o\",\"stream\":true}");
-    plain.requestStreamUsage();
+    plain = plain.withStreamUsage();
     assertThat(plain.injectedUsageRequest()).isTrue();
     assertThat(json(plain)).contains("\"stream_options\":{\"include_usage\":true}");
 
     MeteredRequest asked = ok(Endpoint.OPENAI_CHAT,
         "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
-    asked.requestStreamUsage();
+    asked = asked.withStreamUsage();
     assertThat(asked.injectedUsageRequest()).isFalse();
 
     MeteredRequest notStreaming = ok(Endpoint.OPENAI_CHAT, "{\"model\":\"gpt-4o\"}");
-    notStreaming.requestStreamUsage();
+    notStreaming = notStreaming.withStreamUsage();
     assertThat(notStreaming.injectedUsageRequest()).isFalse();
     assertThat(json(notStreaming)).doesNotContain("stream_options");
   }
@@ -90,7 +90,7 @@ class RequestParserTest {
   @Test
   void fallbackRewritesTheModelButRemembersTheOriginal() {
     MeteredRequest r = ok(Endpoint.ANTHROPIC_MESSAGES, "{\"model\":\"claude-sonnet-4-6\",\"max_tokens\":5}");
-    r.setModel("claude-haiku-4-5");
+    r = r.withModel("claude-haiku-4-5");
     assertThat(r.model()).isEqualTo("claude-haiku-4-5");
     assertThat(r.originalModel()).isEqualTo("claude-sonnet-4-6");
   }

@@ -40,11 +40,13 @@ public record InjectionSettings(
   public static final String DEFAULT_MEMORY_REQUEST = "96Mi";
   public static final String DEFAULT_MEMORY_LIMIT = "192Mi";
   /**
-   * Serial GC and small thread stacks for a one-core proxy; the heap may take 60% of the memory
+   * Serial GC, C1-only JIT with a small code cache (docs/benchmarks.md: C2's compiler and code
+   * cache cost more memory than a sidecar should) and small thread stacks for a one-core proxy; the heap may take 60% of the memory
    * limit, leaving the rest for metaspace, code cache, threads and Netty's direct buffers; no
    * perf-data file, since the root filesystem is read-only.
    */
-  public static final String DEFAULT_JAVA_OPTIONS = "-XX:+UseSerialGC -Xss256k -XX:MaxRAMPercentage=60 -XX:-UsePerfData";
+  public static final String DEFAULT_JAVA_OPTIONS =
+      "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=16m -Xss256k -XX:MaxRAMPercentage=60 -XX:-UsePerfData";
 
   /** A key of a Secret. */
   public record SecretKey(String name, String key) {

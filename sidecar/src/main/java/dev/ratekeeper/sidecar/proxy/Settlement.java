@@ -1,0 +1,119 @@
+package dev.ratekeeper.sidecar.proxy;
+
+import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
+import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
+import dev.ratekeeper.sidecar.time.SidecarClock;
+import dev.ratekeeper.sidecar.wire.Usage;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The one owner of an admitted exchange's settlement: it counts the call in flight from the moment
+ * it is forwarded and, exactly once, charges what was used — the reconcile with the store (which also
+ * gives back the concurrency lease), the token and spend metrics, the upstream time, and the output
+ * the model produced for reservations by percentile. Later calls to {@link #settle} do nothing, so
+ * an answer's end, an upstream error and a client that goes away may race freely.
+ */
+final class Settlement {
+  private static final System.Logger LOG = System.getLogger(Settlement.class.getName());
+
+  private final LimiterStore limiter;
+  private final SidecarMetrics metrics;
+  private final OutputHistory outputs;
+  private final SidecarClock clock;
+  private final AdmitRequest admitted;
+  private final RequestPlan plan;
+  private final long startedNanos;
+  private final AtomicBoolean settled = new AtomicBoolean();
+
+  Settlement(LimiterStore limiter, SidecarMetrics metrics, OutputHistory outputs, SidecarClock clock,
+      AdmitRequest admitted, RequestPlan plan) {
+    this.limiter = limiter;
+    this.metrics = metrics;
+    this.outputs = outputs;
+    this.clock = clock;
+    this.admitted = admitted;
+    this.plan = plan;
+    this.startedNanos = clock.nanos();
+    metrics.inflight().incrementAndGet();
+  }
+
+  /** When the call was forwarded ({@link SidecarClock#nanos()}). */
+  long startedNanos() {
+    return startedNanos;
+  }
+
+  boolean settled() {
+    return settled.get();
+  }
+
+  /** The reservation as if the call used all of it (a batch's charge). */
+  Usage reservation() {
+    return new Usage(plan.planned().inputEstimate(), plan.planned().outputCap(), 0, 0);
+  }
+
+  /**
+   * Charges {@code usage}, once; {@code estimated} says why it is the sidecar's estimate rather than
+   * the provider's figure (null: the provider's). {@code produced}: the answer ended normally with
+   * the provider's usage, so its output is what the model produces on its own when under the cap.
+   * A call with tokens but no price is counted too: its spend is unknown.
+   */
+  void settle(Usage usage, EstimateReason estimated, boolean produced) {
+    if (!settled.compareAndSet(false, true)) {
+      return;
+    }
+    AdmissionPlan.Planned planned = plan.planned();
+    metrics.inflight().decrementAndGet();
+    metrics.upstreamTime(clock.nanos() - startedNanos);
+    String model = plan.modelLabel();
+    String tier = plan.caller().tier();
+    boolean priced = planned.model() != null && planned.model().pricing() != null;
+    long cost = priced ? usage.costMicros(planned.model().pricing()) : 0;
+    EstimateReason reason = estimated != null ? estimated
+        : !priced && usage.totalTokens() > 0 ? EstimateReason.UNPRICED : null;
+    if (planned.settleAtReservation()) {
+      // a batch: its usage comes later, in its results; it is charged what was reserved, at the batch price
+      cost = usage.totalTokens() == 0 ? 0 : planned.costMicros();
+      reason = usage.totalTokens() == 0 ? reason : EstimateReason.BATCH;
+    }
+    if (reason != null) {
+      metrics.estimatedCharge(reason.label());
+    }
+    metrics.tokens(model, tier, "input", usage.input());
+    metrics.tokens(model, tier, "output", usage.output());
+    metrics.tokens(model, tier, "cache_read", usage.cacheRead());
+    metrics.tokens(model, tier, "cache_write", usage.cacheWrite());
+    metrics.spend(model, tier, cost);
+    limiter.reconcile(new ReconcileRequest(admitted, usage.totalTokens(), cost, reason != null))
+        .onFailure(err -> LOG.log(System.Logger.Level.WARNING, "reconcile of " + admitted.requestId() + " failed: " + err));
+    if (produced && !planned.settleAtReservation() && usage.output() < planned.outputCap()) {
+      // what the model produced on its own: not cut short, not stopped by the caller's own cap
+      outputs.record(planned.model(), tier, usage.output());
+    }
+  }
+
+  /** Why a call is charged on the sidecar's estimate instead of the provider's usage figures. */
+  enum EstimateReason {
+    /** The answer ended without usage (a stream or JSON answer that carried none). */
+    NO_USAGE("no_usage"),
+    /** The client or the provider hung up before the usage came. */
+    CUT_SHORT("cut_short"),
+    /** Tokens were used on a model without pricing: the spend is unknown (charged as 0). */
+    UNPRICED("unpriced"),
+    /** The provider failed or timed out: charged nothing, though a call sent may still be billed. */
+    UPSTREAM_FAILED("upstream_failed"),
+    /** A message batch: charged its reservation at the batch price; its usage comes later, in its results. */
+    BATCH("batch");
+
+    private final String label;
+
+    EstimateReason(String label) {
+      this.label = label;
+    }
+
+    String label() {
+      return label;
+    }
+  }
+}

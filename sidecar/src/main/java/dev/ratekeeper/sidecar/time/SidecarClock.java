@@ -1,0 +1,34 @@
+package dev.ratekeeper.sidecar.time;
+
+import java.time.Instant;
+
+/**
+ * The sidecar's sense of time, injected from its entry point ({@code SidecarMain} passes
+ * {@link #SYSTEM}); tests pass a clock they move by hand, so cooldowns, queue deadlines and
+ * heartbeats are tested without waiting. Limits themselves are timed by the store (Redis
+ * {@code TIME}), not by this clock.
+ */
+public interface SidecarClock {
+  /** Wall-clock time, ms since the epoch (heartbeat scores, provider reset headers, queue deadlines). */
+  long millis();
+
+  /** A monotonic reading in ns, for durations only (cooldown ends, latency metrics). */
+  long nanos();
+
+  default Instant instant() {
+    return Instant.ofEpochMilli(millis());
+  }
+
+  /** The system's clocks. */
+  SidecarClock SYSTEM = new SidecarClock() {
+    @Override
+    public long millis() {
+      return System.currentTimeMillis();
+    }
+
+    @Override
+    public long nanos() {
+      return System.nanoTime();
+    }
+  };
+}

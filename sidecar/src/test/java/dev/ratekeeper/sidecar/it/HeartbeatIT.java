@@ -1,0 +1,62 @@
+package dev.ratekeeper.sidecar.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.sidecar.time.ManualClock;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Live sidecars are counted from heartbeats on the sidecar's injected clock: a heartbeat is live for
+ * 15 s of that clock, so moving the clock ages the fleet without waiting (LocalFallback divides every
+ * limit by this count). Heartbeats are scored with the same clock.
+ */
+class HeartbeatIT {
+  private static final String POLICY = """
+      apiVersion: ratekeeper.dev/v1alpha1
+      kind: RateLimitPolicy
+      metadata: {name: beats, namespace: heartbeat-it}
+      spec:
+        onStoreUnavailable: LocalFallback
+        tiers:
+        - name: everyone
+          requests: {perMinute: 100}
+        upstreams:
+        - {name: anthropic, url: "http://127.0.0.1:9", format: anthropic}
+      """;
+  private static final String SIDECARS = "rk:{heartbeat-it/beats}:sidecars";
+
+  private final SidecarFixture fixture = new SidecarFixture();
+
+  @AfterEach
+  void stop() {
+    fixture.close();
+  }
+
+  @Test
+  void aHeartbeatOlderThan15sOnTheClockIsNoLongerCounted() {
+    fixture.startRedis();
+    ManualClock clock = new ManualClock();
+    fixture.clock(clock);
+    // two other sidecars: one last heard 14 s ago, one 16 s ago (gone)
+    fixture.redis("ZADD", SIDECARS, Long.toString(clock.millis() - 14_000), "quiet",
+        Long.toString(clock.millis() - 16_000), "gone");
+    Path policy = SidecarFixture.policyFile(POLICY);
+    Sidecar sidecar = fixture.sidecar(Map.of(), "--policy-file", policy.toString(), "--redis", fixture.redisUrl());
+
+    // itself (its heartbeat is scored with the clock) and "quiet"; not "gone"
+    await().atMost(Duration.ofSeconds(5)).until(() -> sidecar.liveSidecars() == 2);
+    // its own heartbeat carries the clock's time, to the millisecond (the clock has not moved)
+    String now = Long.toString(clock.millis());
+    assertThat(fixture.redis("ZCOUNT", SIDECARS, now, now)).isEqualTo("1");
+
+    // 2 s later on the clock "quiet" is 16 s old too: only the sidecar itself is left
+    clock.advanceMs(2_000);
+    await().atMost(Duration.ofSeconds(5)).until(() -> sidecar.liveSidecars() == 1);
+  }
+}

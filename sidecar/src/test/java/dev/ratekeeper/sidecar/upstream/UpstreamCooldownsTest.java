@@ -1,0 +1,66 @@
+package dev.ratekeeper.sidecar.upstream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ratekeeper.policy.compile.PolicyId;
+import dev.ratekeeper.sidecar.time.ManualClock;
+import io.vertx.core.MultiMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The cooldown and circuit breaker of one sidecar (no Redis), on a clock moved by hand: a cooldown
+ * ends exactly when the provider said, a second episode in a row doubles it and ends half-open with
+ * one probe, and a reset named by the provider's headers is read on the injected clock.
+ */
+class UpstreamCooldownsTest {
+  private final ManualClock clock = new ManualClock(1_800_000_000_000L);
+  private final UpstreamCooldowns cooldowns = new UpstreamCooldowns(null, new PolicyId("ns", "p"), "s1", clock);
+
+  private static MultiMap retryAfterMs(long ms) {
+    return MultiMap.caseInsensitiveMultiMap().add("retry-after-ms", Long.toString(ms));
+  }
+
+  @Test
+  void aCooldownEndsExactlyWhenTheProviderSaid() {
+    cooldowns.onThrottle("anthropic", retryAfterMs(2_000));
+    assertThat(cooldowns.check("anthropic")).isEqualTo(new UpstreamCooldowns.Open(2_000));
+    clock.advanceMs(1_999);
+    assertThat(cooldowns.check("anthropic")).isEqualTo(new UpstreamCooldowns.Open(1));
+    clock.advanceMs(1);
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.Closed.class);
+    assertThat(cooldowns.check("openai")).as("other scopes never cooled").isInstanceOf(UpstreamCooldowns.Closed.class);
+  }
+
+  @Test
+  void aSecondEpisodeInARowIsTwiceAsLongAndEndsWithOneProbe() {
+    cooldowns.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(300);
+    long sentAfterFirst = clock.nanos();
+    cooldowns.onThrottle("anthropic", retryAfterMs(300)); // the first call after it is throttled again
+    assertThat(cooldowns.check("anthropic")).isEqualTo(new UpstreamCooldowns.Open(600));
+    clock.advanceMs(599);
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.Open.class);
+    clock.advanceMs(1);
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    assertThat(cooldowns.tryProbe("anthropic").result()).as("the first request probes").isTrue();
+    assertThat(cooldowns.tryProbe("anthropic").result()).as("one probe at a time").isFalse();
+    // an answer to a request sent during the cooldown changes nothing; the probe's success closes it
+    cooldowns.onSuccess("anthropic", sentAfterFirst);
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    cooldowns.onSuccess("anthropic", clock.nanos());
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.Closed.class);
+  }
+
+  @Test
+  void aNearlySpentProviderQuotaPausesUntilItsResetOnTheInjectedClock() {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap()
+        .add("anthropic-ratelimit-requests-limit", "1000")
+        .add("anthropic-ratelimit-requests-remaining", "10")
+        .add("anthropic-ratelimit-requests-reset", clock.instant().plusMillis(1_500).toString());
+    cooldowns.onAnswer("anthropic", headers);
+    assertThat(cooldowns.check("anthropic")).isEqualTo(new UpstreamCooldowns.Open(1_500));
+    clock.advanceMs(1_500);
+    assertThat(cooldowns.check("anthropic")).as("a pause is no strike: no half-open after it")
+        .isInstanceOf(UpstreamCooldowns.Closed.class);
+  }
+}
