@@ -374,6 +374,7 @@ public final class Forwarder {
         return status >= 400 ? Usage.NONE : settlement.reservation();
       }
       if (tracker != null) {
+        AdmissionPlan.Planned planned = plan.planned();
         return status >= 400 && !reported() ? Usage.NONE : tracker.usageAtEnd(planned.inputEstimate(), planned.outputCap());
       }
       return tail.usage().orElseGet(() -> status >= 400 ? Usage.NONE : settlement.reservation());
