@@ -261,6 +261,11 @@ public record SidecarConfig(
     return parse(args, System.getenv());
   }
 
+  /** Where Redis is and how to reach it (null: the in-process store). */
+  public dev.ratekeeper.sidecar.store.RedisEndpoint redisEndpoint() {
+    return redisUrl == null ? null : dev.ratekeeper.sidecar.store.RedisEndpoint.standalone(redisUrl, redisPassword);
+  }
+
   /** Whether the sidecar runs without Redis (limits for this process only). */
   public boolean inProcessStore() {
     return redisUrl == null;

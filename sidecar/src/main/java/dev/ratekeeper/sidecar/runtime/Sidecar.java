@@ -170,11 +170,7 @@ public final class Sidecar implements AutoCloseable {
 
   /** Where Redis is and how to log in: the limiter's link and the auxiliary client both use these. */
   private RedisOptions redisOptions() {
-    RedisOptions options = new RedisOptions().setConnectionString(config.redisUrl());
-    if (config.redisPassword() != null) {
-      options.setPassword(config.redisPassword());
-    }
-    return options;
+    return config.redisEndpoint().toOptions();
   }
 
   /** End users' keys: a keys file when given, else the hashed mapping the operator writes to Redis. */

@@ -33,7 +33,8 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
  * A private CA for a TLS-only Redis, written as PEM files: the CA certificate, a server certificate
- * for {@code localhost} and {@code 127.0.0.1}, and a client certificate (for {@code tls-auth-clients yes}).
+ * for the name {@code localhost} only (so {@code rediss://127.0.0.1:...} fails a host-name check while
+ * {@code rediss://localhost:...} passes), and a client certificate (for {@code tls-auth-clients yes}).
  * Keys are ECDSA P-256 in PKCS#8.
  */
 public final class RedisTls {
@@ -62,8 +63,8 @@ public final class RedisTls {
       KeyPair serverKeys = keyPair();
       X509Certificate server = sign(new JcaX509v3CertificateBuilder(caName, serial(), notBefore(), notAfter(),
           new X500Principal("CN=localhost"), serverKeys.getPublic())
-          .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-              new GeneralName(GeneralName.dNSName, "localhost"), new GeneralName(GeneralName.iPAddress, "127.0.0.1")})),
+          .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(
+              new GeneralName(GeneralName.dNSName, "localhost"))),
           caKeys);
       KeyPair clientKeys = keyPair();
       X509Certificate client = sign(new JcaX509v3CertificateBuilder(caName, serial(), notBefore(), notAfter(),
