@@ -41,6 +41,12 @@ abstract class RedisNodes implements AutoCloseable {
   /** Runs {@code command} on every master (one only, unless a Cluster). */
   abstract <T> List<T> onEveryMaster(Function<Jedis, T> command);
 
+  /**
+   * Runs {@code command} on every data node, replicas included (ACL users are not replicated, and a
+   * replica that takes over must know them).
+   */
+  abstract void onEveryNode(java.util.function.Consumer<Jedis> command);
+
   @Override
   public abstract void close();
 
@@ -48,14 +54,14 @@ abstract class RedisNodes implements AutoCloseable {
     JedisClientConfig client = clientConfig(settings, "ratekeeper-operator");
     return switch (settings.mode()) {
       case STANDALONE -> new Pooled(new JedisPool(poolConfig(settings),
-          new HostAndPort(settings.host(), settings.port()), client));
+          new HostAndPort(settings.host(), settings.port()), client), List::of);
       case SENTINEL -> {
         Set<HostAndPort> sentinels = new LinkedHashSet<>();
         settings.nodes().forEach(n -> sentinels.add(new HostAndPort(n.host(), n.port())));
         // sentinels are asked without the data nodes' ACL user (Sentinel has its own users)
         JedisClientConfig sentinelClient = clientConfig(settings.withLogin(null, null), "ratekeeper-operator");
         yield new Pooled(new JedisSentinelPool(settings.masterName(), sentinels, poolConfig(settings), client,
-            sentinelClient));
+            sentinelClient), () -> replicasOf(settings.masterName(), sentinels, sentinelClient, client));
       }
       case CLUSTER -> {
         Set<HostAndPort> seeds = new LinkedHashSet<>();
@@ -64,7 +70,7 @@ abstract class RedisNodes implements AutoCloseable {
         pool.setMaxTotal(8);
         pool.setMaxWait(settings.timeout());
         pool.setJmxEnabled(false);
-        yield new Cluster(new ClusterConnectionProvider(seeds, client, pool));
+        yield new Cluster(new ClusterConnectionProvider(seeds, client, pool), client);
       }
     };
   }
@@ -139,12 +145,46 @@ abstract class RedisNodes implements AutoCloseable {
     }
   }
 
-  /** One pool (standalone, or the master a sentinel pool follows). */
+  /** The replicas the sentinels know of {@code masterName}, each opened as a {@link Jedis} (caller closes). */
+  private static List<Jedis> replicasOf(String masterName, Set<HostAndPort> sentinels, JedisClientConfig sentinelClient,
+      JedisClientConfig client) {
+    for (HostAndPort sentinel : sentinels) {
+      try (Jedis asked = new Jedis(sentinel, sentinelClient)) {
+        List<Jedis> replicas = new ArrayList<>();
+        for (java.util.Map<String, String> replica : asked.sentinelReplicas(masterName)) {
+          if (!replica.getOrDefault("flags", "").contains("down")) {
+            replicas.add(new Jedis(new HostAndPort(replica.get("ip"), Integer.parseInt(replica.get("port"))), client));
+          }
+        }
+        return replicas;
+      } catch (redis.clients.jedis.exceptions.JedisConnectionException e) {
+        // the next sentinel
+      }
+    }
+    throw new redis.clients.jedis.exceptions.JedisConnectionException("no sentinel answered " + sentinels);
+  }
+
+  /** One pool (standalone, or the master a sentinel pool follows) and the replicas beside it. */
   private static final class Pooled extends RedisNodes {
     private final Pool<Jedis> pool;
+    private final java.util.function.Supplier<List<Jedis>> replicas;
 
-    Pooled(Pool<Jedis> pool) {
+    Pooled(Pool<Jedis> pool, java.util.function.Supplier<List<Jedis>> replicas) {
       this.pool = pool;
+      this.replicas = replicas;
+    }
+
+    @Override
+    void onEveryNode(java.util.function.Consumer<Jedis> command) {
+      onNodeOf("", jedis -> {
+        command.accept(jedis);
+        return null;
+      });
+      for (Jedis replica : replicas.get()) {
+        try (replica) {
+          command.accept(replica);
+        }
+      }
     }
 
     @Override
@@ -170,9 +210,11 @@ abstract class RedisNodes implements AutoCloseable {
     private static final int ATTEMPTS = 3;
     private static final int SLOTS = 16_384;
     private final ClusterConnectionProvider provider;
+    private final JedisClientConfig client;
 
-    Cluster(ClusterConnectionProvider provider) {
+    Cluster(ClusterConnectionProvider provider, JedisClientConfig client) {
       this.provider = provider;
+      this.client = client;
     }
 
     @Override
@@ -208,6 +250,22 @@ abstract class RedisNodes implements AutoCloseable {
         }
       }
       return results;
+    }
+
+    @Override
+    void onEveryNode(java.util.function.Consumer<Jedis> command) {
+      // CLUSTER NODES: "<id> <ip:port@bus[,hostname]> <flags> ..."; replicas included, failed nodes skipped
+      String table = onNodeOf("", Jedis::clusterNodes);
+      for (String line : table.split("\n")) {
+        String[] fields = line.trim().split(" ");
+        if (fields.length < 3 || fields[2].contains("fail") || fields[2].contains("noaddr")) {
+          continue;
+        }
+        String address = fields[1].split("[@,]")[0];
+        try (Jedis jedis = new Jedis(HostAndPort.from(address), client)) {
+          command.accept(jedis);
+        }
+      }
     }
 
     @Override

@@ -47,6 +47,11 @@ public final class RedisPolicyStore implements AutoCloseable {
     this.revisionRetention = revisionRetention;
   }
 
+  /** The per-namespace Redis users, on the same connections. */
+  public TenantUsers tenantUsers() {
+    return new TenantUsers(nodes, address);
+  }
+
   /** Fails with {@link StoreUnavailableException} unless Redis (every Cluster master) answers PING. */
   public void ping() {
     try {
