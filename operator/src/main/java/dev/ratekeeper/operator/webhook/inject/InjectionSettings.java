@@ -17,6 +17,7 @@ import java.util.Objects;
  * @param cpuLimit sidecar CPU limit, or null for none
  * @param memoryLimit sidecar memory limit, or null for none
  * @param javaOptions {@code JAVA_TOOL_OPTIONS} of the sidecar's JVM, or null for none
+ * @param redisAccess how sidecars reach a Redis beyond one plain node: topology, ACL user, CA
  */
 public record InjectionSettings(
     String image,
@@ -29,7 +30,8 @@ public record InjectionSettings(
     String memoryRequest,
     String cpuLimit,
     String memoryLimit,
-    String javaOptions) {
+    String javaOptions,
+    RedisAccess redisAccess) {
 
   public static final String DEFAULT_IMAGE = "ghcr.io/ratekeeper/ratekeeper-sidecar:0.1.0";
   public static final String DEFAULT_PULL_POLICY = "IfNotPresent";
@@ -51,7 +53,42 @@ public record InjectionSettings(
     }
   }
 
+  /**
+   * How sidecars reach Redis beyond a URL and a password (docs/webhook.md):
+   *
+   * @param mode {@code RATEKEEPER_REDIS_MODE} ({@code cluster}, {@code sentinel}), or null for one node
+   * @param masterName {@code RATEKEEPER_REDIS_MASTER_NAME} (Sentinel), or null
+   * @param userSecret Secret (in the pod's namespace) and key of the Redis ACL user name, or null for
+   *     the default user; with per-tenant users it is the operator-made Secret with {@code user}
+   * @param caConfigMap ConfigMap (in the pod's namespace) with the CA certificate Redis' certificates
+   *     are checked against, mounted read-only; null: the JVM's trust store
+   * @param caKey the ConfigMap's key holding the CA certificate
+   * @param verifyHostname false: {@code RATEKEEPER_REDIS_VERIFY_HOSTNAME=false}
+   */
+  public record RedisAccess(String mode, String masterName, SecretKey userSecret, String caConfigMap, String caKey,
+      boolean verifyHostname) {
+    /** One plain node (or a URL that says everything). */
+    public static final RedisAccess PLAIN = new RedisAccess(null, null, null, null, null, true);
+    /** Where the CA ConfigMap is mounted in the sidecar. */
+    public static final String CA_MOUNT = "/etc/ratekeeper/redis-ca";
+
+    public RedisAccess {
+      if (caConfigMap != null) {
+        Objects.requireNonNull(caKey, "caKey");
+      }
+    }
+  }
+
+  /** Without {@link RedisAccess}: one plain node. */
+  public InjectionSettings(String image, String imagePullPolicy, SidecarMode mode, MissingPolicyAction onMissingPolicy,
+      String redisUrl, SecretKey redisPasswordSecret, String cpuRequest, String memoryRequest, String cpuLimit,
+      String memoryLimit, String javaOptions) {
+    this(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret, cpuRequest, memoryRequest,
+        cpuLimit, memoryLimit, javaOptions, RedisAccess.PLAIN);
+  }
+
   public InjectionSettings {
+    Objects.requireNonNull(redisAccess, "redisAccess");
     Objects.requireNonNull(image, "image");
     Objects.requireNonNull(imagePullPolicy, "imagePullPolicy");
     Objects.requireNonNull(mode, "mode");
@@ -67,21 +104,26 @@ public record InjectionSettings(
 
   public InjectionSettings withMode(SidecarMode newMode) {
     return new InjectionSettings(image, imagePullPolicy, newMode, onMissingPolicy, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess);
   }
 
   public InjectionSettings withOnMissingPolicy(MissingPolicyAction action) {
     return new InjectionSettings(image, imagePullPolicy, mode, action, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess);
   }
 
   public InjectionSettings withRedisPasswordSecret(SecretKey secret) {
     return new InjectionSettings(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, secret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess);
   }
 
   public InjectionSettings withImage(String newImage) {
     return new InjectionSettings(newImage, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess);
+  }
+
+  public InjectionSettings withRedisAccess(RedisAccess access) {
+    return new InjectionSettings(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret,
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, access);
   }
 }

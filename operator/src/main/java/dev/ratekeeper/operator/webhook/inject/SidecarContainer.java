@@ -15,6 +15,7 @@ import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,6 +30,7 @@ final class SidecarContainer {
   static final String ADMIN_PORT_NAME = "rk-admin";
   /** An emptyDir at /tmp: the root filesystem is read-only, the JVM and Netty still want a scratch dir. */
   static final String TMP_VOLUME = "ratekeeper-tmp";
+  static final String REDIS_CA_VOLUME = "ratekeeper-redis-ca";
   static final String UPSTREAM_KEY_PREFIX = "RATEKEEPER_UPSTREAM_KEY_";
   static final long NON_ROOT_UID = 65532L;
 
@@ -48,11 +50,20 @@ final class SidecarContainer {
         .withLivenessProbe(probe("/healthz", 10, 3))
         .withSecurityContext(securityContext())
         .addNewVolumeMount().withName(TMP_VOLUME).withMountPath("/tmp").endVolumeMount()
+        .addAllToVolumeMounts(settings.redisAccess().caConfigMap() == null ? List.of() : List.of(new VolumeMountBuilder()
+            .withName(REDIS_CA_VOLUME).withMountPath(InjectionSettings.RedisAccess.CA_MOUNT).withReadOnly(true).build()))
         .withTerminationMessagePolicy("FallbackToLogsOnError");
     if (settings.mode() == SidecarMode.Native) {
       b.withRestartPolicy("Always");
     }
     return b.build();
+  }
+
+  /** The CA ConfigMap's volume, when sidecars check Redis' certificate against a CA of their own. */
+  static List<Volume> redisCaVolume(InjectionSettings settings) {
+    String configMap = settings.redisAccess().caConfigMap();
+    return configMap == null ? List.of() : List.of(new VolumeBuilder().withName(REDIS_CA_VOLUME)
+        .withNewConfigMap().withName(configMap).endConfigMap().build());
   }
 
   static Volume tmpVolume() {
@@ -68,10 +79,29 @@ final class SidecarContainer {
   private static List<EnvVar> env(InjectionSettings settings, List<UpstreamView> upstreams) {
     List<EnvVar> env = new ArrayList<>();
     env.add(new EnvVar("RATEKEEPER_REDIS_URL", settings.redisUrl(), null));
+    InjectionSettings.RedisAccess access = settings.redisAccess();
+    if (access.mode() != null) {
+      env.add(new EnvVar("RATEKEEPER_REDIS_MODE", access.mode(), null));
+    }
+    if (access.masterName() != null) {
+      env.add(new EnvVar("RATEKEEPER_REDIS_MASTER_NAME", access.masterName(), null));
+    }
+    if (access.userSecret() != null) {
+      env.add(new EnvVarBuilder().withName("RATEKEEPER_REDIS_USER").withNewValueFrom().withNewSecretKeyRef()
+          .withName(access.userSecret().name()).withKey(access.userSecret().key())
+          .endSecretKeyRef().endValueFrom().build());
+    }
     if (settings.redisPasswordSecret() != null) {
       env.add(new EnvVarBuilder().withName("RATEKEEPER_REDIS_PASSWORD").withNewValueFrom().withNewSecretKeyRef()
           .withName(settings.redisPasswordSecret().name()).withKey(settings.redisPasswordSecret().key())
           .endSecretKeyRef().endValueFrom().build());
+    }
+    if (access.caConfigMap() != null) {
+      env.add(new EnvVar("RATEKEEPER_REDIS_CA_FILE", InjectionSettings.RedisAccess.CA_MOUNT + "/" + access.caKey(),
+          null));
+    }
+    if (!access.verifyHostname()) {
+      env.add(new EnvVar("RATEKEEPER_REDIS_VERIFY_HOSTNAME", "false", null));
     }
     env.add(new EnvVarBuilder().withName("POD_NAME").withNewValueFrom().withNewFieldRef()
         .withApiVersion("v1").withFieldPath("metadata.name").endFieldRef().endValueFrom().build());
