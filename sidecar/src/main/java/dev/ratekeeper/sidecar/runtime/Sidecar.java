@@ -13,6 +13,7 @@ import dev.ratekeeper.sidecar.proxy.Forwarder;
 import dev.ratekeeper.sidecar.proxy.ProxyServer;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore;
+import dev.ratekeeper.sidecar.store.RedisEndpoint;
 import dev.ratekeeper.sidecar.store.RedisLink;
 import dev.ratekeeper.sidecar.store.RedisTime;
 import dev.ratekeeper.sidecar.resilience.ResilientLimiterStore;
@@ -57,6 +58,7 @@ public final class Sidecar implements AutoCloseable {
   private final AtomicBoolean storeAnswered = new AtomicBoolean();
   private PolicyHolder policy;
   /** Heartbeats, policy reloads, cooldowns, key lookups: light traffic on a small pool. */
+  private final RedisEndpoint redisEndpoint;
   private Redis redis;
   /** The limiter's admissions and reconciles: the pipelined connections of {@link RedisLink}. */
   private RedisLink link;
@@ -68,19 +70,25 @@ public final class Sidecar implements AutoCloseable {
   private UpstreamCooldowns cooldowns;
   private ResilientLimiterStore resilient;
 
-  private Sidecar(Vertx vertx, SidecarConfig config) {
+  private Sidecar(Vertx vertx, SidecarConfig config, RedisEndpoint redisEndpoint) {
     this.vertx = vertx;
     this.config = config;
+    this.redisEndpoint = redisEndpoint;
   }
 
   /** Starts a sidecar on {@code vertx}; fails with a message naming what is wrong. */
   public static Future<Sidecar> start(Vertx vertx, SidecarConfig config) {
-    Sidecar sidecar = new Sidecar(vertx, config);
+    return start(vertx, config, config.redisEndpoint());
+  }
+
+  /** As {@link #start(Vertx, SidecarConfig)}, reaching Redis through {@code redisEndpoint} (null: in-process). */
+  public static Future<Sidecar> start(Vertx vertx, SidecarConfig config, RedisEndpoint redisEndpoint) {
+    Sidecar sidecar = new Sidecar(vertx, config, redisEndpoint);
     return sidecar.boot().map(v -> sidecar);
   }
 
   private Future<Void> boot() {
-    if (config.redisUrl() != null) {
+    if (redisEndpoint != null) {
       redis = Redis.createClient(vertx, new RedisOptions(redisOptions()).setMaxPoolSize(16).setMaxPoolWaiting(10_000));
     }
     Future<CompiledPolicy> loaded;
@@ -163,14 +171,14 @@ public final class Sidecar implements AutoCloseable {
       LOG.log(System.Logger.Level.INFO, "ratekeeper sidecar " + config.sidecarId() + " enforcing " + initial.id()
           + " revision " + initial.revision() + " on " + config.listen().host() + ":" + proxyServer.actualPort()
           + " (admin :" + adminServer.actualPort() + ", store " + (redis == null ? "in-process"
-          : SidecarConfig.redactUrl(config.redisUrl())) + ")");
+          : redisEndpoint) + ")");
       return null;
     });
   }
 
   /** Where Redis is and how to log in: the limiter's link and the auxiliary client both use these. */
   private RedisOptions redisOptions() {
-    return config.redisEndpoint().toOptions();
+    return redisEndpoint.toOptions();
   }
 
   /** End users' keys: a keys file when given, else the hashed mapping the operator writes to Redis. */

@@ -116,6 +116,14 @@ public final class SidecarFixture implements AutoCloseable {
 
   /** Starts a sidecar with these flags (ports default to free ones) and environment. */
   public Sidecar sidecar(Map<String, String> env, String... args) {
+    return sidecar(null, env, args);
+  }
+
+  /**
+   * Starts a sidecar reaching Redis through {@code redis} (a Cluster, Sentinel, TLS), with these flags
+   * and environment; null: as its flags say.
+   */
+  public Sidecar sidecar(dev.ratekeeper.sidecar.store.RedisEndpoint redis, Map<String, String> env, String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     if (!all.contains("--listen")) {
       all.addAll(List.of("--listen", "127.0.0.1:0"));
@@ -127,7 +135,7 @@ public final class SidecarFixture implements AutoCloseable {
       SidecarConfig config = SidecarConfig.parse(all.toArray(String[]::new), new HashMap<>(env));
       Vertx vertx = Vertx.vertx();
       vertxes.add(vertx);
-      Sidecar sidecar = await(Sidecar.start(vertx, config));
+      Sidecar sidecar = await(redis == null ? Sidecar.start(vertx, config) : Sidecar.start(vertx, config, redis));
       sidecars.add(sidecar);
       return sidecar;
     } catch (SidecarConfig.ConfigException e) {
