@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What the chart tells the operator is what the operator understands: every variable it sets is
- * one OperatorConfig or WebhookConfig reads, with a value they accept; ports and names agree with
+ * one OperatorConfig, WebhookConfig or the shared RedisEndpoint reads, with a value they accept; ports and names agree with
  * the programs' defaults. Read from the programs' source, so a renamed flag fails here.
  */
 class ProgramConsistencyTest {
@@ -25,7 +25,7 @@ class ProgramConsistencyTest {
 
   static Set<String> knownVariables() {
     Set<String> known = new TreeSet<>();
-    for (var source : List.of(Repo.OPERATOR_CONFIG, Repo.WEBHOOK_CONFIG)) {
+    for (var source : List.of(Repo.OPERATOR_CONFIG, Repo.WEBHOOK_CONFIG, Repo.REDIS_ENDPOINT)) {
       known.addAll(Repo.all(source, "\"(RATEKEEPER_[A-Z0-9_]+|POD_NAME|POD_NAMESPACE)\""));
     }
     return known;
@@ -76,12 +76,22 @@ class ProgramConsistencyTest {
     assertThat(hours(env, "RATEKEEPER_WEBHOOK_RENEW_BEFORE")).isLessThan(hours(env, "RATEKEEPER_WEBHOOK_CERT_VALIDITY"));
     assertThat(hours(env, "RATEKEEPER_WEBHOOK_CERT_VALIDITY")).isLessThanOrEqualTo(
         hours(env, "RATEKEEPER_WEBHOOK_CA_VALIDITY"));
-    URI sidecarRedis = URI.create(env.get("RATEKEEPER_SIDECAR_REDIS_URL").getValue());
-    assertThat(sidecarRedis.getScheme()).isIn("redis", "rediss");
-    assertThat(sidecarRedis.getUserInfo()).as("no password in the URL written into every pod").isNull();
-    assertThat(sidecarRedis.getHost()).doesNotStartWith("127.").isNotEqualTo("localhost");
-    URI operatorRedis = URI.create(env.get("RATEKEEPER_REDIS_URL").getValue());
-    assertThat(operatorRedis.getScheme()).isIn("redis", "rediss");
+    // one URL, or the comma-separated seed nodes or sentinels of RATEKEEPER_[SIDECAR_]REDIS_MODE
+    for (String url : env.get("RATEKEEPER_SIDECAR_REDIS_URL").getValue().split(",")) {
+      URI sidecarRedis = URI.create(url);
+      assertThat(sidecarRedis.getScheme()).isIn("redis", "rediss");
+      assertThat(sidecarRedis.getUserInfo()).as("no password in the URL written into every pod").isNull();
+      assertThat(sidecarRedis.getHost()).doesNotStartWith("127.").isNotEqualTo("localhost");
+    }
+    for (String url : env.get("RATEKEEPER_REDIS_URL").getValue().split(",")) {
+      assertThat(URI.create(url).getScheme()).isIn("redis", "rediss");
+      assertThat(URI.create(url).getHost()).isNotNull();
+    }
+    for (String name : List.of("RATEKEEPER_REDIS_MODE", "RATEKEEPER_SIDECAR_REDIS_MODE")) {
+      if (env.containsKey(name)) {
+        assertThat(env.get(name).getValue()).as(name).isIn("cluster", "sentinel");
+      }
+    }
   }
 
   @Test

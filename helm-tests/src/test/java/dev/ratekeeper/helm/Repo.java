@@ -27,6 +27,9 @@ final class Repo {
   static final Path MISSING_POLICY_ACTION = OPERATOR_SRC.resolve("webhook/inject/MissingPolicyAction.java");
   static final Path SIDECAR_METRICS = ROOT.resolve("sidecar/src/main/java/dev/ratekeeper/sidecar/metrics/SidecarMetrics.java");
   static final Path SIDECAR_CONFIG = ROOT.resolve("sidecar/src/main/java/dev/ratekeeper/sidecar/config/SidecarConfig.java");
+  static final Path CLI_SRC = ROOT.resolve("cli/src/main/java/dev/ratekeeper/cli");
+  /** The Redis flags and variables every program reads. */
+  static final Path REDIS_ENDPOINT = CLI_SRC.resolve("RedisEndpoint.java");
   static final Path DURATIONS = ROOT.resolve("policy/src/main/java/dev/ratekeeper/policy/api/Durations.java");
 
   private Repo() {}

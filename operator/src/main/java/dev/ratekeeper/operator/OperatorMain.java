@@ -1,5 +1,6 @@
 package dev.ratekeeper.operator;
 
+import dev.ratekeeper.cli.ConfigException;
 import dev.ratekeeper.operator.webhook.WebhookConfig;
 import dev.ratekeeper.operator.webhook.WebhookServer;
 import dev.ratekeeper.operator.admin.AdminServer;
@@ -18,6 +19,8 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -34,26 +37,27 @@ public final class OperatorMain {
   private OperatorMain() {}
 
   public static void main(String[] args) {
-    OperatorConfig config;
+    if (OperatorConfig.COMMAND.wantsHelp(args)) {
+      System.out.print(OperatorConfig.usage());
+      return;
+    }
+    OperatorConfig config = null;
+    WebhookConfig webhookConfig = null;
+    List<String> problems = new ArrayList<>();
     try {
       config = OperatorConfig.parse(args, System.getenv());
-    } catch (OperatorConfig.ConfigException e) {
-      System.err.println("ratekeeper-operator: " + e.getMessage());
-      System.err.print(OperatorConfig.USAGE);
-      System.exit(2);
-      return;
+    } catch (ConfigException e) {
+      problems.addAll(e.problems());
     }
-    if (config.help()) {
-      System.out.print(OperatorConfig.USAGE);
-      System.out.print(WebhookConfig.ENV_HELP);
-      return;
-    }
-    WebhookConfig webhookConfig;
     try {
       webhookConfig = WebhookConfig.fromEnv(System.getenv());
-    } catch (WebhookConfig.ConfigException e) {
-      System.err.println("ratekeeper-operator: webhook settings: " + e.getMessage().replace("\n", "; "));
-      System.err.print(WebhookConfig.ENV_HELP);
+    } catch (ConfigException e) {
+      problems.addAll(e.problems());
+    }
+    if (!problems.isEmpty()) {
+      System.err.println("ratekeeper-operator: cannot start:");
+      problems.forEach(p -> System.err.println("  " + p));
+      System.err.println("(--help lists every flag and variable)");
       System.exit(2);
       return;
     }

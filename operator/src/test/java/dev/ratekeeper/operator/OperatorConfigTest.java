@@ -3,6 +3,7 @@ package dev.ratekeeper.operator;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ratekeeper.cli.ConfigException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
@@ -43,18 +44,18 @@ class OperatorConfigTest {
   void aBadSecretSelectorIsNamed() {
     assertThatThrownBy(() -> OperatorConfig.parse(new String[0],
         Map.of("RATEKEEPER_SECRET_SELECTOR", "ratekeeper.dev/secret=true;rm")))
-        .isInstanceOfSatisfying(OperatorConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
             "--secret-selector: expected a label selector such as ratekeeper.dev/secret=true (letters, digits,"
                 + " . _ / - = != ! , in (...)), got \"ratekeeper.dev/secret=true;rm\""));
     assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--secret-selector", ""}, Map.of()))
-        .isInstanceOfSatisfying(OperatorConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
             "--secret-selector: expected a label selector such as ratekeeper.dev/secret=true, got an empty value"));
     assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--secret-selector", "a=" + "b".repeat(1100)},
         Map.of()))
-        .isInstanceOfSatisfying(OperatorConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
             "--secret-selector: a label selector of at most 1024 characters, got 1102"));
     assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--secret-selector", "=,!"}, Map.of()))
-        .isInstanceOf(OperatorConfig.ConfigException.class);
+        .isInstanceOf(ConfigException.class);
   }
 
   @Test
@@ -97,13 +98,52 @@ class OperatorConfigTest {
     assertThat(OperatorConfig.parse(new String[0], Map.of("RATEKEEPER_SERVER_SIDE_APPLY", "false")).settings()
         .serverSideApply()).isFalse();
     assertThat(OperatorConfig.parse(new String[] {"-h"}, Map.of()).help()).isTrue();
+    assertThat(OperatorConfig.COMMAND.wantsHelp(new String[] {"--bogus", "--help"})).isTrue();
+    // one rule for booleans in every program: true/false, yes/no, 1/0, any case
+    assertThat(OperatorConfig.parse(new String[0], Map.of("RATEKEEPER_LEADER_ELECTION", "Yes")).leaderElection())
+        .isTrue();
+    assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--leader-election=maybe"}, Map.of()))
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+            "--leader-election: expected true or false, got \"maybe\""));
+  }
+
+  @Test
+  void zeroDurationsAreRefusedAsInEveryProgram() {
+    assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--refresh-interval", "0s"},
+        Map.of("RATEKEEPER_CLEANUP_TIMEOUT", "0ms")))
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+            "--refresh-interval: expected a positive duration such as 500ms, 10s, 2m or 168h, got \"0s\"",
+            "--cleanup-timeout: expected a positive duration such as 500ms, 10s, 2m or 168h, got \"0ms\""));
+  }
+
+  @Test
+  void aRedisPasswordNeverShows() throws Exception {
+    OperatorConfig c = OperatorConfig.parse(new String[] {"--redis", "redis://ops:hunter2@redis:6379"}, Map.of());
+    assertThat(c.redis().password()).isEqualTo("hunter2");
+    assertThat(c.toString()).doesNotContain("hunter2").contains("redis://redis:6379");
+    assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--redis", "http://ops:hunter2@redis:6379"}, Map.of()))
+        .hasMessageNotContaining("hunter2").hasMessageContaining("--redis: expected redis://host:port");
+  }
+
+  @Test
+  void theHelpNamesEveryFlagItsVariableAndTheWebhooksVariables() {
+    String usage = OperatorConfig.usage();
+    for (String name : new String[] {"--redis=", "RATEKEEPER_REDIS_URL", "--redis-password=", "RATEKEEPER_REDIS_PASSWORD",
+        "--namespaces=", "RATEKEEPER_NAMESPACES", "--admin-listen=", "RATEKEEPER_ADMIN_LISTEN", "--refresh-interval=",
+        "RATEKEEPER_REFRESH_INTERVAL", "--sidecar-liveness=", "RATEKEEPER_SIDECAR_LIVENESS", "--revision-retention=",
+        "RATEKEEPER_REVISION_RETENTION", "--cleanup-timeout=", "RATEKEEPER_CLEANUP_TIMEOUT", "--leader-election[=BOOL]",
+        "RATEKEEPER_LEADER_ELECTION", "--lease-name=", "RATEKEEPER_LEASE_NAME", "--lease-namespace=",
+        "RATEKEEPER_LEASE_NAMESPACE", "--server-side-apply[=BOOL]", "RATEKEEPER_SERVER_SIDE_APPLY",
+        "--secret-selector=", "RATEKEEPER_SECRET_SELECTOR", "--help", "RATEKEEPER_WEBHOOK_ENABLED"}) {
+      assertThat(usage).contains(name);
+    }
   }
 
   @Test
   void everyProblemIsNamedAtOnce() {
     assertThatThrownBy(() -> OperatorConfig.parse(new String[] {"--redis", "http://x", "--namespaces", "Team_A",
         "--admin-listen", "nope", "--refresh-interval", "soon", "--bogus", "--lease-name"}, Map.of()))
-        .isInstanceOfSatisfying(OperatorConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
             "unknown flag --bogus",
             "--lease-name: needs a value",
             "--redis: expected redis://host:port or rediss://host:port, got \"http://x\"",

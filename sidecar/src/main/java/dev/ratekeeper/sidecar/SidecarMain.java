@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar;
 
+import dev.ratekeeper.cli.ConfigException;
 import dev.ratekeeper.sidecar.config.SidecarConfig;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
 import io.vertx.core.Vertx;
@@ -12,17 +13,17 @@ public final class SidecarMain {
   public static void main(String[] args) throws Exception {
     // one line a record: time, level, message
     System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT.%1$tL %4$s %5$s%6$s%n");
-    if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
-      System.out.print(SidecarConfig.USAGE);
+    if (SidecarConfig.COMMAND.wantsHelp(args)) {
+      System.out.print(SidecarConfig.usage());
       return;
     }
     SidecarConfig config;
     try {
       config = SidecarConfig.fromProcess(args);
-    } catch (SidecarConfig.ConfigException e) {
+    } catch (ConfigException e) {
       System.err.println("ratekeeper-sidecar: cannot start:");
       e.problems().forEach(p -> System.err.println("  " + p));
-      System.err.print(SidecarConfig.USAGE);
+      System.err.println("(--help lists every flag)");
       System.exit(2);
       return;
     }

@@ -1,30 +1,22 @@
 package dev.ratekeeper.operator.store;
 
-import java.net.URI;
-import java.net.URISyntaxException;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
+import dev.ratekeeper.cli.RedisEndpoint;
+import dev.ratekeeper.cli.RedisEndpoint.Mode;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * Where Redis is and how to log in. One node ({@code redis://[user:password@]host[:port][/db]}, or
- * {@code rediss://...} for TLS), a Redis Cluster (seed nodes), or a master found through Sentinel
- * (the sentinels and the master's name). TLS is on for {@code rediss://} or when a CA file or client
- * certificate is given: the server's certificate is checked against the CA file (else the JVM's trust
- * store) and, unless {@code verifyHostname} is false, against the host name. A password given apart
- * (flag or environment) wins over one in the URL. {@link #toString()} never shows the password.
+ * Where Redis is and how to log in: one node, a Redis Cluster (seed nodes) or a master found through
+ * Sentinel (the sentinels and the master's name); an ACL user and password; TLS with an optional CA
+ * file, client certificate and host-name check. The rules are {@link RedisEndpoint}'s, the same for
+ * every program. {@link #toString()} never shows the password.
  */
 public record RedisSettings(Mode mode, List<Node> nodes, String masterName, boolean tls, String user, String password,
     int database, Duration timeout, Path caFile, Path certFile, Path keyFile, boolean verifyHostname) {
-  public static final int DEFAULT_PORT = 6379;
+  public static final int DEFAULT_PORT = RedisEndpoint.DEFAULT_PORT;
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
-
-  /** How the nodes are arranged. */
-  public enum Mode { STANDALONE, CLUSTER, SENTINEL }
 
   /** One address. */
   public record Node(String host, int port) {
@@ -39,75 +31,31 @@ public record RedisSettings(Mode mode, List<Node> nodes, String masterName, bool
     if (nodes.isEmpty()) {
       throw new IllegalArgumentException("no Redis address");
     }
-    if (mode == Mode.STANDALONE && nodes.size() > 1) {
-      throw new IllegalArgumentException("several Redis URLs are Cluster seeds or sentinels: say which (--redis-mode)");
-    }
-    if (mode == Mode.SENTINEL && (masterName == null || masterName.isBlank())) {
-      throw new IllegalArgumentException("Sentinel needs the master's name");
-    }
-    if (mode == Mode.CLUSTER && database != 0) {
-      throw new IllegalArgumentException("Redis Cluster has database 0 only");
-    }
-    if ((certFile == null) != (keyFile == null)) {
-      throw new IllegalArgumentException("a client certificate needs its key, and a key its certificate");
-    }
   }
 
-  /** One node. */
-  public static RedisSettings parse(String url, String password) {
-    return parse(Mode.STANDALONE, List.of(url), null, password);
+  /** The settings for a Redis the command line named (parsed and checked by {@link RedisEndpoint}). */
+  public static RedisSettings of(RedisEndpoint endpoint) {
+    List<Node> nodes = endpoint.nodes().stream().map(n -> {
+      int colon = n.lastIndexOf(':');
+      return new Node(n.substring(0, colon), Integer.parseInt(n.substring(colon + 1)));
+    }).toList();
+    return new RedisSettings(endpoint.mode(), nodes, endpoint.masterName(), endpoint.tls(), endpoint.user(),
+        endpoint.password(), endpoint.database(), DEFAULT_TIMEOUT, endpoint.caFile(), endpoint.certFile(),
+        endpoint.keyFile(), endpoint.verifyHostname());
   }
 
   /**
-   * {@code urls}: the node (standalone), the seed nodes (cluster) or the sentinels (sentinel); user,
-   * password, database and TLS come from the first URL.
+   * Parses one Redis URL as the command line does ({@link RedisEndpoint#parse}).
+   *
+   * @throws IllegalArgumentException saying what is wrong, never with the password
    */
-  public static RedisSettings parse(Mode mode, List<String> urls, String masterName, String password) {
-    if (urls.isEmpty()) {
-      throw new IllegalArgumentException("no Redis URL");
-    }
-    List<Node> nodes = new ArrayList<>();
-    URI first = null;
-    for (String url : urls) {
-      URI uri = uri(url);
-      first = first == null ? uri : first;
-      nodes.add(new Node(uri.getHost(), uri.getPort() < 0 ? DEFAULT_PORT : uri.getPort()));
-    }
-    String user = null;
-    String urlPassword = null;
-    if (first.getRawUserInfo() != null) {
-      String info = first.getRawUserInfo();
-      int colon = info.indexOf(':');
-      String rawUser = colon < 0 ? info : info.substring(0, colon);
-      user = rawUser.isEmpty() ? null : decode(rawUser);
-      urlPassword = colon < 0 ? null : decode(info.substring(colon + 1));
-    }
-    int database = 0;
-    String path = first.getPath();
-    if (path != null && path.length() > 1) {
-      try {
-        database = Integer.parseInt(path.substring(1));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("the path of a Redis URL is a database number, got \"" + path + "\"");
-      }
-    }
-    String pw = password != null && !password.isEmpty() ? password : urlPassword;
-    return new RedisSettings(mode, nodes, masterName, "rediss".equals(first.getScheme()), user, pw, database,
-        DEFAULT_TIMEOUT, null, null, null, true);
+  public static RedisSettings parse(String url, String password) {
+    return of(RedisEndpoint.parse(url, password));
   }
 
-  private static URI uri(String url) {
-    URI uri;
-    try {
-      uri = new URI(url);
-    } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("expected redis://host:port or rediss://host:port, got \"" + redact(url) + "\"");
-    }
-    String scheme = uri.getScheme();
-    if (!"redis".equals(scheme) && !"rediss".equals(scheme) || uri.getHost() == null) {
-      throw new IllegalArgumentException("expected redis://host:port or rediss://host:port, got \"" + redact(url) + "\"");
-    }
-    return uri;
+  /** Several nodes: the seeds of a Cluster, or the sentinels of {@code masterName}. */
+  public static RedisSettings parse(Mode mode, List<String> urls, String masterName, String password) {
+    return of(RedisEndpoint.parse(mode, urls, masterName, null, password));
   }
 
   /** The first node's host (the only one of a standalone Redis). */
@@ -149,13 +97,5 @@ public record RedisSettings(Mode mode, List<Node> nodes, String masterName, bool
     return address() + (user == null ? "" : " as " + user) + (password == null ? "" : " (with password)")
         + (caFile == null ? "" : " CA " + caFile) + (certFile == null ? "" : " with client certificate")
         + (tls && !verifyHostname ? " host name not checked" : "");
-  }
-
-  private static String decode(String part) {
-    return URLDecoder.decode(part, StandardCharsets.UTF_8);
-  }
-
-  private static String redact(String url) {
-    return url == null ? null : url.replaceAll("//[^@/]*@", "//***@");
   }
 }

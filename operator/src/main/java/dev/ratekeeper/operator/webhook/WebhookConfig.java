@@ -3,24 +3,26 @@ package dev.ratekeeper.operator.webhook;
 import dev.ratekeeper.operator.webhook.inject.InjectionSettings;
 import dev.ratekeeper.operator.webhook.inject.MissingPolicyAction;
 import dev.ratekeeper.operator.webhook.inject.SidecarMode;
-import dev.ratekeeper.policy.api.Durations;
+import dev.ratekeeper.cli.Command;
+import dev.ratekeeper.cli.ConfigException;
+import dev.ratekeeper.cli.HostPort;
+import dev.ratekeeper.cli.Inputs;
+import dev.ratekeeper.cli.RedisEndpoint;
+import dev.ratekeeper.cli.Setting;
 import io.fabric8.kubernetes.api.model.Quantity;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * The sidecar-injection webhook's settings, read from environment variables ({@link #ENV_HELP}).
- * Parsing collects every problem so a bad start names them all at once.
+ * The sidecar-injection webhook's settings, read from environment variables ({@link #ENV_HELP})
+ * with the rules every program follows ({@link Inputs}). Parsing collects every problem so a bad
+ * start names them all at once.
  *
  * @param enabled whether the operator runs the webhook at all
  * @param listen HTTPS address
@@ -58,53 +60,78 @@ public record WebhookConfig(
   public static final Duration DEFAULT_RENEW_BEFORE = Duration.ofDays(30);
   public static final Duration DEFAULT_CHECK_INTERVAL = Duration.ofMinutes(1);
 
-  public static final String ENV_HELP = """
-      Sidecar-injection webhook (environment variables):
-        RATEKEEPER_WEBHOOK_ENABLED           run the webhook: true | false, default false
-        RATEKEEPER_WEBHOOK_LISTEN            HTTPS address, default 0.0.0.0:9443
-        RATEKEEPER_WEBHOOK_SERVICE           Service in front of the webhook, default ratekeeper-webhook
-        RATEKEEPER_WEBHOOK_NAMESPACE         its namespace, default $POD_NAMESPACE (required)
-        RATEKEEPER_WEBHOOK_SECRET            TLS Secret (CA + serving certificate), default ratekeeper-webhook-tls
-        RATEKEEPER_WEBHOOK_CONFIG_NAME       MutatingWebhookConfiguration to keep the caBundle of,
-                                             default ratekeeper-sidecar-injector
-        RATEKEEPER_WEBHOOK_DNS_NAMES         more certificate DNS names, comma-separated
-        RATEKEEPER_WEBHOOK_CA_VALIDITY       default 87600h (10 years)
-        RATEKEEPER_WEBHOOK_CERT_VALIDITY     default 8760h (1 year)
-        RATEKEEPER_WEBHOOK_RENEW_BEFORE      default 720h (30 days)
-        RATEKEEPER_WEBHOOK_CHECK_INTERVAL    Secret and caBundle check, default 1m
-        RATEKEEPER_SIDECAR_IMAGE             default %s
-        RATEKEEPER_SIDECAR_IMAGE_PULL_POLICY IfNotPresent | Always | Never, default IfNotPresent
-        RATEKEEPER_SIDECAR_MODE              Native | Container, default Native
-        RATEKEEPER_ON_MISSING_POLICY         Refuse | AdmitUninjected, default Refuse
-        RATEKEEPER_SIDECAR_REDIS_URL         Redis of the sidecars, default $RATEKEEPER_REDIS_URL (required,
-                                             reachable from app pods, no password in it)
-        RATEKEEPER_SIDECAR_REDIS_SECRET      Secret with the Redis password, in each app namespace; default none
-        RATEKEEPER_SIDECAR_REDIS_SECRET_KEY  its key, default password
-        RATEKEEPER_SIDECAR_CPU_REQUEST       default 50m ("" for none)
-        RATEKEEPER_SIDECAR_MEMORY_REQUEST    default 96Mi ("" for none)
-        RATEKEEPER_SIDECAR_CPU_LIMIT         default none
-        RATEKEEPER_SIDECAR_MEMORY_LIMIT      default 192Mi ("" for none)
-        RATEKEEPER_SIDECAR_JAVA_OPTIONS      JAVA_TOOL_OPTIONS of the sidecar, default
-                                             %s
-      """.formatted(InjectionSettings.DEFAULT_IMAGE, InjectionSettings.DEFAULT_JAVA_OPTIONS);
+  static final Setting ENABLED = Setting.variable("RATEKEEPER_WEBHOOK_ENABLED", "run the webhook: true | false, default false");
+  static final Setting LISTEN = Setting.variable("RATEKEEPER_WEBHOOK_LISTEN", "HTTPS address, default " + DEFAULT_LISTEN);
+  static final Setting SERVICE = Setting.variable("RATEKEEPER_WEBHOOK_SERVICE",
+      "Service in front of the webhook, default " + DEFAULT_SERVICE);
+  static final Setting NAMESPACE = Setting.variable("RATEKEEPER_WEBHOOK_NAMESPACE",
+      "its namespace, default $POD_NAMESPACE (required)");
+  static final Setting SECRET = Setting.variable("RATEKEEPER_WEBHOOK_SECRET",
+      "TLS Secret (CA + serving certificate), default " + DEFAULT_SECRET);
+  static final Setting CONFIG_NAME = Setting.variable("RATEKEEPER_WEBHOOK_CONFIG_NAME",
+      "MutatingWebhookConfiguration to keep the caBundle of, default " + DEFAULT_CONFIG_NAME);
+  static final Setting DNS_NAMES = Setting.variable("RATEKEEPER_WEBHOOK_DNS_NAMES",
+      "more certificate DNS names, comma-separated");
+  static final Setting CA_VALIDITY = Setting.variable("RATEKEEPER_WEBHOOK_CA_VALIDITY", "default 87600h (10 years)");
+  static final Setting CERT_VALIDITY = Setting.variable("RATEKEEPER_WEBHOOK_CERT_VALIDITY", "default 8760h (1 year)");
+  static final Setting RENEW_BEFORE = Setting.variable("RATEKEEPER_WEBHOOK_RENEW_BEFORE", "default 720h (30 days)");
+  static final Setting CHECK_INTERVAL = Setting.variable("RATEKEEPER_WEBHOOK_CHECK_INTERVAL",
+      "Secret and caBundle check, default 1m");
+  static final Setting SIDECAR_IMAGE = Setting.variable("RATEKEEPER_SIDECAR_IMAGE",
+      "default " + InjectionSettings.DEFAULT_IMAGE);
+  static final Setting SIDECAR_PULL_POLICY = Setting.variable("RATEKEEPER_SIDECAR_IMAGE_PULL_POLICY",
+      "IfNotPresent | Always | Never, default IfNotPresent");
+  static final Setting SIDECAR_MODE = Setting.variable("RATEKEEPER_SIDECAR_MODE", "Native | Container, default Native");
+  static final Setting ON_MISSING_POLICY = Setting.variable("RATEKEEPER_ON_MISSING_POLICY",
+      "Refuse | AdmitUninjected, default Refuse");
+  static final Setting SIDECAR_REDIS_URL = Setting.variable("RATEKEEPER_SIDECAR_REDIS_URL",
+      "Redis of the sidecars, default $" + RedisEndpoint.URL.env() + " (required, reachable from app pods,"
+          + " no password in it)");
+  static final Setting SIDECAR_REDIS_SECRET = Setting.variable("RATEKEEPER_SIDECAR_REDIS_SECRET",
+      "Secret with the Redis password, in each app namespace; default none");
+  static final Setting SIDECAR_REDIS_SECRET_KEY = Setting.variable("RATEKEEPER_SIDECAR_REDIS_SECRET_KEY",
+      "its key, default password");
+  static final Setting SIDECAR_REDIS_MODE = Setting.variable("RATEKEEPER_SIDECAR_REDIS_MODE",
+      "standalone | cluster | sentinel, default standalone (cluster, sentinel: the URL is a comma-separated list)");
+  static final Setting SIDECAR_REDIS_MASTER_NAME = Setting.variable("RATEKEEPER_SIDECAR_REDIS_MASTER_NAME",
+      "sentinel: the master's name");
+  static final Setting SIDECAR_REDIS_USER_SECRET = Setting.variable("RATEKEEPER_SIDECAR_REDIS_USER_SECRET",
+      "Secret with the Redis ACL user, in each app namespace (per-namespace users); default none: the default user");
+  static final Setting SIDECAR_REDIS_USER_SECRET_KEY = Setting.variable("RATEKEEPER_SIDECAR_REDIS_USER_SECRET_KEY",
+      "its key, default user");
+  static final Setting SIDECAR_REDIS_CA_CONFIGMAP = Setting.variable("RATEKEEPER_SIDECAR_REDIS_CA_CONFIGMAP",
+      "ConfigMap with the CA Redis' certificate is checked against, in each app namespace, mounted at "
+          + InjectionSettings.RedisAccess.CA_MOUNT + "; default none: the JVM's trust store");
+  static final Setting SIDECAR_REDIS_CA_CONFIGMAP_KEY = Setting.variable("RATEKEEPER_SIDECAR_REDIS_CA_CONFIGMAP_KEY",
+      "its key, default ca.crt");
+  static final Setting SIDECAR_REDIS_VERIFY_HOSTNAME = Setting.variable("RATEKEEPER_SIDECAR_REDIS_VERIFY_HOSTNAME",
+      "false: the sidecars do not check that Redis' certificate names the host; default true");
+  static final Setting SIDECAR_CPU_REQUEST = Setting.variable("RATEKEEPER_SIDECAR_CPU_REQUEST",
+      "default " + InjectionSettings.DEFAULT_CPU_REQUEST + " (\"\" for none)");
+  static final Setting SIDECAR_MEMORY_REQUEST = Setting.variable("RATEKEEPER_SIDECAR_MEMORY_REQUEST",
+      "default " + InjectionSettings.DEFAULT_MEMORY_REQUEST + " (\"\" for none)");
+  static final Setting SIDECAR_CPU_LIMIT = Setting.variable("RATEKEEPER_SIDECAR_CPU_LIMIT", "default none");
+  static final Setting SIDECAR_MEMORY_LIMIT = Setting.variable("RATEKEEPER_SIDECAR_MEMORY_LIMIT",
+      "default " + InjectionSettings.DEFAULT_MEMORY_LIMIT + " (\"\" for none)");
+  static final Setting SIDECAR_JAVA_OPTIONS = Setting.variable("RATEKEEPER_SIDECAR_JAVA_OPTIONS",
+      "JAVA_TOOL_OPTIONS of the sidecar (\"\" for none), default " + InjectionSettings.DEFAULT_JAVA_OPTIONS);
+  static final String POD_NAMESPACE = "POD_NAMESPACE";
+
+  /** The webhook's settings: environment variables only, read by the shared {@link Inputs}. */
+  static final Command COMMAND = Command.named("ratekeeper-operator webhook", "ratekeeper-operator")
+      .add(ENABLED, LISTEN, SERVICE, NAMESPACE, SECRET, CONFIG_NAME, DNS_NAMES, CA_VALIDITY, CERT_VALIDITY,
+          RENEW_BEFORE, CHECK_INTERVAL, SIDECAR_IMAGE, SIDECAR_PULL_POLICY, SIDECAR_MODE, ON_MISSING_POLICY,
+          SIDECAR_REDIS_URL, SIDECAR_REDIS_SECRET, SIDECAR_REDIS_SECRET_KEY, SIDECAR_REDIS_MODE,
+          SIDECAR_REDIS_MASTER_NAME, SIDECAR_REDIS_USER_SECRET, SIDECAR_REDIS_USER_SECRET_KEY,
+          SIDECAR_REDIS_CA_CONFIGMAP, SIDECAR_REDIS_CA_CONFIGMAP_KEY, SIDECAR_REDIS_VERIFY_HOSTNAME, SIDECAR_CPU_REQUEST,
+          SIDECAR_MEMORY_REQUEST, SIDECAR_CPU_LIMIT, SIDECAR_MEMORY_LIMIT, SIDECAR_JAVA_OPTIONS);
+
+  /** The webhook's part of the operator's {@code --help}. */
+  public static final String ENV_HELP = "Sidecar-injection webhook (environment variables):\n" + COMMAND.variablesHelp();
 
   private static final Pattern DNS_NAME = Pattern.compile(
       "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   private static final Set<String> PULL_POLICIES = Set.of("IfNotPresent", "Always", "Never");
-
-  /** Parsing failed; {@link #problems()} lists every one. */
-  public static final class ConfigException extends Exception {
-    private final List<String> problems;
-
-    public ConfigException(List<String> problems) {
-      super(String.join("\n", problems));
-      this.problems = List.copyOf(problems);
-    }
-
-    public List<String> problems() {
-      return problems;
-    }
-  }
 
   public WebhookConfig {
     extraDnsNames = List.copyOf(extraDnsNames);
@@ -131,205 +158,135 @@ public record WebhookConfig(
    * {@link #disabled()} returned): settings that are never used cannot stop the operator.
    */
   public static WebhookConfig fromEnv(Map<String, String> env) throws ConfigException {
-    List<String> problems = new ArrayList<>();
-    Env e = new Env(env, problems);
-    boolean enabled = e.bool("RATEKEEPER_WEBHOOK_ENABLED", false);
+    Inputs in = Inputs.fromEnv(env);
+    boolean enabled = in.bool(ENABLED, false);
     if (!enabled) {
-      if (!problems.isEmpty()) {
-        throw new ConfigException(problems);
-      }
+      in.check();
       return disabled();
     }
-    InetSocketAddress listen = e.address("RATEKEEPER_WEBHOOK_LISTEN", DEFAULT_LISTEN);
-    String service = e.name("RATEKEEPER_WEBHOOK_SERVICE", DEFAULT_SERVICE);
-    String namespace = e.get("RATEKEEPER_WEBHOOK_NAMESPACE", e.get("POD_NAMESPACE", null));
+    HostPort listen = in.hostPort(LISTEN, DEFAULT_LISTEN);
+    String service = name(in, SERVICE, in.text(SERVICE, DEFAULT_SERVICE));
+    String namespace = in.text(NAMESPACE, in.env(POD_NAMESPACE));
     if (namespace == null) {
-      problems.add("RATEKEEPER_WEBHOOK_NAMESPACE: required (the namespace of the webhook's Service and Secret);"
+      in.problem(NAMESPACE, "required (the namespace of the webhook's Service and Secret);"
           + " or set POD_NAMESPACE from the downward API");
     } else {
-      namespace = e.checkName("RATEKEEPER_WEBHOOK_NAMESPACE", namespace);
+      namespace = name(in, NAMESPACE, namespace);
     }
-    String secret = e.name("RATEKEEPER_WEBHOOK_SECRET", DEFAULT_SECRET);
-    String configName = e.name("RATEKEEPER_WEBHOOK_CONFIG_NAME", DEFAULT_CONFIG_NAME);
+    String secret = name(in, SECRET, in.text(SECRET, DEFAULT_SECRET));
+    String configName = name(in, CONFIG_NAME, in.text(CONFIG_NAME, DEFAULT_CONFIG_NAME));
     List<String> extra = new ArrayList<>();
-    for (String name : e.list("RATEKEEPER_WEBHOOK_DNS_NAMES")) {
+    for (String name : in.list(DNS_NAMES)) {
       if (DNS_NAME.matcher(name).matches() && name.length() <= 253) {
         extra.add(name);
       } else {
-        problems.add("RATEKEEPER_WEBHOOK_DNS_NAMES: \"" + name + "\" is not a DNS name");
+        in.problem(DNS_NAMES, "\"" + name + "\" is not a DNS name");
       }
     }
-    Duration caValidity = e.duration("RATEKEEPER_WEBHOOK_CA_VALIDITY", DEFAULT_CA_VALIDITY);
-    Duration certValidity = e.duration("RATEKEEPER_WEBHOOK_CERT_VALIDITY", DEFAULT_CERT_VALIDITY);
-    Duration renewBefore = e.duration("RATEKEEPER_WEBHOOK_RENEW_BEFORE", DEFAULT_RENEW_BEFORE);
-    Duration checkInterval = e.duration("RATEKEEPER_WEBHOOK_CHECK_INTERVAL", DEFAULT_CHECK_INTERVAL);
+    Duration caValidity = in.duration(CA_VALIDITY, DEFAULT_CA_VALIDITY);
+    Duration certValidity = in.duration(CERT_VALIDITY, DEFAULT_CERT_VALIDITY);
+    Duration renewBefore = in.duration(RENEW_BEFORE, DEFAULT_RENEW_BEFORE);
+    Duration checkInterval = in.duration(CHECK_INTERVAL, DEFAULT_CHECK_INTERVAL);
     if (renewBefore.compareTo(certValidity) >= 0) {
-      problems.add("RATEKEEPER_WEBHOOK_RENEW_BEFORE must be shorter than RATEKEEPER_WEBHOOK_CERT_VALIDITY,"
-          + " or every check would renew");
+      in.problem(RENEW_BEFORE.env() + " must be shorter than " + CERT_VALIDITY.env() + ", or every check would renew");
     }
     if (certValidity.compareTo(caValidity) > 0) {
-      problems.add("RATEKEEPER_WEBHOOK_CERT_VALIDITY must not be longer than RATEKEEPER_WEBHOOK_CA_VALIDITY");
-    }
-    if (checkInterval.isZero()) {
-      problems.add("RATEKEEPER_WEBHOOK_CHECK_INTERVAL must be more than 0s");
+      in.problem(CERT_VALIDITY.env() + " must not be longer than " + CA_VALIDITY.env());
     }
 
-    InjectionSettings injection = injection(e, problems);
-    if (!problems.isEmpty()) {
-      throw new ConfigException(problems);
-    }
-    return new WebhookConfig(true, listen, service, namespace, secret, configName, extra, caValidity, certValidity,
-        renewBefore, checkInterval, injection);
+    InjectionSettings injection = injection(in);
+    in.check();
+    return new WebhookConfig(true, listen.toSocketAddress(), service, namespace, secret, configName, extra,
+        caValidity, certValidity, renewBefore, checkInterval, injection);
   }
 
-  private static InjectionSettings injection(Env e, List<String> problems) {
-    String image = e.get("RATEKEEPER_SIDECAR_IMAGE", InjectionSettings.DEFAULT_IMAGE);
-    String pull = e.get("RATEKEEPER_SIDECAR_IMAGE_PULL_POLICY", InjectionSettings.DEFAULT_PULL_POLICY);
+  /** The webhook's part of the operator's help. */
+  public static String envHelp() {
+    return ENV_HELP;
+  }
+
+  private static InjectionSettings injection(Inputs in) {
+    String image = in.text(SIDECAR_IMAGE, InjectionSettings.DEFAULT_IMAGE);
+    String pull = in.text(SIDECAR_PULL_POLICY, InjectionSettings.DEFAULT_PULL_POLICY);
     if (!PULL_POLICIES.contains(pull)) {
-      problems.add("RATEKEEPER_SIDECAR_IMAGE_PULL_POLICY: expected IfNotPresent, Always or Never, got \"" + pull + "\"");
+      in.problem(SIDECAR_PULL_POLICY, "expected IfNotPresent, Always or Never, got \"" + pull + "\"");
     }
-    SidecarMode mode = e.choice("RATEKEEPER_SIDECAR_MODE", SidecarMode.class, SidecarMode.Native);
-    MissingPolicyAction onMissing = e.choice("RATEKEEPER_ON_MISSING_POLICY", MissingPolicyAction.class,
-        MissingPolicyAction.Refuse);
-    String redis = e.get("RATEKEEPER_SIDECAR_REDIS_URL", e.get("RATEKEEPER_REDIS_URL", null));
+    SidecarMode mode = in.choice(SIDECAR_MODE, SidecarMode.class, SidecarMode.Native);
+    MissingPolicyAction onMissing = in.choice(ON_MISSING_POLICY, MissingPolicyAction.class, MissingPolicyAction.Refuse);
+    String redis = in.text(SIDECAR_REDIS_URL, in.env(RedisEndpoint.URL.env()));
+    RedisEndpoint.Mode redisMode = in.choice(SIDECAR_REDIS_MODE, RedisEndpoint.Mode.class, RedisEndpoint.Mode.STANDALONE);
+    String masterName = in.text(SIDECAR_REDIS_MASTER_NAME);
     if (redis == null) {
-      problems.add("RATEKEEPER_SIDECAR_REDIS_URL: required (the Redis every sidecar shares, as app pods reach it)");
+      in.problem(SIDECAR_REDIS_URL, "required (the Redis every sidecar shares, as app pods reach it)");
     } else {
-      String problem = sidecarRedisProblem(redis);
+      String problem = sidecarRedisProblem(redis, redisMode, masterName);
       if (problem != null) {
-        problems.add("RATEKEEPER_SIDECAR_REDIS_URL: " + problem);
+        in.problem(SIDECAR_REDIS_URL, problem);
       }
     }
-    String redisSecret = e.get("RATEKEEPER_SIDECAR_REDIS_SECRET", null);
+    String redisSecret = in.text(SIDECAR_REDIS_SECRET);
     InjectionSettings.SecretKey password = redisSecret == null ? null : new InjectionSettings.SecretKey(
-        e.checkName("RATEKEEPER_SIDECAR_REDIS_SECRET", redisSecret),
-        e.get("RATEKEEPER_SIDECAR_REDIS_SECRET_KEY", "password"));
+        name(in, SIDECAR_REDIS_SECRET, redisSecret), in.text(SIDECAR_REDIS_SECRET_KEY, "password"));
+    String userSecret = in.text(SIDECAR_REDIS_USER_SECRET);
+    String caConfigMap = in.text(SIDECAR_REDIS_CA_CONFIGMAP);
+    InjectionSettings.RedisAccess access = new InjectionSettings.RedisAccess(
+        redisMode == RedisEndpoint.Mode.STANDALONE ? null : redisMode.name().toLowerCase(java.util.Locale.ROOT),
+        redisMode == RedisEndpoint.Mode.SENTINEL ? masterName : null,
+        userSecret == null ? null : new InjectionSettings.SecretKey(name(in, SIDECAR_REDIS_USER_SECRET, userSecret),
+            in.text(SIDECAR_REDIS_USER_SECRET_KEY, "user")),
+        caConfigMap == null ? null : name(in, SIDECAR_REDIS_CA_CONFIGMAP, caConfigMap),
+        caConfigMap == null ? null : in.text(SIDECAR_REDIS_CA_CONFIGMAP_KEY, "ca.crt"),
+        in.bool(SIDECAR_REDIS_VERIFY_HOSTNAME, true));
     return new InjectionSettings(image, pull, mode, onMissing, redis == null ? "" : redis, password,
-        e.quantity("RATEKEEPER_SIDECAR_CPU_REQUEST", InjectionSettings.DEFAULT_CPU_REQUEST),
-        e.quantity("RATEKEEPER_SIDECAR_MEMORY_REQUEST", InjectionSettings.DEFAULT_MEMORY_REQUEST),
-        e.quantity("RATEKEEPER_SIDECAR_CPU_LIMIT", null),
-        e.quantity("RATEKEEPER_SIDECAR_MEMORY_LIMIT", InjectionSettings.DEFAULT_MEMORY_LIMIT),
-        e.raw("RATEKEEPER_SIDECAR_JAVA_OPTIONS", InjectionSettings.DEFAULT_JAVA_OPTIONS));
+        quantity(in, SIDECAR_CPU_REQUEST, InjectionSettings.DEFAULT_CPU_REQUEST),
+        quantity(in, SIDECAR_MEMORY_REQUEST, InjectionSettings.DEFAULT_MEMORY_REQUEST),
+        quantity(in, SIDECAR_CPU_LIMIT, null),
+        quantity(in, SIDECAR_MEMORY_LIMIT, InjectionSettings.DEFAULT_MEMORY_LIMIT),
+        in.textOrNone(SIDECAR_JAVA_OPTIONS, InjectionSettings.DEFAULT_JAVA_OPTIONS), access);
   }
 
-  /** Null when app pods can use this Redis URL, else why not. */
+  /** Null when app pods can use this Redis URL, else why not (the URL is never quoted with a password). */
   static String sidecarRedisProblem(String url) {
-    URI uri;
+    return sidecarRedisProblem(url, RedisEndpoint.Mode.STANDALONE, null);
+  }
+
+  /** As {@link #sidecarRedisProblem(String)}, for the comma-separated URLs of a Cluster or Sentinel. */
+  static String sidecarRedisProblem(String url, RedisEndpoint.Mode mode, String masterName) {
+    RedisEndpoint endpoint;
     try {
-      uri = new URI(url);
-    } catch (URISyntaxException ex) {
-      return "\"" + url + "\" is not a URL";
+      endpoint = RedisEndpoint.parse(mode, java.util.List.of(url.split(",")), masterName, null, null);
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
     }
-    if (!"redis".equals(uri.getScheme()) && !"rediss".equals(uri.getScheme()) || uri.getHost() == null) {
-      return "expected redis://host:port or rediss://host:port";
-    }
-    if (uri.getRawUserInfo() != null && uri.getRawUserInfo().contains(":")) {
+    if (endpoint.passwordInUrl()) {
       return "must not carry a password (it would be written into every pod spec);"
           + " put it in a Secret and set RATEKEEPER_SIDECAR_REDIS_SECRET";
     }
-    String host = uri.getHost();
-    if (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1")) {
-      return "\"" + host + "\" would be each app pod itself; use an address app pods reach, such as"
+    if (endpoint.loopback()) {
+      return "\"" + endpoint.host() + "\" would be each app pod itself; use an address app pods reach, such as"
           + " redis://redis.ratekeeper.svc:6379";
     }
     return null;
   }
 
-  /** Reads variables and records problems. Unset and blank read as absent. */
-  private record Env(Map<String, String> env, List<String> problems) {
-    String get(String name, String fallback) {
-      String v = env.get(name);
-      return v == null || v.isBlank() ? fallback : v.strip();
+  /** {@code value}, with a problem recorded when it is no Kubernetes name. */
+  private static String name(Inputs in, Setting setting, String value) {
+    if (!DNS_NAME.matcher(value).matches() || value.length() > 253) {
+      in.problem(setting, "\"" + value + "\" is not a valid Kubernetes name");
     }
+    return value;
+  }
 
-    /** Like {@link #get}, but a variable set to "" means "none" rather than "the default". */
-    String raw(String name, String fallback) {
-      String v = env.get(name);
-      return v == null ? fallback : v.isBlank() ? null : v.strip();
-    }
-
-    boolean bool(String name, boolean fallback) {
-      String v = get(name, null);
-      if (v == null) {
-        return fallback;
-      }
-      return switch (v.toLowerCase(Locale.ROOT)) {
-        case "true" -> true;
-        case "false" -> false;
-        default -> {
-          problems.add(name + ": expected true or false, got \"" + v + "\"");
-          yield fallback;
-        }
-      };
-    }
-
-    String name(String name, String fallback) {
-      return checkName(name, get(name, fallback));
-    }
-
-    String checkName(String name, String value) {
-      if (!DNS_NAME.matcher(value).matches() || value.length() > 253) {
-        problems.add(name + ": \"" + value + "\" is not a valid Kubernetes name");
-      }
-      return value;
-    }
-
-    List<String> list(String name) {
-      String v = get(name, null);
-      return v == null ? List.of()
-          : Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
-    }
-
-    InetSocketAddress address(String name, String fallback) {
-      String v = get(name, fallback);
-      int colon = v.lastIndexOf(':');
+  /** A Kubernetes quantity such as 50m or 128Mi; a variable set to "" means none. */
+  private static String quantity(Inputs in, Setting setting, String fallback) {
+    String v = in.textOrNone(setting, fallback);
+    if (v != null) {
       try {
-        int port = Integer.parseInt(v.substring(colon + 1));
-        if (colon <= 0 || port < 0 || port > 65535) {
-          throw new NumberFormatException();
-        }
-        return new InetSocketAddress(v.substring(0, colon), port);
-      } catch (NumberFormatException | StringIndexOutOfBoundsException ex) {
-        problems.add(name + ": expected HOST:PORT, got \"" + v + "\"");
-        return new InetSocketAddress(0);
+        Quantity.getAmountInBytes(new Quantity(v));
+      } catch (RuntimeException ex) {
+        in.problem(setting, "\"" + v + "\" is not a Kubernetes quantity such as 50m or 128Mi");
       }
     }
-
-    Duration duration(String name, Duration fallback) {
-      String v = get(name, null);
-      if (v == null) {
-        return fallback;
-      }
-      return Durations.parseMillis(v).map(Duration::ofMillis).orElseGet(() -> {
-        problems.add(name + ": expected a duration such as 30s, 10m or 720h, got \"" + v + "\"");
-        return fallback;
-      });
-    }
-
-    <E extends Enum<E>> E choice(String name, Class<E> type, E fallback) {
-      String v = get(name, null);
-      if (v == null) {
-        return fallback;
-      }
-      for (E option : type.getEnumConstants()) {
-        if (option.name().equalsIgnoreCase(v)) {
-          return option;
-        }
-      }
-      problems.add(name + ": expected one of " + Arrays.toString(type.getEnumConstants()) + ", got \"" + v + "\"");
-      return fallback;
-    }
-
-    String quantity(String name, String fallback) {
-      String v = raw(name, fallback);
-      if (v != null) {
-        try {
-          Quantity.getAmountInBytes(new Quantity(v));
-        } catch (RuntimeException ex) {
-          problems.add(name + ": \"" + v + "\" is not a Kubernetes quantity such as 50m or 128Mi");
-        }
-      }
-      return v;
-    }
+    return v;
   }
 }

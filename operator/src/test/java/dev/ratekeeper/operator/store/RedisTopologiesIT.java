@@ -34,7 +34,7 @@ class RedisTopologiesIT {
   @Test
   void clusterSpreadsPoliciesOverMastersFollowsAMovedSlotAndCleansUpEveryMaster() {
     try (RedisClusterNodes cluster = RedisClusterNodes.start();
-        RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(RedisSettings.Mode.CLUSTER,
+        RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(dev.ratekeeper.cli.RedisEndpoint.Mode.CLUSTER,
             cluster.seedUrls(), null, null), Duration.ofDays(1))) {
       store.ping();
       List<PolicyId> ids = new ArrayList<>();
@@ -70,7 +70,7 @@ class RedisTopologiesIT {
   @Test
   void sentinelFindsTheMasterByNameAndFollowsAFailover() {
     try (RedisSentinels set = RedisSentinels.start();
-        RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(RedisSettings.Mode.SENTINEL,
+        RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(dev.ratekeeper.cli.RedisEndpoint.Mode.SENTINEL,
             set.sentinelUrls(), RedisSentinels.MASTER_NAME, null).withTimeout(Duration.ofMillis(500)),
             Duration.ofDays(1))) {
       PolicyId id = new PolicyId("team-a", "agents");

@@ -24,7 +24,7 @@ class TenantUsersIT {
   @Test
   void aTenantReachesItsOwnKeysAndChannelsOnlyOnEveryClusterNodeReplicasIncluded() {
     try (RedisClusterNodes cluster = RedisClusterNodes.start();
-        RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(RedisSettings.Mode.CLUSTER,
+        RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(dev.ratekeeper.cli.RedisEndpoint.Mode.CLUSTER,
             cluster.seedUrls(), null, null), Duration.ofDays(1))) {
       store.tenantUsers().ensure("team-a", "pw-a");
       store.tenantUsers().ensure("team-b", "pw-b");
@@ -62,7 +62,7 @@ class TenantUsersIT {
   @Test
   void sentinelUsersAreWrittenOnTheMasterAndItsReplica() {
     try (RedisSentinels set = RedisSentinels.start();
-        RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(RedisSettings.Mode.SENTINEL,
+        RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(dev.ratekeeper.cli.RedisEndpoint.Mode.SENTINEL,
             set.sentinelUrls(), RedisSentinels.MASTER_NAME, null), Duration.ofDays(1))) {
       store.tenantUsers().ensure("team-a", "pw-a");
       for (RedisNode node : new RedisNode[] {set.initialMaster(), set.initialReplica()}) {

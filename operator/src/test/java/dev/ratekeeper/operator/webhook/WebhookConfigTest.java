@@ -3,6 +3,7 @@ package dev.ratekeeper.operator.webhook;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ratekeeper.cli.ConfigException;
 import dev.ratekeeper.operator.webhook.inject.InjectionSettings;
 import dev.ratekeeper.operator.webhook.inject.MissingPolicyAction;
 import dev.ratekeeper.operator.webhook.inject.SidecarMode;
@@ -21,8 +22,13 @@ class WebhookConfigTest {
   void disabledUnlessAskedFor() throws Exception {
     WebhookConfig config = WebhookConfig.fromEnv(Map.of("RATEKEEPER_SIDECAR_MODE", "nonsense"));
     assertThat(config.enabled()).isFalse();
-    assertThatThrownBy(() -> WebhookConfig.fromEnv(Map.of("RATEKEEPER_WEBHOOK_ENABLED", "yes")))
+    assertThatThrownBy(() -> WebhookConfig.fromEnv(Map.of("RATEKEEPER_WEBHOOK_ENABLED", "maybe")))
         .hasMessageContaining("RATEKEEPER_WEBHOOK_ENABLED: expected true or false");
+    // one rule for booleans in every program: yes/no and 1/0 too, any case
+    assertThat(WebhookConfig.fromEnv(Map.of("RATEKEEPER_WEBHOOK_ENABLED", "no")).enabled()).isFalse();
+    assertThatThrownBy(() -> WebhookConfig.fromEnv(Map.of("RATEKEEPER_WEBHOOK_ENABLED", "YES")))
+        .as("yes enables it, so its required settings are asked for")
+        .hasMessageContaining("RATEKEEPER_WEBHOOK_NAMESPACE: required");
   }
 
   @Test
@@ -118,12 +124,12 @@ class WebhookConfigTest {
     env.put("RATEKEEPER_SIDECAR_IMAGE_PULL_POLICY", "Sometimes");
     env.put("RATEKEEPER_SIDECAR_MEMORY_REQUEST", "lots");
     assertThatThrownBy(() -> WebhookConfig.fromEnv(env))
-        .isInstanceOfSatisfying(WebhookConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
             "RATEKEEPER_WEBHOOK_LISTEN: expected HOST:PORT, got \"nowhere\"",
             "RATEKEEPER_WEBHOOK_NAMESPACE: required (the namespace of the webhook's Service and Secret);"
                 + " or set POD_NAMESPACE from the downward API",
             "RATEKEEPER_WEBHOOK_DNS_NAMES: \"Not_A_Name\" is not a DNS name",
-            "RATEKEEPER_WEBHOOK_CERT_VALIDITY: expected a duration such as 30s, 10m or 720h, got \"1y\"",
+            "RATEKEEPER_WEBHOOK_CERT_VALIDITY: expected a positive duration such as 500ms, 10s, 2m or 168h, got \"1y\"",
             "RATEKEEPER_WEBHOOK_RENEW_BEFORE must be shorter than RATEKEEPER_WEBHOOK_CERT_VALIDITY,"
                 + " or every check would renew",
             "RATEKEEPER_SIDECAR_IMAGE_PULL_POLICY: expected IfNotPresent, Always or Never, got \"Sometimes\"",
@@ -131,6 +137,30 @@ class WebhookConfigTest {
             "RATEKEEPER_ON_MISSING_POLICY: expected one of [Refuse, AdmitUninjected], got \"Ignore\"",
             "RATEKEEPER_SIDECAR_REDIS_URL: required (the Redis every sidecar shares, as app pods reach it)",
             "RATEKEEPER_SIDECAR_MEMORY_REQUEST: \"lots\" is not a Kubernetes quantity such as 50m or 128Mi"));
+  }
+
+  @Test
+  void zeroDurationsAreRefusedAsInEveryProgram() {
+    Map<String, String> env = new HashMap<>(MINIMAL);
+    env.put("RATEKEEPER_WEBHOOK_CHECK_INTERVAL", "0s");
+    env.put("RATEKEEPER_WEBHOOK_RENEW_BEFORE", "0h");
+    assertThatThrownBy(() -> WebhookConfig.fromEnv(env))
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+            "RATEKEEPER_WEBHOOK_RENEW_BEFORE: expected a positive duration such as 500ms, 10s, 2m or 168h, got \"0h\"",
+            "RATEKEEPER_WEBHOOK_CHECK_INTERVAL: expected a positive duration such as 500ms, 10s, 2m or 168h,"
+                + " got \"0s\""));
+  }
+
+  @Test
+  void valuesAreTrimmedAndBlankVariablesAreUnset() throws Exception {
+    Map<String, String> env = new HashMap<>(MINIMAL);
+    env.put("RATEKEEPER_WEBHOOK_SERVICE", "  rk-hook ");
+    env.put("RATEKEEPER_WEBHOOK_SECRET", "   ");
+    env.put("RATEKEEPER_SIDECAR_MODE", " Container\n");
+    WebhookConfig config = WebhookConfig.fromEnv(env);
+    assertThat(config.serviceName()).isEqualTo("rk-hook");
+    assertThat(config.secretName()).isEqualTo(WebhookConfig.DEFAULT_SECRET);
+    assertThat(config.injection().mode()).isEqualTo(SidecarMode.Container);
   }
 
   @Test
@@ -142,6 +172,8 @@ class WebhookConfigTest {
     assertThat(WebhookConfig.sidecarRedisProblem("redis://127.0.0.1:6379")).contains("would be each app pod itself");
     assertThat(WebhookConfig.sidecarRedisProblem("redis://localhost:6379")).contains("would be each app pod itself");
     assertThat(WebhookConfig.sidecarRedisProblem("http://redis:6379")).contains("expected redis://");
+    assertThat(WebhookConfig.sidecarRedisProblem("http://u:hunter2@redis:6379")).contains("expected redis://")
+        .doesNotContain("hunter2");
   }
 
   @Test

@@ -21,6 +21,7 @@ import dev.ratekeeper.sidecar.wire.RequestParser;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
@@ -62,6 +63,8 @@ public final class ProxyServer {
   private final String requestIdPrefix;
   private final AtomicLong requestSeq = new AtomicLong();
   private final Deps deps;
+  /** Connections that have not yet sent a whole request head, with their deadline's timer. */
+  private final java.util.Map<HttpConnection, Long> awaitingHeaders = new java.util.concurrent.ConcurrentHashMap<>();
   private final java.util.List<HttpServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** What an admission needs besides the request itself. */
@@ -69,11 +72,13 @@ public final class ProxyServer {
       UpstreamCooldowns cooldowns) {}
 
   /**
-   * The proxy port's bounds: one body's size, the bodies held at once, the time a metered body may
-   * take to arrive, and how long a connection may pass no bytes either way (which also bounds a
-   * client that stops in the middle of its headers; the headers' size is bounded by Vert.x's 8 KiB).
+   * The proxy port's bounds: one body's size, the bodies held at once, the time a new connection may
+   * take to send its first request's headers (whose size Vert.x bounds to 8 KiB), the time a metered
+   * body may take to arrive, and how long a connection may pass no bytes either way (longer than the
+   * upstream timeout, so slow answers are not cut).
    */
-  public record Limits(long maxBody, long maxInflightBody, long bodyTimeoutMs, long idleTimeoutMs) {}
+  public record Limits(long maxBody, long maxInflightBody, long headerTimeoutMs, long bodyTimeoutMs,
+      long idleTimeoutMs) {}
 
   public ProxyServer(Vertx vertx, Supplier<CompiledPolicy> policy, LimiterStore limiter, IdentityResolver identity,
       SidecarMetrics metrics, Forwarder forwarder, UpstreamCooldowns cooldowns, Limits limits, String sidecarId) {
@@ -119,12 +124,31 @@ public final class ProxyServer {
   private Future<HttpServer> listenOnNewLoop(String host, int port) {
     io.vertx.core.Promise<HttpServer> listening = io.vertx.core.Promise.promise();
     ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext().runOnContext(v ->
+        // HTTP/1.1 only: with cleartext HTTP/2 on, Vert.x makes the connection (and calls the
+        // connection handler that starts the header deadline) only once it has seen a whole request head
         vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setTcpNoDelay(true)
                 .setIdleTimeout((int) limits.idleTimeoutMs()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
-                .setDecompressionSupported(false))
+                .setDecompressionSupported(false).setHttp2ClearTextEnabled(false))
+            .connectionHandler(this::headerDeadline)
             .requestHandler(this::handle)
             .listen().onComplete(listening));
     return listening.future().onSuccess(servers::add);
+  }
+
+  /** A new connection must send its first request's head within {@code headerTimeoutMs}, or is closed. */
+  private void headerDeadline(HttpConnection connection) {
+    long timer = vertx.setTimer(limits.headerTimeoutMs(), id -> {
+      if (awaitingHeaders.remove(connection) != null) {
+        connection.close();
+      }
+    });
+    awaitingHeaders.put(connection, timer);
+    connection.closeHandler(v -> {
+      Long pending = awaitingHeaders.remove(connection);
+      if (pending != null) {
+        vertx.cancelTimer(pending);
+      }
+    });
   }
 
   /** Stops every server instance. */
@@ -138,6 +162,10 @@ public final class ProxyServer {
   }
 
   void handle(HttpServerRequest req) {
+    Long deadline = awaitingHeaders.remove(req.connection());
+    if (deadline != null) {
+      vertx.cancelTimer(deadline);
+    }
     CompiledPolicy current = policy.get();
     guarded(req, guessFormat(req.uri()), () -> route(req, current));
   }

@@ -13,7 +13,7 @@ import dev.ratekeeper.sidecar.proxy.Forwarder;
 import dev.ratekeeper.sidecar.proxy.ProxyServer;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore;
-import dev.ratekeeper.sidecar.store.RedisEndpoint;
+import dev.ratekeeper.sidecar.store.RedisClientSettings;
 import dev.ratekeeper.sidecar.store.RedisLink;
 import dev.ratekeeper.sidecar.store.RedisTime;
 import dev.ratekeeper.sidecar.resilience.ResilientLimiterStore;
@@ -58,7 +58,7 @@ public final class Sidecar implements AutoCloseable {
   private final AtomicBoolean storeAnswered = new AtomicBoolean();
   private PolicyHolder policy;
   /** Heartbeats, policy reloads, cooldowns, key lookups: light traffic on a small pool. */
-  private final RedisEndpoint redisEndpoint;
+  private final RedisClientSettings redisEndpoint;
   private Redis redis;
   /** The limiter's admissions and reconciles: the pipelined connections of {@link RedisLink}. */
   private RedisLink link;
@@ -70,7 +70,7 @@ public final class Sidecar implements AutoCloseable {
   private UpstreamCooldowns cooldowns;
   private ResilientLimiterStore resilient;
 
-  private Sidecar(Vertx vertx, SidecarConfig config, RedisEndpoint redisEndpoint) {
+  private Sidecar(Vertx vertx, SidecarConfig config, RedisClientSettings redisEndpoint) {
     this.vertx = vertx;
     this.config = config;
     this.redisEndpoint = redisEndpoint;
@@ -78,11 +78,11 @@ public final class Sidecar implements AutoCloseable {
 
   /** Starts a sidecar on {@code vertx}; fails with a message naming what is wrong. */
   public static Future<Sidecar> start(Vertx vertx, SidecarConfig config) {
-    return start(vertx, config, config.redisEndpoint());
+    return start(vertx, config, config.redisClient());
   }
 
   /** As {@link #start(Vertx, SidecarConfig)}, reaching Redis through {@code redisEndpoint} (null: in-process). */
-  public static Future<Sidecar> start(Vertx vertx, SidecarConfig config, RedisEndpoint redisEndpoint) {
+  public static Future<Sidecar> start(Vertx vertx, SidecarConfig config, RedisClientSettings redisEndpoint) {
     Sidecar sidecar = new Sidecar(vertx, config, redisEndpoint);
     return sidecar.boot().map(v -> sidecar);
   }
@@ -153,8 +153,8 @@ public final class Sidecar implements AutoCloseable {
             }
           });
       ProxyServer proxy = new ProxyServer(vertx, policy, store, identity, metrics, forwarder, cooldowns,
-          new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.bodyTimeoutMs(),
-              config.idleTimeoutMs()), config.sidecarId());
+          new ProxyServer.Limits(config.maxBodyBytes(), config.maxInflightBodyBytes(), config.headerTimeoutMs(),
+              config.bodyTimeoutMs(), config.idleTimeoutMs()), config.sidecarId());
       this.proxy = proxy;
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {

@@ -3,6 +3,8 @@ package dev.ratekeeper.sidecar.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ratekeeper.cli.ConfigException;
+import dev.ratekeeper.cli.SidecarEnvironment;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -16,6 +18,7 @@ class SidecarConfigTest {
     assertThat(c.maxInflightBodyBytes()).isGreaterThanOrEqualTo(c.maxBodyBytes());
     assertThat(c.idleTimeoutMs()).isEqualTo(630_000);
     assertThat(c.bodyTimeoutMs()).isEqualTo(60_000);
+    assertThat(c.headerTimeoutMs()).isEqualTo(10_000);
     assertThat(c.inProcessStore()).isTrue();
   }
 
@@ -30,10 +33,11 @@ class SidecarConfigTest {
   @Test
   void inflightBodyCapAndTimeoutsAreFlags() throws Exception {
     SidecarConfig c = SidecarConfig.parse(new String[] {"--policy-file", "p.yaml", "--max-body", "1MiB",
-        "--max-inflight-body", "4MiB", "--idle-timeout", "2s", "--body-timeout", "5s"}, Map.of());
+        "--max-inflight-body", "4MiB", "--idle-timeout", "2s", "--body-timeout", "5s", "--header-timeout", "3s"}, Map.of());
     assertThat(c.maxInflightBodyBytes()).isEqualTo(4L << 20);
     assertThat(c.idleTimeoutMs()).isEqualTo(2_000);
     assertThat(c.bodyTimeoutMs()).isEqualTo(5_000);
+    assertThat(c.headerTimeoutMs()).isEqualTo(3_000);
     assertThatThrownBy(() -> SidecarConfig.parse(new String[] {"--policy-file", "p.yaml", "--max-body", "2MiB",
         "--max-inflight-body", "1MiB"}, Map.of())).hasMessageContaining("--max-inflight-body: must be at least --max-body");
   }
@@ -50,7 +54,7 @@ class SidecarConfigTest {
         "RATEKEEPER_UPSTREAM_KEY_MY_PROXY", "sk-other");
     SidecarConfig c = SidecarConfig.parse(new String[] {"--redis", "redis://flag:6380", "--max-body=2KiB"}, env);
     assertThat(c.policy().toString()).isEqualTo("team-a/agents");
-    assertThat(c.redisUrl()).isEqualTo("redis://flag:6380");
+    assertThat(c.redis().address()).isEqualTo("redis://flag:6380");
     assertThat(c.listen().port()).isEqualTo(9999);
     assertThat(c.maxBodyBytes()).isEqualTo(2048);
     assertThat(c.upstreamOverrides()).containsEntry("anthropic", "http://127.0.0.1:9001")
@@ -70,10 +74,10 @@ class SidecarConfigTest {
   void everyProblemIsNamedAtOnce() {
     assertThatThrownBy(() -> SidecarConfig.parse(new String[] {"--bogus", "1", "--listen", "nope",
         "--max-body", "lots", "--upstream", "anthropic=ftp://x", "--redis", "http://admin:hunter2@x", "--policy", "justname"}, Map.of()))
-        .isInstanceOfSatisfying(SidecarConfig.ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
             "unknown flag --bogus",
             "--policy: expected <namespace>/<name>, got \"justname\"",
-            "--redis: expected redis://host:port or rediss://host:port (the value given is not shown: it may hold a password)",
+            "--redis: expected redis://host:port or rediss://host:port, got \"http://***@x\"",
             "--listen: expected HOST:PORT, got \"nope\"",
             "--upstream: expected NAME=http(s)://host[:port], got \"anthropic=ftp://x\"",
             "--max-body: expected a size such as 32MiB, 1MB or 65536, got \"lots\""));
@@ -88,10 +92,54 @@ class SidecarConfigTest {
   }
 
   @Test
-  void redisPasswordIsRedactedFromUrls() {
-    assertThat(SidecarConfig.redactUrl("redis://:hunter2@redis:6379")).isEqualTo("redis://***@redis:6379");
-    // a password that itself holds an @ is redacted whole
-    assertThat(SidecarConfig.redactUrl("redis://user:p@ss@redis:6379/0")).isEqualTo("redis://***@redis:6379/0");
-    assertThat(SidecarConfig.redactUrl("rediss://redis:6379")).isEqualTo("rediss://redis:6379");
+  void redisPasswordsNeverShow() throws Exception {
+    SidecarConfig c = SidecarConfig.parse(new String[] {"--policy", "ns/p", "--redis", "redis://u:hunter2@redis:6379",
+        "--redis-password", "s3cret"}, Map.of());
+    assertThat(c.redis().password()).isEqualTo("s3cret");
+    assertThat(c.redis().url()).as("what the Redis client is given").isEqualTo("redis://u:hunter2@redis:6379");
+    assertThat(c.redis().redactedUrl()).isEqualTo("redis://***@redis:6379");
+    assertThat(c.toString()).doesNotContain("hunter2").doesNotContain("s3cret").contains("redis://redis:6379");
+    assertThatThrownBy(() -> SidecarConfig.parse(new String[] {"--policy-file", "p.yaml", "--redis",
+        "redis://u:hunter2@redis:port"}, Map.of())).hasMessageNotContaining("hunter2");
+  }
+
+  @Test
+  void zeroDurationsAndSizesAreRefused() {
+    assertThatThrownBy(() -> SidecarConfig.parse(new String[] {"--policy-file", "p.yaml", "--body-timeout", "0s",
+        "--max-body", "0"}, Map.of()))
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+            "--max-body: must be at least 1 byte",
+            "--body-timeout: expected a positive duration such as 500ms, 10s, 2m or 168h, got \"0s\""));
+  }
+
+  @Test
+  void theInjectorsVariablesAreRead() throws Exception {
+    // the names the webhook writes into the injected container (SidecarEnvironment), as it writes them
+    SidecarConfig c = SidecarConfig.parse(new String[] {SidecarEnvironment.POLICY.flag(), "team-a/agents"}, Map.of(
+        SidecarEnvironment.REDIS_URL, "redis://redis.rk.svc:6379",
+        SidecarEnvironment.REDIS_PASSWORD, "pw",
+        SidecarEnvironment.POD_NAME, "agent-7f9c",
+        SidecarEnvironment.ADMIN_LISTEN.env(), "10.1.2.3:9787",
+        SidecarEnvironment.upstreamKeyVariable("my-proxy"), "sk-x"));
+    assertThat(c.redis().password()).isEqualTo("pw");
+    assertThat(c.sidecarId()).isEqualTo("agent-7f9c");
+    assertThat(c.adminListen()).hasToString("10.1.2.3:9787");
+    assertThat(c.upstreamKeys()).containsExactly(Map.entry("my-proxy", "sk-x"));
+  }
+
+  @Test
+  void theHelpNamesEveryFlagAndItsVariable() {
+    String usage = SidecarConfig.usage();
+    for (String[] pair : new String[][] {{"--policy-file", "RATEKEEPER_POLICY_FILE"}, {"--policy", "RATEKEEPER_POLICY"},
+        {"--redis", "RATEKEEPER_REDIS_URL"}, {"--redis-password", "RATEKEEPER_REDIS_PASSWORD"},
+        {"--listen", "RATEKEEPER_LISTEN"}, {"--admin-listen", "RATEKEEPER_ADMIN_LISTEN"},
+        {"--upstream", "RATEKEEPER_UPSTREAMS"}, {"--max-body", "RATEKEEPER_MAX_BODY"},
+        {"--max-inflight-body", "RATEKEEPER_MAX_INFLIGHT_BODY"}, {"--idle-timeout", "RATEKEEPER_IDLE_TIMEOUT"},
+        {"--body-timeout", "RATEKEEPER_BODY_TIMEOUT"}, {"--api-keys-file", "RATEKEEPER_API_KEYS_FILE"},
+        {"--sidecar-id", "RATEKEEPER_SIDECAR_ID"}, {"--connect-timeout", "RATEKEEPER_CONNECT_TIMEOUT"},
+        {"--upstream-timeout", "RATEKEEPER_UPSTREAM_TIMEOUT"}}) {
+      assertThat(usage).contains(pair[0] + "=", "(" + pair[1] + ")");
+    }
+    assertThat(usage).contains("RATEKEEPER_UPSTREAM_KEY_<NAME>", "--help");
   }
 }

@@ -65,6 +65,7 @@ class BypassCorpusIT {
   static Sidecar sidecar;
   static Sidecar tight;
   static Sidecar quiet;
+  static Sidecar idle;
 
   @BeforeAll
   static void start() {
@@ -79,7 +80,9 @@ class BypassCorpusIT {
         "--upstream", "anthropic=" + stub.url(), "--upstream", "openai=" + stub.url(), "--max-body", "1MiB",
         "--max-inflight-body", "3MiB", "--body-timeout", "3s");
     quiet = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.replace("name: bypass,",
-            "name: bypass-quiet,")).toString(), "--upstream", "anthropic=" + stub.url(), "--idle-timeout", "1s");
+            "name: bypass-quiet,")).toString(), "--upstream", "anthropic=" + stub.url(), "--header-timeout", "1s");
+    idle = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.replace("name: bypass,",
+            "name: bypass-idle,")).toString(), "--upstream", "anthropic=" + stub.url(), "--idle-timeout", "2s");
   }
 
   @AfterAll
@@ -169,18 +172,70 @@ class BypassCorpusIT {
   }
 
   @Test
-  void aConnectionThatStopsInItsHeadersIsClosed() throws Exception {
+  void aConnectionThatStopsInItsHeadersIsClosedByTheHeaderTimeout() throws Exception {
     try (Socket socket = new Socket("127.0.0.1", quiet.proxyPort())) {
       socket.setSoTimeout(10_000);
       socket.getOutputStream().write("POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\nX-Slow: "
           .getBytes(UTF_8));
       socket.getOutputStream().flush();
       long start = System.nanoTime();
-      // the sidecar closes it after --idle-timeout (1 s): the read ends instead of waiting out the 10 s
+      // --header-timeout 1s (the idle timeout is the default 630 s): the sidecar closes it; the read ends
+      // instead of waiting out the 10 s
       int read = socket.getInputStream().read();
       long ms = (System.nanoTime() - start) / 1_000_000;
       assertThat(read).isEqualTo(-1);
-      assertThat(ms).isLessThan(5_000);
+      assertThat(ms).isBetween(900L, 5_000L);
+    }
+  }
+
+  @Test
+  void aConnectionThatSendsNothingIsClosedByTheHeaderTimeout() throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", quiet.proxyPort())) {
+      socket.setSoTimeout(10_000);
+      long start = System.nanoTime();
+      int read = socket.getInputStream().read();
+      long ms = (System.nanoTime() - start) / 1_000_000;
+      assertThat(read).isEqualTo(-1);
+      assertThat(ms).isBetween(900L, 5_000L);
+    }
+  }
+
+  @Test
+  void aKeptAliveConnectionOutlivesTheHeaderTimeout() throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", quiet.proxyPort())) {
+      socket.setSoTimeout(10_000);
+      byte[] body = BypassCorpus.HAIKU.getBytes(UTF_8);
+      byte[] head = ("POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+          + "\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(UTF_8);
+      socket.getOutputStream().write(head);
+      socket.getOutputStream().write(body);
+      socket.getOutputStream().flush();
+      assertThat(read(socket).status()).isEqualTo(200);
+      // past --header-timeout (1 s) on a connection whose first head arrived: still open, and serves a second call
+      Thread.sleep(1_500);
+      socket.getOutputStream().write(head);
+      socket.getOutputStream().write(body);
+      socket.getOutputStream().flush();
+      assertThat(read(socket).status()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void aKeptAliveConnectionThatGoesQuietIsClosedByTheIdleTimeout() throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", idle.proxyPort())) {
+      socket.setSoTimeout(10_000);
+      byte[] body = BypassCorpus.HAIKU.getBytes(UTF_8);
+      socket.getOutputStream().write(("POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+          + "\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(UTF_8));
+      socket.getOutputStream().write(body);
+      socket.getOutputStream().flush();
+      assertThat(read(socket).status()).isEqualTo(200);
+      // kept alive, then nothing either way: closed after --idle-timeout (2 s), well before the read's 10 s
+      long start = System.nanoTime();
+      int read = socket.getInputStream().read();
+      long ms = (System.nanoTime() - start) / 1_000_000;
+      assertThat(read).isEqualTo(-1);
+      assertThat(ms).isBetween(1_000L, 8_000L);
     }
   }
 

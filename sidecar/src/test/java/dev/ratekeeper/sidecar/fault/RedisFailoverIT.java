@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ratekeeper.sidecar.it.SidecarFixture;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
-import dev.ratekeeper.sidecar.store.RedisEndpoint;
+import dev.ratekeeper.sidecar.store.RedisClientSettings;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import dev.ratekeeper.testkit.redis.RedisClusterNodes;
 import dev.ratekeeper.testkit.redis.RedisNode;
@@ -72,7 +72,7 @@ class RedisFailoverIT {
   @Test
   void sentinelPromotesTheReplicaAndSidecarsFollowWithoutARestart() throws Exception {
     try (RedisSentinels set = RedisSentinels.start()) {
-      RedisEndpoint endpoint = RedisEndpoint.sentinel(set.sentinelUrls(), RedisSentinels.MASTER_NAME);
+      RedisClientSettings endpoint = RedisClientSettings.sentinel(set.sentinelUrls(), RedisSentinels.MASTER_NAME);
       Result r = underLoad("sentinel", endpoint, () -> {
         RedisNode master = set.initialMaster();
         master.kill();
@@ -86,7 +86,7 @@ class RedisFailoverIT {
   @Test
   void clusterPromotesTheReplicaOfTheKilledMasterAndSidecarsFollowWithoutARestart() throws Exception {
     try (RedisClusterNodes cluster = RedisClusterNodes.start()) {
-      RedisEndpoint endpoint = RedisEndpoint.cluster(cluster.seedUrls());
+      RedisClientSettings endpoint = RedisClientSettings.cluster(cluster.seedUrls());
       String key = "rk:{failover/cluster}:g:req";
       Result r = underLoad("cluster", endpoint, () -> {
         RedisNode master = cluster.masterOf(cluster.slotOf(key));
@@ -120,7 +120,7 @@ class RedisFailoverIT {
    * {@code kill} (which returns the node that takes over), then until decisions have been served for
    * 3 s again.
    */
-  private Result underLoad(String name, RedisEndpoint endpoint, Supplier<RedisNode> kill) throws Exception {
+  private Result underLoad(String name, RedisClientSettings endpoint, Supplier<RedisNode> kill) throws Exception {
     String policy = SidecarFixture.policyFile(POLICY.formatted(name)).toString();
     List<Sidecar> fleet = new ArrayList<>();
     for (int i = 0; i < SIDECARS; i++) {

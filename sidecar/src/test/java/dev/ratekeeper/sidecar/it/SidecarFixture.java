@@ -123,7 +123,7 @@ public final class SidecarFixture implements AutoCloseable {
    * Starts a sidecar reaching Redis through {@code redis} (a Cluster, Sentinel, TLS), with these flags
    * and environment; null: as its flags say.
    */
-  public Sidecar sidecar(dev.ratekeeper.sidecar.store.RedisEndpoint redis, Map<String, String> env, String... args) {
+  public Sidecar sidecar(dev.ratekeeper.sidecar.store.RedisClientSettings redis, Map<String, String> env, String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     if (!all.contains("--listen")) {
       all.addAll(List.of("--listen", "127.0.0.1:0"));
@@ -138,7 +138,7 @@ public final class SidecarFixture implements AutoCloseable {
       Sidecar sidecar = await(redis == null ? Sidecar.start(vertx, config) : Sidecar.start(vertx, config, redis));
       sidecars.add(sidecar);
       return sidecar;
-    } catch (SidecarConfig.ConfigException e) {
+    } catch (dev.ratekeeper.cli.ConfigException e) {
       throw new IllegalArgumentException(e);
     }
   }

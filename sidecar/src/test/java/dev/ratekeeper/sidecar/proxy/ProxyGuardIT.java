@@ -85,7 +85,7 @@ class ProxyGuardIT {
           }
         });
     proxy = new ProxyServer(vertx, () -> policy, throwing, new IdentityResolver(null), metrics, forwarder,
-        new UpstreamCooldowns(null, policy.id(), "guard"), new ProxyServer.Limits(1 << 20, 4 << 20, 5_000, 60_000),
+        new UpstreamCooldowns(null, policy.id(), "guard"), new ProxyServer.Limits(1 << 20, 4 << 20, 10_000, 5_000, 60_000),
         "guard");
     port = SidecarFixture.await(proxy.listen("127.0.0.1", 0)).actualPort();
   }

@@ -52,7 +52,7 @@ class RedisClusterStoreIT {
   @BeforeEach
   void sidecars() {
     cluster.masters().forEach(m -> m.call("FLUSHALL"));
-    RedisEndpoint endpoint = RedisEndpoint.cluster(cluster.seedUrls());
+    RedisClientSettings endpoint = RedisClientSettings.cluster(cluster.seedUrls());
     for (int i = 0; i < SIDECARS; i++) {
       Vertx vertx = Vertx.vertx();
       vertxes.add(vertx);

@@ -40,7 +40,7 @@ class RedisSecurityIT {
     RedisTls tls = RedisTls.create();
     try (RedisNode redis = RedisNode.startTls(tls, true)) {
       int port = redis.port();
-      RedisEndpoint good = RedisEndpoint.standalone("rediss://localhost:" + port, null)
+      RedisClientSettings good = RedisClientSettings.standalone("rediss://localhost:" + port, null)
           .withTls(tls.caCertificate(), tls.clientCertificate(), tls.clientKey(), true);
       RedisLink link = await(RedisLink.open(vertx, good.toOptions(), 2, RedisLimiterStore::loadScripts));
       try {
@@ -52,10 +52,10 @@ class RedisSecurityIT {
         link.close();
       }
       // the certificate names localhost only
-      assertThatThrownBy(() -> await(RedisLink.open(vertx, RedisEndpoint.standalone("rediss://127.0.0.1:" + port, null)
+      assertThatThrownBy(() -> await(RedisLink.open(vertx, RedisClientSettings.standalone("rediss://127.0.0.1:" + port, null)
           .withTls(tls.caCertificate(), tls.clientCertificate(), tls.clientKey(), true).toOptions(), 1, c -> null)))
           .as("host name not in the certificate").isInstanceOf(RuntimeException.class);
-      RedisLink unchecked = await(RedisLink.open(vertx, RedisEndpoint.standalone("rediss://127.0.0.1:" + port, null)
+      RedisLink unchecked = await(RedisLink.open(vertx, RedisClientSettings.standalone("rediss://127.0.0.1:" + port, null)
           .withTls(tls.caCertificate(), tls.clientCertificate(), tls.clientKey(), false).toOptions(), 1,
           RedisLimiterStore::loadScripts));
       unchecked.close();
@@ -76,7 +76,7 @@ class RedisSecurityIT {
           ">pw-a"));
       setUser.addAll(TenantAcl.rules("team-a"));
       redis.call(setUser.toArray());
-      RedisEndpoint asTenantA = RedisEndpoint.standalone(redis.url(), null).withLogin(TenantAcl.userName("team-a"),
+      RedisClientSettings asTenantA = RedisClientSettings.standalone(redis.url(), null).withLogin(TenantAcl.userName("team-a"),
           "pw-a");
       RedisLink link = await(RedisLink.open(vertx, asTenantA.toOptions(), 1, RedisLimiterStore::loadScripts));
       try {
@@ -100,7 +100,7 @@ class RedisSecurityIT {
       } finally {
         link.close();
       }
-      assertThatThrownBy(() -> await(RedisLink.open(vertx, RedisEndpoint.standalone(redis.url(), null)
+      assertThatThrownBy(() -> await(RedisLink.open(vertx, RedisClientSettings.standalone(redis.url(), null)
           .withLogin(TenantAcl.userName("team-a"), "wrong").toOptions(), 1, c -> null))).isInstanceOf(RuntimeException.class);
     }
   }

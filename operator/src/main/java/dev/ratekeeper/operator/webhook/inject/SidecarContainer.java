@@ -1,5 +1,6 @@
 package dev.ratekeeper.operator.webhook.inject;
 
+import dev.ratekeeper.cli.SidecarEnvironment;
 import dev.ratekeeper.operator.webhook.inject.InjectionContext.UpstreamView;
 import dev.ratekeeper.policy.compile.PolicyId;
 import io.fabric8.kubernetes.api.model.Container;
@@ -19,7 +20,6 @@ import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /** The sidecar container and its scratch volume, built from the settings and the chosen policy. */
@@ -31,7 +31,6 @@ final class SidecarContainer {
   /** An emptyDir at /tmp: the root filesystem is read-only, the JVM and Netty still want a scratch dir. */
   static final String TMP_VOLUME = "ratekeeper-tmp";
   static final String REDIS_CA_VOLUME = "ratekeeper-redis-ca";
-  static final String UPSTREAM_KEY_PREFIX = "RATEKEEPER_UPSTREAM_KEY_";
   static final long NON_ROOT_UID = 65532L;
 
   private SidecarContainer() {}
@@ -41,7 +40,7 @@ final class SidecarContainer {
         .withName(NAME)
         .withImage(settings.image())
         .withImagePullPolicy(settings.imagePullPolicy())
-        .withArgs("--policy", policy.toString())
+        .withArgs(SidecarEnvironment.POLICY.flag(), policy.toString())
         .withEnv(env(settings, upstreams))
         .addNewPort().withName(ADMIN_PORT_NAME).withContainerPort(ADMIN_PORT).withProtocol("TCP").endPort()
         .withResources(resources(settings))
@@ -71,48 +70,44 @@ final class SidecarContainer {
         .withNewEmptyDir().withSizeLimit(new Quantity("32Mi")).endEmptyDir().build();
   }
 
-  /** {@code RATEKEEPER_UPSTREAM_KEY_<NAME>}: the upstream name upper-cased, dashes as underscores. */
-  static String upstreamKeyVariable(String upstream) {
-    return UPSTREAM_KEY_PREFIX + upstream.toUpperCase(Locale.ROOT).replace('-', '_');
-  }
-
   private static List<EnvVar> env(InjectionSettings settings, List<UpstreamView> upstreams) {
     List<EnvVar> env = new ArrayList<>();
-    env.add(new EnvVar("RATEKEEPER_REDIS_URL", settings.redisUrl(), null));
+    // every name here is one the sidecar reads: SidecarEnvironment is the contract between the two
+    env.add(new EnvVar(SidecarEnvironment.REDIS_URL, settings.redisUrl(), null));
     InjectionSettings.RedisAccess access = settings.redisAccess();
     if (access.mode() != null) {
-      env.add(new EnvVar("RATEKEEPER_REDIS_MODE", access.mode(), null));
+      env.add(new EnvVar(SidecarEnvironment.REDIS_MODE, access.mode(), null));
     }
     if (access.masterName() != null) {
-      env.add(new EnvVar("RATEKEEPER_REDIS_MASTER_NAME", access.masterName(), null));
+      env.add(new EnvVar(SidecarEnvironment.REDIS_MASTER_NAME, access.masterName(), null));
     }
     if (access.userSecret() != null) {
-      env.add(new EnvVarBuilder().withName("RATEKEEPER_REDIS_USER").withNewValueFrom().withNewSecretKeyRef()
+      env.add(new EnvVarBuilder().withName(SidecarEnvironment.REDIS_USER).withNewValueFrom().withNewSecretKeyRef()
           .withName(access.userSecret().name()).withKey(access.userSecret().key())
           .endSecretKeyRef().endValueFrom().build());
     }
     if (settings.redisPasswordSecret() != null) {
-      env.add(new EnvVarBuilder().withName("RATEKEEPER_REDIS_PASSWORD").withNewValueFrom().withNewSecretKeyRef()
+      env.add(new EnvVarBuilder().withName(SidecarEnvironment.REDIS_PASSWORD).withNewValueFrom().withNewSecretKeyRef()
           .withName(settings.redisPasswordSecret().name()).withKey(settings.redisPasswordSecret().key())
           .endSecretKeyRef().endValueFrom().build());
     }
     if (access.caConfigMap() != null) {
-      env.add(new EnvVar("RATEKEEPER_REDIS_CA_FILE", InjectionSettings.RedisAccess.CA_MOUNT + "/" + access.caKey(),
-          null));
+      env.add(new EnvVar(SidecarEnvironment.REDIS_CA_FILE, InjectionSettings.RedisAccess.CA_MOUNT + "/"
+          + access.caKey(), null));
     }
     if (!access.verifyHostname()) {
-      env.add(new EnvVar("RATEKEEPER_REDIS_VERIFY_HOSTNAME", "false", null));
+      env.add(new EnvVar(SidecarEnvironment.REDIS_VERIFY_HOSTNAME, "false", null));
     }
-    env.add(new EnvVarBuilder().withName("POD_NAME").withNewValueFrom().withNewFieldRef()
+    env.add(new EnvVarBuilder().withName(SidecarEnvironment.POD_NAME).withNewValueFrom().withNewFieldRef()
         .withApiVersion("v1").withFieldPath("metadata.name").endFieldRef().endValueFrom().build());
     // the sidecar's admin port defaults to loopback; the kubelet's probes and Prometheus reach it on the
     // pod IP, so that is where the injected sidecar listens (never 0.0.0.0: not on other interfaces)
-    env.add(new EnvVarBuilder().withName("POD_IP").withNewValueFrom().withNewFieldRef()
+    env.add(new EnvVarBuilder().withName(SidecarEnvironment.POD_IP).withNewValueFrom().withNewFieldRef()
         .withApiVersion("v1").withFieldPath("status.podIP").endFieldRef().endValueFrom().build());
-    env.add(new EnvVar("RATEKEEPER_ADMIN_LISTEN", "$(POD_IP):" + ADMIN_PORT, null));
+    env.add(new EnvVar(SidecarEnvironment.ADMIN_LISTEN.env(), "$(POD_IP):" + ADMIN_PORT, null));
     for (UpstreamView upstream : upstreams) {
       if (upstream.hasCredentials()) {
-        env.add(new EnvVarBuilder().withName(upstreamKeyVariable(upstream.name())).withNewValueFrom()
+        env.add(new EnvVarBuilder().withName(SidecarEnvironment.upstreamKeyVariable(upstream.name())).withNewValueFrom()
             .withNewSecretKeyRef().withName(upstream.secretName()).withKey(upstream.secretKey()).endSecretKeyRef()
             .endValueFrom().build());
       }

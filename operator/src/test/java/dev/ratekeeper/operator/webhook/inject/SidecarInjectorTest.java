@@ -1,5 +1,6 @@
 package dev.ratekeeper.operator.webhook.inject;
 
+import dev.ratekeeper.cli.SidecarEnvironment;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ratekeeper.operator.webhook.PodPatch;
@@ -93,8 +94,11 @@ class SidecarInjectorTest {
 
   @Test
   void upstreamKeyVariablesUseTheSidecarsSpelling() {
-    assertThat(SidecarContainer.upstreamKeyVariable("anthropic")).isEqualTo("RATEKEEPER_UPSTREAM_KEY_ANTHROPIC");
-    assertThat(SidecarContainer.upstreamKeyVariable("azure-openai-eu")).isEqualTo("RATEKEEPER_UPSTREAM_KEY_AZURE_OPENAI_EU");
+    assertThat(SidecarEnvironment.upstreamKeyVariable("anthropic")).isEqualTo("RATEKEEPER_UPSTREAM_KEY_ANTHROPIC");
+    assertThat(SidecarEnvironment.upstreamKeyVariable("azure-openai-eu"))
+        .isEqualTo("RATEKEEPER_UPSTREAM_KEY_AZURE_OPENAI_EU");
+    // and the sidecar reads the name back as the upstream it is for
+    assertThat(SidecarEnvironment.upstreamOfKeyVariable("AZURE_OPENAI_EU")).isEqualTo("azure-openai-eu");
   }
 
   @Test

@@ -19,13 +19,13 @@ import java.util.Objects;
  * in the URL. {@code user}/{@code password} log in (Redis 6 ACL user, or the default user when
  * {@code user} is null). {@link #toString()} shows no password.
  */
-public record RedisEndpoint(Mode mode, List<String> urls, String masterName, String user, String password,
+public record RedisClientSettings(Mode mode, List<String> urls, String masterName, String user, String password,
     Path caFile, Path certFile, Path keyFile, boolean verifyHostname) {
 
   /** How the nodes are arranged. */
   public enum Mode { STANDALONE, CLUSTER, SENTINEL }
 
-  public RedisEndpoint {
+  public RedisClientSettings {
     Objects.requireNonNull(mode, "mode");
     urls = List.copyOf(urls);
     if (urls.isEmpty()) {
@@ -42,27 +42,34 @@ public record RedisEndpoint(Mode mode, List<String> urls, String masterName, Str
     }
   }
 
-  /** One node, as before: {@code redis://} or {@code rediss://}, an optional password. */
-  public static RedisEndpoint standalone(String url, String password) {
-    return new RedisEndpoint(Mode.STANDALONE, List.of(url), null, null, password, null, null, null, true);
+  /** What the command line said ({@link dev.ratekeeper.cli.RedisEndpoint}: its rules, checked there). */
+  public static RedisClientSettings of(dev.ratekeeper.cli.RedisEndpoint endpoint) {
+    return new RedisClientSettings(Mode.valueOf(endpoint.mode().name()), endpoint.urls(), endpoint.masterName(),
+        endpoint.user(), endpoint.password(), endpoint.caFile(), endpoint.certFile(), endpoint.keyFile(),
+        endpoint.verifyHostname());
   }
 
-  public static RedisEndpoint cluster(List<String> seeds) {
-    return new RedisEndpoint(Mode.CLUSTER, seeds, null, null, null, null, null, null, true);
+  /** One node: {@code redis://} or {@code rediss://}, an optional password. */
+  public static RedisClientSettings standalone(String url, String password) {
+    return new RedisClientSettings(Mode.STANDALONE, List.of(url), null, null, password, null, null, null, true);
   }
 
-  public static RedisEndpoint sentinel(List<String> sentinels, String masterName) {
-    return new RedisEndpoint(Mode.SENTINEL, sentinels, masterName, null, null, null, null, null, true);
+  public static RedisClientSettings cluster(List<String> seeds) {
+    return new RedisClientSettings(Mode.CLUSTER, seeds, null, null, null, null, null, null, true);
+  }
+
+  public static RedisClientSettings sentinel(List<String> sentinels, String masterName) {
+    return new RedisClientSettings(Mode.SENTINEL, sentinels, masterName, null, null, null, null, null, true);
   }
 
   /** The same nodes, logging in as {@code user} with {@code password}. */
-  public RedisEndpoint withLogin(String user, String password) {
-    return new RedisEndpoint(mode, urls, masterName, user, password, caFile, certFile, keyFile, verifyHostname);
+  public RedisClientSettings withLogin(String user, String password) {
+    return new RedisClientSettings(mode, urls, masterName, user, password, caFile, certFile, keyFile, verifyHostname);
   }
 
   /** The same nodes over TLS, trusting {@code caFile} (null: the JVM's trust store), with an optional client certificate. */
-  public RedisEndpoint withTls(Path caFile, Path certFile, Path keyFile, boolean verifyHostname) {
-    return new RedisEndpoint(mode, urls, masterName, user, password, caFile, certFile, keyFile, verifyHostname);
+  public RedisClientSettings withTls(Path caFile, Path certFile, Path keyFile, boolean verifyHostname) {
+    return new RedisClientSettings(mode, urls, masterName, user, password, caFile, certFile, keyFile, verifyHostname);
   }
 
   /** Whether connections use TLS. */
@@ -106,7 +113,7 @@ public record RedisEndpoint(Mode mode, List<String> urls, String masterName, Str
   /** Mode and nodes, without credentials. */
   @Override
   public String toString() {
-    return mode.name().toLowerCase(java.util.Locale.ROOT) + " " + urls.stream().map(RedisEndpoint::redact).toList()
+    return mode.name().toLowerCase(java.util.Locale.ROOT) + " " + urls.stream().map(RedisClientSettings::redact).toList()
         + (masterName == null ? "" : " master " + masterName) + (user == null ? "" : " as " + user)
         + (tls() ? " (TLS" + (caFile == null ? "" : ", CA " + caFile) + (certFile == null ? "" : ", client certificate")
             + (verifyHostname ? "" : ", host name not checked") + ")" : "");
