@@ -16,6 +16,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -143,6 +144,84 @@ class RedisClusterStoreIT {
     assertThat(denied.get()).isPositive();
     assertThat(target.call("EXISTS", PREFIX + "g:req")).isEqualTo(1L);
     assertThat((Long) source.call("DBSIZE")).isZero();
+  }
+
+  /**
+   * How load spreads: one policy's decisions all go to the master owning its slot; twelve policies
+   * spread over the three masters. Runs each for a few seconds with every sidecar keeping 64
+   * metered admissions (all of a policy's counters, a reservation record, statistics) in flight and
+   * prints {@code CLUSTER-FIGURES}: decisions per second, and each master's script calls and Redis
+   * CPU per call ({@code INFO commandstats}).
+   */
+  @Test
+  void onePolicyLoadsOneShardAndManyPoliciesSpreadOverAll() {
+    List<CompiledPolicy> one = List.of(metered("team-a"));
+    List<CompiledPolicy> twelve = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      twelve.add(metered("team-" + i));
+    }
+    Map<Integer, Long> onePolicy = run("1 policy", one);
+    assertThat(onePolicy.values().stream().filter(calls -> calls > 100).count()).as("masters doing the work")
+        .isEqualTo(1);
+    Map<Integer, Long> spread = run("12 policies", twelve);
+    assertThat(spread.values()).as("script calls per master").allMatch(calls -> calls > 100);
+  }
+
+  private static CompiledPolicy metered(String namespace) {
+    return policy().id(namespace, "agents").tier(tier("free").requests(perMinute(100_000_000, 100_000_000))
+        .tokensPerMinute(perMinute(100_000_000_000L, 100_000_000_000L)).tokensPerDay(100_000_000_000L)
+        .budget(100_000_000_000L, dev.ratekeeper.policy.api.BudgetPeriod.Monthly)).build();
+  }
+
+  /** Script calls per master (by port) during {@code SECONDS} of load over {@code policies}. */
+  private Map<Integer, Long> run(String label, List<CompiledPolicy> policies) {
+    cluster.masters().forEach(m -> m.call("CONFIG", "RESETSTAT"));
+    long deadline = System.nanoTime() + 3_000_000_000L;
+    AtomicInteger decided = new AtomicInteger();
+    List<Thread> drivers = new ArrayList<>();
+    for (int s = 0; s < SIDECARS; s++) {
+      RedisLimiterStore store = stores.get(s);
+      Thread driver = new Thread(() -> {
+        int i = 0;
+        while (System.nanoTime() < deadline) {
+          List<Future<Decision>> wave = new ArrayList<>(64);
+          for (int k = 0; k < 64; k++, i++) {
+            CompiledPolicy p = policies.get(i % policies.size());
+            wave.add(store.admit(AdmitRequest.metered(p, UUID.randomUUID().toString(), "user" + (i % 50),
+                p.tier("free").orElseThrow(), null, 100, 10)));
+          }
+          await(Future.all(wave));
+          decided.addAndGet(wave.size());
+        }
+      });
+      drivers.add(driver);
+      driver.start();
+    }
+    for (Thread driver : drivers) {
+      try {
+        driver.join();
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    Map<Integer, Long> calls = new java.util.TreeMap<>();
+    StringBuilder perMaster = new StringBuilder();
+    for (RedisNode master : cluster.masters()) {
+      String stats = String.valueOf(master.call("INFO", "commandstats"));
+      long n = 0;
+      String usec = "-";
+      for (String line : stats.split("\r?\n")) {
+        if (line.startsWith("cmdstat_evalsha:") || line.startsWith("cmdstat_eval:")) {
+          n += Long.parseLong(line.replaceAll("^[^:]*:calls=(\\d+),.*", "$1"));
+          usec = line.startsWith("cmdstat_evalsha:") ? line.replaceAll(".*usec_per_call=([0-9.]+).*", "$1") : usec;
+        }
+      }
+      calls.put(master.port(), n);
+      perMaster.append(" ").append(n).append(" calls (").append(usec).append(" µs/call)");
+    }
+    System.out.println("CLUSTER-FIGURES " + label + ": " + decided.get() / 3 + " metered admissions/s from " + SIDECARS
+        + " sidecars x 64 in flight; per master:" + perMaster);
+    return calls;
   }
 
   private static AdmitRequest requestsOnly(CompiledPolicy p) {
