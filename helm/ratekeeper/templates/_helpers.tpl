@@ -144,6 +144,15 @@ set (pinned: it wins over the tag), else repository:tag. */ -}}
 {{- if regexMatch ":[0-9]+$" $host -}}{{ regexFind "[0-9]+$" $host }}{{- else -}}6379{{- end -}}
 {{- end -}}
 
+{{/* The distinct ports of comma-separated Redis URLs, as a JSON list of numbers. Call with the URLs. */}}
+{{- define "ratekeeper.urlPorts" -}}
+{{- $ports := list -}}
+{{- range $url := splitList "," . -}}
+{{- $ports = append $ports (include "ratekeeper.urlPort" $url | int) -}}
+{{- end -}}
+{{- toJson ($ports | uniq) -}}
+{{- end -}}
+
 {{/* "true" when Redis has a password. */}}
 {{- define "ratekeeper.redisAuth" -}}
 {{- if eq .Values.redis.mode "external" -}}
