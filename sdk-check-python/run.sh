@@ -102,7 +102,7 @@ java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$DEMO_JAR" dev.ratekeeper.tes
   --port "$STUB_PORT" --control-port "$STUB_CONTROL" >"$WORK/stub.log" 2>&1 &
 PIDS+=($!)
 upstreams=()
-for name in anthropic openai anthropic-cooldown openai-cooldown; do
+for name in anthropic openai anthropic-cooldown openai-cooldown azure; do
   upstreams+=(--upstream "$name=http://127.0.0.1:$STUB_PORT")
 done
 java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$SIDECAR_JAR" --policy-file sdk-check-python/policy.yaml \

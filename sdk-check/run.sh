@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The official-SDK check: the real Anthropic and OpenAI Node SDKs (versions pinned in
+# The official-SDK check: the real Anthropic and OpenAI Node SDKs, OpenAI's AzureOpenAI client included (versions pinned in
 # sdk-check/package.json, unmodified, only baseURL pointed at the sidecar) against a sidecar started
 # from sdk-check/policy.yaml in front of the stub provider. Proves that normal and streamed calls work
 # and report usage, and that Ratekeeper's 429s and 4xx surface as the SDKs' own error classes with
@@ -76,6 +76,7 @@ PIDS+=($!)
 java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -jar "$SIDECAR_JAR" --policy-file sdk-check/policy.yaml \
   --listen "127.0.0.1:$PROXY_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
   --upstream "anthropic=http://127.0.0.1:$STUB_PORT" --upstream "openai=http://127.0.0.1:$STUB_PORT" \
+  --upstream "azure=http://127.0.0.1:$STUB_PORT" \
   >"$WORK/sidecar.log" 2>&1 &
 SIDECAR_PID=$!
 PIDS+=("$SIDECAR_PID")

@@ -137,6 +137,21 @@ def openai_client(mode: str, headers: dict, *, retries: bool = False, prefix: st
     return Client(sdk, wire)
 
 
+def azure_client(mode: str, headers: dict, deployment: str, api_version: str, api_key: str) -> Client:
+    """openai.AzureOpenAI (or AsyncAzureOpenAI) with its endpoint at the sidecar's azure upstream."""
+    wire = Wire()
+    cls, http = ((openai.AzureOpenAI, openai.DefaultHttpxClient) if mode == "sync"
+                 else (openai.AsyncAzureOpenAI, openai.DefaultAsyncHttpxClient))
+    sdk = cls(azure_endpoint=f"{SIDECAR_URL}/azure", azure_deployment=deployment, api_version=api_version,
+              api_key=api_key, default_headers=headers, max_retries=0, http_client=http(event_hooks=wire.hooks(mode)))
+    return Client(sdk, wire)
+
+
+def stub_last_call() -> dict:
+    """The last request the stub received: its method, URI (query included) and credential headers."""
+    return json.loads(_get(f"{STUB_CONTROL_URL}/last"))
+
+
 async def resolve(value):
     """The result of a call on a sync client, or the awaited one of an async client."""
     return await value if inspect.isawaitable(value) else value

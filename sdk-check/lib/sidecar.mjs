@@ -44,6 +44,11 @@ export async function stubRequests() {
   return Number(await (await fetch(`${STUB_CONTROL_URL}/requests`)).text());
 }
 
+/** The last request the stub received: its method, URI (query included) and credential headers. */
+export async function stubLastCall() {
+  return (await fetch(`${STUB_CONTROL_URL}/last`)).json();
+}
+
 /**
  * Runs `action` (which may throw) and counts what it caused: requests the sidecar decided for `tier`
  * (allowed, throttled or refused; from ratekeeper_requests_total) and requests that reached the stub.

@@ -24,6 +24,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * in their real wire formats, JSON or server-sent events, with the usage figures it is told to
  * report, and records what it received. Scripted responses (a 429 with retry-after, a 529, a slow
  * answer) let tests drive failures.
+ *
+ * <p>It also speaks Azure OpenAI ({@code /openai/deployments/{deployment}/...} and
+ * {@code /openai/responses} with a required {@code api-version} query parameter, {@code /openai/v1/...},
+ * a key in {@code api-key} or {@code authorization}, streams that open with a content-filter chunk),
+ * and the streaming variations of OpenAI-compatible servers ({@link #dialect}).
  */
 public final class StubLlmUpstream implements AutoCloseable {
   /** Text of each streamed delta; its length is what a sidecar sees forwarded. */
@@ -45,6 +50,28 @@ public final class StubLlmUpstream implements AutoCloseable {
   /** Pause before answering at all (a slow provider). */
   public volatile long responseDelayMs = 0;
 
+  /** How streamed OpenAI chat and completions answers report usage (OpenAI-compatible servers differ). */
+  public volatile OpenAiDialect dialect = OpenAiDialect.OPENAI;
+
+  /** Streamed usage as OpenAI-compatible servers report it. */
+  public enum OpenAiDialect {
+    /** OpenAI, vLLM, Ollama, Azure: a usage-only last chunk (empty choices) when asked with stream_options.include_usage. */
+    OPENAI,
+    /** Mistral, Together and others: usage on the last chunk, which also carries the last choice, asked or not. */
+    USAGE_WITH_LAST_CHOICE,
+    /** Groq: usage in the last chunk's x_groq.usage, asked or not. */
+    GROQ,
+    /** A server without include_usage support: it ignores stream_options and streams no usage at all. */
+    NO_STREAM_USAGE,
+    /** An older server (Azure api-versions before 2024-09-01-preview): stream_options is a 400; no streamed usage. */
+    REJECTS_STREAM_OPTIONS,
+    /**
+     * Mistral: fields it does not know (stream_options, max_completion_tokens) are a 422; a stream's usage
+     * comes on its last chunk, with the last choice, unasked.
+     */
+    MISTRAL
+  }
+
   /** Headers added to every normal answer (e.g. the provider's rate-limit headers). */
   public final Map<String, String> answerHeaders = new java.util.concurrent.ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Scripted> script = new ConcurrentLinkedQueue<>();
@@ -56,7 +83,17 @@ public final class StubLlmUpstream implements AutoCloseable {
   private volatile int recordLimit = 1_000;
 
   /** A request as the stub received it. */
-  public record Recorded(String method, String path, MultiMap headers, String body) {}
+  public record Recorded(String method, String path, MultiMap headers, String body, String query) {}
+
+  /** The last request's target and credentials, kept even when nothing else is recorded. */
+  public record LastCall(String method, String uri, String apiKey, String authorization) {}
+
+  private volatile LastCall lastCall;
+
+  /** The last request received, or null. */
+  public LastCall lastCall() {
+    return lastCall;
+  }
 
   /** A canned answer. */
   public record Scripted(int status, Map<String, String> headers, String body) {}
@@ -147,6 +184,7 @@ public final class StubLlmUpstream implements AutoCloseable {
     eventDelayMs = 0;
     streamDeltas = 5;
     responseDelayMs = 0;
+    dialect = OpenAiDialect.OPENAI;
   }
 
   @Override
@@ -165,9 +203,10 @@ public final class StubLlmUpstream implements AutoCloseable {
     req.body().onSuccess(body -> {
       requests.incrementAndGet();
       String path = req.path();
+      lastCall = new LastCall(req.method().name(), req.uri(), req.getHeader("api-key"), req.getHeader("authorization"));
       if (recorded.size() < recordLimit) {
         recorded.add(new Recorded(req.method().name(), path, MultiMap.caseInsensitiveMultiMap().addAll(req.headers()),
-            body.toString()));
+            body.toString(), req.query()));
       }
       Runnable answer = () -> answer(req, path, body);
       if (responseDelayMs > 0) {
@@ -190,6 +229,24 @@ public final class StubLlmUpstream implements AutoCloseable {
       return;
     }
     answerHeaders.forEach(resp::putHeader);
+    boolean azure = path.startsWith("/openai/");
+    String deployment = null;
+    if (azure) {
+      AzurePath at = AzurePath.of(path);
+      if (at.needsVersion() && req.getParam("api-version") == null) {
+        resp.setStatusCode(404).putHeader("content-type", "application/json")
+            .end("{\"error\":{\"code\":\"404\",\"message\":\"Resource not found\"}}");
+        return;
+      }
+      if (req.getHeader("api-key") == null && req.getHeader("authorization") == null) {
+        resp.setStatusCode(401).putHeader("content-type", "application/json")
+            .end("{\"error\":{\"code\":\"401\",\"message\":\"Access denied due to invalid subscription key or wrong"
+                + " API endpoint.\"}}");
+        return;
+      }
+      path = at.openAiPath();
+      deployment = at.deployment();
+    }
     if (req.method().name().equals("GET") && path.equals("/v1/models")) {
       json(resp, new JsonObject().put("object", "list").put("data", new JsonArray()
           .add(new JsonObject().put("id", "stub-model").put("object", "model"))));
@@ -202,7 +259,19 @@ public final class StubLlmUpstream implements AutoCloseable {
       resp.setStatusCode(400).end("{\"error\":{\"message\":\"stub: bad json\"}}");
       return;
     }
-    String model = request.getString("model", "stub-model");
+    String model = request.getString("model", deployment == null ? "stub-model" : deployment);
+    if (dialect == OpenAiDialect.MISTRAL) {
+      for (String field : new String[] {"stream_options", "max_completion_tokens"}) {
+        if (request.containsKey(field)) {
+          resp.setStatusCode(422).putHeader("content-type", "application/json").end(new JsonObject()
+              .put("object", "error").put("message", new JsonObject().put("detail", new JsonArray().add(new JsonObject()
+                  .put("type", "extra_forbidden").put("loc", new JsonArray().add("body").add(field))
+                  .put("msg", "Extra inputs are not permitted")))).put("type", "invalid_request_error")
+              .putNull("param").putNull("code").encode());
+          return;
+        }
+      }
+    }
     boolean stream = Boolean.TRUE.equals(request.getValue("stream"));
     long cap = firstLong(request, "max_tokens", "max_completion_tokens", "max_output_tokens");
     long output = cap > 0 ? Math.min(outputTokens, cap) : outputTokens;
@@ -224,7 +293,12 @@ public final class StubLlmUpstream implements AutoCloseable {
         boolean chat = path.equals("/v1/chat/completions");
         if (stream) {
           JsonObject opts = request.getJsonObject("stream_options");
-          openAiStream(resp, model, output, chat, opts != null && opts.getBoolean("include_usage", false));
+          if (opts != null && dialect == OpenAiDialect.REJECTS_STREAM_OPTIONS) {
+            resp.setStatusCode(400).putHeader("content-type", "application/json").end("{\"error\":{\"code\":"
+                + "\"invalid_request_error\",\"message\":\"Unrecognized request argument supplied: stream_options\"}}");
+            return;
+          }
+          openAiStream(resp, model, output, chat, opts != null && opts.getBoolean("include_usage", false), azure);
         } else {
           json(resp, openAiCompletion(model, output, chat));
         }
@@ -335,8 +409,17 @@ public final class StubLlmUpstream implements AutoCloseable {
     stream(resp, events);
   }
 
-  private void openAiStream(HttpServerResponse resp, String model, long output, boolean chat, boolean includeUsage) {
+  private void openAiStream(HttpServerResponse resp, String model, long output, boolean chat, boolean asked,
+      boolean azure) {
+    OpenAiDialect how = dialect;
+    boolean includeUsage = asked && how == OpenAiDialect.OPENAI;
     List<String> events = new ArrayList<>();
+    if (azure && chat) {
+      // Azure opens a chat stream with its prompt's content-filter results: no choices, no usage
+      events.add("data: " + new JsonObject().put("id", "").put("object", "").put("created", 0).put("model", "")
+          .put("choices", new JsonArray()).put("prompt_filter_results", new JsonArray().add(new JsonObject()
+              .put("prompt_index", 0).put("content_filter_results", new JsonObject()))).encode() + "\n\n");
+    }
     for (int i = 0; i < streamDeltas; i++) {
       JsonObject choice = new JsonObject().put("index", 0);
       if (chat) {
@@ -350,6 +433,16 @@ public final class StubLlmUpstream implements AutoCloseable {
           .put("choices", new JsonArray().add(choice));
       if (includeUsage) {
         chunk.putNull("usage");
+      }
+      boolean last = i == streamDeltas - 1;
+      if (last && (how == OpenAiDialect.USAGE_WITH_LAST_CHOICE || how == OpenAiDialect.MISTRAL)) {
+        chunk.put("usage", openAiUsage(output));
+      } else if (how == OpenAiDialect.GROQ) {
+        JsonObject groq = new JsonObject().put("id", "req_stub_groq");
+        if (last) {
+          groq.put("usage", openAiUsage(output).put("queue_time", 0.01).put("completion_time", 0.02));
+        }
+        chunk.put("x_groq", groq);
       }
       events.add("data: " + chunk.encode() + "\n\n");
     }
@@ -409,5 +502,25 @@ public final class StubLlmUpstream implements AutoCloseable {
     }
     resp.write(events.get(index));
     vertx.setTimer(eventDelayMs, id -> sendNext(resp, events, index + 1, gone));
+  }
+
+  /**
+   * An Azure OpenAI path and the OpenAI path it serves: {@code /openai/deployments/{d}/chat/completions}
+   * and {@code /openai/responses} need {@code api-version}; the v1 API ({@code /openai/v1/...}) does not.
+   */
+  private record AzurePath(String openAiPath, String deployment, boolean needsVersion) {
+    static AzurePath of(String path) {
+      String deployments = "/openai/deployments/";
+      if (path.startsWith(deployments)) {
+        int end = path.indexOf('/', deployments.length());
+        if (end > 0) {
+          return new AzurePath("/v1" + path.substring(end), path.substring(deployments.length(), end), true);
+        }
+      }
+      if (path.startsWith("/openai/v1/")) {
+        return new AzurePath(path.substring("/openai".length()), null, false);
+      }
+      return new AzurePath("/v1" + path.substring("/openai".length()), null, true);
+    }
   }
 }

@@ -26,7 +26,11 @@ import java.util.concurrent.TimeUnit;
  * {@code GET /requests} (requests the stub received, as a number), {@code POST /reset} (forget them and
  * any scripted answer) and {@code POST /enqueue} with {@code {"status": 429, "headers": {...},
  * "body": "..."}}: with one instance, the next request, whatever its path, gets that answer instead of
- * a normal one (a provider's own 429 or 529). Nothing is recorded beyond the count.
+ * a normal one (a provider's own 429 or 529); {@code POST /dialect} with a
+ * {@link StubLlmUpstream.OpenAiDialect} name switches how OpenAI streams report usage (until
+ * {@code /reset}); {@code GET /last} answers the last request's method, URI and credential headers
+ * (so a check can see that {@code api-version} and Azure's {@code api-key} arrived). Nothing else is
+ * recorded beyond the count.
  */
 public final class StubServerMain {
   private StubServerMain() {}
@@ -88,7 +92,24 @@ public final class StubServerMain {
           req.response().setStatusCode(400).end("expected {\"status\": N, \"headers\": {...}, \"body\": \"...\"}\n");
         }
       });
-      default -> req.response().setStatusCode(404).end("GET /requests | POST /reset | POST /enqueue\n");
+      case "GET /last" -> {
+        StubLlmUpstream.LastCall last = stubs.get(0).lastCall();
+        JsonObject answer = last == null ? new JsonObject() : new JsonObject().put("method", last.method())
+            .put("uri", last.uri()).put("apiKey", last.apiKey()).put("authorization", last.authorization());
+        req.response().putHeader("content-type", "application/json").end(answer.encode());
+      }
+      case "POST /dialect" -> req.body().onComplete(body -> {
+        try {
+          StubLlmUpstream.OpenAiDialect dialect = StubLlmUpstream.OpenAiDialect.valueOf(body.result().toString().trim());
+          stubs.forEach(stub -> stub.dialect = dialect);
+          req.response().setStatusCode(204).end();
+        } catch (RuntimeException e) {
+          req.response().setStatusCode(400).end("expected one of "
+              + java.util.Arrays.toString(StubLlmUpstream.OpenAiDialect.values()) + "\n");
+        }
+      });
+      default -> req.response().setStatusCode(404)
+          .end("GET /requests | GET /last | POST /reset | POST /enqueue | POST /dialect\n");
     }
   }
 

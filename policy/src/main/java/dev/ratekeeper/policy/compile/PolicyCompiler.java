@@ -1,5 +1,6 @@
 package dev.ratekeeper.policy.compile;
 
+import dev.ratekeeper.policy.api.AzureDeployment;
 import dev.ratekeeper.policy.api.Budget;
 import dev.ratekeeper.policy.api.BudgetSettings;
 import dev.ratekeeper.policy.api.Durations;
@@ -13,6 +14,7 @@ import dev.ratekeeper.policy.api.RateLimitPolicySpec;
 import dev.ratekeeper.policy.api.StoreFailureMode;
 import dev.ratekeeper.policy.api.RunLimits;
 import dev.ratekeeper.policy.api.Tier;
+import dev.ratekeeper.policy.api.UnmappedDeployments;
 import dev.ratekeeper.policy.api.UnmeteredPaths;
 import dev.ratekeeper.policy.api.Upstream;
 import dev.ratekeeper.policy.api.UpstreamFormat;
@@ -174,7 +176,19 @@ public final class PolicyCompiler {
         u.url.endsWith("/") ? u.url.substring(0, u.url.length() - 1) : u.url,
         u.format,
         u.credentialsSecretRef == null ? null : u.credentialsSecretRef.name,
-        u.credentialsSecretRef == null ? null : u.credentialsSecretRef.key)).toList();
+        u.credentialsSecretRef == null ? null : u.credentialsSecretRef.key,
+        deployments(u.deployments),
+        u.unmappedDeployments == UnmappedDeployments.DeploymentNameIsModel,
+        u.requestStreamUsage == null || u.requestStreamUsage,
+        u.outputCapField == null ? null : u.outputCapField.field())).toList();
+  }
+
+  private static Map<String, String> deployments(List<AzureDeployment> deployments) {
+    Map<String, String> byName = new java.util.TreeMap<>();
+    if (deployments != null) {
+      deployments.forEach(d -> byName.put(d.name, d.model));
+    }
+    return byName;
   }
 
   private static long micros(String usd) {

@@ -305,6 +305,52 @@ class PolicyCompilerTest {
     assertThat(seen).hasSizeGreaterThan(30);
   }
 
+  @Test
+  void azureDeploymentsMapToModelsAndUnmappedOnesFollowThePolicy() {
+    CompiledPolicy policy = compile(spec("""
+        tiers: [{name: free}]
+        upstreams:
+        - name: azure
+          url: https://contoso.openai.azure.com/
+          format: azure-openai
+          deployments: [{name: prod-4o, model: gpt-4o}, {name: cheap, model: gpt-4o-mini}]
+        - {name: azure-named, url: "https://c2.openai.azure.com", format: azure-openai,
+           unmappedDeployments: DeploymentNameIsModel, requestStreamUsage: false, outputCapField: max_tokens}
+        - {name: openai, url: "https://api.openai.com", format: openai}
+        """));
+
+    CompiledUpstream azure = policy.upstream("azure").orElseThrow();
+    assertThat(azure.format()).isEqualTo(UpstreamFormat.AZURE_OPENAI);
+    assertThat(azure.url()).isEqualTo("https://contoso.openai.azure.com");
+    assertThat(azure.deployments()).containsExactly(Map.entry("cheap", "gpt-4o-mini"), Map.entry("prod-4o", "gpt-4o"));
+    assertThat(azure.modelOf("prod-4o")).contains("gpt-4o");
+    assertThat(azure.modelOf("gpt-4o")).as("unmapped, refused by default").isEmpty();
+    assertThat(azure.asksForStreamUsage()).isTrue();
+    CompiledUpstream named = policy.upstream("azure-named").orElseThrow();
+    assertThat(named.modelOf("gpt-4.1")).contains("gpt-4.1");
+    assertThat(named.asksForStreamUsage()).isFalse();
+    assertThat(named.outputCapField()).isEqualTo("max_tokens");
+    assertThat(azure.outputCapField()).isEqualTo("max_completion_tokens");
+    assertThat(policy.upstream("openai").orElseThrow().deployments()).isEmpty();
+
+    CompiledPolicy back = PolicyCodec.fromJson(PolicyCodec.toJson(policy));
+    assertThat(back).isEqualTo(policy);
+    assertThat(back.upstream("azure").orElseThrow().modelOf("cheap")).contains("gpt-4o-mini");
+  }
+
+  @Test
+  void aCompiledUpstreamWrittenBeforeDeploymentsExistedStillAsksForStreamUsage() throws Exception {
+    var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+    CompiledUpstream old = mapper.readValue("""
+        {"name":"openai","url":"https://api.openai.com","format":"openai",
+         "credentialsSecretName":null,"credentialsSecretKey":null}""", CompiledUpstream.class);
+
+    assertThat(old.asksForStreamUsage()).isTrue();
+    assertThat(old.outputCapField()).isEqualTo("max_completion_tokens");
+    assertThat(old.deployments()).isEmpty();
+    assertThat(old.modelOf("gpt-4o")).isEmpty();
+  }
+
   private static CompiledPolicy compile(RateLimitPolicySpec spec) {
     Compilation compilation = PolicyCompiler.compile(ID, spec);
     assertThat(compilation.violations()).isEmpty();

@@ -119,7 +119,7 @@ class PolicyValidatorTest {
         "spec.models[0].fallback: unknown model \"x\"",
         "spec.upstreams[0].url: \"ftp://example.com\" is not an http or https URL with a host,"
             + " e.g. https://api.anthropic.com",
-        "spec.upstreams[0].format: is required (anthropic or openai)");
+        "spec.upstreams[0].format: is required (anthropic, openai or azure-openai)");
   }
 
   @Test

@@ -124,7 +124,7 @@ public final class Forwarder {
     Exchange exchange = new Exchange(req, admitted, route, request, caller, planned);
     metrics.inflight().incrementAndGet();
     req.response().closeHandler(v -> exchange.clientGone());
-    client.request(options(req, target(upstream), route.upstreamPath()))
+    client.request(options(req, target(upstream), request.forwardPath(route.upstreamPath())))
         .compose(creq -> {
           exchange.upstreamRequest = creq;
           creq.headers().addAll(headers);
@@ -208,7 +208,7 @@ public final class Forwarder {
       });
     } else {
       CooldownScope modelScope = scope.model(model);
-      boolean perModelQuota = modelScope != null && format == dev.ratekeeper.policy.api.UpstreamFormat.OPENAI;
+      boolean perModelQuota = modelScope != null && format.openAiWire();
       observer.answered(scope, perModelQuota ? modelScope : scope, sentNanos, resp.headers());
       relay.run();
     }
@@ -265,7 +265,7 @@ public final class Forwarder {
       if (done.get()) {
         return;
       }
-      observe(scopeOf(route.upstream(), req.headers()), request.model(), route.upstream().format(), resp, started,
+      observe(scopeOf(route.upstream(), req.headers()), request.quotaName(), route.upstream().format(), resp, started,
           () -> relayNow(resp, extraHeaders), body -> {
             if (done.compareAndSet(false, true)) {
               status = resp.statusCode();

@@ -2,6 +2,7 @@ package dev.ratekeeper.sidecar.proxy;
 
 import dev.ratekeeper.policy.api.UpstreamFormat;
 import dev.ratekeeper.policy.compile.CompiledIdentity;
+import dev.ratekeeper.sidecar.upstream.ProviderCredentials;
 import io.vertx.core.MultiMap;
 import java.util.Locale;
 import java.util.Set;
@@ -36,7 +37,7 @@ final class Headers {
           || name.equals(userHeader) || name.equals(tierHeader) || name.equals(keyHeader) || name.equals(runHeader)) {
         continue;
       }
-      if (providerKey != null && (name.equals("authorization") || name.equals("x-api-key"))) {
+      if (providerKey != null && ProviderCredentials.isCredential(name)) {
         continue;
       }
       if (metered && name.equals("accept-encoding")) {
@@ -45,11 +46,7 @@ final class Headers {
       out.add(entry.getKey(), entry.getValue());
     }
     if (providerKey != null) {
-      if (format == UpstreamFormat.ANTHROPIC) {
-        out.set("x-api-key", providerKey);
-      } else {
-        out.set("authorization", "Bearer " + providerKey);
-      }
+      ProviderCredentials.set(out, format, providerKey);
     }
     return out;
   }

@@ -198,6 +198,9 @@ final class MeteredAdmission {
 
   /** The call now asks for {@code to}: planned again, said in {@code x-ratekeeper-model-fallback}. */
   private boolean rewriteModel(String to) {
+    if (!request.canServe(to)) {
+      return false; // Azure OpenAI: no deployment of the upstream serves that model
+    }
     String from = request.model();
     request.setModel(to);
     AdmissionPlan.Result replanned = AdmissionPlan.plan(policy, caller, request);

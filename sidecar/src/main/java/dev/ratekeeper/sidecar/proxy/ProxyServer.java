@@ -13,6 +13,7 @@ import dev.ratekeeper.sidecar.metrics.MetricLabels;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
 import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
+import dev.ratekeeper.sidecar.wire.AzureDeployments;
 import dev.ratekeeper.sidecar.wire.Endpoint;
 import dev.ratekeeper.sidecar.wire.EndpointTable;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
@@ -271,8 +272,8 @@ public final class ProxyServer {
     try {
       byte[] bytes = body.getBytes();
       parsed = bytes.length > OFF_LOOP_BYTES
-          ? vertx.executeBlocking(() -> parseAndEstimate(endpoint, bytes), false)
-          : Future.succeededFuture(parseAndEstimate(endpoint, bytes));
+          ? vertx.executeBlocking(() -> parseAndEstimate(route, endpoint, bytes), false)
+          : Future.succeededFuture(parseAndEstimate(route, endpoint, bytes));
     } catch (Throwable t) {
       parsed = Future.failedFuture(t);
     }
@@ -289,8 +290,9 @@ public final class ProxyServer {
     }));
   }
 
-  private static RequestParser.Result parseAndEstimate(Endpoint endpoint, byte[] bytes) {
-    RequestParser.Result result = RequestParser.parse(endpoint, bytes);
+  private static RequestParser.Result parseAndEstimate(Route route, Endpoint endpoint, byte[] bytes) {
+    RequestParser.Result result = RequestParser.parse(AzureDeployments.Target.of(route.upstream(), route.path()),
+        endpoint, bytes);
     if (result instanceof RequestParser.Parsed parsed) {
       parsed.request().estimateInput();
     }
@@ -301,7 +303,7 @@ public final class ProxyServer {
       boolean shadowCooldown) {
     UpstreamFormat format = route.upstream().format();
     String label = MetricLabels.model(current, request.model());
-    CooldownScope modelScope = deps.forwarder().scopeOf(route.upstream(), req.headers()).model(request.model());
+    CooldownScope modelScope = deps.forwarder().scopeOf(route.upstream(), req.headers()).model(request.quotaName());
     if (modelScope != null && deps.cooldowns().check(modelScope.key()) instanceof UpstreamCooldowns.Open open) {
       if (!current.shadow()) {
         coolingDown(req, route, open.remainingMs());

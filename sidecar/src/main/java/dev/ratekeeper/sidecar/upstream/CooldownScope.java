@@ -9,7 +9,7 @@ import java.util.Locale;
  * What a provider's throttle applies to, so one client cannot put everyone into a cooldown: the
  * upstream, the credential the call was made with — {@code sidecar} when the sidecar adds the
  * provider key itself (every sidecar of the policy shares it, so they share the cooldown), else a
- * hash of the client's own key ({@code x-api-key} or {@code authorization}), {@code none} without
+ * hash of the client's own key ({@code x-api-key}, {@code authorization} or Azure's {@code api-key}), {@code none} without
  * one — and the model, when the provider says the limit is the model's.
  *
  * <p>When the provider says so: a 429 whose body names the model the call asked for (OpenAI:
@@ -31,11 +31,8 @@ public record CooldownScope(String upstream, String credential, String model) {
     if (sidecarHoldsKey) {
       return new CooldownScope(upstream, SIDECAR, null);
     }
-    String key = headers.get(format == UpstreamFormat.ANTHROPIC ? "x-api-key" : "authorization");
-    if (key == null || key.isBlank()) {
-      key = headers.get(format == UpstreamFormat.ANTHROPIC ? "authorization" : "x-api-key");
-    }
-    return new CooldownScope(upstream, key == null || key.isBlank() ? NONE : "k" + ApiKeys.hash(key.strip())
+    String key = ProviderCredentials.clientKey(format, headers);
+    return new CooldownScope(upstream, key == null ? NONE : "k" + ApiKeys.hash(key.strip())
         .substring(0, 16), null);
   }
 

@@ -112,10 +112,71 @@ public final class EndpointTable {
     free(o, "GET", "/v1/fine_tuning/jobs");
     free(o, "GET", "/v1/fine_tuning/jobs/*");
     free(o, "POST", "/v1/fine_tuning/jobs/*/cancel");
+
+    azureOpenAi();
+  }
+
+  /**
+   * Azure OpenAI: the deployment-scoped paths ({@code /openai/deployments/{deployment}/...}, the
+   * deployment in the path) and the paths without one ({@code /openai/responses} and the v1 API
+   * {@code /openai/v1/...}, the deployment in the body's {@code model}); each metered path is the
+   * OpenAI endpoint of the same wire. {@code api-version} is a query parameter, forwarded as sent.
+   */
+  private static void azureOpenAi() {
+    UpstreamFormat z = UpstreamFormat.AZURE_OPENAI;
+    String deployment = AzureDeployments.DEPLOYMENTS_PREFIX + "*";
+    metered(z, deployment + "/chat/completions", Endpoint.OPENAI_CHAT);
+    metered(z, deployment + "/completions", Endpoint.OPENAI_COMPLETIONS);
+    metered(z, deployment + "/embeddings", Endpoint.OPENAI_EMBEDDINGS);
+    for (String api : new String[] {"/openai", "/openai/v1"}) {
+      metered(z, api + "/responses", Endpoint.OPENAI_RESPONSES);
+      free(z, "POST", api + "/responses/input_tokens");
+      free(z, "GET", api + "/responses/*");
+      free(z, "DELETE", api + "/responses/*");
+      free(z, "GET", api + "/responses/*/input_items");
+      free(z, "POST", api + "/responses/*/cancel");
+      free(z, "GET", api + "/models");
+      free(z, "GET", api + "/models/*");
+      unmeterable(z, "POST", api + "/files", UnmeterableEndpoint.Files);
+      free(z, "GET", api + "/files");
+      free(z, "GET", api + "/files/*");
+      free(z, "DELETE", api + "/files/*");
+      free(z, "GET", api + "/files/*/content");
+      unmeterable(z, "POST", api + "/batches", UnmeterableEndpoint.Batches);
+      free(z, "GET", api + "/batches");
+      free(z, "GET", api + "/batches/*");
+      free(z, "POST", api + "/batches/*/cancel");
+      unmeterable(z, "POST", api + "/fine_tuning/jobs", UnmeterableEndpoint.FineTuning);
+      free(z, "GET", api + "/fine_tuning/jobs");
+      free(z, "GET", api + "/fine_tuning/jobs/*");
+      free(z, "POST", api + "/fine_tuning/jobs/*/cancel");
+      for (String method : new String[] {"GET", "POST"}) {
+        unmeterable(z, method, api + "/realtime", UnmeterableEndpoint.Realtime);
+      }
+    }
+    metered(z, "/openai/v1/chat/completions", Endpoint.OPENAI_CHAT);
+    metered(z, "/openai/v1/completions", Endpoint.OPENAI_COMPLETIONS);
+    metered(z, "/openai/v1/embeddings", Endpoint.OPENAI_EMBEDDINGS);
+    free(z, "GET", "/openai/deployments");
+    free(z, "GET", deployment);
+    for (String images : new String[] {"generations", "edits"}) {
+      unmeterable(z, "POST", deployment + "/images/" + images, UnmeterableEndpoint.Images);
+      unmeterable(z, "POST", "/openai/v1/images/" + images, UnmeterableEndpoint.Images);
+    }
+    // the AzureOpenAI SDKs send batch creation to the deployment's path
+    unmeterable(z, "POST", deployment + "/batches", UnmeterableEndpoint.Batches);
+    for (String audio : new String[] {"speech", "transcriptions", "translations"}) {
+      unmeterable(z, "POST", deployment + "/audio/" + audio, UnmeterableEndpoint.Audio);
+      unmeterable(z, "POST", "/openai/v1/audio/" + audio, UnmeterableEndpoint.Audio);
+    }
   }
 
   private static void metered(UpstreamFormat format, Endpoint endpoint) {
-    ROWS.add(new Row(format, "POST", segments(endpoint.path()), new Metered(endpoint)));
+    metered(format, endpoint.path(), endpoint);
+  }
+
+  private static void metered(UpstreamFormat format, String path, Endpoint endpoint) {
+    ROWS.add(new Row(format, "POST", segments(path), new Metered(endpoint)));
   }
 
   private static void free(UpstreamFormat format, String method, String path) {

@@ -7,7 +7,8 @@ import dev.ratekeeper.policy.api.UpstreamFormat;
 /**
  * Error bodies in each provider's own shape, so the official SDKs raise their usual exceptions.
  * Anthropic: {@code {"type":"error","error":{"type":...,"message":...}}}. OpenAI:
- * {@code {"error":{"message":...,"type":...,"param":null,"code":...}}}.
+ * {@code {"error":{"message":...,"type":...,"param":null,"code":...}}}; Azure OpenAI answers in OpenAI's shape
+ * ({@code error.code} and {@code error.message} are what its SDKs read).
  */
 public record ProviderError(int status, Kind kind, String message) {
 
@@ -18,6 +19,8 @@ public record ProviderError(int status, Kind kind, String message) {
     UNAUTHORIZED(401, "authentication_error", "invalid_request_error", "invalid_api_key"),
     FORBIDDEN(403, "permission_error", "invalid_request_error", "forbidden"),
     NOT_FOUND(404, "not_found_error", "invalid_request_error", "not_found"),
+    /** Azure OpenAI: a deployment the policy does not map to a model (Azure says DeploymentNotFound for its own). */
+    DEPLOYMENT_NOT_MAPPED(404, "not_found_error", "invalid_request_error", "DeploymentNotMapped"),
     METHOD_NOT_ALLOWED(405, "invalid_request_error", "invalid_request_error", "method_not_allowed"),
     REQUEST_TIMEOUT(408, "timeout_error", "invalid_request_error", "request_timeout"),
     TOO_LARGE(413, "request_too_large", "invalid_request_error", "request_too_large"),
@@ -55,7 +58,7 @@ public record ProviderError(int status, Kind kind, String message) {
   public String body(UpstreamFormat format) {
     JsonNodeFactory f = JsonNodeFactory.instance;
     ObjectNode error = f.objectNode();
-    if (format == UpstreamFormat.ANTHROPIC) {
+    if (!format.openAiWire()) {
       error.put("type", kind.anthropicType);
       error.put("message", message);
       ObjectNode root = f.objectNode();

@@ -41,7 +41,17 @@ public final class RequestParser {
 
   public record Invalid(ProviderError error) implements Result {}
 
+  /** A call to an upstream that maps no deployments and asks for streamed usage (OpenAI, Anthropic). */
   public static Result parse(Endpoint endpoint, byte[] bytes) {
+    return parse(null, endpoint, bytes);
+  }
+
+  /**
+   * A call through {@code target}: on Azure OpenAI the model that governs it is the one its
+   * deployment serves (a deployment the policy does not map is a 404), and the body's {@code model}
+   * is required only where it names the deployment.
+   */
+  public static Result parse(AzureDeployments.Target target, Endpoint endpoint, byte[] bytes) {
     JsonNode root;
     try (JsonParser parser = JSON.createParser(bytes)) {
       root = JSON.readTree(parser);
@@ -56,7 +66,35 @@ public final class RequestParser {
     if (!(root instanceof ObjectNode body)) {
       return invalid("request body must be a JSON object");
     }
-    return endpoint.batch() ? batch(endpoint, body) : call(endpoint, body, "");
+    if (endpoint.batch()) {
+      return batch(endpoint, body);
+    }
+    Result call = call(endpoint, body, "", target != null && target.pathDeployment() != null);
+    if (call instanceof Parsed parsed && target != null) {
+      return bind(target, parsed.request());
+    }
+    return call;
+  }
+
+  /**
+   * Binds a parsed call to its upstream: the deployment's model on Azure, whether to ask for streamed
+   * usage, and which field an output cap goes into.
+   */
+  private static Result bind(AzureDeployments.Target target, MeteredRequest request) {
+    request.askForStreamUsage(target.upstream().asksForStreamUsage());
+    if (request.endpoint() == Endpoint.OPENAI_CHAT) {
+      request.writeOutputCapAs(target.upstream().outputCapField());
+    }
+    if (!target.azure()) {
+      return new Parsed(request);
+    }
+    String deployment = target.pathDeployment() != null ? target.pathDeployment() : request.body().path("model").asText();
+    return target.upstream().modelOf(deployment)
+        .<Result>map(model -> {
+          request.deployedAs(target.upstream(), deployment, target.pathDeployment() != null, model);
+          return new Parsed(request);
+        })
+        .orElseGet(() -> new Invalid(AzureDeployments.notMapped(target.upstream(), deployment)));
   }
 
   /** An Anthropic message batch: each {@code requests[i].params} is read as a message call. */
@@ -73,7 +111,7 @@ public final class RequestParser {
       if (!(params instanceof ObjectNode call)) {
         return invalid("requests[" + i + "].params: field required (an object)");
       }
-      Result part = call(Endpoint.ANTHROPIC_MESSAGES, call, "requests[" + i + "].params.");
+      Result part = call(Endpoint.ANTHROPIC_MESSAGES, call, "requests[" + i + "].params.", false);
       if (part instanceof Invalid) {
         return part;
       }
@@ -82,9 +120,11 @@ public final class RequestParser {
     return new Parsed(MeteredRequest.batch(endpoint, body, parts));
   }
 
-  private static Result call(Endpoint endpoint, ObjectNode body, String at) {
+  /** {@code modelOptional}: the path names what serves the call (an Azure deployment), so {@code model} may be absent. */
+  private static Result call(Endpoint endpoint, ObjectNode body, String at, boolean modelOptional) {
     JsonNode model = body.get("model");
-    if (model == null || !model.isTextual() || model.textValue().isBlank()) {
+    boolean absent = model == null || model.isNull();
+    if (!(absent && modelOptional) && (absent || !model.isTextual() || model.textValue().isBlank())) {
       return invalid(at + "model: field required (a non-empty string)");
     }
     String capField = null;
@@ -124,7 +164,7 @@ public final class RequestParser {
     }
     JsonNode options = body.get("stream_options");
     boolean askedUsage = options != null && options.path("include_usage").asBoolean(false);
-    return new Parsed(new MeteredRequest(endpoint, body, model.textValue(), capField, cap,
+    return new Parsed(new MeteredRequest(endpoint, body, absent ? null : model.textValue(), capField, cap,
         stream != null && stream.asBoolean(false), askedUsage, choices));
   }
 

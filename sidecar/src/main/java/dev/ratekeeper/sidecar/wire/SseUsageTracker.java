@@ -10,7 +10,10 @@ import java.util.Optional;
 /**
  * Watches a server-sent-event stream as it is forwarded, chunk by chunk, and learns the usage the
  * provider reports (Anthropic {@code message_start} + {@code message_delta}; OpenAI's usage chunk or
- * {@code response.completed}). It also counts the output text forwarded so far, for charging a
+ * {@code response.completed}). OpenAI-compatible servers vary: usage may come in the last chunk that
+ * also carries choices (then the chunk is forwarded whole), in every chunk, cumulative (the last
+ * one counts), in Groq's {@code x_groq.usage}, or not at all (the call is then charged at the
+ * sidecar's estimate). It also counts the output text forwarded so far, for charging a
  * client that disconnects before the provider's figure arrives.
  *
  * <p>Chunks pass through untouched unless the sidecar injected {@code stream_options.include_usage};
@@ -171,8 +174,15 @@ public final class SseUsageTracker {
     JsonNode usage = node.get("usage");
     if (usage != null && usage.isObject()) {
       UsageReader.fromNode(endpoint, usage).ifPresent(this::take);
-      boolean usageOnly = node.path("choices").isArray() && node.path("choices").isEmpty();
+      // a usage-only chunk: empty choices (OpenAI), or none at all (some compatible servers)
+      JsonNode choices = node.path("choices");
+      boolean usageOnly = !choices.isArray() || choices.isEmpty();
       return !(hideUsageChunk && usageOnly);
+    }
+    // Groq reports a stream's usage in its own extension of the last chunk
+    JsonNode groq = node.path("x_groq").get("usage");
+    if (groq != null && groq.isObject()) {
+      UsageReader.fromNode(endpoint, groq).ifPresent(this::take);
     }
     return true;
   }

@@ -58,7 +58,7 @@ public final class TokenEstimator {
   public static long estimateInput(UpstreamFormat format, String model, JsonNode body) {
     Tally tally = walk(body);
     long textTokens;
-    if (format == UpstreamFormat.OPENAI) {
+    if (format.openAiWire()) {
       textTokens = tally.text.length() <= TOKENIZER_MAX_CHARS ? tokenize(encodingFor(model), tally.text)
           : byCharacters(tally.text);
     } else {

@@ -118,6 +118,27 @@ public final class BypassCorpus {
     out.add(new Case("dated alias of a model the tier may not use", "POST", "/anthropic/v1/messages",
         bytes(OPUS.replace("claude-opus-4-5", "claude-opus-4-5-20251101")), 403, null));
 
+    // Azure OpenAI: the deployment, not the body, decides the model ("big" serves claude-opus-4-5, which the
+    // free tier may not use); spellings reach the same deployment; unmapped deployments are never forwarded
+    String azureChat = "/azure/openai/deployments/%s/chat/completions?api-version=2024-10-21";
+    out.add(new Case("azure body names an allowed model", "POST", azureChat.formatted("big"), bytes(MINI), 403, null));
+    out.add(new Case("azure v1 body names the deployment", "POST", "/azure/openai/v1/chat/completions",
+        bytes(MINI.replace("gpt-4o-mini", "big")), 403, null));
+    out.add(new Case("azure spelled deployment", "POST", "/azure/openai/deployments/b%69g/chat//completions",
+        bytes(MINI), 403, null));
+    out.add(new Case("azure unmapped deployment", "POST", azureChat.formatted("gpt-4o-mini"), bytes(MINI), 404, null));
+    out.add(new Case("azure encoded slash", "POST", azureChat.formatted("mini%2F..%2Fbig"), bytes(MINI), 400, null));
+    out.add(new Case("azure climbing dots", "POST", "/azure/../openai/deployments/big/chat/completions", bytes(MINI),
+        400, null));
+    out.add(new Case("azure on-your-data extension", "POST", "/azure/openai/deployments/mini/extensions/chat/completions",
+        bytes(MINI), 403, null));
+    out.add(new Case("azure images", "POST", "/azure/openai/deployments/mini/images/generations", bytes(MINI), 403,
+        null));
+    out.add(new Case("azure OpenAI path", "POST", "/azure/v1/chat/completions", bytes(MINI), 403, null));
+    out.add(new Case("azure spelled allowed call", "POST",
+        "/azure/openai/./deployments/%6Dini/chat//completions?api-version=2024-10-21", bytes(MINI), 200,
+        "/openai/deployments/mini/chat/completions"));
+
     // free endpoints (unmeteredPaths: RequestsOnly) and metered calls are forwarded under their canonical path
     out.add(new Case("models list", "GET", "/openai//v1/models", null, 200, "/v1/models"));
     out.add(new Case("count tokens", "POST", "/anthropic/v1/messages/count_tokens", bytes(HAIKU), 200,

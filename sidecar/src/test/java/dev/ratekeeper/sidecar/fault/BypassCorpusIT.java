@@ -58,6 +58,10 @@ class BypassCorpusIT {
         upstreams:
         - {name: anthropic, url: "https://api.anthropic.com", format: anthropic}
         - {name: openai, url: "https://api.openai.com", format: openai}
+        - name: azure
+          url: https://contoso.openai.azure.com
+          format: azure-openai
+          deployments: [{name: mini, model: gpt-4o-mini}, {name: big, model: claude-opus-4-5}]
       """;
 
   static SidecarFixture fixture;
@@ -73,8 +77,9 @@ class BypassCorpusIT {
     fixture.startRedis();
     stub = StubLlmUpstream.start();
     String policy = SidecarFixture.policyFile(POLICY).toString();
-    sidecar = fixture.sidecar(Map.of(), "--policy-file", policy, "--redis", fixture.redisUrl(),
-        "--upstream", "anthropic=" + stub.url(), "--upstream", "openai=" + stub.url(), "--max-body", "2MiB");
+    sidecar = fixture.sidecar(Map.of("RATEKEEPER_UPSTREAM_KEY_AZURE", "azure-key"), "--policy-file", policy,
+        "--redis", fixture.redisUrl(), "--upstream", "anthropic=" + stub.url(), "--upstream", "openai=" + stub.url(),
+        "--upstream", "azure=" + stub.url(), "--max-body", "2MiB");
     tight = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.replace("name: bypass,",
             "name: bypass-tight,")).toString(), "--redis", fixture.redisUrl(),
         "--upstream", "anthropic=" + stub.url(), "--upstream", "openai=" + stub.url(), "--max-body", "1MiB",

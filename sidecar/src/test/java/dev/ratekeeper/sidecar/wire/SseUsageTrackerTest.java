@@ -120,4 +120,80 @@ class SseUsageTrackerTest {
     assertThat(forwarded).doesNotContain("usage");
     assertThat(tracker.reportedUsage()).contains(new Usage(10, 7, 30, 0));
   }
+
+  /** Mistral, Together and others: usage in the last chunk, which also carries the last choice. */
+  static final String USAGE_WITH_CHOICES_STREAM = """
+      data: {"id":"c2","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}
+
+      data: {"id":"c2","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" you"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":2,"total_tokens":14}}
+
+      data: [DONE]
+
+      """;
+
+  /** Groq: usage in its own x_groq extension of the last chunk. */
+  static final String GROQ_STREAM = """
+      data: {"id":"c3","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}],"x_groq":{"id":"req_1"}}
+
+      data: {"id":"c3","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"req_1","usage":{"queue_time":0.01,"prompt_tokens":33,"prompt_time":0.002,"completion_tokens":4,"completion_time":0.01,"total_tokens":37}}}
+
+      data: [DONE]
+
+      """;
+
+  /** vLLM with continuous usage stats: every chunk carries the running usage; the last one counts. */
+  static final String CUMULATIVE_STREAM = """
+      data: {"id":"c4","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}
+
+      data: {"id":"c4","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" you"}}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}
+
+      data: {"id":"c4","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}
+
+      data: [DONE]
+
+      """;
+
+  @Test
+  void usageInAChunkWithChoicesIsReadAndTheChunkForwardedWhole() {
+    for (boolean hide : new boolean[] {true, false}) {
+      SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, hide);
+      assertThat(feed(tracker, USAGE_WITH_CHOICES_STREAM, 11)).as("the last choice is never withheld")
+          .isEqualTo(USAGE_WITH_CHOICES_STREAM);
+      assertThat(tracker.reportedUsage()).contains(new Usage(12, 2, 0, 0));
+    }
+  }
+
+  @Test
+  void groqUsageIsReadFromItsExtension() {
+    SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, false);
+    assertThat(feed(tracker, GROQ_STREAM, 17)).isEqualTo(GROQ_STREAM);
+    assertThat(tracker.reportedUsage()).contains(new Usage(33, 4, 0, 0));
+  }
+
+  @Test
+  void cumulativeUsageInEveryChunkCountsOnceAtItsLastFigure() {
+    SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, true);
+    String forwarded = feed(tracker, CUMULATIVE_STREAM, 9);
+    assertThat(tracker.reportedUsage()).contains(new Usage(9, 2, 0, 0));
+    assertThat(forwarded).contains("\" you\"").endsWith("data: [DONE]\n\n")
+        .doesNotContain("\"choices\":[],");
+  }
+
+  @Test
+  void aStreamWithoutUsageReportsNoneAndIsChargedOnTheEstimate() {
+    String noUsage = USAGE_WITH_CHOICES_STREAM.replaceAll(",\"usage\":\\{[^}]*\\}", "");
+    SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, true);
+    assertThat(feed(tracker, noUsage, 5)).isEqualTo(noUsage);
+    assertThat(tracker.reportedUsage()).isEmpty();
+    // "Hi" + " you" = 6 characters -> 2 tokens
+    assertThat(tracker.usageSoFar(50)).isEqualTo(new Usage(50, 2, 0, 0));
+  }
+
+  @Test
+  void aUsageChunkWithoutAnyChoicesIsHiddenWhenTheSidecarAskedForIt() {
+    String stream = OPENAI_STREAM.replace("\"choices\":[],\"usage\"", "\"usage\"");
+    SseUsageTracker tracker = new SseUsageTracker(Endpoint.OPENAI_CHAT, true);
+    assertThat(feed(tracker, stream, 8)).doesNotContain("usage").endsWith("data: [DONE]\n\n");
+    assertThat(tracker.reportedUsage()).contains(new Usage(10, 7, 30, 0));
+  }
 }

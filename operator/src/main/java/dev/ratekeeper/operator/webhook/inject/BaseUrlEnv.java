@@ -14,7 +14,8 @@ import java.util.Set;
 
 /**
  * Points the provider SDKs of the app containers at the sidecar: {@code ANTHROPIC_BASE_URL} and
- * {@code OPENAI_BASE_URL}, unless a container defines them itself. A variable counts as defined
+ * {@code OPENAI_BASE_URL} (and {@code AZURE_OPENAI_ENDPOINT} for a policy with an Azure OpenAI
+ * upstream), unless a container defines them itself. A variable counts as defined
  * when the container's {@code env} has it, or an {@code envFrom} ConfigMap or Secret has the key
  * (after its prefix); a warning then says the pod's value was kept (unless it already is the
  * sidecar's URL). When an envFrom source could not be read, or does not exist yet and is not
@@ -25,6 +26,8 @@ import java.util.Set;
 final class BaseUrlEnv {
   static final String ANTHROPIC_BASE_URL = "ANTHROPIC_BASE_URL";
   static final String OPENAI_BASE_URL = "OPENAI_BASE_URL";
+  /** Read by the OpenAI SDKs' AzureOpenAI clients (they append /openai/...); set only for a policy with an Azure upstream. */
+  static final String AZURE_OPENAI_ENDPOINT = "AZURE_OPENAI_ENDPOINT";
 
   /** What was added to each container (in pod order), and warnings about what was left out. */
   record Result(Map<String, List<String>> addedByContainer, List<String> warnings) {}
@@ -38,13 +41,16 @@ final class BaseUrlEnv {
 
   /**
    * The variables to set: the route of the policy's first upstream of each format (the policy's
-   * defaults, {@code anthropic} and {@code openai}, when it lists none of that format).
+   * defaults, {@code anthropic} and {@code openai}, when it lists none of that format), and
+   * {@code AZURE_OPENAI_ENDPOINT} when it has an {@code azure-openai} upstream.
    */
   static Map<String, String> values(PolicyView policy) {
     Map<String, String> values = new LinkedHashMap<>();
     String base = "http://127.0.0.1:" + SidecarContainer.PROXY_PORT + "/";
     values.put(ANTHROPIC_BASE_URL, base + route(policy, "anthropic"));
     values.put(OPENAI_BASE_URL, base + route(policy, "openai") + "/v1");
+    policy.upstreams().stream().filter(u -> "azure-openai".equals(u.format())).findFirst()
+        .ifPresent(azure -> values.put(AZURE_OPENAI_ENDPOINT, base + azure.name()));
     return values;
   }
 

@@ -251,6 +251,17 @@ class SidecarInjectorTest {
   }
 
   @Test
+  void anAzureUpstreamGivesTheAzureOpenAiClientsTheirEndpoint() {
+    PolicyView policy = new PolicyView("p", List.of(new UpstreamView("openai", "openai", null, null),
+        new UpstreamView("azure-eu", "azure-openai", "azure-key", "api-key"),
+        new UpstreamView("azure-us", "azure-openai", null, null)));
+    assertThat(BaseUrlEnv.values(policy)).containsExactly(
+        Map.entry("ANTHROPIC_BASE_URL", "http://127.0.0.1:8787/anthropic"),
+        Map.entry("OPENAI_BASE_URL", "http://127.0.0.1:8787/openai/v1"),
+        Map.entry("AZURE_OPENAI_ENDPOINT", "http://127.0.0.1:8787/azure-eu"));
+  }
+
+  @Test
   void theStatusAnnotationSaysWhatWasInjected() {
     Injected injected = (Injected) new SidecarInjector(SETTINGS).inject(pod("agent"), ONE_POLICY);
     assertThat(injected.pod().getMetadata().getAnnotations().get(SidecarInjector.STATUS_ANNOTATION)).isEqualTo(
