@@ -69,9 +69,10 @@ class RedisTopologiesIT {
 
   @Test
   void sentinelFindsTheMasterByNameAndFollowsAFailover() {
-    try (RedisSentinels set = RedisSentinels.start();
+    // the data nodes require a password, the sentinels none
+    try (RedisSentinels set = RedisSentinels.start("s3cret-data");
         RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(dev.ratekeeper.cli.RedisEndpoint.Mode.SENTINEL,
-            set.sentinelUrls(), RedisSentinels.MASTER_NAME, null).withTimeout(Duration.ofMillis(500)),
+            set.sentinelUrls(), RedisSentinels.MASTER_NAME, "s3cret-data").withTimeout(Duration.ofMillis(500)),
             Duration.ofDays(1))) {
       PolicyId id = new PolicyId("team-a", "agents");
       store.publish(compile(id, 10));

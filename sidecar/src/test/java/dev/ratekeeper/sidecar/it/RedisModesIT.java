@@ -107,10 +107,12 @@ class RedisModesIT {
   }
 
   @Test
-  void sentinelModeFindsTheMasterByName() throws Exception {
-    try (RedisSentinels set = RedisSentinels.start()) {
+  void sentinelModeFindsTheMasterByNameWithThePasswordOfTheDataNodes() throws Exception {
+    // the master and replica require a password, the sentinels none: the usual set-up
+    try (RedisSentinels set = RedisSentinels.start("s3cret-data")) {
       publish("sentinel-it", 2, set.initialMaster()::call);
-      Sidecar sidecar = fixture.sidecar(Map.of(), "--policy", "sentinel-it/agents", "--redis-mode", "sentinel",
+      Sidecar sidecar = fixture.sidecar(Map.of("RATEKEEPER_REDIS_PASSWORD", "s3cret-data"), "--policy",
+          "sentinel-it/agents", "--redis-mode", "sentinel",
           "--redis-master-name", RedisSentinels.MASTER_NAME, "--redis", String.join(",", set.sentinelUrls()),
           "--upstream", "anthropic=" + stub.url());
       assertThat(allowed(sidecar, 3)).isEqualTo(2);

@@ -21,6 +21,8 @@ public final class RedisNode implements AutoCloseable {
   private final int port;
   private final SSLContext tls;
   private final List<String> args;
+  /** The node's {@code --requirepass}, sent by control connections; null for none. */
+  private final String password;
   private Process process;
 
   private RedisNode(Path dir, int port, SSLContext tls, List<String> args) {
@@ -28,6 +30,8 @@ public final class RedisNode implements AutoCloseable {
     this.port = port;
     this.tls = tls;
     this.args = args;
+    int at = args.indexOf("--requirepass");
+    this.password = at < 0 ? null : args.get(at + 1);
   }
 
   /** The redis-server binary: {@code RATEKEEPER_REDIS_SERVER}, else the first on the PATH or in /usr/bin. */
@@ -145,7 +149,16 @@ public final class RedisNode implements AutoCloseable {
 
   /** A new control connection (TLS nodes: trusting the test CA). */
   public RespClient client() {
-    return new RespClient(host(), port, tls);
+    RespClient client = new RespClient(host(), port, tls);
+    if (password != null) {
+      try {
+        client.call("AUTH", password);
+      } catch (RuntimeException e) {
+        client.close();
+        throw e;
+      }
+    }
+    return client;
   }
 
   /** One command on a fresh control connection. */

@@ -20,17 +20,30 @@ public final class RedisSentinels implements AutoCloseable {
   }
 
   public static RedisSentinels start() {
-    RedisNode master = RedisNode.start();
+    return start(null);
+  }
+
+  /**
+   * With {@code password} (not null) on the master and the replica ({@code requirepass}, {@code masterauth}),
+   * the sentinels told it ({@code sentinel auth-pass}) and themselves without one, as usual.
+   */
+  public static RedisSentinels start(String password) {
+    String[] auth = password == null ? new String[0]
+        : new String[] {"--requirepass", password, "--masterauth", password};
+    RedisNode master = RedisNode.start(auth);
     RedisSentinels set = null;
     try {
-      RedisNode replica = RedisNode.start("--replicaof", master.host(), Integer.toString(master.port()));
+      java.util.List<String> replicaArgs = new ArrayList<>(List.of(auth));
+      replicaArgs.addAll(List.of("--replicaof", master.host(), Integer.toString(master.port())));
+      RedisNode replica = RedisNode.start(replicaArgs.toArray(String[]::new));
       set = new RedisSentinels(master, replica);
       for (int i = 0; i < 3; i++) {
         set.sentinels.add(RedisNode.startSentinel(List.of(
             "sentinel monitor " + MASTER_NAME + " " + master.host() + " " + master.port() + " 2",
             "sentinel down-after-milliseconds " + MASTER_NAME + " 1000",
             "sentinel failover-timeout " + MASTER_NAME + " 10000",
-            "sentinel parallel-syncs " + MASTER_NAME + " 1")));
+            "sentinel parallel-syncs " + MASTER_NAME + " 1",
+            password == null ? "" : "sentinel auth-pass " + MASTER_NAME + " " + password)));
       }
       RedisSentinels started = set;
       RedisClusterNodes.await("replica in sync and every sentinel seeing the replica and 2 other sentinels",
