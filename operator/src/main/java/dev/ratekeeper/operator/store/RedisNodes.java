@@ -23,6 +23,8 @@ import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.JedisPool;
 import redis.clients.jedis.JedisSentinelPool;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisException;
 import redis.clients.jedis.exceptions.JedisMovedDataException;
 import redis.clients.jedis.providers.ClusterConnectionProvider;
 import redis.clients.jedis.util.JedisClusterCRC16;
@@ -223,10 +225,16 @@ abstract class RedisNodes implements AutoCloseable {
       for (int attempt = 1; ; attempt++) {
         try (Jedis jedis = new Jedis(provider.getConnectionFromSlot(slot))) {
           return command.apply(jedis);
-        } catch (JedisMovedDataException e) {
-          // the slot moved (a reshard, a failover): learn the new map and go to its owner
-          provider.renewSlotCache();
+        } catch (JedisMovedDataException | JedisConnectionException e) {
+          // the slot moved (a reshard) or its master is gone (a failover): learn the map again from a live
+          // node and go to the slot's owner; a reconcile that still fails is retried with backoff
           if (attempt == ATTEMPTS) {
+            throw e;
+          }
+          try {
+            provider.renewSlotCache();
+          } catch (JedisException renewFailed) {
+            e.addSuppressed(renewFailed);
             throw e;
           }
         }

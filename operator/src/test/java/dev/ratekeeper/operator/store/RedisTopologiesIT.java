@@ -32,7 +32,7 @@ class RedisTopologiesIT {
   }
 
   @Test
-  void clusterSpreadsPoliciesOverMastersFollowsAMovedSlotAndCleansUpEveryMaster() {
+  void clusterSpreadsPoliciesOverMastersFollowsAMovedSlotAndAFailoverAndCleansUpEveryMaster() {
     try (RedisClusterNodes cluster = RedisClusterNodes.start();
         RedisPolicyStore store = new RedisPolicyStore(RedisSettings.parse(dev.ratekeeper.cli.RedisEndpoint.Mode.CLUSTER,
             cluster.seedUrls(), null, null), Duration.ofDays(1))) {
@@ -64,6 +64,16 @@ class RedisTopologiesIT {
       assertThat(store.removeConfiguration(moved)).isEqualTo(3); // current, and the two revisions
       assertThat(store.currentRevision(moved)).isEmpty();
       assertThat(store.currentRevision(ids.get(1))).isPresent();
+
+      // the master of ns-1's slot dies: once its replica is promoted the store reaches it, no restart
+      PolicyId orphan = ids.get(1);
+      RedisNode dead = cluster.masterOf(cluster.slotOf(new RedisKeys(orphan).currentRevision()));
+      RedisNode heir = cluster.replicaOf(dead);
+      dead.kill();
+      CompiledPolicy after = compile(orphan, 77);
+      Awaitility.await().atMost(30, TimeUnit.SECONDS).ignoreExceptions()
+          .until(() -> store.publish(after).revision().equals(after.revision()));
+      assertThat(heir.call("GET", new RedisKeys(orphan).currentRevision())).isEqualTo(after.revision());
     }
   }
 
