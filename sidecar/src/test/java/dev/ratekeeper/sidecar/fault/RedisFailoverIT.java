@@ -1,6 +1,7 @@
 package dev.ratekeeper.sidecar.fault;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.ratekeeper.sidecar.it.SidecarFixture;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
@@ -48,6 +49,22 @@ class RedisFailoverIT {
         upstreams:
         - {name: anthropic, url: "https://api.anthropic.com", format: anthropic}
       """;
+  /** LocalFallback: decided in memory during the gap, journaled, and added to the promoted replica afterwards. */
+  static final String LOCAL_FALLBACK = """
+      apiVersion: ratekeeper.dev/v1alpha1
+      kind: RateLimitPolicy
+      metadata: {name: %s, namespace: failover}
+      spec:
+        mode: Enforce
+        tiers:
+        - name: everyone
+          tokens: {perDay: 1000000000}
+        onStoreUnavailable: LocalFallback
+        upstreams:
+        - {name: anthropic, url: "https://api.anthropic.com", format: anthropic}
+      """;
+  /** The stub reports 25 input and 15 output tokens a call. */
+  static final long TOKENS_PER_CALL = 40;
   static final String BODY = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":50,\"messages\":[]}";
   static final int SIDECARS = 3;
   static final int CLIENTS_PER_SIDECAR = 4;
@@ -98,6 +115,24 @@ class RedisFailoverIT {
     }
   }
 
+  @Test
+  void underLocalFallbackTheGapIsServedInMemoryAndEveryCallIsCountedOnThePromotedReplica() throws Exception {
+    try (RedisSentinels set = RedisSentinels.start()) {
+      RedisClientSettings endpoint = RedisClientSettings.sentinel(set.sentinelUrls(), RedisSentinels.MASTER_NAME);
+      Result r = underLoad("local", LOCAL_FALLBACK.formatted("local"), endpoint, () -> {
+        set.initialMaster().kill();
+        return set.initialReplica();
+      });
+      System.out.println("FAILOVER-FIGURES sentinel LocalFallback: " + r.admitted() + " admitted, " + r.refused503()
+          + " refused, " + r.other() + " other; longest gap without a 200: " + r.longestGapMs() + " ms; the promoted"
+          + " replica's day quota counts " + r.countedOnNewMaster() + " calls (" + r.lostAdmissions() + " missing)");
+      assertThat(r.refused503() + r.other()).as("nothing refused: the gap is served in memory").isZero();
+      assertThat(r.longestGapMs()).as("no gap in service").isLessThan(1_500);
+      assertThat(r.lostAdmissions()).as("calls the quota does not count").isBetween(0L,
+          (long) SIDECARS * CLIENTS_PER_SIDECAR);
+    }
+  }
+
   /** What one run saw. */
   record Result(long admittedBeforeKill, long admitted, long refused503, long other, long resumeMs,
       long longestGapMs, long countedOnNewMaster, long lostAdmissions, long totalMs) {
@@ -121,7 +156,12 @@ class RedisFailoverIT {
    * 3 s again.
    */
   private Result underLoad(String name, RedisClientSettings endpoint, Supplier<RedisNode> kill) throws Exception {
-    String policy = SidecarFixture.policyFile(POLICY.formatted(name)).toString();
+    return underLoad(name, POLICY.formatted(name), endpoint, kill);
+  }
+
+  private Result underLoad(String name, String policyYaml, RedisClientSettings endpoint, Supplier<RedisNode> kill)
+      throws Exception {
+    String policy = SidecarFixture.policyFile(policyYaml).toString();
     List<Sidecar> fleet = new ArrayList<>();
     for (int i = 0; i < SIDECARS; i++) {
       fleet.add(fixture.sidecar(endpoint, Map.of(), "--policy-file", policy, "--upstream", "anthropic=" + stub.url(),
@@ -195,9 +235,18 @@ class RedisFailoverIT {
     }
     // the global bucket on the node that took over: "<lastMs>:<occupancy>", occupancy = admissions × 60 000
     // less what drained at 1 per minute (under 1 admission over the run)
-    String bucket = String.valueOf(promoted.call("GET", "rk:{failover/" + name + "}:g:req"));
-    long occupancy = Long.parseLong(bucket.substring(bucket.indexOf(':') + 1));
-    long counted = Math.round(occupancy / 60_000.0);
+    long counted;
+    if (policyYaml.contains("perDay")) {
+      // the day quota, "<day>:<tokens>", once the journal is added: every call counted, 40 tokens each
+      await().atMost(Duration.ofSeconds(10)).until(() -> fleet.stream().allMatch(s ->
+          ((dev.ratekeeper.sidecar.resilience.ResilientLimiterStore) s.store()).journaled() == 0));
+      String quota = String.valueOf(promoted.call("GET", "rk:{failover/" + name + "}:u:agent:tpd"));
+      counted = Long.parseLong(quota.substring(quota.indexOf(':') + 1)) / TOKENS_PER_CALL;
+    } else {
+      String bucket = String.valueOf(promoted.call("GET", "rk:{failover/" + name + "}:g:req"));
+      long occupancy = Long.parseLong(bucket.substring(bucket.indexOf(':') + 1));
+      counted = Math.round(occupancy / 60_000.0);
+    }
     long totalMs = (System.nanoTime() - start) / 1_000_000;
     return new Result(beforeKill, admitted, refused, other, firstAfter == Long.MAX_VALUE ? Long.MAX_VALUE
         : (firstAfter - killedAt[0]) / 1_000_000, gap / 1_000_000, counted, admitted - counted, totalMs);
