@@ -140,6 +140,7 @@ class RedisTemplatesTest {
     assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_SECRET").getValue()).isEqualTo("ratekeeper-redis-tenant");
     assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_USER_SECRET").getValue()).isEqualTo("ratekeeper-redis-tenant");
     assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_CA_CONFIGMAP").getValue()).isEqualTo("ratekeeper-redis-ca");
+    assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_CLIENT_SECRET").getValue()).isEqualTo("ratekeeper-redis-client");
     List<ConfigMap> cas = r.all(ConfigMap.class).stream().filter(c -> c.getData() != null
         && c.getData().getOrDefault("ca.crt", "").startsWith("-----BEGIN CERTIFICATE-----")).toList();
     assertThat(cas).extracting(c -> c.getMetadata().getNamespace())

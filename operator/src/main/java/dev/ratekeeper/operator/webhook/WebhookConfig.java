@@ -104,6 +104,9 @@ public record WebhookConfig(
           + InjectionSettings.RedisAccess.CA_MOUNT + "; default none: the JVM's trust store");
   static final Setting SIDECAR_REDIS_CA_CONFIGMAP_KEY = Setting.variable("RATEKEEPER_SIDECAR_REDIS_CA_CONFIGMAP_KEY",
       "its key, default ca.crt");
+  static final Setting SIDECAR_REDIS_CLIENT_SECRET = Setting.variable("RATEKEEPER_SIDECAR_REDIS_CLIENT_SECRET",
+      "kubernetes.io/tls Secret with the client certificate Redis asks for, in each app namespace, mounted at "
+          + InjectionSettings.RedisAccess.CLIENT_CERT_MOUNT + "; default none");
   static final Setting SIDECAR_REDIS_VERIFY_HOSTNAME = Setting.variable("RATEKEEPER_SIDECAR_REDIS_VERIFY_HOSTNAME",
       "false: the sidecars do not check that Redis' certificate names the host; default true");
   static final Setting SIDECAR_CPU_REQUEST = Setting.variable("RATEKEEPER_SIDECAR_CPU_REQUEST",
@@ -123,7 +126,8 @@ public record WebhookConfig(
           RENEW_BEFORE, CHECK_INTERVAL, SIDECAR_IMAGE, SIDECAR_PULL_POLICY, SIDECAR_MODE, ON_MISSING_POLICY,
           SIDECAR_REDIS_URL, SIDECAR_REDIS_SECRET, SIDECAR_REDIS_SECRET_KEY, SIDECAR_REDIS_MODE,
           SIDECAR_REDIS_MASTER_NAME, SIDECAR_REDIS_USER_SECRET, SIDECAR_REDIS_USER_SECRET_KEY,
-          SIDECAR_REDIS_CA_CONFIGMAP, SIDECAR_REDIS_CA_CONFIGMAP_KEY, SIDECAR_REDIS_VERIFY_HOSTNAME, SIDECAR_CPU_REQUEST,
+          SIDECAR_REDIS_CA_CONFIGMAP, SIDECAR_REDIS_CA_CONFIGMAP_KEY, SIDECAR_REDIS_CLIENT_SECRET,
+          SIDECAR_REDIS_VERIFY_HOSTNAME, SIDECAR_CPU_REQUEST,
           SIDECAR_MEMORY_REQUEST, SIDECAR_CPU_LIMIT, SIDECAR_MEMORY_LIMIT, SIDECAR_JAVA_OPTIONS);
 
   /** The webhook's part of the operator's {@code --help}. */
@@ -229,6 +233,7 @@ public record WebhookConfig(
         name(in, SIDECAR_REDIS_SECRET, redisSecret), in.text(SIDECAR_REDIS_SECRET_KEY, "password"));
     String userSecret = in.text(SIDECAR_REDIS_USER_SECRET);
     String caConfigMap = in.text(SIDECAR_REDIS_CA_CONFIGMAP);
+    String clientSecret = in.text(SIDECAR_REDIS_CLIENT_SECRET);
     InjectionSettings.RedisAccess access = new InjectionSettings.RedisAccess(
         redisMode == RedisEndpoint.Mode.STANDALONE ? null : redisMode.name().toLowerCase(java.util.Locale.ROOT),
         redisMode == RedisEndpoint.Mode.SENTINEL ? masterName : null,
@@ -236,7 +241,8 @@ public record WebhookConfig(
             in.text(SIDECAR_REDIS_USER_SECRET_KEY, "user")),
         caConfigMap == null ? null : name(in, SIDECAR_REDIS_CA_CONFIGMAP, caConfigMap),
         caConfigMap == null ? null : in.text(SIDECAR_REDIS_CA_CONFIGMAP_KEY, "ca.crt"),
-        in.bool(SIDECAR_REDIS_VERIFY_HOSTNAME, true));
+        in.bool(SIDECAR_REDIS_VERIFY_HOSTNAME, true),
+        clientSecret == null ? null : name(in, SIDECAR_REDIS_CLIENT_SECRET, clientSecret));
     return new InjectionSettings(image, pull, mode, onMissing, redis == null ? "" : redis, password,
         quantity(in, SIDECAR_CPU_REQUEST, InjectionSettings.DEFAULT_CPU_REQUEST),
         quantity(in, SIDECAR_MEMORY_REQUEST, InjectionSettings.DEFAULT_MEMORY_REQUEST),

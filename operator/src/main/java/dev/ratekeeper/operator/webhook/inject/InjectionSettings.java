@@ -64,13 +64,17 @@ public record InjectionSettings(
    *     are checked against, mounted read-only; null: the JVM's trust store
    * @param caKey the ConfigMap's key holding the CA certificate
    * @param verifyHostname false: {@code RATEKEEPER_REDIS_VERIFY_HOSTNAME=false}
+   * @param clientCertSecret a {@code kubernetes.io/tls} Secret (in the pod's namespace) with the client
+   *     certificate a Redis with {@code tls-auth-clients} asks for, mounted read-only; null for none
    */
   public record RedisAccess(String mode, String masterName, SecretKey userSecret, String caConfigMap, String caKey,
-      boolean verifyHostname) {
+      boolean verifyHostname, String clientCertSecret) {
     /** One plain node (or a URL that says everything). */
-    public static final RedisAccess PLAIN = new RedisAccess(null, null, null, null, null, true);
+    public static final RedisAccess PLAIN = new RedisAccess(null, null, null, null, null, true, null);
     /** Where the CA ConfigMap is mounted in the sidecar. */
     public static final String CA_MOUNT = "/etc/ratekeeper/redis-ca";
+    /** Where the client certificate's Secret is mounted in the sidecar ({@code tls.crt}, {@code tls.key}). */
+    public static final String CLIENT_CERT_MOUNT = "/etc/ratekeeper/redis-client";
 
     public RedisAccess {
       if (caConfigMap != null) {

@@ -31,6 +31,7 @@ final class SidecarContainer {
   /** An emptyDir at /tmp: the root filesystem is read-only, the JVM and Netty still want a scratch dir. */
   static final String TMP_VOLUME = "ratekeeper-tmp";
   static final String REDIS_CA_VOLUME = "ratekeeper-redis-ca";
+  static final String REDIS_CLIENT_VOLUME = "ratekeeper-redis-client";
   static final long NON_ROOT_UID = 65532L;
 
   private SidecarContainer() {}
@@ -51,6 +52,9 @@ final class SidecarContainer {
         .addNewVolumeMount().withName(TMP_VOLUME).withMountPath("/tmp").endVolumeMount()
         .addAllToVolumeMounts(settings.redisAccess().caConfigMap() == null ? List.of() : List.of(new VolumeMountBuilder()
             .withName(REDIS_CA_VOLUME).withMountPath(InjectionSettings.RedisAccess.CA_MOUNT).withReadOnly(true).build()))
+        .addAllToVolumeMounts(settings.redisAccess().clientCertSecret() == null ? List.of() : List.of(
+            new VolumeMountBuilder().withName(REDIS_CLIENT_VOLUME)
+                .withMountPath(InjectionSettings.RedisAccess.CLIENT_CERT_MOUNT).withReadOnly(true).build()))
         .withTerminationMessagePolicy("FallbackToLogsOnError");
     if (settings.mode() == SidecarMode.Native) {
       b.withRestartPolicy("Always");
@@ -58,11 +62,23 @@ final class SidecarContainer {
     return b.build();
   }
 
-  /** The CA ConfigMap's volume, when sidecars check Redis' certificate against a CA of their own. */
-  static List<Volume> redisCaVolume(InjectionSettings settings) {
+  /**
+   * The CA ConfigMap's volume, when sidecars check Redis' certificate against a CA of their own, and
+   * the client certificate Secret's, when Redis asks for one.
+   */
+  static List<Volume> redisVolumes(InjectionSettings settings) {
+    List<Volume> volumes = new ArrayList<>();
     String configMap = settings.redisAccess().caConfigMap();
-    return configMap == null ? List.of() : List.of(new VolumeBuilder().withName(REDIS_CA_VOLUME)
-        .withNewConfigMap().withName(configMap).endConfigMap().build());
+    if (configMap != null) {
+      volumes.add(new VolumeBuilder().withName(REDIS_CA_VOLUME).withNewConfigMap().withName(configMap).endConfigMap()
+          .build());
+    }
+    String clientSecret = settings.redisAccess().clientCertSecret();
+    if (clientSecret != null) {
+      volumes.add(new VolumeBuilder().withName(REDIS_CLIENT_VOLUME).withNewSecret().withSecretName(clientSecret)
+          .endSecret().build());
+    }
+    return volumes;
   }
 
   static Volume tmpVolume() {
@@ -94,6 +110,12 @@ final class SidecarContainer {
     if (access.caConfigMap() != null) {
       env.add(new EnvVar(SidecarEnvironment.REDIS_CA_FILE, InjectionSettings.RedisAccess.CA_MOUNT + "/"
           + access.caKey(), null));
+    }
+    if (access.clientCertSecret() != null) {
+      env.add(new EnvVar(SidecarEnvironment.REDIS_CERT_FILE, InjectionSettings.RedisAccess.CLIENT_CERT_MOUNT
+          + "/tls.crt", null));
+      env.add(new EnvVar(SidecarEnvironment.REDIS_KEY_FILE, InjectionSettings.RedisAccess.CLIENT_CERT_MOUNT
+          + "/tls.key", null));
     }
     if (!access.verifyHostname()) {
       env.add(new EnvVar(SidecarEnvironment.REDIS_VERIFY_HOSTNAME, "false", null));

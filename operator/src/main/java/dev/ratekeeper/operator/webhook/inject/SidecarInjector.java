@@ -92,7 +92,7 @@ public final class SidecarInjector {
     spec.setContainers(apps);
     List<Volume> volumes = spec.getVolumes() == null ? new ArrayList<>() : new ArrayList<>(spec.getVolumes());
     volumes.add(SidecarContainer.tmpVolume());
-    volumes.addAll(SidecarContainer.redisCaVolume(settings));
+    volumes.addAll(SidecarContainer.redisVolumes(settings));
     spec.setVolumes(volumes);
 
     ObjectMeta meta = pod.getMetadata();
