@@ -171,15 +171,30 @@ public final class RedisEndpoint {
    */
   public static RedisEndpoint parse(String url, String password) {
     String text = url.strip();
+    // A value that is not a well-formed URL is never quoted back: a password with a '/', '?' or '#'
+    // in it moves the URL's parts around, so no part of it can be trusted to hold no secret.
     URI uri;
     try {
       uri = new URI(text);
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException(EXPECTED + ", got \"" + redact(text) + "\"");
+      throw new IllegalArgumentException(EXPECTED + "; the value given is not one (not shown)");
     }
     String scheme = uri.getScheme();
     if (!"redis".equals(scheme) && !"rediss".equals(scheme) || uri.getHost() == null) {
-      throw new IllegalArgumentException(EXPECTED + ", got \"" + redact(text) + "\"");
+      throw new IllegalArgumentException(EXPECTED + "; the value given is not one (not shown)");
+    }
+    if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+      // some clients read ?password= or ?user=: refused rather than missed by the redaction
+      throw new IllegalArgumentException("a Redis URL takes no query string or fragment (not shown); give the "
+          + "password with " + PASSWORD.flag() + " and the database as the path");
+    }
+    if (uri.getRawUserInfo() == null && text.indexOf('@') >= 0) {
+      // an '@' outside the user information: a password holding a '/' that escaped it
+      throw new IllegalArgumentException(EXPECTED + "; the value given is not one (not shown): percent-encode a "
+          + "'/' in a password, or give it with " + PASSWORD.flag());
+    }
+    if (uri.getPort() > 65535) {
+      throw new IllegalArgumentException("the port of a Redis URL is at most 65535, got " + uri.getPort());
     }
     String user = null;
     String urlPassword = null;
@@ -195,7 +210,7 @@ public final class RedisEndpoint {
     if (path != null && path.length() > 1) {
       String digits = path.substring(1);
       if (digits.length() > 5 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-        throw new IllegalArgumentException("the path of a Redis URL is a database number, got \"" + path + "\"");
+        throw new IllegalArgumentException("the path of a Redis URL is a database number (not shown)");
       }
       database = Integer.parseInt(digits);
     }
@@ -205,25 +220,23 @@ public final class RedisEndpoint {
   }
 
   /**
-   * {@code text} with the user information of a URL (everything before the last {@code @} of the
-   * authority) replaced by {@code ***}; for any text that may be a URL with a password in it.
+   * {@code text} with everything between {@code //} and its last {@code @} replaced by {@code ***}
+   * (a password may hold any character but an unencoded {@code @} is never part of a host or path);
+   * for any text that may be a URL with a password in it.
    */
   public static String redact(String text) {
     if (text == null) {
       return null;
     }
-    int scheme = text.indexOf("//");
-    if (scheme < 0) {
-      return text.indexOf('@') >= 0 ? "***" : text;
-    }
-    int authorityEnd = text.indexOf('/', scheme + 2);
-    String authority = authorityEnd < 0 ? text.substring(scheme + 2) : text.substring(scheme + 2, authorityEnd);
-    int at = authority.lastIndexOf('@');
+    int at = text.lastIndexOf('@');
     if (at < 0) {
       return text;
     }
-    return text.substring(0, scheme + 2) + "***@" + authority.substring(at + 1)
-        + (authorityEnd < 0 ? "" : text.substring(authorityEnd));
+    int scheme = text.indexOf("//");
+    if (scheme < 0 || scheme > at) {
+      return "***";
+    }
+    return text.substring(0, scheme + 2) + "***@" + text.substring(at + 1);
   }
 
   /** The URL as given, credentials and all: only for a client that takes a connection string. */

@@ -55,13 +55,13 @@ class RedisEndpointTest {
   @Test
   void badUrlsAreRefusedWithoutEchoingCredentials() {
     assertThatThrownBy(() -> RedisEndpoint.parse("http://localhost:6379", null))
-        .hasMessage("expected redis://host:port or rediss://host:port, got \"http://localhost:6379\"");
+        .hasMessage("expected redis://host:port or rediss://host:port; the value given is not one (not shown)");
     assertThatThrownBy(() -> RedisEndpoint.parse("redis://u:hunter2@localhost/x", null))
         .hasMessageContaining("database number").hasMessageNotContaining("hunter2");
     assertThatThrownBy(() -> RedisEndpoint.parse("redis://u:hunter2@ bad host", null))
         .hasMessageNotContaining("hunter2");
     assertThatThrownBy(() -> RedisEndpoint.parse("http://admin:hunter2@x", null))
-        .hasMessage("expected redis://host:port or rediss://host:port, got \"http://***@x\"");
+        .hasMessage("expected redis://host:port or rediss://host:port; the value given is not one (not shown)");
     assertThatThrownBy(() -> RedisEndpoint.parse("admin:hunter2@x", null)).hasMessageNotContaining("hunter2");
     Inputs in = command().read(new String[] {"--redis", "redis://:hunter2@"}, Map.of());
     assertThat(RedisEndpoint.read(in, null)).isNull();
@@ -70,11 +70,40 @@ class RedisEndpointTest {
   }
 
   @Test
+  void passwordsThatMoveTheUrlsPartsAroundAreNeverQuoted() {
+    // a '/' in a password ends the authority early: the rest looked like a path or a host
+    for (String url : new String[] {"redis://:pa/ss@host:6379", "redis://user:123/def@host", "redis://:a?b@host",
+        "redis://:a#b@host"}) {
+      assertThatThrownBy(() -> RedisEndpoint.parse(url, null)).as(url)
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain("pa/ss", "def", "ss@", "a?b", "a#b", "b@host"));
+    }
+    Inputs in = command().read(new String[] {"--redis", "redis://:pa/ss@h:1"}, Map.of());
+    assertThat(RedisEndpoint.read(in, null)).isNull();
+    assertThat(in.problems()).singleElement().asString().doesNotContain("pa/ss").doesNotContain("ss@");
+  }
+
+  @Test
+  void aQueryStringIsRefusedNotMissed() {
+    // clients such as Vert.x's read ?password= and ?user=: refused, so no password hides in a logged URL
+    assertThatThrownBy(() -> RedisEndpoint.parse("redis://redis.svc:6379?password=s3cret", null))
+        .hasMessageContaining("no query string").hasMessageNotContaining("s3cret");
+    assertThatThrownBy(() -> RedisEndpoint.parse("redis://redis.svc:6379/0#s3cret", null))
+        .hasMessageNotContaining("s3cret");
+  }
+
+  @Test
+  void aPortOutOfRangeIsRefused() {
+    assertThatThrownBy(() -> RedisEndpoint.parse("redis://redis:99999", null)).hasMessageContaining("65535");
+  }
+
+  @Test
   void redactionHidesAllUserInformation() {
     assertThat(RedisEndpoint.redact("redis://:hunter2@redis:6379")).isEqualTo("redis://***@redis:6379");
     // a password that itself holds an @ is redacted whole
     assertThat(RedisEndpoint.redact("redis://user:p@ss@redis:6379/0")).isEqualTo("redis://***@redis:6379/0");
     assertThat(RedisEndpoint.redact("rediss://redis:6379")).isEqualTo("rediss://redis:6379");
+    // a '/' in the password does not end the redaction early
+    assertThat(RedisEndpoint.redact("redis://:pa/ss@redis:6379")).isEqualTo("redis://***@redis:6379");
   }
 
   @Test

@@ -146,7 +146,7 @@ class OperatorConfigTest {
         .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
             "unknown flag --bogus",
             "--lease-name: needs a value",
-            "--redis: expected redis://host:port or rediss://host:port, got \"http://x\"",
+            "--redis: expected redis://host:port or rediss://host:port; the value given is not one (not shown)",
             "--namespaces: \"Team_A\" is not a namespace name",
             "--admin-listen: expected HOST:PORT, got \"nope\"",
             "--refresh-interval: expected a positive duration such as 500ms, 10s, 2m or 168h, got \"soon\""));

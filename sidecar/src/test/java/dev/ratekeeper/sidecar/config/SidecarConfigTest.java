@@ -77,7 +77,7 @@ class SidecarConfigTest {
         .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
             "unknown flag --bogus",
             "--policy: expected <namespace>/<name>, got \"justname\"",
-            "--redis: expected redis://host:port or rediss://host:port, got \"http://***@x\"",
+            "--redis: expected redis://host:port or rediss://host:port; the value given is not one (not shown)",
             "--listen: expected HOST:PORT, got \"nope\"",
             "--upstream: expected NAME=http(s)://host[:port], got \"anthropic=ftp://x\"",
             "--max-body: expected a size such as 32MiB, 1MB or 65536, got \"lots\""));
