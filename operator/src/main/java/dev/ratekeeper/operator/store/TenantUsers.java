@@ -23,11 +23,11 @@ public final class TenantUsers {
 
   /** Creates or replaces {@code namespace}'s user with {@code password}. */
   public void ensure(String namespace, String password) {
-    List<Object> command = new ArrayList<>(List.of(TenantAcl.userName(namespace), "reset", "resetpass", ">" + password));
-    command.addAll(TenantAcl.rules(namespace));
-    String[] args = command.stream().map(String::valueOf).toArray(String[]::new);
+    List<String> rules = new ArrayList<>(List.of("reset", "resetpass", ">" + password));
+    rules.addAll(TenantAcl.rules(namespace));
+    String[] args = rules.toArray(String[]::new);
     try {
-      nodes.onEveryNode(jedis -> jedis.aclSetUser(args[0], java.util.Arrays.copyOfRange(args, 1, args.length)));
+      nodes.onEveryNode(jedis -> jedis.aclSetUser(TenantAcl.userName(namespace), args));
     } catch (JedisException e) {
       // the message names the user, never the password
       throw new StoreUnavailableException("Redis at " + address + " failed while writing the ACL user "

@@ -1,6 +1,5 @@
 package dev.ratekeeper.policy.keys;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -42,9 +41,8 @@ public final class TenantAcl {
    */
   public static List<String> rules(String namespace) {
     String pattern = pattern(namespace);
-    List<String> rules = new ArrayList<>(List.of("on", "resetkeys", "~" + pattern, "resetchannels", "&" + pattern,
-        "-@all", "+@read", "+@write", "+@scripting", "+@pubsub", "+@connection", "-@dangerous", "-@admin", "-scan",
-        "-randomkey", "-pubsub", "+time", "+cluster|slots"));
-    return List.copyOf(rules);
+    return List.of("on", "resetkeys", "~" + pattern, "resetchannels", "&" + pattern, "-@all", "+@read", "+@write",
+        "+@scripting", "+@pubsub", "+@connection", "-@dangerous", "-@admin", "-scan", "-randomkey", "-pubsub", "+time",
+        "+cluster|slots");
   }
 }

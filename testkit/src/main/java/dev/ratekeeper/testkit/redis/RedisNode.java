@@ -80,7 +80,7 @@ public final class RedisNode implements AutoCloseable {
           "--logfile", dir.resolve("redis.log").toString(), "--protected-mode", "no"));
       args.addAll(extra);
       RedisNode node = new RedisNode(dir, port, tls == null ? null : tls.clientContext(), args);
-      node.launch(false);
+      node.launch();
       return node;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -98,14 +98,14 @@ public final class RedisNode implements AutoCloseable {
       Path conf = dir.resolve("sentinel.conf");
       Files.write(conf, lines);
       RedisNode node = new RedisNode(dir, port, null, List.of(conf.toString(), "--sentinel"));
-      node.launch(true);
+      node.launch();
       return node;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private void launch(boolean configFirst) {
+  private void launch() {
     List<String> command = new ArrayList<>();
     command.add(serverBinary().toString());
     command.addAll(args);
@@ -187,7 +187,7 @@ public final class RedisNode implements AutoCloseable {
   /** Starts the same node again (same port, same directory and node config) after {@link #kill}. */
   public void restart() {
     kill();
-    launch(false);
+    launch();
   }
 
   /** The node's own log, for failure messages. */
