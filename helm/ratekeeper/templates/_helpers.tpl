@@ -106,9 +106,19 @@ set (pinned: it wins over the tag), else repository:tag. */ -}}
 {{- printf "redis://%s.%s.svc:6379" (include "ratekeeper.redisName" .) .Release.Namespace -}}
 {{- end -}}
 
-{{/* The operator's Redis URL. */}}
+{{/* standalone, cluster or sentinel: the built-in Redis is one node. */}}
+{{- define "ratekeeper.redisTopology" -}}
+{{- if eq .Values.redis.mode "external" -}}{{ .Values.redis.external.topology }}{{- else -}}standalone{{- end -}}
+{{- end -}}
+
+{{/* The operator's Redis URL: comma-separated nodes for a Cluster (seeds) or Sentinel (sentinels). */}}
 {{- define "ratekeeper.redisUrl" -}}
-{{- if eq .Values.redis.mode "external" -}}
+{{- if and (eq .Values.redis.mode "external") (ne .Values.redis.external.topology "standalone") -}}
+{{- if not .Values.redis.external.nodes -}}
+{{- fail (printf "redis.external.nodes is required with redis.external.topology %s" .Values.redis.external.topology) -}}
+{{- end -}}
+{{- join "," .Values.redis.external.nodes -}}
+{{- else if eq .Values.redis.mode "external" -}}
 {{- required "redis.external.url is required with redis.mode external" .Values.redis.external.url -}}
 {{- else -}}
 {{- include "ratekeeper.builtinRedisUrl" . -}}
@@ -119,6 +129,8 @@ set (pinned: it wins over the tag), else repository:tag. */ -}}
 {{- define "ratekeeper.sidecarRedisUrl" -}}
 {{- if .Values.sidecar.redisUrl -}}
 {{- .Values.sidecar.redisUrl -}}
+{{- else if and (eq .Values.redis.mode "external") (ne .Values.redis.external.topology "standalone") -}}
+{{- join "," (default .Values.redis.external.nodes .Values.redis.external.sidecarNodes) -}}
 {{- else if eq .Values.redis.mode "external" -}}
 {{- default (include "ratekeeper.redisUrl" .) .Values.redis.external.sidecarUrl -}}
 {{- else -}}
@@ -130,6 +142,15 @@ set (pinned: it wins over the tag), else repository:tag. */ -}}
 {{- define "ratekeeper.urlPort" -}}
 {{- $host := (urlParse .).host -}}
 {{- if regexMatch ":[0-9]+$" $host -}}{{ regexFind "[0-9]+$" $host }}{{- else -}}6379{{- end -}}
+{{- end -}}
+
+{{/* The distinct ports of comma-separated Redis URLs, as a JSON list of numbers. Call with the URLs. */}}
+{{- define "ratekeeper.urlPorts" -}}
+{{- $ports := list -}}
+{{- range $url := splitList "," . -}}
+{{- $ports = append $ports (include "ratekeeper.urlPort" $url | int) -}}
+{{- end -}}
+{{- toJson ($ports | uniq) -}}
 {{- end -}}
 
 {{/* "true" when Redis has a password. */}}
@@ -201,6 +222,21 @@ install there is nothing to find, and dry runs without a cluster must not try.)
 {{- toJson (default (list) $list) -}}
 {{- end -}}
 
+
+{{/* The ConfigMap (release namespace) with the CA of an external Redis over TLS. */}}
+{{- define "ratekeeper.redisCaConfigMap" -}}
+{{- printf "%s-redis-ca" (include "ratekeeper.fullname" .) -}}
+{{- end -}}
+
+{{/* Namespaces that get the sidecars' CA ConfigMap. */}}
+{{- define "ratekeeper.sidecarCaNamespaces" -}}
+{{- toJson (default .Values.watchNamespaces .Values.sidecar.redisCaConfigMap.createIn | default (list)) -}}
+{{- end -}}
+
+{{/* "true" when per-namespace Redis users are on. */}}
+{{- define "ratekeeper.tenantUsers" -}}
+{{- if .Values.redis.tenantUsers.enabled -}}true{{- end -}}
+{{- end -}}
 
 {{/* The built-in Redis's redis.conf. */}}
 {{- define "ratekeeper.redisConf" -}}

@@ -4,29 +4,55 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
  * Where Redis is and how to log in, read the same way by every program:
  * {@code redis://[user[:password]@]host[:port][/db]}, or {@code rediss://...} for TLS. A password
- * given apart ({@link #PASSWORD}) wins over one in the URL. Checked once here; nothing this class
- * says ({@link #toString()}, {@link #address()}, {@link #redactedUrl()}, its exceptions' messages)
- * ever holds a password.
+ * given apart ({@link #PASSWORD}) wins over one in the URL, and so does a user ({@link #USER}).
+ * Checked once here; nothing this class says ({@link #toString()}, {@link #address()},
+ * {@link #redactedUrl()}, its exceptions' messages) ever holds a password.
+ *
+ * <p>Beyond one node: {@link #MODE} {@code cluster} (the URL is a comma-separated list of seed
+ * nodes; the client learns the slots) or {@code sentinel} (the URLs are the sentinels, and
+ * {@link #MASTER_NAME} names the master); user, password, database and TLS come from the first URL.
+ * TLS is on for {@code rediss://} or when {@link #CA_FILE} or a client certificate is given; the
+ * server's certificate is checked against the CA file (else the JVM's trust store) and, unless
+ * {@link #VERIFY_HOSTNAME} is false, against the host name in the URL.
  *
  * <p>The Redis settings of the programs are the {@link #SETTINGS} here, read by {@link #read}.
- * More Redis options (a TLS CA file, a client certificate and key, an ACL user, cluster or sentinel
- * mode) are added in this one place: a {@link Setting} constant added to {@link #SETTINGS}, a field,
- * and a line in {@link #read}; every program that registers {@link #SETTINGS} then has the flag.
+ * More Redis options are added in this one place: a {@link Setting} constant added to
+ * {@link #SETTINGS}, a field, and a line in {@link #read}; every program that registers
+ * {@link #SETTINGS} then has the flag.
  */
 public final class RedisEndpoint {
   public static final int DEFAULT_PORT = 6379;
 
+  /** How the nodes are arranged. */
+  public enum Mode { STANDALONE, CLUSTER, SENTINEL }
+
   public static final Setting URL = Setting.value("--redis", "RATEKEEPER_REDIS_URL", "URL",
-      "redis://[user:pass@]host:port[/db], rediss:// for TLS");
+      "redis://[user:pass@]host:port[/db], rediss:// for TLS; cluster, sentinel: comma-separated URLs");
   public static final Setting PASSWORD = Setting.value("--redis-password", "RATEKEEPER_REDIS_PASSWORD", "SECRET",
       "Redis password; wins over one in the URL");
+  public static final Setting MODE = Setting.value("--redis-mode", "RATEKEEPER_REDIS_MODE", "MODE",
+      "standalone (default), cluster (the URLs are seed nodes) or sentinel (the URLs are sentinels)");
+  public static final Setting MASTER_NAME = Setting.value("--redis-master-name", "RATEKEEPER_REDIS_MASTER_NAME",
+      "NAME", "sentinel: the name the sentinels know the master by");
+  public static final Setting USER = Setting.value("--redis-user", "RATEKEEPER_REDIS_USER", "USER",
+      "Redis 6 ACL user; wins over one in the URL; default: the default user");
+  public static final Setting CA_FILE = Setting.value("--redis-ca-file", "RATEKEEPER_REDIS_CA_FILE", "FILE",
+      "PEM CA certificate(s) Redis' certificate is checked against (turns TLS on); default: the JVM's trust store");
+  public static final Setting CERT_FILE = Setting.value("--redis-cert-file", "RATEKEEPER_REDIS_CERT_FILE", "FILE",
+      "PEM client certificate, for a Redis with tls-auth-clients (turns TLS on)");
+  public static final Setting KEY_FILE = Setting.value("--redis-key-file", "RATEKEEPER_REDIS_KEY_FILE", "FILE",
+      "PEM (PKCS#8) private key of --redis-cert-file");
+  public static final Setting VERIFY_HOSTNAME = Setting.value("--redis-verify-hostname",
+      "RATEKEEPER_REDIS_VERIFY_HOSTNAME", "BOOL", "check that Redis' certificate names the host in the URL, default true");
   /** Every Redis setting, for a program to register. */
-  public static final List<Setting> SETTINGS = List.of(URL, PASSWORD);
+  public static final List<Setting> SETTINGS = List.of(URL, PASSWORD, MODE, MASTER_NAME, USER, CA_FILE, CERT_FILE,
+      KEY_FILE, VERIFY_HOSTNAME);
 
   private static final String EXPECTED = "expected redis://host:port or rediss://host:port";
 
@@ -38,9 +64,23 @@ public final class RedisEndpoint {
   private final String password;
   private final boolean passwordInUrl;
   private final int database;
+  private final Mode mode;
+  private final List<String> urls;
+  private final String masterName;
+  private final Path caFile;
+  private final Path certFile;
+  private final Path keyFile;
+  private final boolean verifyHostname;
 
   private RedisEndpoint(String url, String host, int port, boolean tls, String user, String password,
       boolean passwordInUrl, int database) {
+    this(url, host, port, tls, user, password, passwordInUrl, database, Mode.STANDALONE, List.of(url), null, null,
+        null, null, true);
+  }
+
+  private RedisEndpoint(String url, String host, int port, boolean tls, String user, String password,
+      boolean passwordInUrl, int database, Mode mode, List<String> urls, String masterName, Path caFile,
+      Path certFile, Path keyFile, boolean verifyHostname) {
     this.url = url;
     this.host = host;
     this.port = port;
@@ -49,6 +89,13 @@ public final class RedisEndpoint {
     this.password = password;
     this.passwordInUrl = passwordInUrl;
     this.database = database;
+    this.mode = mode;
+    this.urls = List.copyOf(urls);
+    this.masterName = masterName;
+    this.caFile = caFile;
+    this.certFile = certFile;
+    this.keyFile = keyFile;
+    this.verifyHostname = verifyHostname;
   }
 
   /**
@@ -61,12 +108,60 @@ public final class RedisEndpoint {
     if (url == null) {
       return null;
     }
+    Mode mode = in.choice(MODE, Mode.class, Mode.STANDALONE);
+    boolean verify = in.bool(VERIFY_HOSTNAME, true);
+    String ca = in.text(CA_FILE);
+    String cert = in.text(CERT_FILE);
+    String key = in.text(KEY_FILE);
     try {
-      return parse(url, in.text(PASSWORD));
+      RedisEndpoint endpoint = parse(mode, List.of(url.split(",")), in.text(MASTER_NAME), in.text(USER),
+          in.text(PASSWORD));
+      return endpoint.withTls(ca == null ? null : Path.of(ca), cert == null ? null : Path.of(cert),
+          key == null ? null : Path.of(key), verify);
     } catch (IllegalArgumentException e) {
       in.problem(URL, e.getMessage());
       return null;
     }
+  }
+
+  /**
+   * Several nodes: {@code urls} are the node (standalone), the seed nodes (cluster) or the sentinels
+   * (sentinel); user, password, database and TLS come from the first; {@code user} and
+   * {@code password}, when given, win over the URL's.
+   *
+   * @throws IllegalArgumentException saying what is wrong, with the URLs redacted
+   */
+  public static RedisEndpoint parse(Mode mode, List<String> urls, String masterName, String user, String password) {
+    List<String> given = urls.stream().map(String::strip).filter(u -> !u.isEmpty()).toList();
+    if (given.isEmpty()) {
+      throw new IllegalArgumentException(EXPECTED + ", got nothing");
+    }
+    if (mode == Mode.STANDALONE && given.size() > 1) {
+      throw new IllegalArgumentException("several URLs are Cluster seed nodes or sentinels: set --redis-mode");
+    }
+    if (mode == Mode.SENTINEL && (masterName == null || masterName.isBlank())) {
+      throw new IllegalArgumentException("--redis-mode sentinel needs --redis-master-name");
+    }
+    RedisEndpoint first = parse(given.get(0), password);
+    for (String other : given.subList(1, given.size())) {
+      parse(other, null);
+    }
+    if (mode == Mode.CLUSTER && first.database != 0) {
+      throw new IllegalArgumentException("Redis Cluster has database 0 only");
+    }
+    boolean userApart = user != null && !user.isBlank();
+    return new RedisEndpoint(first.url, first.host, first.port, first.tls, userApart ? user.strip() : first.user,
+        first.password, first.passwordInUrl || given.stream().skip(1).anyMatch(u -> parse(u, null).passwordInUrl),
+        first.database, mode, given, mode == Mode.SENTINEL ? masterName.strip() : null, null, null, null, true);
+  }
+
+  /** The same nodes over TLS, trusting {@code caFile} (null: the JVM's trust store), with an optional client certificate. */
+  public RedisEndpoint withTls(Path caFile, Path certFile, Path keyFile, boolean verifyHostname) {
+    if ((certFile == null) != (keyFile == null)) {
+      throw new IllegalArgumentException("--redis-cert-file and --redis-key-file go together");
+    }
+    return new RedisEndpoint(url, host, port, tls || caFile != null || certFile != null, user, password, passwordInUrl,
+        database, mode, urls, masterName, caFile, certFile, keyFile, verifyHostname);
   }
 
   /**
@@ -190,6 +285,45 @@ public final class RedisEndpoint {
     return database;
   }
 
+  public Mode mode() {
+    return mode;
+  }
+
+  /** Every URL as given (one standalone; seeds or sentinels), credentials and all: only for a client. */
+  public List<String> urls() {
+    return urls;
+  }
+
+  /** {@code host:port} of every URL. */
+  public List<String> nodes() {
+    return urls.stream().map(u -> parse(u, null)).map(e -> e.host + ":" + e.port).toList();
+  }
+
+  /** Sentinel: the master's name; else null. */
+  public String masterName() {
+    return masterName;
+  }
+
+  /** The CA file to check Redis' certificate against, or null (the JVM's trust store). */
+  public Path caFile() {
+    return caFile;
+  }
+
+  /** The client certificate, or null. */
+  public Path certFile() {
+    return certFile;
+  }
+
+  /** The client certificate's key, or null. */
+  public Path keyFile() {
+    return keyFile;
+  }
+
+  /** Whether Redis' certificate must name the host in the URL (TLS only). */
+  public boolean verifyHostname() {
+    return verifyHostname;
+  }
+
   /** Whether the host is this machine's loopback (for a pod: the pod itself). */
   public boolean loopback() {
     return host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1");
@@ -197,7 +331,13 @@ public final class RedisEndpoint {
 
   @Override
   public String toString() {
-    return address() + (password == null ? "" : " (with password)");
+    String scheme = tls ? "rediss://" : "redis://";
+    String where = mode == Mode.STANDALONE ? address()
+        : mode.name().toLowerCase(java.util.Locale.ROOT) + " " + nodes().stream().map(n -> scheme + n).toList()
+            + (masterName == null ? "" : " master " + masterName);
+    return where + (user == null ? "" : " as " + user) + (password == null ? "" : " (with password)")
+        + (caFile == null ? "" : " CA " + caFile) + (certFile == null ? "" : " with client certificate")
+        + (tls && !verifyHostname ? " host name not checked" : "");
   }
 
   private static String decode(String part) {

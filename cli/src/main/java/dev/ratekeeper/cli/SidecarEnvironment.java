@@ -18,6 +18,19 @@ public final class SidecarEnvironment {
   public static final String REDIS_URL = RedisEndpoint.URL.env();
   /** The Redis password, from a Secret. */
   public static final String REDIS_PASSWORD = RedisEndpoint.PASSWORD.env();
+  /** {@code cluster} or {@code sentinel}; absent: one node. */
+  public static final String REDIS_MODE = RedisEndpoint.MODE.env();
+  /** Sentinel: the master's name. */
+  public static final String REDIS_MASTER_NAME = RedisEndpoint.MASTER_NAME.env();
+  /** The Redis ACL user, from a Secret (per-namespace users: the one the operator keeps there). */
+  public static final String REDIS_USER = RedisEndpoint.USER.env();
+  /** The CA file Redis' certificate is checked against (a mounted ConfigMap). */
+  public static final String REDIS_CA_FILE = RedisEndpoint.CA_FILE.env();
+  /** The client certificate and its key, for a Redis with {@code tls-auth-clients} (a mounted Secret). */
+  public static final String REDIS_CERT_FILE = RedisEndpoint.CERT_FILE.env();
+  public static final String REDIS_KEY_FILE = RedisEndpoint.KEY_FILE.env();
+  /** {@code false}: Redis' certificate need not name the host. */
+  public static final String REDIS_VERIFY_HOSTNAME = RedisEndpoint.VERIFY_HOSTNAME.env();
   /** The pod's name (downward API); the sidecar's id when {@code --sidecar-id} is not given. */
   public static final String POD_NAME = "POD_NAME";
   /** The pod's IP (downward API), for {@link #ADMIN_LISTEN}. */

@@ -12,6 +12,8 @@ final class Cases {
   static final List<String> ALL = List.of(
       "default",
       "external-redis",
+      "external-redis-cluster",
+      "external-redis-sentinel",
       "cert-manager",
       "redis-without-persistence",
       "monitoring",

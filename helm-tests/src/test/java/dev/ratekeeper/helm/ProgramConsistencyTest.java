@@ -76,12 +76,22 @@ class ProgramConsistencyTest {
     assertThat(hours(env, "RATEKEEPER_WEBHOOK_RENEW_BEFORE")).isLessThan(hours(env, "RATEKEEPER_WEBHOOK_CERT_VALIDITY"));
     assertThat(hours(env, "RATEKEEPER_WEBHOOK_CERT_VALIDITY")).isLessThanOrEqualTo(
         hours(env, "RATEKEEPER_WEBHOOK_CA_VALIDITY"));
-    URI sidecarRedis = URI.create(env.get("RATEKEEPER_SIDECAR_REDIS_URL").getValue());
-    assertThat(sidecarRedis.getScheme()).isIn("redis", "rediss");
-    assertThat(sidecarRedis.getUserInfo()).as("no password in the URL written into every pod").isNull();
-    assertThat(sidecarRedis.getHost()).doesNotStartWith("127.").isNotEqualTo("localhost");
-    URI operatorRedis = URI.create(env.get("RATEKEEPER_REDIS_URL").getValue());
-    assertThat(operatorRedis.getScheme()).isIn("redis", "rediss");
+    // one URL, or the comma-separated seed nodes or sentinels of RATEKEEPER_[SIDECAR_]REDIS_MODE
+    for (String url : env.get("RATEKEEPER_SIDECAR_REDIS_URL").getValue().split(",")) {
+      URI sidecarRedis = URI.create(url);
+      assertThat(sidecarRedis.getScheme()).isIn("redis", "rediss");
+      assertThat(sidecarRedis.getUserInfo()).as("no password in the URL written into every pod").isNull();
+      assertThat(sidecarRedis.getHost()).doesNotStartWith("127.").isNotEqualTo("localhost");
+    }
+    for (String url : env.get("RATEKEEPER_REDIS_URL").getValue().split(",")) {
+      assertThat(URI.create(url).getScheme()).isIn("redis", "rediss");
+      assertThat(URI.create(url).getHost()).isNotNull();
+    }
+    for (String name : List.of("RATEKEEPER_REDIS_MODE", "RATEKEEPER_SIDECAR_REDIS_MODE")) {
+      if (env.containsKey(name)) {
+        assertThat(env.get(name).getValue()).as(name).isIn("cluster", "sentinel");
+      }
+    }
   }
 
   @Test

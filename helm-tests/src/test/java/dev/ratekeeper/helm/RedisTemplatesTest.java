@@ -124,4 +124,60 @@ class RedisTemplatesTest {
   private static String conf(Rendered r) {
     return r.one(ConfigMap.class, "ratekeeper-redis").getData().get("redis.conf");
   }
+
+  @Test
+  void externalClusterOverTlsWithPerNamespaceUsers() {
+    Rendered r = Chart.render("external-redis-cluster");
+    Map<String, EnvVar> env = r.operatorEnv();
+    assertThat(env.get("RATEKEEPER_REDIS_MODE").getValue()).isEqualTo("cluster");
+    assertThat(env.get("RATEKEEPER_REDIS_URL").getValue().split(",")).hasSize(3);
+    assertThat(env.get("RATEKEEPER_REDIS_USER").getValue()).isEqualTo("ratekeeper-operator");
+    assertThat(env.get("RATEKEEPER_REDIS_CA_FILE").getValue()).isEqualTo("/etc/ratekeeper/redis-ca/ca.crt");
+    assertThat(env.get("RATEKEEPER_REDIS_CERT_FILE").getValue()).isEqualTo("/etc/ratekeeper/redis-client/tls.crt");
+    assertThat(env.get("RATEKEEPER_TENANT_REDIS_SECRET").getValue()).isEqualTo("ratekeeper-redis-tenant");
+    // the sidecars: each namespace's own login, the CA from a ConfigMap of their namespace
+    assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_MODE").getValue()).isEqualTo("cluster");
+    assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_SECRET").getValue()).isEqualTo("ratekeeper-redis-tenant");
+    assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_USER_SECRET").getValue()).isEqualTo("ratekeeper-redis-tenant");
+    assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_CA_CONFIGMAP").getValue()).isEqualTo("ratekeeper-redis-ca");
+    assertThat(env.get("RATEKEEPER_SIDECAR_REDIS_CLIENT_SECRET").getValue()).isEqualTo("ratekeeper-redis-client");
+    List<ConfigMap> cas = r.all(ConfigMap.class).stream().filter(c -> c.getData() != null
+        && c.getData().getOrDefault("ca.crt", "").startsWith("-----BEGIN CERTIFICATE-----")).toList();
+    assertThat(cas).extracting(c -> c.getMetadata().getNamespace())
+        .containsExactlyInAnyOrder(Chart.NAMESPACE, "agents-a", "agents-b");
+    assertThat(r.operator().getSpec().getTemplate().getSpec().getVolumes())
+        .anyMatch(v -> v.getName().equals("redis-ca") && v.getConfigMap() != null)
+        .anyMatch(v -> v.getName().equals("redis-client")
+            && "ratekeeper-redis-client".equals(v.getSecret().getSecretName()));
+    // no copy of the operator's password in agent namespaces: tenants log in as themselves
+    assertThat(r.all(Secret.class)).noneMatch(s -> "agents-a".equals(s.getMetadata().getNamespace()));
+    // the operator may create and update the namespaces' login Secrets
+    assertThat(r.all(io.fabric8.kubernetes.api.model.rbac.Role.class).stream()
+        .filter(role -> "agents-a".equals(role.getMetadata().getNamespace()))
+        .flatMap(role -> role.getRules().stream()))
+        .anyMatch(rule -> rule.getResources().contains("secrets") && rule.getVerbs().containsAll(List.of("create",
+            "update")));
+    assertThat(r.all(StatefulSet.class)).as("no built-in Redis").isEmpty();
+  }
+
+  @Test
+  void externalSentinelNamesTheMasterForBothPrograms() {
+    Rendered r = Chart.render("external-redis-sentinel");
+    assertThat(r.envValue("RATEKEEPER_REDIS_MODE")).isEqualTo("sentinel");
+    assertThat(r.envValue("RATEKEEPER_REDIS_MASTER_NAME")).isEqualTo("ratekeeper");
+    assertThat(r.envValue("RATEKEEPER_SIDECAR_REDIS_MODE")).isEqualTo("sentinel");
+    assertThat(r.envValue("RATEKEEPER_SIDECAR_REDIS_MASTER_NAME")).isEqualTo("ratekeeper");
+    assertThat(r.envValue("RATEKEEPER_SIDECAR_REDIS_URL")).isEqualTo("redis://sentinel-0.sentinel.data.svc:26379,"
+        + "redis://sentinel-1.sentinel.data.svc:26379,redis://sentinel-2.sentinel.data.svc:26379");
+    assertThat(r.operatorEnv()).doesNotContainKeys("RATEKEEPER_REDIS_CA_FILE", "RATEKEEPER_TENANT_REDIS_SECRET");
+  }
+
+  @Test
+  void aSentinelWithoutTheMastersNameIsRefused() {
+    IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        () -> Chart.render(Map.of("redis.mode", "external", "redis.external.topology", "sentinel",
+            "redis.external.nodes[0]", "redis://sentinel-0:26379")));
+    assertThat(e.getMessage()).contains("don't meet the specifications of the schema")
+        .contains("/redis/external/sentinelMasterName");
+  }
 }

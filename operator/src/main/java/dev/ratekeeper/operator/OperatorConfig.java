@@ -35,6 +35,7 @@ public record OperatorConfig(
     String identity,
     boolean serverSideApply,
     String secretSelector,
+    String tenantRedisSecret,
     boolean help) {
 
   public static final String DEFAULT_REDIS = "redis://127.0.0.1:6379";
@@ -70,19 +71,26 @@ public record OperatorConfig(
   static final Setting SECRET_SELECTOR = Setting.value("--secret-selector", "RATEKEEPER_SECRET_SELECTOR", "SELECTOR",
       "watch only the Secrets this label selector matches, such as ratekeeper.dev/secret=true; a Secret a policy"
           + " references must then carry the label; default every Secret");
+  static final Setting TENANT_REDIS_SECRET = Setting.value("--tenant-redis-secret", "RATEKEEPER_TENANT_REDIS_SECRET",
+      "NAME", "per-namespace Redis users: the Secret (keys user, password) kept in each namespace with a policy,"
+          + " whose ACL user reaches only that namespace's keys; default off (one shared login)");
   static final String POD_NAMESPACE = "POD_NAMESPACE";
   static final String POD_NAME = "POD_NAME";
   static final String HOSTNAME = "HOSTNAME";
 
   /** The operator's command line. */
   public static final Command COMMAND = Command.named("ratekeeper-operator", "java -jar ratekeeper-operator.jar")
-      .add(REDIS, RedisEndpoint.PASSWORD, NAMESPACES, ADMIN_LISTEN, REFRESH_INTERVAL, SIDECAR_LIVENESS,
+      .add(REDIS, RedisEndpoint.PASSWORD, RedisEndpoint.MODE, RedisEndpoint.MASTER_NAME, RedisEndpoint.USER,
+          RedisEndpoint.CA_FILE, RedisEndpoint.CERT_FILE, RedisEndpoint.KEY_FILE, RedisEndpoint.VERIFY_HOSTNAME,
+          TENANT_REDIS_SECRET, NAMESPACES, ADMIN_LISTEN, REFRESH_INTERVAL, SIDECAR_LIVENESS,
           REVISION_RETENTION, CLEANUP_TIMEOUT, LEADER_ELECTION, LEASE_NAME, LEASE_NAMESPACE, SERVER_SIDE_APPLY,
           SECRET_SELECTOR)
       .footer("The Kubernetes connection comes from the in-cluster service account or ~/.kube/config.",
           "Durations: 500ms, 10s, 2m, 168h (more than zero). Booleans: true or false (also yes/no, 1/0).");
 
   private static final Pattern NAMESPACE = Pattern.compile("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+  private static final Pattern DNS_NAME = Pattern.compile(
+      "^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$");
   // what a label selector is written with: keys (prefix/name), values, = == != ! , and in/notin ( )
   private static final Pattern SELECTOR = Pattern.compile("^[A-Za-z0-9._/=!,() -]+$");
   private static final Pattern SELECTOR_WORD = Pattern.compile("[A-Za-z0-9]");
@@ -109,11 +117,15 @@ public record OperatorConfig(
     String identity = in.env(POD_NAME) != null ? in.env(POD_NAME) : in.env(HOSTNAME);
     boolean serverSideApply = in.bool(SERVER_SIDE_APPLY, true);
     String secretSelector = selector(in);
+    String tenantSecret = in.text(TENANT_REDIS_SECRET);
+    if (tenantSecret != null && !DNS_NAME.matcher(tenantSecret).matches()) {
+      in.problem(TENANT_REDIS_SECRET, "\"" + tenantSecret + "\" is not a Kubernetes Secret name");
+    }
 
     in.check();
     return new OperatorConfig(RedisSettings.of(endpoint), Set.copyOf(namespaces), admin.toSocketAddress(), refresh,
         liveness, retention, cleanupTimeout, leader, leaseName, leaseNamespace, identity, serverSideApply,
-        secretSelector, in.help());
+        secretSelector, tenantSecret, in.help());
   }
 
   /** The help, {@code --help}: the flags, then the webhook's variables. */
@@ -129,7 +141,8 @@ public record OperatorConfig(
         .withSidecarLiveness(sidecarLiveness)
         .withCleanupTimeout(cleanupTimeout)
         .withServerSideApply(serverSideApply)
-        .withSecretSelector(secretSelector);
+        .withSecretSelector(secretSelector)
+        .withTenantRedisSecret(tenantRedisSecret);
     return leaderElection
         ? settings.withLeaderElection(new OperatorSettings.LeaderElection(leaseName, leaseNamespace, identity))
         : settings;
@@ -168,6 +181,7 @@ public record OperatorConfig(
         + " admin=" + adminListen.getHostString() + ":" + adminListen.getPort()
         + " refresh=" + refreshInterval + " leaderElection=" + leaderElection
         + (serverSideApply ? "" : " serverSideApply=false")
-        + (secretSelector == null ? "" : " secretSelector=" + secretSelector);
+        + (secretSelector == null ? "" : " secretSelector=" + secretSelector)
+        + (tenantRedisSecret == null ? "" : " tenantRedisSecret=" + tenantRedisSecret);
   }
 }

@@ -26,6 +26,10 @@ import java.util.function.LongSupplier;
  * @param secretSelector a Kubernetes label selector (such as {@code ratekeeper.dev/secret=true}) the
  *     Secret watch is restricted to; null = every Secret of the watched namespaces. A Secret a policy
  *     references but the selector leaves out counts as missing.
+ * @param tenantRedisSecret per-namespace Redis users (docs/redis-keys.md, "Per-tenant users"): the
+ *     name of the Secret the operator keeps in each namespace with a policy, holding that namespace's
+ *     Redis user ({@code user}) and password ({@code password}), and writes to Redis as an ACL user
+ *     that reaches only that namespace's keys; null = off (every sidecar shares one Redis login)
  */
 public record OperatorSettings(
     Set<String> namespaces,
@@ -38,7 +42,8 @@ public record OperatorSettings(
     LongSupplier fleetClock,
     Duration cleanupTimeout,
     boolean serverSideApply,
-    String secretSelector) {
+    String secretSelector,
+    String tenantRedisSecret) {
 
   public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(10);
   public static final Duration DEFAULT_LIVENESS = Duration.ofSeconds(15);
@@ -53,56 +58,61 @@ public record OperatorSettings(
 
   public static OperatorSettings defaults() {
     return new OperatorSettings(Set.of(), DEFAULT_REFRESH, DEFAULT_LIVENESS, Duration.ofSeconds(1),
-        Duration.ofSeconds(60), null, Clock.systemUTC(), null, DEFAULT_CLEANUP_TIMEOUT, true, null);
+        Duration.ofSeconds(60), null, Clock.systemUTC(), null, DEFAULT_CLEANUP_TIMEOUT, true, null, null);
   }
 
   public OperatorSettings withNamespaces(Set<String> value) {
     return new OperatorSettings(value, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withRefreshInterval(Duration value) {
     return new OperatorSettings(namespaces, value, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withSidecarLiveness(Duration value) {
     return new OperatorSettings(namespaces, refreshInterval, value, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withRetry(Duration initial, Duration max) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, initial, max, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withLeaderElection(LeaderElection value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, value,
-        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withClock(Clock value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        value, fleetClock, cleanupTimeout, serverSideApply, secretSelector);
+        value, fleetClock, cleanupTimeout, serverSideApply, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withFleetClock(LongSupplier value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, value, cleanupTimeout, serverSideApply, secretSelector);
+        clock, value, cleanupTimeout, serverSideApply, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withServerSideApply(boolean value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, value, secretSelector);
+        clock, fleetClock, cleanupTimeout, value, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withCleanupTimeout(Duration value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, value, serverSideApply, secretSelector);
+        clock, fleetClock, value, serverSideApply, secretSelector, tenantRedisSecret);
   }
 
   public OperatorSettings withSecretSelector(String value) {
     return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
-        clock, fleetClock, cleanupTimeout, serverSideApply, value);
+        clock, fleetClock, cleanupTimeout, serverSideApply, value, tenantRedisSecret);
+  }
+
+  public OperatorSettings withTenantRedisSecret(String value) {
+    return new OperatorSettings(namespaces, refreshInterval, sidecarLiveness, retryInitial, retryMax, leaderElection,
+        clock, fleetClock, cleanupTimeout, serverSideApply, secretSelector, value);
   }
 }

@@ -6,6 +6,7 @@ import dev.ratekeeper.operator.api.RateLimitPolicy;
 import dev.ratekeeper.operator.secrets.ApiKeyHashes;
 import dev.ratekeeper.operator.secrets.SecretKeysStore;
 import dev.ratekeeper.operator.secrets.SecretReferences;
+import dev.ratekeeper.operator.secrets.TenantCredentials;
 import dev.ratekeeper.operator.status.Acceptance;
 import dev.ratekeeper.operator.status.Announcement;
 import dev.ratekeeper.operator.status.ConditionState;
@@ -115,6 +116,11 @@ public final class RateLimitPolicyReconciler implements Reconciler<RateLimitPoli
     PolicyId id = idOf(policy);
     try {
       Compilation compilation = PolicyCompiler.compile(id, policy.getSpec());
+      if (settings.tenantRedisSecret() != null) {
+        // the namespace's own Redis user, before its sidecars need it; idempotent, heals a restarted node
+        store.tenantUsers().ensure(id.namespace(),
+            TenantCredentials.ensure(context.getClient(), id.namespace(), settings.tenantRedisSecret()));
+      }
       CompiledPolicy enforced;
       boolean switched = false;
       if (compilation.ok()) {

@@ -14,11 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
-import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
-import redis.clients.jedis.DefaultJedisClientConfig;
-import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.JedisPool;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.Transaction;
@@ -32,7 +28,8 @@ import redis.clients.jedis.resps.Tuple;
  * (compiled revisions, the current-revision switch, the API-key hashes), reads what sidecars
  * report (heartbeats, usage statistics), and removes the configuration when the policy goes.
  * Synchronous, one pooled connection per call, short timeouts: a reconciler thread blocks briefly
- * or fails with {@link StoreUnavailableException}.
+ * or fails with {@link StoreUnavailableException}. Each call runs on the node that owns the policy's
+ * keys ({@link RedisNodes}: one node, the master Sentinel names, or the Cluster slot's master).
  */
 public final class RedisPolicyStore implements AutoCloseable {
   /** Heartbeats older than this are pruned from the sidecar set; dead pods do not accumulate. */
@@ -40,42 +37,33 @@ public final class RedisPolicyStore implements AutoCloseable {
   private static final int TOP_USERS = 10;
   private static final int PUBLISH_ATTEMPTS = 3;
 
-  private final JedisPool pool;
+  private final RedisNodes nodes;
   private final String address;
   private final Duration revisionRetention;
 
   public RedisPolicyStore(RedisSettings settings, Duration revisionRetention) {
-    GenericObjectPoolConfig<Jedis> poolConfig = new GenericObjectPoolConfig<>();
-    poolConfig.setMaxTotal(8);
-    poolConfig.setMaxIdle(8);
-    poolConfig.setMaxWait(settings.timeout());
-    poolConfig.setJmxEnabled(false);
-    int timeout = (int) settings.timeout().toMillis();
-    DefaultJedisClientConfig.Builder client = DefaultJedisClientConfig.builder()
-        .connectionTimeoutMillis(timeout)
-        .socketTimeoutMillis(timeout)
-        .ssl(settings.tls())
-        .database(settings.database())
-        .clientName("ratekeeper-operator");
-    if (settings.user() != null) {
-      client.user(settings.user());
-    }
-    if (settings.password() != null) {
-      client.password(settings.password());
-    }
-    this.pool = new JedisPool(poolConfig, new HostAndPort(settings.host(), settings.port()), client.build());
+    this.nodes = RedisNodes.open(settings);
     this.address = settings.address();
     this.revisionRetention = revisionRetention;
   }
 
-  /** Fails with {@link StoreUnavailableException} unless Redis answers PING. */
+  /** The per-namespace Redis users, on the same connections. */
+  public TenantUsers tenantUsers() {
+    return new TenantUsers(nodes, address);
+  }
+
+  /** Fails with {@link StoreUnavailableException} unless Redis (every Cluster master) answers PING. */
   public void ping() {
-    call("answering PING", Jedis::ping);
+    try {
+      nodes.onEveryMaster(Jedis::ping);
+    } catch (JedisException e) {
+      throw new StoreUnavailableException("Redis at " + address + " failed while answering PING", e);
+    }
   }
 
   /** Redis server time in ms since the epoch: the clock sidecars stamp heartbeats and periods with. */
   public long serverTimeMillis() {
-    List<String> time = call("reading its clock (TIME)", Jedis::time);
+    List<String> time = call("reading its clock (TIME)", "", Jedis::time);
     return Long.parseLong(time.get(0)) * 1000 + Long.parseLong(time.get(1)) / 1000;
   }
 
@@ -90,7 +78,7 @@ public final class RedisPolicyStore implements AutoCloseable {
     RedisKeys keys = new RedisKeys(policy.id());
     String revision = policy.revision();
     String json = PolicyCodec.toJson(policy);
-    return call("publishing revision " + revision, jedis -> {
+    return call("publishing revision " + revision, keys.currentRevision(), jedis -> {
       for (int attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
         jedis.watch(keys.currentRevision());
         String previous = jedis.get(keys.currentRevision());
@@ -120,13 +108,14 @@ public final class RedisPolicyStore implements AutoCloseable {
 
   /** The revision sidecars are told to enforce, if any. */
   public Optional<String> currentRevision(PolicyId id) {
-    return Optional.ofNullable(call("reading the current revision", j -> j.get(new RedisKeys(id).currentRevision())));
+    return Optional.ofNullable(call("reading the current revision", new RedisKeys(id).currentRevision(),
+        j -> j.get(new RedisKeys(id).currentRevision())));
   }
 
   /** The compiled policy of the current revision, if any and if this build understands its schema. */
   public Optional<CompiledPolicy> currentPolicy(PolicyId id) {
     RedisKeys keys = new RedisKeys(id);
-    String json = call("reading the current policy", j -> {
+    String json = call("reading the current policy", keys.currentRevision(), j -> {
       String revision = j.get(keys.currentRevision());
       return revision == null ? null : j.get(keys.revision(revision));
     });
@@ -146,7 +135,7 @@ public final class RedisPolicyStore implements AutoCloseable {
    */
   public boolean replaceApiKeys(PolicyId id, Map<String, String> userByHash) {
     String key = new RedisKeys(id).apiKeys();
-    return call("writing API-key hashes", jedis -> {
+    return call("writing API-key hashes", key, jedis -> {
       if (jedis.hgetAll(key).equals(userByHash)) {
         return false;
       }
@@ -166,7 +155,7 @@ public final class RedisPolicyStore implements AutoCloseable {
    */
   public void announce(PolicyId id, String revision) {
     RedisKeys keys = new RedisKeys(id);
-    call("publishing a reload", j -> j.publish(keys.changeChannel(), revision));
+    call("publishing a reload", keys.changeChannel(), j -> j.publish(keys.changeChannel(), revision));
   }
 
   /**
@@ -184,7 +173,7 @@ public final class RedisPolicyStore implements AutoCloseable {
 
   private FleetSnapshot readFleet(PolicyId id, long nowMs, String periodId, boolean prune) {
     RedisKeys keys = new RedisKeys(id);
-    return call("reading heartbeats and usage", jedis -> {
+    return call("reading heartbeats and usage", keys.sidecars(), jedis -> {
       Pipeline first = jedis.pipelined();
       if (prune) {
         first.zremrangeByScore(keys.sidecars(), "-inf", "(" + (nowMs - PRUNE_HEARTBEATS_AFTER.toMillis()));
@@ -275,16 +264,23 @@ public final class RedisPolicyStore implements AutoCloseable {
    */
   public int removeConfiguration(PolicyId id) {
     RedisKeys keys = new RedisKeys(id);
-    return call("removing the policy's configuration", jedis -> {
+    try {
       Set<String> doomed = new LinkedHashSet<>();
       doomed.add(keys.currentRevision());
       doomed.add(keys.apiKeys());
       doomed.add(keys.sidecars());
-      // the prefix is rk:{namespace/name}: — DNS names, no glob characters
-      doomed.addAll(scan(jedis, keys.prefix() + "policy:*"));
-      doomed.addAll(scan(jedis, keys.prefix() + "sidecar:*"));
-      return (int) jedis.del(doomed.toArray(String[]::new));
-    });
+      // the prefix is rk:{namespace/name}: — DNS names, no glob characters. Every key of the policy is in
+      // one slot, but SCAN runs on every master: during a slot migration some keys are already on the other
+      nodes.onEveryMaster(jedis -> {
+        doomed.addAll(scan(jedis, keys.prefix() + "policy:*"));
+        return doomed.addAll(scan(jedis, keys.prefix() + "sidecar:*"));
+      });
+      return call("removing the policy's configuration", keys.currentRevision(),
+          jedis -> (int) jedis.del(doomed.toArray(String[]::new)));
+    } catch (JedisException e) {
+      throw new StoreUnavailableException("Redis at " + address + " failed while removing the policy's configuration",
+          e);
+    }
   }
 
   private static List<String> scan(Jedis jedis, String pattern) {
@@ -299,9 +295,10 @@ public final class RedisPolicyStore implements AutoCloseable {
     return found;
   }
 
-  private <T> T call(String what, Function<Jedis, T> command) {
-    try (Jedis jedis = pool.getResource()) {
-      return command.apply(jedis);
+  /** Runs {@code command} on the node that owns {@code key} (every key of a policy: one Cluster slot). */
+  private <T> T call(String what, String key, Function<Jedis, T> command) {
+    try {
+      return nodes.onNodeOf(key, command);
     } catch (JedisException e) {
       throw new StoreUnavailableException("Redis at " + address + " failed while " + what, e);
     }
@@ -325,6 +322,6 @@ public final class RedisPolicyStore implements AutoCloseable {
 
   @Override
   public void close() {
-    pool.close();
+    nodes.close();
   }
 }

@@ -92,6 +92,24 @@ public record WebhookConfig(
       "Secret with the Redis password, in each app namespace; default none");
   static final Setting SIDECAR_REDIS_SECRET_KEY = Setting.variable("RATEKEEPER_SIDECAR_REDIS_SECRET_KEY",
       "its key, default password");
+  static final Setting SIDECAR_REDIS_MODE = Setting.variable("RATEKEEPER_SIDECAR_REDIS_MODE",
+      "standalone | cluster | sentinel, default standalone (cluster, sentinel: the URL is a comma-separated list)");
+  static final Setting SIDECAR_REDIS_MASTER_NAME = Setting.variable("RATEKEEPER_SIDECAR_REDIS_MASTER_NAME",
+      "sentinel: the master's name");
+  static final Setting SIDECAR_REDIS_USER_SECRET = Setting.variable("RATEKEEPER_SIDECAR_REDIS_USER_SECRET",
+      "Secret with the Redis ACL user, in each app namespace (per-namespace users); default none: the default user");
+  static final Setting SIDECAR_REDIS_USER_SECRET_KEY = Setting.variable("RATEKEEPER_SIDECAR_REDIS_USER_SECRET_KEY",
+      "its key, default user");
+  static final Setting SIDECAR_REDIS_CA_CONFIGMAP = Setting.variable("RATEKEEPER_SIDECAR_REDIS_CA_CONFIGMAP",
+      "ConfigMap with the CA Redis' certificate is checked against, in each app namespace, mounted at "
+          + InjectionSettings.RedisAccess.CA_MOUNT + "; default none: the JVM's trust store");
+  static final Setting SIDECAR_REDIS_CA_CONFIGMAP_KEY = Setting.variable("RATEKEEPER_SIDECAR_REDIS_CA_CONFIGMAP_KEY",
+      "its key, default ca.crt");
+  static final Setting SIDECAR_REDIS_CLIENT_SECRET = Setting.variable("RATEKEEPER_SIDECAR_REDIS_CLIENT_SECRET",
+      "kubernetes.io/tls Secret with the client certificate Redis asks for, in each app namespace, mounted at "
+          + InjectionSettings.RedisAccess.CLIENT_CERT_MOUNT + "; default none");
+  static final Setting SIDECAR_REDIS_VERIFY_HOSTNAME = Setting.variable("RATEKEEPER_SIDECAR_REDIS_VERIFY_HOSTNAME",
+      "false: the sidecars do not check that Redis' certificate names the host; default true");
   static final Setting SIDECAR_CPU_REQUEST = Setting.variable("RATEKEEPER_SIDECAR_CPU_REQUEST",
       "default " + InjectionSettings.DEFAULT_CPU_REQUEST + " (\"\" for none)");
   static final Setting SIDECAR_MEMORY_REQUEST = Setting.variable("RATEKEEPER_SIDECAR_MEMORY_REQUEST",
@@ -109,7 +127,10 @@ public record WebhookConfig(
   static final Command COMMAND = Command.named("ratekeeper-operator webhook", "ratekeeper-operator")
       .add(ENABLED, LISTEN, SERVICE, NAMESPACE, SECRET, CONFIG_NAME, DNS_NAMES, CA_VALIDITY, CERT_VALIDITY,
           RENEW_BEFORE, CHECK_INTERVAL, SIDECAR_IMAGE, SIDECAR_PULL_POLICY, SIDECAR_MODE, ON_MISSING_POLICY,
-          SIDECAR_REDIS_URL, SIDECAR_REDIS_SECRET, SIDECAR_REDIS_SECRET_KEY, SIDECAR_CPU_REQUEST,
+          SIDECAR_REDIS_URL, SIDECAR_REDIS_SECRET, SIDECAR_REDIS_SECRET_KEY, SIDECAR_REDIS_MODE,
+          SIDECAR_REDIS_MASTER_NAME, SIDECAR_REDIS_USER_SECRET, SIDECAR_REDIS_USER_SECRET_KEY,
+          SIDECAR_REDIS_CA_CONFIGMAP, SIDECAR_REDIS_CA_CONFIGMAP_KEY, SIDECAR_REDIS_CLIENT_SECRET,
+          SIDECAR_REDIS_VERIFY_HOSTNAME, SIDECAR_CPU_REQUEST,
           SIDECAR_MEMORY_REQUEST, SIDECAR_CPU_LIMIT, SIDECAR_MEMORY_LIMIT, SIDECAR_JAVA_OPTIONS, GATEWAY_URL);
 
   /** The webhook's part of the operator's {@code --help}. */
@@ -200,10 +221,12 @@ public record WebhookConfig(
     SidecarMode mode = in.choice(SIDECAR_MODE, SidecarMode.class, SidecarMode.Native);
     MissingPolicyAction onMissing = in.choice(ON_MISSING_POLICY, MissingPolicyAction.class, MissingPolicyAction.Refuse);
     String redis = in.text(SIDECAR_REDIS_URL, in.env(RedisEndpoint.URL.env()));
+    RedisEndpoint.Mode redisMode = in.choice(SIDECAR_REDIS_MODE, RedisEndpoint.Mode.class, RedisEndpoint.Mode.STANDALONE);
+    String masterName = in.text(SIDECAR_REDIS_MASTER_NAME);
     if (redis == null) {
       in.problem(SIDECAR_REDIS_URL, "required (the Redis every sidecar shares, as app pods reach it)");
     } else {
-      String problem = sidecarRedisProblem(redis);
+      String problem = sidecarRedisProblem(redis, redisMode, masterName);
       if (problem != null) {
         in.problem(SIDECAR_REDIS_URL, problem);
       }
@@ -211,12 +234,24 @@ public record WebhookConfig(
     String redisSecret = in.text(SIDECAR_REDIS_SECRET);
     InjectionSettings.SecretKey password = redisSecret == null ? null : new InjectionSettings.SecretKey(
         name(in, SIDECAR_REDIS_SECRET, redisSecret), in.text(SIDECAR_REDIS_SECRET_KEY, "password"));
+    String userSecret = in.text(SIDECAR_REDIS_USER_SECRET);
+    String caConfigMap = in.text(SIDECAR_REDIS_CA_CONFIGMAP);
+    String clientSecret = in.text(SIDECAR_REDIS_CLIENT_SECRET);
+    InjectionSettings.RedisAccess access = new InjectionSettings.RedisAccess(
+        redisMode == RedisEndpoint.Mode.STANDALONE ? null : redisMode.name().toLowerCase(java.util.Locale.ROOT),
+        redisMode == RedisEndpoint.Mode.SENTINEL ? masterName : null,
+        userSecret == null ? null : new InjectionSettings.SecretKey(name(in, SIDECAR_REDIS_USER_SECRET, userSecret),
+            in.text(SIDECAR_REDIS_USER_SECRET_KEY, "user")),
+        caConfigMap == null ? null : name(in, SIDECAR_REDIS_CA_CONFIGMAP, caConfigMap),
+        caConfigMap == null ? null : in.text(SIDECAR_REDIS_CA_CONFIGMAP_KEY, "ca.crt"),
+        in.bool(SIDECAR_REDIS_VERIFY_HOSTNAME, true),
+        clientSecret == null ? null : name(in, SIDECAR_REDIS_CLIENT_SECRET, clientSecret));
     return new InjectionSettings(image, pull, mode, onMissing, redis == null ? "" : redis, password,
         quantity(in, SIDECAR_CPU_REQUEST, InjectionSettings.DEFAULT_CPU_REQUEST),
         quantity(in, SIDECAR_MEMORY_REQUEST, InjectionSettings.DEFAULT_MEMORY_REQUEST),
         quantity(in, SIDECAR_CPU_LIMIT, null),
         quantity(in, SIDECAR_MEMORY_LIMIT, InjectionSettings.DEFAULT_MEMORY_LIMIT),
-        in.textOrNone(SIDECAR_JAVA_OPTIONS, InjectionSettings.DEFAULT_JAVA_OPTIONS))
+        in.textOrNone(SIDECAR_JAVA_OPTIONS, InjectionSettings.DEFAULT_JAVA_OPTIONS), access, null)
         .withGatewayUrl(gatewayUrl(in));
   }
 
@@ -230,9 +265,14 @@ public record WebhookConfig(
 
   /** Null when app pods can use this Redis URL, else why not (the URL is never quoted with a password). */
   static String sidecarRedisProblem(String url) {
+    return sidecarRedisProblem(url, RedisEndpoint.Mode.STANDALONE, null);
+  }
+
+  /** As {@link #sidecarRedisProblem(String)}, for the comma-separated URLs of a Cluster or Sentinel. */
+  static String sidecarRedisProblem(String url, RedisEndpoint.Mode mode, String masterName) {
     RedisEndpoint endpoint;
     try {
-      endpoint = RedisEndpoint.parse(url, null);
+      endpoint = RedisEndpoint.parse(mode, java.util.List.of(url.split(",")), masterName, null, null);
     } catch (IllegalArgumentException e) {
       return e.getMessage();
     }

@@ -109,7 +109,9 @@ public record SidecarConfig(
 
   /** The sidecar's command line. */
   public static final Command COMMAND = Command.named("ratekeeper-sidecar", "java -jar ratekeeper-sidecar.jar")
-      .add(MODE, POLICY_FILE, POLICY, REDIS, RedisEndpoint.PASSWORD, LISTEN, ADMIN_LISTEN, UPSTREAM, MAX_BODY,
+      .add(MODE, POLICY_FILE, POLICY, REDIS, RedisEndpoint.PASSWORD, RedisEndpoint.MODE, RedisEndpoint.MASTER_NAME,
+          RedisEndpoint.USER, RedisEndpoint.CA_FILE, RedisEndpoint.CERT_FILE, RedisEndpoint.KEY_FILE,
+          RedisEndpoint.VERIFY_HOSTNAME, LISTEN, ADMIN_LISTEN, UPSTREAM, MAX_BODY,
           MAX_INFLIGHT_BODY, HEADER_TIMEOUT, IDLE_TIMEOUT, BODY_TIMEOUT, API_KEYS_FILE, SIDECAR_ID, CONNECT_TIMEOUT, UPSTREAM_TIMEOUT)
       .footer("Provider keys: " + SidecarEnvironment.UPSTREAM_KEY_PREFIX
               + "<NAME> (e.g. " + SidecarEnvironment.upstreamKeyVariable("anthropic") + ").",
@@ -205,6 +207,11 @@ public record SidecarConfig(
   /** Parses with the process environment. */
   public static SidecarConfig fromProcess(String[] args) throws ConfigException {
     return parse(args, System.getenv());
+  }
+
+  /** How the Redis client reaches {@link #redis()} (null: the in-process store). */
+  public dev.ratekeeper.sidecar.store.RedisClientSettings redisClient() {
+    return redis == null ? null : dev.ratekeeper.sidecar.store.RedisClientSettings.of(redis);
   }
 
   /** Whether the sidecar runs without Redis (limits for this process only). */

@@ -14,6 +14,7 @@ import dev.ratekeeper.sidecar.proxy.Forwarder;
 import dev.ratekeeper.sidecar.proxy.ProxyServer;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore;
+import dev.ratekeeper.sidecar.store.RedisClientSettings;
 import dev.ratekeeper.sidecar.store.RedisLink;
 import dev.ratekeeper.sidecar.store.RedisTime;
 import dev.ratekeeper.sidecar.time.SidecarClock;
@@ -60,6 +61,7 @@ public final class Sidecar implements AutoCloseable {
   private final AtomicBoolean storeAnswered = new AtomicBoolean();
   private PolicyHolder policy;
   /** Heartbeats, policy reloads, cooldowns, key lookups: light traffic on a small pool. */
+  private final RedisClientSettings redisEndpoint;
   private Redis redis;
   /** The limiter's admissions and reconciles: the pipelined connections of {@link RedisLink}. */
   private RedisLink link;
@@ -71,10 +73,11 @@ public final class Sidecar implements AutoCloseable {
   private UpstreamCooldowns cooldowns;
   private ResilientLimiterStore resilient;
 
-  private Sidecar(Vertx vertx, SidecarConfig config, SidecarClock clock) {
+  private Sidecar(Vertx vertx, SidecarConfig config, SidecarClock clock, RedisClientSettings redisEndpoint) {
     this.vertx = vertx;
     this.config = config;
     this.clock = clock;
+    this.redisEndpoint = redisEndpoint;
   }
 
   /**
@@ -82,12 +85,18 @@ public final class Sidecar implements AutoCloseable {
    * the time every part of it reads ({@link SidecarClock#SYSTEM} in production; tests move their own).
    */
   public static Future<Sidecar> start(Vertx vertx, SidecarConfig config, SidecarClock clock) {
-    Sidecar sidecar = new Sidecar(vertx, config, clock);
+    return start(vertx, config, clock, config.redisClient());
+  }
+
+  /** As {@link #start(Vertx, SidecarConfig, SidecarClock)}, reaching Redis through {@code redisEndpoint} (null: in-process). */
+  public static Future<Sidecar> start(Vertx vertx, SidecarConfig config, SidecarClock clock,
+      RedisClientSettings redisEndpoint) {
+    Sidecar sidecar = new Sidecar(vertx, config, clock, redisEndpoint);
     return sidecar.boot().map(v -> sidecar);
   }
 
   private Future<Void> boot() {
-    if (config.redis() != null) {
+    if (redisEndpoint != null) {
       redis = Redis.createClient(vertx, new RedisOptions(redisOptions()).setMaxPoolSize(16).setMaxPoolWaiting(10_000));
     }
     Future<CompiledPolicy> loaded;
@@ -179,7 +188,7 @@ public final class Sidecar implements AutoCloseable {
           + config.sidecarId() + " enforcing " + initial.id()
           + " revision " + initial.revision() + " on " + config.listen().host() + ":" + proxyServer.actualPort()
           + " (admin :" + adminServer.actualPort() + ", store " + (redis == null ? "in-process"
-          : config.redis().redactedUrl()) + ")");
+          : redisEndpoint) + ")");
       return null;
     });
   }
@@ -198,11 +207,7 @@ public final class Sidecar implements AutoCloseable {
 
   /** Where Redis is and how to log in: the limiter's link and the auxiliary client both use these. */
   private RedisOptions redisOptions() {
-    RedisOptions options = new RedisOptions().setConnectionString(config.redis().url());
-    if (config.redis().password() != null) {
-      options.setPassword(config.redis().password());
-    }
-    return options;
+    return redisEndpoint.toOptions();
   }
 
   /** End users' keys: a keys file when given, else the hashed mapping the operator writes to Redis. */

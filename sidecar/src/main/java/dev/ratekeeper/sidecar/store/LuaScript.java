@@ -10,8 +10,11 @@ import java.util.function.Function;
 
 /**
  * One operation's Lua script ({@code lua/common.lua} followed by {@code lua/<name>.lua}), called by
- * SHA: loaded once with {@code SCRIPT LOAD}, run with {@code EVALSHA}, and loaded again when Redis
- * answers {@code NOSCRIPT} (a restart, a failover, {@code SCRIPT FLUSH}).
+ * SHA: loaded once with {@code SCRIPT LOAD}, run with {@code EVALSHA}, and sent in full with
+ * {@code EVAL} when Redis answers {@code NOSCRIPT} (a restart, a failover, {@code SCRIPT FLUSH}, or a
+ * Cluster node the script was never loaded on: {@code SCRIPT LOAD} has no key, so a Cluster client
+ * sends it to one node, while {@code EVAL} goes, like {@code EVALSHA}, to the node that owns the
+ * keys, and caches the script there).
  */
 public final class LuaScript {
   private final String name;
@@ -55,18 +58,18 @@ public final class LuaScript {
     });
   }
 
-  /** {@code EVALSHA}, loading the script and trying once more on {@code NOSCRIPT}. */
+  /** {@code EVALSHA}, and {@code EVAL} with the whole script on {@code NOSCRIPT}. */
   public Future<Response> call(Function<Request, Future<Response>> send, List<String> keys, List<String> args) {
-    return send.apply(request(keys, args)).recover(error -> {
+    return send.apply(request(Command.EVALSHA, sha, keys, args)).recover(error -> {
       if (String.valueOf(error.getMessage()).startsWith("NOSCRIPT")) {
-        return load(send).compose(loaded -> send.apply(request(keys, args)));
+        return send.apply(request(Command.EVAL, source, keys, args));
       }
       return Future.failedFuture(error);
     });
   }
 
-  private Request request(List<String> keys, List<String> args) {
-    Request request = Request.cmd(Command.EVALSHA).arg(sha).arg(keys.size());
+  private static Request request(Command command, String script, List<String> keys, List<String> args) {
+    Request request = Request.cmd(command).arg(script).arg(keys.size());
     keys.forEach(request::arg);
     args.forEach(request::arg);
     return request;

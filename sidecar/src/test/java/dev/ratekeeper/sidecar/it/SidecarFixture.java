@@ -118,6 +118,14 @@ public final class SidecarFixture implements AutoCloseable {
 
   /** Starts a sidecar with these flags (ports default to free ones) and environment. */
   public Sidecar sidecar(Map<String, String> env, String... args) {
+    return sidecar(null, env, args);
+  }
+
+  /**
+   * Starts a sidecar reaching Redis through {@code redis} (a Cluster, Sentinel, TLS), with these flags
+   * and environment; null: as its flags say.
+   */
+  public Sidecar sidecar(dev.ratekeeper.sidecar.store.RedisClientSettings redis, Map<String, String> env, String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     if (!all.contains("--listen")) {
       all.addAll(List.of("--listen", "127.0.0.1:0"));
@@ -129,7 +137,8 @@ public final class SidecarFixture implements AutoCloseable {
       SidecarConfig config = SidecarConfig.parse(all.toArray(String[]::new), new HashMap<>(env));
       Vertx vertx = Vertx.vertx();
       vertxes.add(vertx);
-      Sidecar sidecar = await(Sidecar.start(vertx, config, clock));
+      Sidecar sidecar = await(redis == null ? Sidecar.start(vertx, config, clock)
+          : Sidecar.start(vertx, config, clock, redis));
       sidecars.add(sidecar);
       return sidecar;
     } catch (dev.ratekeeper.cli.ConfigException e) {

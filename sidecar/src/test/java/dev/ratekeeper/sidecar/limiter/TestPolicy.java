@@ -29,6 +29,7 @@ public final class TestPolicy {
   private CompiledGlobal global = CompiledGlobal.UNLIMITED;
   private Mode mode = Mode.Enforce;
   private StoreFailureMode onStoreUnavailable = StoreFailureMode.LocalFallback;
+  private PolicyId id = ID;
 
   /** A policy compiled from RateLimitPolicy YAML, as the sidecar would read it from a file. */
   public static CompiledPolicy compile(String yaml) {
@@ -47,6 +48,12 @@ public final class TestPolicy {
 
   public static TestPolicy policy() {
     return new TestPolicy();
+  }
+
+  /** Another policy than {@link #ID} (another namespace: other keys, another Cluster slot). */
+  public TestPolicy id(String namespace, String name) {
+    this.id = new PolicyId(namespace, name);
+    return this;
   }
 
   public TestPolicy tier(Tier tier) {
@@ -75,7 +82,7 @@ public final class TestPolicy {
   }
 
   public CompiledPolicy build() {
-    return new CompiledPolicy(CompiledPolicy.SCHEMA_VERSION, ID, "test", mode,
+    return new CompiledPolicy(CompiledPolicy.SCHEMA_VERSION, id, "test", mode,
         new CompiledIdentity("X-Ratekeeper-User", "X-Ratekeeper-Tier", false, "X-Ratekeeper-Api-Key", null),
         tiers.get(0).name(), 4096, List.copyOf(tiers), Map.of(), List.copyOf(models), global, 80, false, List.of(),
         UnmeteredPaths.RequestsOnly, onStoreUnavailable);

@@ -19,6 +19,7 @@ import java.util.Objects;
  * @param javaOptions {@code JAVA_TOOL_OPTIONS} of the sidecar's JVM, or null for none
  * @param gatewayUrl the shared gateway's in-cluster URL, for pods labelled {@code ratekeeper.dev/inject: "gateway"};
  *     null when no gateway is installed
+ * @param redisAccess how sidecars reach a Redis beyond one plain node: topology, ACL user, CA
  */
 public record InjectionSettings(
     String image,
@@ -32,6 +33,7 @@ public record InjectionSettings(
     String cpuLimit,
     String memoryLimit,
     String javaOptions,
+    RedisAccess redisAccess,
     String gatewayUrl) {
 
   public static final String DEFAULT_IMAGE = "ghcr.io/ratekeeper/ratekeeper-sidecar:0.1.0";
@@ -56,15 +58,46 @@ public record InjectionSettings(
     }
   }
 
-  /** Without a shared gateway. */
+  /**
+   * How sidecars reach Redis beyond a URL and a password (docs/webhook.md):
+   *
+   * @param mode {@code RATEKEEPER_REDIS_MODE} ({@code cluster}, {@code sentinel}), or null for one node
+   * @param masterName {@code RATEKEEPER_REDIS_MASTER_NAME} (Sentinel), or null
+   * @param userSecret Secret (in the pod's namespace) and key of the Redis ACL user name, or null for
+   *     the default user; with per-tenant users it is the operator-made Secret with {@code user}
+   * @param caConfigMap ConfigMap (in the pod's namespace) with the CA certificate Redis' certificates
+   *     are checked against, mounted read-only; null: the JVM's trust store
+   * @param caKey the ConfigMap's key holding the CA certificate
+   * @param verifyHostname false: {@code RATEKEEPER_REDIS_VERIFY_HOSTNAME=false}
+   * @param clientCertSecret a {@code kubernetes.io/tls} Secret (in the pod's namespace) with the client
+   *     certificate a Redis with {@code tls-auth-clients} asks for, mounted read-only; null for none
+   */
+  public record RedisAccess(String mode, String masterName, SecretKey userSecret, String caConfigMap, String caKey,
+      boolean verifyHostname, String clientCertSecret) {
+    /** One plain node (or a URL that says everything). */
+    public static final RedisAccess PLAIN = new RedisAccess(null, null, null, null, null, true, null);
+    /** Where the CA ConfigMap is mounted in the sidecar. */
+    public static final String CA_MOUNT = "/etc/ratekeeper/redis-ca";
+    /** Where the client certificate's Secret is mounted in the sidecar ({@code tls.crt}, {@code tls.key}). */
+    public static final String CLIENT_CERT_MOUNT = "/etc/ratekeeper/redis-client";
+
+    public RedisAccess {
+      if (caConfigMap != null) {
+        Objects.requireNonNull(caKey, "caKey");
+      }
+    }
+  }
+
+  /** Without {@link RedisAccess} (one plain node) and without a shared gateway. */
   public InjectionSettings(String image, String imagePullPolicy, SidecarMode mode, MissingPolicyAction onMissingPolicy,
       String redisUrl, SecretKey redisPasswordSecret, String cpuRequest, String memoryRequest, String cpuLimit,
       String memoryLimit, String javaOptions) {
     this(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret, cpuRequest, memoryRequest,
-        cpuLimit, memoryLimit, javaOptions, null);
+        cpuLimit, memoryLimit, javaOptions, RedisAccess.PLAIN, null);
   }
 
   public InjectionSettings {
+    Objects.requireNonNull(redisAccess, "redisAccess");
     Objects.requireNonNull(image, "image");
     Objects.requireNonNull(imagePullPolicy, "imagePullPolicy");
     Objects.requireNonNull(mode, "mode");
@@ -80,26 +113,31 @@ public record InjectionSettings(
 
   public InjectionSettings withMode(SidecarMode newMode) {
     return new InjectionSettings(image, imagePullPolicy, newMode, onMissingPolicy, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, gatewayUrl);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess, gatewayUrl);
   }
 
   public InjectionSettings withOnMissingPolicy(MissingPolicyAction action) {
     return new InjectionSettings(image, imagePullPolicy, mode, action, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, gatewayUrl);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess, gatewayUrl);
   }
 
   public InjectionSettings withRedisPasswordSecret(SecretKey secret) {
     return new InjectionSettings(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, secret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, gatewayUrl);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess, gatewayUrl);
   }
 
   public InjectionSettings withImage(String newImage) {
     return new InjectionSettings(newImage, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, gatewayUrl);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess, gatewayUrl);
   }
 
   public InjectionSettings withGatewayUrl(String url) {
     return new InjectionSettings(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret,
-        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, url);
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, redisAccess, url);
+  }
+
+  public InjectionSettings withRedisAccess(RedisAccess access) {
+    return new InjectionSettings(image, imagePullPolicy, mode, onMissingPolicy, redisUrl, redisPasswordSecret,
+        cpuRequest, memoryRequest, cpuLimit, memoryLimit, javaOptions, access, gatewayUrl);
   }
 }

@@ -16,6 +16,7 @@ import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,6 +30,8 @@ final class SidecarContainer {
   static final String ADMIN_PORT_NAME = "rk-admin";
   /** An emptyDir at /tmp: the root filesystem is read-only, the JVM and Netty still want a scratch dir. */
   static final String TMP_VOLUME = "ratekeeper-tmp";
+  static final String REDIS_CA_VOLUME = "ratekeeper-redis-ca";
+  static final String REDIS_CLIENT_VOLUME = "ratekeeper-redis-client";
   static final long NON_ROOT_UID = 65532L;
 
   private SidecarContainer() {}
@@ -47,11 +50,35 @@ final class SidecarContainer {
         .withLivenessProbe(probe("/healthz", 10, 3))
         .withSecurityContext(securityContext())
         .addNewVolumeMount().withName(TMP_VOLUME).withMountPath("/tmp").endVolumeMount()
+        .addAllToVolumeMounts(settings.redisAccess().caConfigMap() == null ? List.of() : List.of(new VolumeMountBuilder()
+            .withName(REDIS_CA_VOLUME).withMountPath(InjectionSettings.RedisAccess.CA_MOUNT).withReadOnly(true).build()))
+        .addAllToVolumeMounts(settings.redisAccess().clientCertSecret() == null ? List.of() : List.of(
+            new VolumeMountBuilder().withName(REDIS_CLIENT_VOLUME)
+                .withMountPath(InjectionSettings.RedisAccess.CLIENT_CERT_MOUNT).withReadOnly(true).build()))
         .withTerminationMessagePolicy("FallbackToLogsOnError");
     if (settings.mode() == SidecarMode.Native) {
       b.withRestartPolicy("Always");
     }
     return b.build();
+  }
+
+  /**
+   * The CA ConfigMap's volume, when sidecars check Redis' certificate against a CA of their own, and
+   * the client certificate Secret's, when Redis asks for one.
+   */
+  static List<Volume> redisVolumes(InjectionSettings settings) {
+    List<Volume> volumes = new ArrayList<>();
+    String configMap = settings.redisAccess().caConfigMap();
+    if (configMap != null) {
+      volumes.add(new VolumeBuilder().withName(REDIS_CA_VOLUME).withNewConfigMap().withName(configMap).endConfigMap()
+          .build());
+    }
+    String clientSecret = settings.redisAccess().clientCertSecret();
+    if (clientSecret != null) {
+      volumes.add(new VolumeBuilder().withName(REDIS_CLIENT_VOLUME).withNewSecret().withSecretName(clientSecret)
+          .endSecret().build());
+    }
+    return volumes;
   }
 
   static Volume tmpVolume() {
@@ -63,10 +90,35 @@ final class SidecarContainer {
     List<EnvVar> env = new ArrayList<>();
     // every name here is one the sidecar reads: SidecarEnvironment is the contract between the two
     env.add(new EnvVar(SidecarEnvironment.REDIS_URL, settings.redisUrl(), null));
+    InjectionSettings.RedisAccess access = settings.redisAccess();
+    if (access.mode() != null) {
+      env.add(new EnvVar(SidecarEnvironment.REDIS_MODE, access.mode(), null));
+    }
+    if (access.masterName() != null) {
+      env.add(new EnvVar(SidecarEnvironment.REDIS_MASTER_NAME, access.masterName(), null));
+    }
+    if (access.userSecret() != null) {
+      env.add(new EnvVarBuilder().withName(SidecarEnvironment.REDIS_USER).withNewValueFrom().withNewSecretKeyRef()
+          .withName(access.userSecret().name()).withKey(access.userSecret().key())
+          .endSecretKeyRef().endValueFrom().build());
+    }
     if (settings.redisPasswordSecret() != null) {
       env.add(new EnvVarBuilder().withName(SidecarEnvironment.REDIS_PASSWORD).withNewValueFrom().withNewSecretKeyRef()
           .withName(settings.redisPasswordSecret().name()).withKey(settings.redisPasswordSecret().key())
           .endSecretKeyRef().endValueFrom().build());
+    }
+    if (access.caConfigMap() != null) {
+      env.add(new EnvVar(SidecarEnvironment.REDIS_CA_FILE, InjectionSettings.RedisAccess.CA_MOUNT + "/"
+          + access.caKey(), null));
+    }
+    if (access.clientCertSecret() != null) {
+      env.add(new EnvVar(SidecarEnvironment.REDIS_CERT_FILE, InjectionSettings.RedisAccess.CLIENT_CERT_MOUNT
+          + "/tls.crt", null));
+      env.add(new EnvVar(SidecarEnvironment.REDIS_KEY_FILE, InjectionSettings.RedisAccess.CLIENT_CERT_MOUNT
+          + "/tls.key", null));
+    }
+    if (!access.verifyHostname()) {
+      env.add(new EnvVar(SidecarEnvironment.REDIS_VERIFY_HOSTNAME, "false", null));
     }
     env.add(new EnvVarBuilder().withName(SidecarEnvironment.POD_NAME).withNewValueFrom().withNewFieldRef()
         .withApiVersion("v1").withFieldPath("metadata.name").endFieldRef().endValueFrom().build());

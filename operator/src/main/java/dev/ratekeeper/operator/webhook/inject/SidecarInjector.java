@@ -105,6 +105,7 @@ public final class SidecarInjector {
     spec.setContainers(apps);
     List<Volume> volumes = spec.getVolumes() == null ? new ArrayList<>() : new ArrayList<>(spec.getVolumes());
     volumes.add(SidecarContainer.tmpVolume());
+    volumes.addAll(SidecarContainer.redisVolumes(settings));
     spec.setVolumes(volumes);
 
     ObjectMeta meta = pod.getMetadata();

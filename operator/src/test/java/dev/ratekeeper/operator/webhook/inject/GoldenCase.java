@@ -146,11 +146,24 @@ record GoldenCase(String name, Path file, JsonNode rawPod, Pod pod, InjectionCon
           case "mode" -> settings = settings.withMode(SidecarMode.valueOf(kv[1]));
           case "onMissingPolicy" -> settings = settings.withOnMissingPolicy(MissingPolicyAction.valueOf(kv[1]));
           case "gatewayUrl" -> settings = settings.withGatewayUrl(kv[1]);
+          // redis=<mode>:<master name or ->:<user Secret/key or ->:<CA ConfigMap/key or ->:<verify host name>
+          //   [:<client certificate Secret>]
+          case "redis" -> {
+            String[] r = kv[1].split(":");
+            settings = settings.withRedisAccess(new InjectionSettings.RedisAccess(dash(r[0]), dash(r[1]),
+                r[2].equals("-") ? null : new InjectionSettings.SecretKey(r[2].split("/")[0], r[2].split("/")[1]),
+                r[3].equals("-") ? null : r[3].split("/")[0], r[3].equals("-") ? null : r[3].split("/")[1],
+                Boolean.parseBoolean(r[4]), r.length > 5 ? r[5] : null));
+          }
           default -> throw new IllegalArgumentException("unknown setting " + kv[0]);
         }
       }
     }
     return settings;
+  }
+
+  private static String dash(String value) {
+    return value.equals("-") ? null : value;
   }
 
   @Override
