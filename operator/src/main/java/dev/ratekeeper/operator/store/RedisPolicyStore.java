@@ -223,7 +223,8 @@ public final class RedisPolicyStore implements AutoCloseable {
     }
     String[] fields = tiers.stream().flatMap(t -> java.util.stream.Stream.of("requests:" + t, "throttled:" + t))
         .toArray(String[]::new);
-    List<String> values = call("reading tier traffic", j -> j.hmget(new RedisKeys(id).stats(periodId), fields));
+    String stats = new RedisKeys(id).stats(periodId);
+    List<String> values = call("reading tier traffic", stats, j -> j.hmget(stats, fields));
     Map<String, dev.ratekeeper.operator.status.TierTraffic> traffic = new java.util.LinkedHashMap<>();
     for (int i = 0; i < tiers.size(); i++) {
       traffic.put(tiers.get(i), new dev.ratekeeper.operator.status.TierTraffic(orZero(values.get(2 * i)),
@@ -238,7 +239,8 @@ public final class RedisPolicyStore implements AutoCloseable {
    * For read-only scripts such as {@code admit.lua} in peek mode.
    */
   public Object runScript(String source, String sha1, List<String> keys, List<String> args) {
-    return call("running a script", jedis -> {
+    // every key of one policy is in one slot: the first names the node (Cluster)
+    return call("running a script", keys.isEmpty() ? "" : keys.get(0), jedis -> {
       try {
         return decodeReply(jedis.evalsha(sha1, keys, args));
       } catch (redis.clients.jedis.exceptions.JedisNoScriptException e) {
