@@ -233,6 +233,86 @@ install there is nothing to find, and dry runs without a cluster must not try.)
 {{- toJson (default .Values.watchNamespaces .Values.sidecar.redisCaConfigMap.createIn | default (list)) -}}
 {{- end -}}
 
+{{/*
+Where Redis is and how to log in, for a program in the release namespace (the operator, the gateway):
+the RATEKEEPER_REDIS_* variables every program reads (cli RedisEndpoint), as container env entries.
+The TLS files are the mounts of ratekeeper.redisTlsVolumeMounts.
+*/}}
+{{- define "ratekeeper.redisEnv" -}}
+{{- $topology := include "ratekeeper.redisTopology" . -}}
+- name: RATEKEEPER_REDIS_URL
+  value: {{ include "ratekeeper.redisUrl" . | quote }}
+{{- if ne $topology "standalone" }}
+- name: RATEKEEPER_REDIS_MODE
+  value: {{ $topology | quote }}
+{{- end }}
+{{- if eq $topology "sentinel" }}
+- name: RATEKEEPER_REDIS_MASTER_NAME
+  value: {{ required "redis.external.sentinelMasterName is required with topology sentinel" .Values.redis.external.sentinelMasterName | quote }}
+{{- end }}
+{{- if and (eq .Values.redis.mode "external") .Values.redis.external.user }}
+- name: RATEKEEPER_REDIS_USER
+  value: {{ .Values.redis.external.user | quote }}
+{{- end }}
+{{- if include "ratekeeper.redisAuth" . }}
+- name: RATEKEEPER_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ratekeeper.redisSecretName" . }}
+      key: {{ include "ratekeeper.redisSecretKey" . }}
+{{- end }}
+{{- if eq .Values.redis.mode "external" }}
+{{- with .Values.redis.external.tls }}
+{{- if .caCert }}
+- name: RATEKEEPER_REDIS_CA_FILE
+  value: /etc/ratekeeper/redis-ca/ca.crt
+{{- end }}
+{{- if .clientCertSecret }}
+- name: RATEKEEPER_REDIS_CERT_FILE
+  value: /etc/ratekeeper/redis-client/tls.crt
+- name: RATEKEEPER_REDIS_KEY_FILE
+  value: /etc/ratekeeper/redis-client/tls.key
+{{- end }}
+{{- if not .verifyHostname }}
+- name: RATEKEEPER_REDIS_VERIFY_HOSTNAME
+  value: "false"
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The mounts of the files ratekeeper.redisEnv names (CA, client certificate); empty without TLS files. */}}
+{{- define "ratekeeper.redisTlsVolumeMounts" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- if .Values.redis.external.tls.caCert }}
+- name: redis-ca
+  mountPath: /etc/ratekeeper/redis-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.redis.external.tls.clientCertSecret }}
+- name: redis-client
+  mountPath: /etc/ratekeeper/redis-client
+  readOnly: true
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* The volumes of ratekeeper.redisTlsVolumeMounts: the CA ConfigMap, the client certificate Secret (release namespace). */}}
+{{- define "ratekeeper.redisTlsVolumes" -}}
+{{- if eq .Values.redis.mode "external" -}}
+{{- if .Values.redis.external.tls.caCert }}
+- name: redis-ca
+  configMap:
+    name: {{ include "ratekeeper.redisCaConfigMap" . }}
+{{- end }}
+{{- if .Values.redis.external.tls.clientCertSecret }}
+- name: redis-client
+  secret:
+    secretName: {{ .Values.redis.external.tls.clientCertSecret }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
 {{/* "true" when per-namespace Redis users are on. */}}
 {{- define "ratekeeper.tenantUsers" -}}
 {{- if .Values.redis.tenantUsers.enabled -}}true{{- end -}}

@@ -21,6 +21,8 @@ final class Cases {
       "webhook-ignore",
       "network-policies",
       "gateway",
+      "gateway-redis-cluster",
+      "gateway-redis-sentinel",
       "query-api");
 
   private Cases() {}

@@ -16,6 +16,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** gateway.enabled: the shared gateway's Deployment, Services, autoscaler, disruption budget, monitoring. */
 class GatewayTest {
@@ -186,6 +188,100 @@ class GatewayTest {
     inverted.put("gateway.autoscaling.maxReplicas", 3);
     assertThat(assertThrows(IllegalStateException.class, () -> Chart.render(inverted)).getMessage())
         .contains("gateway.autoscaling.minReplicas: must not exceed maxReplicas");
+  }
+
+  /**
+   * The gateway connects to Redis as the operator does, whatever the topology, TLS and login: the same
+   * RATEKEEPER_REDIS_* variables (values and Secret references) and the same CA and client-certificate
+   * mounts. Runs every Redis case of the chart with a gateway added.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"default", "external-redis", "external-redis-cluster", "external-redis-sentinel",
+      "gateway-redis-cluster", "gateway-redis-sentinel"})
+  void theGatewayHasTheOperatorsRedisSettings(String caseName) {
+    Rendered r = Chart.render(Cases.valuesFile(caseName), gatewaySets());
+    Container gateway = gateway(r);
+    Map<String, EnvVar> operatorRedis = redisEnv(r.operatorContainer());
+    assertThat(operatorRedis).containsKey("RATEKEEPER_REDIS_URL");
+    assertThat(redisEnv(gateway)).isEqualTo(operatorRedis);
+    assertThat(redisMounts(gateway)).isEqualTo(redisMounts(r.operatorContainer()));
+    assertThat(redisVolumes(r.one(Deployment.class, NAME))).isEqualTo(redisVolumes(r.operator()));
+  }
+
+  @Test
+  void onAClusterOverTlsTheGatewayMountsTheCaAndClientCertificateAndLogsInAsTheOperatorsUser() {
+    Rendered r = Chart.render("gateway-redis-cluster");
+    Deployment d = r.one(Deployment.class, NAME);
+    Container c = gateway(r);
+    Map<String, EnvVar> env = env(c);
+    assertThat(env.get("RATEKEEPER_REDIS_URL").getValue())
+        .isEqualTo("rediss://10.0.4.10:6379,rediss://10.0.4.11:6379,rediss://10.0.4.12:6379");
+    assertThat(env.get("RATEKEEPER_REDIS_MODE").getValue()).isEqualTo("cluster");
+    assertThat(env).doesNotContainKey("RATEKEEPER_REDIS_MASTER_NAME");
+    // per-tenant users are on, but the tenant Secrets live in the agent namespaces: the operator's login
+    assertThat(env.get("RATEKEEPER_REDIS_USER").getValue()).isEqualTo("ratekeeper-operator");
+    var password = env.get("RATEKEEPER_REDIS_PASSWORD").getValueFrom().getSecretKeyRef();
+    assertThat(password.getName()).isEqualTo("ratekeeper-redis-auth");
+    assertThat(password.getKey()).isEqualTo("redis-password");
+    assertThat(env.get("RATEKEEPER_REDIS_VERIFY_HOSTNAME").getValue()).isEqualTo("false");
+    // each file the gateway is told of lies under a read-only mount of a volume of its pod
+    Map<String, io.fabric8.kubernetes.api.model.Volume> volumes = new LinkedHashMap<>();
+    d.getSpec().getTemplate().getSpec().getVolumes().forEach(v -> volumes.put(v.getName(), v));
+    for (String file : List.of("RATEKEEPER_REDIS_CA_FILE", "RATEKEEPER_REDIS_CERT_FILE", "RATEKEEPER_REDIS_KEY_FILE")) {
+      String path = env.get(file).getValue();
+      assertThat(c.getVolumeMounts()).as(file).filteredOn(m -> path.startsWith(m.getMountPath() + "/"))
+          .singleElement().satisfies(m -> {
+            assertThat(m.getReadOnly()).isTrue();
+            assertThat(volumes).containsKey(m.getName());
+          });
+    }
+    assertThat(env.get("RATEKEEPER_REDIS_CA_FILE").getValue()).isEqualTo("/etc/ratekeeper/redis-ca/ca.crt");
+    // the CA ConfigMap of the release namespace (the gateway's), and the operator's client certificate
+    String caMap = volumes.get("redis-ca").getConfigMap().getName();
+    assertThat(r.all(io.fabric8.kubernetes.api.model.ConfigMap.class)).anySatisfy(cm -> {
+      assertThat(cm.getMetadata().getName()).isEqualTo(caMap);
+      assertThat(cm.getMetadata().getNamespace()).isEqualTo(d.getMetadata().getNamespace());
+      assertThat(cm.getData().get("ca.crt")).startsWith("-----BEGIN CERTIFICATE-----");
+    });
+    assertThat(volumes.get("redis-client").getSecret().getSecretName()).isEqualTo("ratekeeper-redis-client");
+    // the tenant Secret is the sidecars' (in their namespaces), never the gateway's
+    assertThat(env.values()).noneMatch(e -> e.getValueFrom() != null && e.getValueFrom().getSecretKeyRef() != null
+        && e.getValueFrom().getSecretKeyRef().getName().equals("ratekeeper-redis-tenant"));
+  }
+
+  @Test
+  void behindSentinelTheGatewayAsksTheSentinelsForTheMaster() {
+    Rendered r = Chart.render("gateway-redis-sentinel");
+    Container c = gateway(r);
+    Map<String, EnvVar> env = env(c);
+    assertThat(env.get("RATEKEEPER_REDIS_MODE").getValue()).isEqualTo("sentinel");
+    assertThat(env.get("RATEKEEPER_REDIS_MASTER_NAME").getValue()).isEqualTo("ratekeeper");
+    assertThat(env.get("RATEKEEPER_REDIS_URL").getValue().split(",")).hasSize(3)
+        .allSatisfy(u -> assertThat(u).startsWith("redis://sentinel-").endsWith(":26379"));
+    assertThat(env.get("RATEKEEPER_REDIS_PASSWORD").getValueFrom().getSecretKeyRef().getName())
+        .isEqualTo(Chart.RELEASE + "-redis");
+    assertThat(env).doesNotContainKeys("RATEKEEPER_REDIS_USER", "RATEKEEPER_REDIS_CA_FILE",
+        "RATEKEEPER_REDIS_CERT_FILE", "RATEKEEPER_REDIS_VERIFY_HOSTNAME");
+    assertThat(c.getVolumeMounts()).extracting(m -> m.getName()).containsExactly("tmp");
+  }
+
+  private static Container gateway(Rendered r) {
+    return r.one(Deployment.class, NAME).getSpec().getTemplate().getSpec().getContainers().get(0);
+  }
+
+  private static Map<String, EnvVar> redisEnv(Container c) {
+    Map<String, EnvVar> redis = new LinkedHashMap<>(env(c));
+    redis.keySet().removeIf(name -> !name.startsWith("RATEKEEPER_REDIS_"));
+    return redis;
+  }
+
+  private static List<io.fabric8.kubernetes.api.model.VolumeMount> redisMounts(Container c) {
+    return c.getVolumeMounts().stream().filter(m -> m.getName().startsWith("redis-")).toList();
+  }
+
+  private static List<io.fabric8.kubernetes.api.model.Volume> redisVolumes(Deployment d) {
+    return d.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getName().startsWith("redis-"))
+        .toList();
   }
 
   static Map<String, Object> gatewaySets() {
