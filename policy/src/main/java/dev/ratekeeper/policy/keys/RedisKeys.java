@@ -54,6 +54,15 @@ public final class RedisKeys {
     return prefix + "sidecar:" + encode(sidecarId);
   }
 
+  /**
+   * HASH with the same short TTL as {@link #sidecar}: what one sidecar runs, fields {@code version}
+   * (its build) and {@code mode} ({@code sidecar} or {@code gateway}). Absent for sidecars older
+   * than this key; an encoded id holds no {@code :}, so it cannot collide with another id's key.
+   */
+  public String sidecarBuild(String sidecarId) {
+    return sidecar(sidecarId) + ":build";
+  }
+
   // ---- counters (all with a TTL)
 
   /** Per-user counter of a dimension, e.g. {@code user("alice", "req")}. */

@@ -20,13 +20,17 @@ import java.util.List;
  * policy's change channel, reloads on every message, and polls as well in case pub/sub drops. A
  * revision whose {@code schemaVersion} this build does not understand is refused and the last good
  * one kept. It also writes the heartbeat the operator counts for the {@code Enforced} condition: the
- * sidecar's id and the revision it enforces, with a TTL. The same subscription carries the upstream
+ * sidecar's id and the revision it enforces, with a TTL, and beside it what it runs (its build
+ * version and whether it is a sidecar or a gateway), in one round trip. The same subscription carries the upstream
  * cooldowns other sidecars announce ({@link UpstreamCooldowns}).
  */
 public final class PolicyWatcher implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(PolicyWatcher.class.getName());
   /** A heartbeat older than this no longer counts as a live sidecar. */
   public static final long HEARTBEAT_TTL_MS = 15_000;
+  /** {@code mode} of the heartbeat's build hash: a proxy in the agent's pod, or a shared gateway. */
+  public static final String MODE_SIDECAR = "sidecar";
+  public static final String MODE_GATEWAY = "gateway";
 
   private final Vertx vertx;
   private final Redis redis;
@@ -37,6 +41,8 @@ public final class PolicyWatcher implements AutoCloseable {
   private final SidecarMetrics metrics;
   private final UpstreamCooldowns cooldowns;
   private final String sidecarId;
+  private final String mode;
+  private final String version;
   private final boolean reload;
   private final long pollMs;
   private final long heartbeatMs;
@@ -51,9 +57,12 @@ public final class PolicyWatcher implements AutoCloseable {
   /**
    * @param reload follow revisions in Redis ({@code --policy}); false for {@code --policy-file},
    *     which only heartbeats
+   * @param gateway it runs as a shared gateway ({@code --mode gateway}), reported in the heartbeat
+   * @param version its build version ({@link BuildVersion#current()}), reported in the heartbeat
    */
   public PolicyWatcher(Vertx vertx, Redis redis, PolicyHolder holder, SidecarMetrics metrics,
-      UpstreamCooldowns cooldowns, String sidecarId, boolean reload, long pollMs, long heartbeatMs, SidecarClock clock) {
+      UpstreamCooldowns cooldowns, String sidecarId, boolean gateway, String version, boolean reload, long pollMs,
+      long heartbeatMs, SidecarClock clock) {
     this.clock = clock;
     this.cooldowns = cooldowns;
     this.vertx = vertx;
@@ -64,6 +73,8 @@ public final class PolicyWatcher implements AutoCloseable {
     this.holder = holder;
     this.metrics = metrics;
     this.sidecarId = sidecarId;
+    this.mode = gateway ? MODE_GATEWAY : MODE_SIDECAR;
+    this.version = version;
     this.reload = reload;
     this.pollMs = pollMs;
     this.heartbeatMs = heartbeatMs;
@@ -92,9 +103,15 @@ public final class PolicyWatcher implements AutoCloseable {
     if (closed) {
       return;
     }
-    String revision = holder.get().revision();
-    api.zadd(List.of(keys.sidecars(), Long.toString(clock.millis()), sidecarId))
-        .compose(r -> api.set(List.of(keys.sidecar(sidecarId), revision, "PX", Long.toString(HEARTBEAT_TTL_MS))))
+    // one pipelined round trip; every key carries the policy's hash tag, so one node (cluster) takes it all.
+    // The revision key keeps its old form (the revision alone) for operators that predate the build hash.
+    String ttl = Long.toString(HEARTBEAT_TTL_MS);
+    String build = keys.sidecarBuild(sidecarId);
+    redis.batch(List.of(
+            Request.cmd(Command.ZADD).arg(keys.sidecars()).arg(clock.millis()).arg(sidecarId),
+            Request.cmd(Command.SET).arg(keys.sidecar(sidecarId)).arg(holder.get().revision()).arg("PX").arg(ttl),
+            Request.cmd(Command.HSET).arg(build).arg("version").arg(version).arg("mode").arg(mode),
+            Request.cmd(Command.PEXPIRE).arg(build).arg(ttl)))
         .onFailure(e -> LOG.log(System.Logger.Level.DEBUG, "heartbeat failed: " + e));
   }
 

@@ -181,11 +181,11 @@ public final class Sidecar implements AutoCloseable {
       adminServer = server;
       if (redis != null) {
         watcher = new PolicyWatcher(vertx, redis, policy, metrics, cooldowns, config.sidecarId(),
-            config.policy() != null, RELOAD_POLL_MS, HEARTBEAT_MS, clock);
+            config.gateway(), BuildVersion.current(), config.policy() != null, RELOAD_POLL_MS, HEARTBEAT_MS, clock);
         watcher.start();
       }
       LOG.log(System.Logger.Level.INFO, "ratekeeper " + (config.gateway() ? "gateway " : "sidecar ")
-          + config.sidecarId() + " enforcing " + initial.id()
+          + config.sidecarId() + " (version " + BuildVersion.current() + ") enforcing " + initial.id()
           + " revision " + initial.revision() + " on " + config.listen().host() + ":" + proxyServer.actualPort()
           + " (admin :" + adminServer.actualPort() + ", store " + (redis == null ? "in-process"
           : redisEndpoint) + ")");

@@ -102,6 +102,10 @@ class RedisModesIT {
             "--sidecar-id", "c" + i));
       }
       assertThat(allowed(fleet.get(0), 2) + allowed(fleet.get(1), 2)).isEqualTo(3);
+      // each heartbeat (one pipelined batch of four commands) lands on the policy's slot owner
+      settled().atMost(Duration.ofSeconds(5)).until(() -> "sidecar".equals(String.valueOf(
+          owner.call("HGET", "rk:{cluster-it/agents}:sidecar:c1:build", "mode"))));
+      assertThat(owner.call("ZCARD", "rk:{cluster-it/agents}:sidecars")).isEqualTo(2L);
       // each sidecar is subscribed to the change channel on some node of the Cluster
       String channel = "rk:{cluster-it/agents}:policy:changed";
       settled().atMost(Duration.ofSeconds(5)).until(() -> cluster.live().stream()
@@ -170,6 +174,8 @@ class RedisModesIT {
       assertThat(allowed(own, 3)).isEqualTo(2);
       // its heartbeat (a write of its own namespace's keys) goes through
       settled().atMost(Duration.ofSeconds(5)).until(() -> (Long) redis.call("ZCARD", "rk:{tenant-a/agents}:sidecars") == 1);
+      settled().atMost(Duration.ofSeconds(5)).until(() ->
+          ((List<?>) redis.call("KEYS", "rk:{tenant-a/agents}:sidecar:*:build")).size() == 1);
       // tenant B's policy cannot even be read with tenant A's login: the sidecar does not start
       assertThatThrownBy(() -> fixture.sidecar(tenantA, "--policy", "tenant-b/agents", "--redis", redis.url(),
           "--upstream", "anthropic=" + stub.url())).hasStackTraceContaining("NOPERM");
