@@ -42,7 +42,10 @@ public final class FleetView {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record User(String user, String tier, String spendUsd, Long tokens) {}
 
-  /** The revision sidecars are told to enforce and what each sidecar that reported (and is not pruned yet) enforces. */
+  /**
+   * The revision sidecars are told to enforce and, for each sidecar that reported (and is not pruned
+   * yet), the revision it enforces and the build it runs.
+   */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Enforced(String apiVersion, String kind, String namespace, String policy, String revision,
       int live, int synced, String message, List<Sidecar> sidecars) {}
@@ -51,10 +54,14 @@ public final class FleetView {
    * One sidecar's heartbeat.
    *
    * @param revision the revision it enforces, null when its short-lived revision key has expired
+   * @param version its build version ({@code unknown} when it runs from classes built outside Maven),
+   *     null when it did not report one (it predates the build hash, or that hash has expired)
+   * @param mode {@code sidecar} or {@code gateway}, null when not reported
    * @param live it reported within the liveness window
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Sidecar(String id, String lastSeen, long secondsAgo, String revision, boolean live) {}
+  public record Sidecar(String id, String lastSeen, long secondsAgo, String revision, String version, String mode,
+      boolean live) {}
 
   public Top top(PolicyId id) {
     CompiledPolicy policy = current(id);
@@ -79,7 +86,7 @@ public final class FleetView {
     List<Sidecar> sidecars = fleet.heartbeats().stream()
         .sorted(Comparator.comparing(Heartbeat::sidecarId))
         .map(h -> new Sidecar(h.sidecarId(), Instant.ofEpochMilli(h.lastSeenMs()).toString(),
-            Math.max(0, (now - h.lastSeenMs()) / 1000), h.revision(), h.lastSeenMs() >= oldest))
+            Math.max(0, (now - h.lastSeenMs()) / 1000), h.revision(), h.version(), h.mode(), h.lastSeenMs() >= oldest))
         .toList();
     return new Enforced(QueryApi.API_VERSION, ENFORCEMENT_KIND, id.namespace(), id.name(), revision,
         report.sidecars().total, report.sidecars().synced, report.condition().message(), sidecars);

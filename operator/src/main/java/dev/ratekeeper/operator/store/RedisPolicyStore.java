@@ -159,8 +159,8 @@ public final class RedisPolicyStore implements AutoCloseable {
   }
 
   /**
-   * Reads heartbeats (pruning those older than an hour) and the usage counters of period
-   * {@code periodId}, in two pipelined round trips.
+   * Reads heartbeats (pruning those older than an hour) with each sidecar's revision and build hash,
+   * and the usage counters of period {@code periodId}, in two pipelined round trips.
    */
   public FleetSnapshot readFleet(PolicyId id, long nowMs, String periodId) {
     return readFleet(id, nowMs, periodId, true);
@@ -189,6 +189,8 @@ public final class RedisPolicyStore implements AutoCloseable {
       Pipeline second = jedis.pipelined();
       Response<List<String>> revisions = sidecars.isEmpty() ? null
           : second.mget(sidecars.stream().map(t -> keys.sidecar(t.getElement())).toArray(String[]::new));
+      List<Response<List<String>>> builds = sidecars.stream()
+          .map(t -> second.hmget(keys.sidecarBuild(t.getElement()), "version", "mode")).toList();
       String[] users = spenders.stream().map(Tuple::getElement).toArray(String[]::new);
       Response<List<String>> tiers = users.length == 0 ? null : second.hmget(keys.topUserTiers(periodId), users);
       Response<List<String>> tokens = users.length == 0 ? null : second.hmget(keys.topUserTokens(periodId), users);
@@ -197,7 +199,9 @@ public final class RedisPolicyStore implements AutoCloseable {
       List<Heartbeat> heartbeats = new ArrayList<>(sidecars.size());
       for (int i = 0; i < sidecars.size(); i++) {
         Tuple t = sidecars.get(i);
-        heartbeats.add(new Heartbeat(t.getElement(), (long) t.getScore(), revisions.get().get(i)));
+        List<String> build = builds.get(i).get();
+        heartbeats.add(new Heartbeat(t.getElement(), (long) t.getScore(), revisions.get().get(i), build.get(0),
+            build.get(1)));
       }
       List<UsageCounters.Spender> top10 = new ArrayList<>(spenders.size());
       for (int i = 0; i < spenders.size(); i++) {

@@ -118,7 +118,7 @@ class RedisPolicyStoreIT {
   }
 
   @Test
-  void readsHeartbeatsWithRevisionsAndPrunesOnlyLongDeadOnes() {
+  void readsHeartbeatsWithRevisionsAndBuildsAndPrunesOnlyLongDeadOnes() {
     long now = 1_800_000_000_000L;
     try (Jedis jedis = redis.client()) {
       jedis.zadd(KEYS.sidecars(), now - 1_000, "pod-a");
@@ -126,13 +126,16 @@ class RedisPolicyStoreIT {
       jedis.zadd(KEYS.sidecars(), now - Duration.ofHours(2).toMillis(), "long-gone");
       jedis.set(KEYS.sidecar("pod-a"), "rev-a");
       jedis.set(KEYS.sidecar("pod/b"), "rev-b");
+      // pod-a is a sidecar that reports its build; pod/b predates the build hash
+      jedis.hset(KEYS.sidecarBuild("pod-a"), Map.of("version", "1.4.0", "mode", "gateway"));
+      jedis.hset(KEYS.sidecarBuild("gw-only"), Map.of("version", "1.4.0", "mode", "gateway"));
     }
 
     FleetSnapshot fleet = store.readFleet(ID, now, "2026-11");
 
     assertThat(fleet.heartbeats()).containsExactlyInAnyOrder(
-        new Heartbeat("pod-a", now - 1_000, "rev-a"),
-        new Heartbeat("pod/b", now - 60_000, "rev-b"));
+        new Heartbeat("pod-a", now - 1_000, "rev-a", "1.4.0", "gateway"),
+        new Heartbeat("pod/b", now - 60_000, "rev-b", null, null));
     try (Jedis jedis = redis.client()) {
       assertThat(jedis.zscore(KEYS.sidecars(), "long-gone")).isNull();
     }
@@ -172,12 +175,13 @@ class RedisPolicyStoreIT {
     try (Jedis jedis = redis.client()) {
       jedis.zadd(KEYS.sidecars(), 1, "pod-a");
       jedis.set(KEYS.sidecar("pod-a"), "x");
+      jedis.hset(KEYS.sidecarBuild("pod-a"), "version", "1.4.0");
       jedis.set(KEYS.user("alice", "req"), "1");
       jedis.hset(KEYS.stats("2026-11"), "requests", "1");
       jedis.set(new RedisKeys(new PolicyId("team-a", "neighbour")).currentRevision(), "keep");
     }
 
-    assertThat(store.removeConfiguration(ID)).isEqualTo(6);
+    assertThat(store.removeConfiguration(ID)).isEqualTo(7);
 
     try (Jedis jedis = redis.client()) {
       assertThat(jedis.keys(KEYS.prefix() + "*")).containsExactlyInAnyOrder(
