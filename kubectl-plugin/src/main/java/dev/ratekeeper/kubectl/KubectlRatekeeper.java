@@ -181,7 +181,7 @@ public final class KubectlRatekeeper implements Callable<Integer> {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = "Each policy's revision, the sidecars enforcing it and the revision each one runs.")
+      description = "Each policy's revision, the sidecars enforcing it, and the revision and version each one runs.")
   static final class Status implements Callable<Integer> {
     @ParentCommand KubectlRatekeeper root;
     @Parameters(index = "0", arity = "0..1", paramLabel = "POLICY", description = "one policy (default: all)")
@@ -218,7 +218,8 @@ public final class KubectlRatekeeper implements Callable<Integer> {
       }
       int exit = 0;
       com.fasterxml.jackson.databind.node.ArrayNode answers = JSON.createArrayNode();
-      Table table = new Table("NAMESPACE", "POLICY", "REVISION", "ACCEPTED", "ENFORCED", "SIDECARS", "SYNCED");
+      Table table = new Table("NAMESPACE", "POLICY", "REVISION", "ACCEPTED", "ENFORCED", "SIDECARS", "SYNCED",
+          "VERSIONS");
       List<String> details = new ArrayList<>();
       for (JsonNode item : items) {
         String ns = item.path("metadata").path("namespace").asText();
@@ -232,11 +233,13 @@ public final class KubectlRatekeeper implements Callable<Integer> {
         }
         table.row(ns, name, text(status.path("revision")), condition(status, "Accepted"),
             condition(status, "Enforced"), enforcement == null ? null : enforcement.path("live").asInt(),
-            enforcement == null ? null : enforcement.path("synced").asInt());
+            enforcement == null ? null : enforcement.path("synced").asInt(), versions(enforcement));
         if (enforcement != null) {
           for (JsonNode sidecar : enforcement.path("sidecars")) {
-            details.add("  " + ns + "/" + name + "  sidecar " + sidecar.path("id").asText() + "  revision "
+            details.add("  " + ns + "/" + name + "  " + (sidecar.hasNonNull("mode") ? sidecar.path("mode").asText()
+                : "sidecar") + " " + sidecar.path("id").asText() + "  revision "
                 + (sidecar.hasNonNull("revision") ? sidecar.path("revision").asText() : "(none reported)")
+                + "  version " + (sidecar.hasNonNull("version") ? sidecar.path("version").asText() : "(not reported)")
                 + "  last seen " + Table.duration(sidecar.path("secondsAgo").asLong() * 1000) + " ago"
                 + (sidecar.path("live").asBoolean() ? "" : "  (not live)"));
           }
@@ -257,6 +260,25 @@ public final class KubectlRatekeeper implements Callable<Integer> {
       }
       return exit;
     }
+
+    /**
+     * The versions live sidecars run, distinct and sorted, comma-separated ({@value #UNREPORTED} for
+     * sidecars too old to report one); null when none is live or the API did not answer.
+     */
+    static String versions(JsonNode enforcement) {
+      if (enforcement == null) {
+        return null;
+      }
+      java.util.TreeSet<String> versions = new java.util.TreeSet<>();
+      for (JsonNode sidecar : enforcement.path("sidecars")) {
+        if (sidecar.path("live").asBoolean()) {
+          versions.add(sidecar.hasNonNull("version") ? sidecar.path("version").asText() : UNREPORTED);
+        }
+      }
+      return versions.isEmpty() ? null : String.join(",", versions);
+    }
+
+    static final String UNREPORTED = "unreported";
 
     private static String text(JsonNode node) {
       return node.isMissingNode() || node.isNull() ? null : node.asText();

@@ -101,15 +101,25 @@ class KubectlRatekeeperTest {
             + "\"name\":\"agents\"},\"status\":{\"revision\":\"7f3c2a1\",\"conditions\":[{\"type\":\"Accepted\","
             + "\"status\":\"True\",\"reason\":\"Compiled\"},{\"type\":\"Enforced\",\"status\":\"False\","
             + "\"reason\":\"SidecarsBehind\"}]}}]}", ""),
-        List.of("get", "--raw", path), new Kubectl.Result(0, "{\"revision\":\"7f3c2a1\",\"live\":2,\"synced\":1,"
-            + "\"sidecars\":[{\"id\":\"agent-1\",\"secondsAgo\":3,\"revision\":\"7f3c2a1\",\"live\":true},"
-            + "{\"id\":\"agent-2\",\"secondsAgo\":4,\"revision\":\"0a0a0a0\",\"live\":true}]}", "")),
+        List.of("get", "--raw", path), new Kubectl.Result(0, "{\"revision\":\"7f3c2a1\",\"live\":3,\"synced\":2,"
+            + "\"sidecars\":[{\"id\":\"agent-1\",\"secondsAgo\":3,\"revision\":\"7f3c2a1\",\"version\":\"0.2.0\","
+            + "\"mode\":\"sidecar\",\"live\":true},"
+            + "{\"id\":\"agent-2\",\"secondsAgo\":4,\"revision\":\"0a0a0a0\",\"live\":true},"
+            + "{\"id\":\"gateway-1\",\"secondsAgo\":2,\"revision\":\"7f3c2a1\",\"version\":\"0.1.0\","
+            + "\"mode\":\"gateway\",\"live\":true},"
+            + "{\"id\":\"agent-0\",\"secondsAgo\":600,\"revision\":\"7f3c2a1\",\"version\":\"0.0.9\","
+            + "\"mode\":\"sidecar\",\"live\":false}]}", "")),
         "status", "-A");
 
     assertThat(exit).isZero();
     assertThat(calls).containsExactly(list, List.of("get", "--raw", path));
-    assertThat(out()).containsPattern("team-a +agents +7f3c2a1 +True \\(Compiled\\) +False \\(SidecarsBehind\\) +2 +1")
-        .contains("team-a/agents  sidecar agent-2  revision 0a0a0a0  last seen 4s ago");
+    // VERSIONS: what the live ones run (agent-0 is not live), one too old to say counted as "unreported"
+    assertThat(out()).containsPattern("team-a +agents +7f3c2a1 +True \\(Compiled\\) +False \\(SidecarsBehind\\) +3 +2"
+            + " +0\\.1\\.0,0\\.2\\.0,unreported\n")
+        .contains("team-a/agents  sidecar agent-1  revision 7f3c2a1  version 0.2.0  last seen 3s ago\n")
+        .contains("team-a/agents  sidecar agent-2  revision 0a0a0a0  version (not reported)  last seen 4s ago\n")
+        .contains("team-a/agents  gateway gateway-1  revision 7f3c2a1  version 0.1.0  last seen 2s ago\n")
+        .contains("team-a/agents  sidecar agent-0  revision 7f3c2a1  version 0.0.9  last seen 10m ago  (not live)");
   }
 
   @Test
