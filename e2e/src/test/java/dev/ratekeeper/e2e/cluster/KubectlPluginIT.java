@@ -276,14 +276,18 @@ class KubectlPluginIT {
   }
 
   @Test
-  void statusShowsTheRevisionAndTheSidecarEnforcingIt() throws Exception {
+  void statusShowsTheRevisionAndTheSidecarEnforcingItWithItsVersion() throws Exception {
     String revision = client.resources(RateLimitPolicy.class).inNamespace(NS).withName("agents").get()
         .getStatus().revision;
+    // the sidecar jar's own build version, from its heartbeat (not "unknown": the jar was built by Maven)
+    String version = System.getProperty("ratekeeper.version");
+    assertThat(version).isNotBlank();
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
       Plugin run = plugin("viewer", "status", "-n", NS);
       assertThat(run.exit()).as(run.err()).isZero();
-      assertThat(run.out()).containsPattern(NS + " +agents +" + revision + " +True \\(Compiled\\) +True")
-          .contains(NS + "/agents  sidecar agent-7d4b9-x2x5q  revision " + revision);
+      assertThat(run.out()).containsPattern(NS + " +agents +" + revision + " +True \\(Compiled\\) +True \\(\\w+\\)"
+              + " +1 +1 +" + java.util.regex.Pattern.quote(version) + "\n")
+          .contains(NS + "/agents  sidecar agent-7d4b9-x2x5q  revision " + revision + "  version " + version + "  ");
     });
     java.nio.file.Files.writeString(ControlPlane.LOGS.resolve("kubectl-ratekeeper-status.txt"),
         plugin("viewer", "status", "-n", NS).out());
