@@ -54,8 +54,7 @@ class AgentLimitsIT {
     fixture = new SidecarFixture();
     fixture.startRedis();
     stub = StubLlmUpstream.start();
-    sidecar = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY).toString(), "--redis",
-        fixture.redisUrl(), "--upstream", "anthropic=" + stub.url());
+    sidecar = fixture.sidecarFor(POLICY, "anthropic", stub);
   }
 
   @AfterAll

@@ -6,7 +6,6 @@ import dev.ratekeeper.sidecar.fault.BypassCorpus;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import java.net.http.HttpResponse;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,8 +38,7 @@ class BatchRequestsIT {
     fixture = new SidecarFixture();
     fixture.startRedis();
     stub = StubLlmUpstream.start();
-    sidecar = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY).toString(), "--redis",
-        fixture.redisUrl(), "--upstream", "anthropic=" + stub.url());
+    sidecar = fixture.sidecarFor(POLICY, "anthropic", stub);
   }
 
   @AfterAll

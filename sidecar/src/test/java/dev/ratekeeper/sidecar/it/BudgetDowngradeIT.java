@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import java.net.http.HttpResponse;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -58,8 +57,7 @@ class BudgetDowngradeIT {
     fixture = new SidecarFixture();
     fixture.startRedis();
     stub = StubLlmUpstream.start();
-    sidecar = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY).toString(), "--redis",
-        fixture.redisUrl(), "--upstream", "openai=" + stub.url());
+    sidecar = fixture.sidecarFor(POLICY, "openai", stub);
   }
 
   @AfterAll

@@ -8,7 +8,6 @@ import dev.ratekeeper.testkit.StubLlmUpstream;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -54,8 +53,7 @@ class ObservedReservationIT {
     fixture.startRedis();
     stub = StubLlmUpstream.start();
     stub.outputTokens = 200;
-    sidecar = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY).toString(), "--redis",
-        fixture.redisUrl(), "--upstream", "anthropic=" + stub.url());
+    sidecar = fixture.sidecarFor(POLICY, "anthropic", stub);
     // history: 20 calls of the percentile model (another user, so its budget is untouched)
     for (int i = 0; i < 20; i++) {
       assertThat(call("warm-up", "by-percentile").statusCode()).isEqualTo(200);

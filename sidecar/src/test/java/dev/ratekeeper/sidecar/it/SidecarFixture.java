@@ -117,6 +117,15 @@ public final class SidecarFixture implements AutoCloseable {
   }
 
   /** Starts a sidecar with these flags (ports default to free ones) and environment. */
+  /**
+   * A sidecar enforcing {@code policyYaml} (a policy file) on this fixture's Redis, its upstream
+   * {@code upstream} pointed at {@code stub}.
+   */
+  public Sidecar sidecarFor(String policyYaml, String upstream, dev.ratekeeper.testkit.StubLlmUpstream stub) {
+    return sidecar(Map.of(), "--policy-file", policyFile(policyYaml).toString(), "--redis", redisUrl(),
+        "--upstream", upstream + "=" + stub.url());
+  }
+
   public Sidecar sidecar(Map<String, String> env, String... args) {
     return sidecar(null, env, args);
   }
