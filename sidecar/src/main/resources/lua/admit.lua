@@ -1,48 +1,52 @@
 --[[
-admit.lua: decide every limit of one request and charge all of them, or none.
+admit.lua: decide every limit of each request of a batch and, per request, charge all of them or none.
 (Loaded as common.lua .. admit.lua; see common.lua for the counter helpers.)
 
-KEYS[1]  reservation record HASH   rk:{ns/name}:r:<requestId>
-KEYS[2]  stats HASH                 rk:{ns/name}:stats:<periodId>
-KEYS[2+i] the counter of check i (i = 1..n), in ARGV order; all under the policy's hash tag
+A batch is one or more requests of one policy, decided one after the other in the order given, as
+if each had been its own call at the same instant: request j sees every counter request j - 1 left.
+A sidecar sends the admissions that arrive while its earlier calls are still in flight as one call:
+counters shared by the batch (global, per model, per tier share) are read and written once.
+
+KEYS[1]  stats HASH                 rk:{ns/name}:stats:<periodId>
+then per request: its reservation record HASH rk:{ns/name}:r:<requestId>, then the counter of each
+of its n checks in ARGV order; all under the policy's hash tag
 
 ARGV[1]  time mode: 'o' = Redis TIME + ARGV[2] ms (production: 0; tests jump days ahead),
          'p' = ARGV[2] is now in ms (tests that assert exact waits)
 ARGV[2]  offset or pinned time, ms
 ARGV[3]  stats period kind D | W | M (the global budget's period, else M)
-ARGV[4]  the stats period id the caller declared in KEYS[2]
-ARGV[5]  request id (the lease member)
-ARGV[6]  user
-ARGV[7]  tier
-ARGV[8]  shadow: 1 = charge everything and report what would have blocked;
-         p = peek: decide only, write nothing at all (what every limit has left now)
-ARGV[9]  lease TTL ms
-ARGV[10] reservation record TTL ms (metered: until its reconcile is due; requests-only: long enough
-         for a refund, settle.lua, of an answer that came too late to be used)
-ARGV[11] concurrency retry hint ms
-ARGV[12] 1 = metered (reconcile.lua follows); 0 = requests-only (informational)
-ARGV[13] reserved tokens;  ARGV[14] reserved cost, micro-dollars
-ARGV[15] stats retention ms after the stats period ends
-ARGV[16] n, the number of checks; then 6 per check:
-         kind (B bucket | Q calendar quota | L leases), unit (R requests | T tokens | U micro-dollars | L lease),
-         cost, limit, p1, p2
-         B: limit = refill per periodMs, p1 = periodMs, p2 = burst
-         Q: limit = units per period, p1 = period kind H | D | W | M, or I (a run's count: p2 = idle ms)
-         L: limit = most leases at once
+ARGV[4]  the stats period id the caller declared in KEYS[1]
+ARGV[5]  lease TTL ms
+ARGV[6]  concurrency retry hint ms
+ARGV[7]  stats retention ms after the stats period ends
+ARGV[8]  m, the number of requests; then per request:
+           request id (the lease member), user, tier,
+           shadow: 1 = charge everything and report what would have blocked;
+                   p = peek: decide only, write nothing at all (what every limit has left now),
+           reservation record TTL ms (metered: until its reconcile is due; requests-only: long enough
+             for a refund, settle.lua, of an answer that came too late to be used),
+           1 = metered (reconcile.lua follows) | 0 = requests-only (informational),
+           reserved tokens, reserved cost (micro-dollars),
+           n, the number of checks; then 6 per check:
+             kind (B bucket | Q calendar quota | L leases), unit (R requests | T tokens | U micro-dollars | L lease),
+             cost, limit, p1, p2
+             B: limit = refill per periodMs, p1 = periodMs, p2 = burst
+             Q: limit = units per period, p1 = period kind H | D | W | M, or I (a run's count: p2 = idle ms)
+             L: limit = most leases at once
 
-Returns
+Returns one reply per request, in order:
   {1, now, committed, then per check: passed, waitMs, remaining, resetMs, used, neverPassable}
     (waitMs -1 = never; see CheckOutcome.java)
-  {-1, now, periodId} when ARGV[4] is not the current stats period: nothing was read or written;
-    the caller retries with keys for periodId (happens once per period and sidecar)
   {-2, now} when a record under this request id exists (held, reconciled, or refunded by settle.lua
-    before this call ran): nothing written
+    before this call ran): nothing written for this request
+or, for the whole batch, {-1, now, periodId} when ARGV[4] is not the current stats period: nothing was
+read or written; the caller retries with keys for periodId (happens once per period and sidecar)
 
-Atomic because Redis runs a script to completion with no other command in between: every counter
-is read, every check decided, and only then, if all passed (or shadow), every counter written. A
-denial writes no counter (only the stats' throttled or rejected count), so concurrent sidecars can never
-over-admit or leave a partial charge. Time is read from Redis (TIME) inside the script, so all
-sidecars share one clock.
+Atomic because Redis runs a script to completion with no other command in between: every counter of
+a request is read, every check decided, and only then, if all passed (or shadow), every counter
+charged. A denial charges no counter (only the stats' throttled or rejected count), so concurrent
+sidecars can never over-admit or leave a partial charge. Time is read from Redis (TIME) inside the
+script, so all sidecars share one clock.
 ]]
 
 local now = clock(ARGV[1], ARGV[2])
@@ -50,124 +54,158 @@ local stats_id, stats_end = period(ARGV[3], now)
 if stats_id ~= ARGV[4] then
   return {-1, now, stats_id}
 end
-local peek = ARGV[8] == 'p'
-if not peek and redis.call('EXISTS', KEYS[1]) == 1 then
-  return {-2, now}
+local lease_ttl = tonumber(ARGV[5])
+local hint = tonumber(ARGV[6])
+local stats_ttl = fmt(stats_end - now + tonumber(ARGV[7]))
+local stats = {}  -- stats field -> increment, written once at the end
+local now_text = fmt(now)
+local after_now = '(' .. now_text
+local STRIDE = 13
+local st = {}     -- the checks' state of the request being decided (see Phase 1)
+
+local function count(field)
+  stats[field] = (stats[field] or 0) + 1
 end
 
-local request_id = ARGV[5]
-local shadow = ARGV[8] == '1'
-local lease_ttl = tonumber(ARGV[9])
-local hint = tonumber(ARGV[11])
-local n = tonumber(ARGV[16])
-
--- Phase 1: read and decide; nothing is written. Results go to flat arrays (one slot per check):
--- no per-check tables or closures, which would cost more than the counters themselves.
-local ok, wait, never, used = {}, {}, {}, {}
-local rem_c, reset_c, rem_n, reset_n = {}, {}, {}, {}
-local next_value, next_pid, next_end = {}, {}, {}
-local all_passed = true
-local any_never = false
-for i = 1, n do
-  local a = 16 + (i - 1) * 6
-  local key, kind = KEYS[2 + i], ARGV[a + 1]
-  local cost, limit = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  if kind == 'B' then
-    local period_ms, burst = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
-    local capacity = burst * period_ms
-    local occupancy = bucket_now(key, now, limit)
-    local need = occupancy + cost * period_ms
-    never[i] = cost > burst
-    ok[i] = need <= capacity
-    if ok[i] then wait[i] = 0 elseif never[i] then wait[i] = -1 else wait[i] = cdiv(need - capacity, limit) end
-    used[i] = 0
-    rem_c[i], reset_c[i] = math.max(0, idiv(capacity - need, period_ms)), cdiv(need, limit)
-    rem_n[i], reset_n[i] = math.max(0, idiv(capacity - occupancy, period_ms)), cdiv(occupancy, limit)
-    next_value[i] = need
-  elseif kind == 'Q' then
-    local pid, pend, count = quota_read(key, ARGV[a + 5], ARGV[a + 6], now)
-    local need = count + cost
-    never[i] = cost > limit
-    ok[i] = need <= limit
-    if ok[i] then wait[i] = 0 elseif never[i] then wait[i] = -1 else wait[i] = pend - now end
-    used[i] = need
-    rem_c[i], reset_c[i] = math.max(0, limit - need), pend - now
-    rem_n[i], reset_n[i] = math.max(0, limit - count), pend - now
-    next_value[i], next_pid[i], next_end[i] = need, pid, pend
-  else
-    local live = redis.call('ZCOUNT', key, '(' .. fmt(now), '+inf')
-    local until_earliest = 0
-    if live > 0 then
-      local first = redis.call('ZRANGEBYSCORE', key, '(' .. fmt(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      until_earliest = tonumber(first[2]) - now
-    end
-    never[i] = limit < 1
-    ok[i] = live + 1 <= limit
-    if ok[i] then wait[i] = 0 elseif never[i] then wait[i] = -1 else wait[i] = math.min(hint, until_earliest) end
-    used[i] = live + 1
-    rem_c[i] = math.max(0, limit - live - 1)
-    if live > 0 then reset_c[i] = math.min(until_earliest, lease_ttl) else reset_c[i] = lease_ttl end
-    rem_n[i], reset_n[i] = math.max(0, limit - live), until_earliest
+-- One request: ARGV[a + 1 ..] and KEYS[k + 1 ..] hold its words (see the header). Returns its reply.
+local function admit(a, k)
+  local record_key = KEYS[k + 1]
+  local request_id, tier, mode = ARGV[a + 1], ARGV[a + 3], ARGV[a + 4]
+  local n = num(ARGV[a + 9])
+  local peek = mode == 'p'
+  if not peek and redis.call('EXISTS', record_key) == 1 then
+    return {-2, now}
   end
-  all_passed = all_passed and ok[i]
-  any_never = any_never or never[i]
-end
+  local shadow = mode == '1'
 
--- Phase 2: charge everything, or nothing.
-local committed = (all_passed or shadow) and not peek
-local stats_ttl = fmt(stats_end - now + tonumber(ARGV[15]))
-if committed then
-  local record = {}
+  -- Phase 1: read and decide; nothing is written. Each check's state goes to one flat array of
+  -- STRIDE slots per check (kept from request to request of the batch: no table per check, and
+  -- no table grown per request): kind, limit, period ms, capacity, the counter now (cur) and after
+  -- this request (nxt) (a bucket's occupancy, a quota's count, the live leases), aux (a quota's
+  -- period end, the ms until the earliest lease expires), a quota's period id and liveness,
+  -- passed, wait ms, used, never passable.
+  local all_passed = true
+  local any_never = false
   for i = 1, n do
-    local a = 16 + (i - 1) * 6
-    local key, kind, cost = KEYS[2 + i], ARGV[a + 1], ARGV[a + 3]
-    local charged
+    local c = a + 9 + (i - 1) * 6
+    local s = (i - 1) * STRIDE
+    local key, kind = KEYS[k + 1 + i], ARGV[c + 1]
+    local cost, limit = num(ARGV[c + 3]), num(ARGV[c + 4])
+    local passed, never, wait, used
+    st[s + 1], st[s + 2] = kind, limit
     if kind == 'B' then
-      bucket_write(key, now, next_value[i], tonumber(ARGV[a + 4]))
-      charged = cost
+      local period_ms = num(ARGV[c + 5])
+      local capacity = num(ARGV[c + 6]) * period_ms
+      local occupancy = bucket_now(key, now, limit)
+      local need = occupancy + cost * period_ms
+      never, passed, used = cost * period_ms > capacity, need <= capacity, 0
+      if passed then wait = 0 elseif never then wait = -1 else wait = cdiv(need - capacity, limit) end
+      st[s + 3], st[s + 4], st[s + 5], st[s + 6] = period_ms, capacity, occupancy, need
     elseif kind == 'Q' then
-      quota_write(key, next_pid[i], next_value[i], now, next_end[i])
-      charged = cost .. ':' .. next_pid[i]
+      local pid, pend, count, live = quota_read(key, ARGV[c + 5], ARGV[c + 6], now)
+      local need = count + cost
+      never, passed, used = cost > limit, need <= limit, need
+      if passed then wait = 0 elseif never then wait = -1 else wait = pend - now end
+      st[s + 5], st[s + 6], st[s + 7], st[s + 8], st[s + 9] = count, need, pend, pid, live
     else
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now))
-      redis.call('ZADD', key, fmt(now + lease_ttl), request_id)
-      redis.call('PEXPIRE', key, fmt(lease_ttl + 1000))
-      charged = '1'
+      local live = redis.call('ZCOUNT', key, after_now, '+inf')
+      local until_earliest = 0
+      if live > 0 then
+        local first = redis.call('ZRANGEBYSCORE', key, after_now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        until_earliest = tonumber(first[2]) - now
+      end
+      never, passed, used = limit < 1, live + 1 <= limit, live + 1
+      if passed then wait = 0 elseif never then wait = -1 else wait = min(hint, until_earliest) end
+      st[s + 5], st[s + 6], st[s + 7] = live, live + 1, until_earliest
     end
-    record[#record + 1] = key
-    record[#record + 1] = charged
+    st[s + 10], st[s + 11], st[s + 12], st[s + 13] = passed, wait, used, never
+    all_passed = all_passed and passed
+    any_never = any_never or never
   end
-  -- every admission leaves its record: what it charged, for reconcile.lua and settle.lua
-  -- state 'held' waits for reconcile.lua; 'counted' (requests-only) has nothing to reconcile
-  redis.call('HSET', KEYS[1], 'state', ARGV[12] == '1' and 'held' or 'counted', 'user', ARGV[6], 'tier', ARGV[7],
-    'tokens', ARGV[13], 'cost', ARGV[14], unpack(record))
-  redis.call('PEXPIRE', KEYS[1], ARGV[10])
-  expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], 'requests', 1) == 1, stats_ttl)
-  redis.call('HINCRBY', KEYS[2], 'requests:' .. ARGV[7], 1) -- per tier: the operator's TierThrottled events
-  if not all_passed then
-    expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], 'shadowThrottled', 1) == 1, stats_ttl)
+
+  -- Phase 2: charge everything, or nothing.
+  local committed = (all_passed or shadow) and not peek
+  if committed then
+    local record = {}
+    for i = 1, n do
+      local c = a + 9 + (i - 1) * 6
+      local s = (i - 1) * STRIDE
+      local key, kind, cost = KEYS[k + 1 + i], ARGV[c + 1], ARGV[c + 3]
+      local charged
+      if kind == 'B' then
+        bucket_write(key, now, st[s + 6], st[s + 2])
+        charged = cost
+      elseif kind == 'Q' then
+        quota_write(key, st[s + 8], st[s + 6], now, st[s + 7], st[s + 9])
+        charged = cost .. ':' .. st[s + 8]
+      else
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', now_text)
+        redis.call('ZADD', key, fmt(now + lease_ttl), request_id)
+        redis.call('PEXPIRE', key, fmt(lease_ttl + 1000))
+        charged = '1'
+      end
+      record[#record + 1] = key
+      record[#record + 1] = charged
+    end
+    -- every admission leaves its record: what it charged, for reconcile.lua and settle.lua
+    -- state 'held' waits for reconcile.lua; 'counted' (requests-only) has nothing to reconcile
+    redis.call('HSET', record_key, 'state', ARGV[a + 6] == '1' and 'held' or 'counted', 'user', ARGV[a + 2],
+      'tier', tier, 'tokens', ARGV[a + 7], 'cost', ARGV[a + 8], unpack(record))
+    redis.call('PEXPIRE', record_key, ARGV[a + 5])
+    count('requests')
+    count('requests:' .. tier) -- per tier: the operator's TierThrottled events
+    if not all_passed then
+      count('shadowThrottled')
+    end
+  elseif not peek then
+    -- a request that can never pass is answered 400, not 429: counted apart
+    count(any_never and 'rejected' or 'throttled')
+    if not any_never then
+      count('throttled:' .. tier)
+    end
   end
-elseif not peek then
-  -- a request that can never pass is answered 400, not 429: counted apart
-  local counted = any_never and 'rejected' or 'throttled'
-  expire_if_new(KEYS[2], redis.call('HINCRBY', KEYS[2], counted, 1) == 1, stats_ttl)
-  if not any_never then
-    redis.call('HINCRBY', KEYS[2], 'throttled:' .. ARGV[7], 1)
+
+  -- what each limit has left: after this request if it was charged, else as it stands
+  local reply = {1, now, committed and 1 or 0}
+  local r = 3
+  for i = 1, n do
+    local s = (i - 1) * STRIDE
+    local kind, limit = st[s + 1], st[s + 2]
+    local v = committed and st[s + 6] or st[s + 5]
+    local remaining, reset
+    if kind == 'B' then
+      local room = st[s + 4] - v
+      remaining = room > 0 and idiv(room, st[s + 3]) or 0
+      reset = cdiv(v, limit)
+    elseif kind == 'Q' then
+      remaining = max(0, limit - v)
+      reset = st[s + 7] - now
+    else
+      remaining = max(0, limit - v)
+      if not committed then
+        reset = st[s + 7]
+      elseif st[s + 5] > 0 then
+        reset = min(st[s + 7], lease_ttl)
+      else
+        reset = lease_ttl
+      end
+    end
+    reply[r + 1], reply[r + 2], reply[r + 3], reply[r + 4] = st[s + 10] and 1 or 0, st[s + 11], remaining, reset
+    reply[r + 5], reply[r + 6] = st[s + 12], st[s + 13] and 1 or 0
+    r = r + 6
   end
+  return reply
 end
 
-local reply = {1, now, committed and 1 or 0}
-for i = 1, n do
-  reply[#reply + 1] = ok[i] and 1 or 0
-  reply[#reply + 1] = wait[i]
-  if committed then
-    reply[#reply + 1] = rem_c[i]
-    reply[#reply + 1] = reset_c[i]
-  else
-    reply[#reply + 1] = rem_n[i]
-    reply[#reply + 1] = reset_n[i]
-  end
-  reply[#reply + 1] = used[i]
-  reply[#reply + 1] = never[i] and 1 or 0
+local replies = {}
+local a, k = 8, 1
+for j = 1, tonumber(ARGV[8]) do
+  replies[j] = admit(a, k)
+  local n = num(ARGV[a + 9])
+  a, k = a + 9 + 6 * n, k + 1 + n
 end
-return reply
+flush()
+for field, increment in pairs(stats) do
+  expire_if_new(KEYS[1], redis.call('HINCRBY', KEYS[1], field, increment) == increment, stats_ttl)
+end
+return replies

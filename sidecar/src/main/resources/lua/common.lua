@@ -15,12 +15,13 @@ if redis.replicate_commands then
   redis.replicate_commands()
 end
 
+local floor, max, min = math.floor, math.max, math.min
 local DAY_MS = 86400000
 local HOUR_MS = 3600000
 
 -- floor(a / b) for integers, b > 0, exact (the float quotient can round across an integer)
 local function idiv(a, b)
-  local q = math.floor(a / b)
+  local q = floor(a / b)
   if q * b > a then
     q = q - 1
   elseif (q + 1) * b <= a then
@@ -31,6 +32,18 @@ end
 
 local function cdiv(a, b)
   return -idiv(-a, b)
+end
+
+-- tonumber of an ARGV word, memoized per call: a string is interned, so finding it in a table is
+-- cheap, while tonumber parses it (strtod); a call repeats the same limits, periods and costs
+local numbers = {}
+local function num(word)
+  local value = numbers[word]
+  if value == nil then
+    value = tonumber(word)
+    numbers[word] = value
+  end
+  return value
 end
 
 local function fmt(n)
@@ -103,14 +116,14 @@ local function compute_period(kind, now)
   end
 end
 
--- compute_period, memoized: one call computes the same few periods for several counters
+-- compute_period, memoized per kind: a call reads the clock once, so its counters share a few periods
 local periods = {}
 local function period(kind, now)
-  local key = kind .. fmt(now)
-  local known = periods[key]
-  if not known then
-    known = {compute_period(kind, now)}
-    periods[key] = known
+  local known = periods[kind]
+  if not known or known[3] ~= now then
+    local id, ends = compute_period(kind, now)
+    known = {id, ends, now}
+    periods[kind] = known
   end
   return known[1], known[2]
 end
@@ -131,17 +144,59 @@ local function split(value)
   return string.sub(value, 1, sep - 1), string.sub(value, sep + 1)
 end
 
+-- Counter values (buckets and quotas, STRINGs) are read and written through a per-call cache: a batch
+-- of requests in one call reads each key once and writes it once, at flush(), however many requests
+-- of the batch charge it (the global and per-model counters are charged by every request). Within the
+-- call every read sees the writes before it, exactly as if each write had gone to Redis at once.
+local cached, ttl_of, dirty = {}, {}, {}
+
+local function load(key)
+  local value = cached[key]
+  if value == nil then
+    value = redis.call('GET', key)
+    cached[key] = value
+  end
+  return value
+end
+
+-- ttl: ms to live from now, or false to keep the key's expiry (the key exists and expires at the
+-- same instant the write would set)
+local function store(key, value, ttl)
+  if ttl_of[key] == nil then
+    dirty[#dirty + 1] = key
+  end
+  cached[key] = value
+  if ttl or ttl_of[key] == nil then
+    ttl_of[key] = ttl
+  end
+end
+
+-- Writes every counter changed since the call began, once each.
+local function flush()
+  for i = 1, #dirty do
+    local key = dirty[i]
+    local ttl = ttl_of[key]
+    if ttl then
+      redis.call('SET', key, cached[key], 'PX', ttl)
+    else
+      redis.call('SET', key, cached[key], 'KEEPTTL')
+    end
+  end
+  dirty = {}
+  ttl_of = {}
+end
+
 -- Token bucket (TokenBucket.java): STRING "<lastMs>:<occupancy>", occupancy in units x periodMs,
 -- draining by `limit` per ms. Returns the occupancy now.
 local function bucket_now(key, now, limit)
-  local value = redis.call('GET', key)
+  local value = load(key)
   if not value then
     return 0
   end
   local a, b = split(value)
   local last, occupancy = tonumber(a), tonumber(b)
   if now <= last or occupancy <= 0 then
-    return math.max(0, occupancy)
+    return max(0, occupancy)
   end
   local elapsed = now - last
   if elapsed >= cdiv(occupancy, limit) then
@@ -151,7 +206,7 @@ local function bucket_now(key, now, limit)
 end
 
 local function bucket_write(key, now, occupancy, limit)
-  redis.call('SET', key, fmt(now) .. ':' .. fmt(occupancy), 'PX', fmt(cdiv(occupancy, limit) + 1000))
+  store(key, fmt(now) .. ':' .. fmt(occupancy), fmt(cdiv(occupancy, limit) + 1000))
 end
 
 -- A quota check's counter now (Check.java quotaPeriodId / quotaCount / quotaStillCounts): returns the
@@ -161,7 +216,7 @@ end
 --     startMs and ends at deadlineMs, p2 ms after its last call; once the deadline has passed the count
 --     is zero and the next call starts a new life (a new startMs)
 local function quota_read(key, p1, p2, now)
-  local value = redis.call('GET', key)
+  local value = load(key)
   if p1 == 'I' then
     local pend = now + tonumber(p2)
     local start, count, live = now, 0, false
@@ -197,6 +252,8 @@ local function still_counts(p1, reserved_pid, pid, live)
   return reserved_pid == pid
 end
 
-local function quota_write(key, pid, count, now, period_end)
-  redis.call('SET', key, pid .. ':' .. fmt(count), 'PX', fmt(period_end - now + 1000))
+-- live: the counter read before this write was live in the same calendar period, so the key already
+-- expires at period_end + 1 s (a run's count moves its end with every call: always written with PX)
+local function quota_write(key, pid, count, now, period_end, live)
+  store(key, pid .. ':' .. fmt(count), (not live or string.find(pid, '~', 1, true)) and fmt(period_end - now + 1000))
 end

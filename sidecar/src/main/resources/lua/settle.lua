@@ -67,12 +67,12 @@ if record.state == 'held' or record.state == 'counted' then
         redis.call('ZREM', key, ARGV[5])
       elseif kind == 'B' then
         local occupancy = bucket_now(key, now, limit) - tonumber(was) * tonumber(p1)
-        bucket_write(key, now, math.max(0, occupancy), limit)
+        bucket_write(key, now, max(0, occupancy), limit)
       else
         local reserved, reserved_pid = split(was)
         local pid, pend, count, live = quota_read(key, p1, p2, now)
         if still_counts(p1, reserved_pid, pid, live) then
-          quota_write(key, pid, math.max(0, count - tonumber(reserved)), now, pend)
+          quota_write(key, pid, max(0, count - tonumber(reserved)), now, pend, live)
         end
       end
     end
@@ -107,11 +107,11 @@ if ARGV[8] == '1' and record.charged ~= '1' and record.state ~= 'done' then
       local capacity = tonumber(p2) * period_ms
       local occupancy = bucket_now(key, now, limit)
       if occupancy < capacity then
-        bucket_write(key, now, math.min(capacity, occupancy + amount * period_ms), limit)
+        bucket_write(key, now, min(capacity, occupancy + amount * period_ms), limit)
       end
     elseif kind == 'Q' and amount > 0 then
-      local pid, pend, count = quota_read(key, p1, p2, now)
-      quota_write(key, pid, count + amount, now, pend)
+      local pid, pend, count, live = quota_read(key, p1, p2, now)
+      quota_write(key, pid, count + amount, now, pend, live)
     end
   end
   local user = record.user or ARGV[6]
@@ -135,6 +135,7 @@ if ARGV[8] == '1' and record.charged ~= '1' and record.state ~= 'done' then
   charged = 1
 end
 
+flush()
 redis.call('HSET', KEYS[1], 'state', state)
 redis.call('PEXPIRE', KEYS[1], ARGV[11])
 return {1, now, refunded, charged}

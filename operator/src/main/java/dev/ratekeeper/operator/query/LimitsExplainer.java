@@ -132,7 +132,7 @@ public final class LimitsExplainer {
     String periodId = LimitPlan.statsPeriod(request.policy()).id(store.serverTimeMillis());
     for (int attempt = 0; attempt < PERIOD_ATTEMPTS; attempt++) {
       AdmitScriptCall call = AdmitScriptCall.of(request, checks, periodId, "o", "0", LimiterOptions.DEFAULTS);
-      List<?> reply = (List<?>) store.runScript(source, sha, call.keys(), call.args());
+      List<?> reply = AdmitScriptCall.alone((List<?>) store.runScript(source, sha, call.keys(), call.args()));
       long status = ((Number) reply.get(0)).longValue();
       if (status == AdmitScriptCall.WRONG_PERIOD) {
         periodId = String.valueOf(reply.get(2));

@@ -86,8 +86,8 @@ class LimitsExplainerIT {
     for (int attempt = 0; attempt < 2; attempt++) {
       AdmitScriptCall script = AdmitScriptCall.of(call, LimitPlan.checks(call), period, "o", "0",
           LimiterOptions.DEFAULTS);
-      List<?> reply = (List<?>) store.runScript(source, "0000000000000000000000000000000000000000", script.keys(),
-          script.args());
+      List<?> reply = AdmitScriptCall.alone((List<?>) store.runScript(source,
+          "0000000000000000000000000000000000000000", script.keys(), script.args()));
       if (((Number) reply.get(0)).longValue() == AdmitScriptCall.WRONG_PERIOD) {
         period = String.valueOf(reply.get(2));
         continue;

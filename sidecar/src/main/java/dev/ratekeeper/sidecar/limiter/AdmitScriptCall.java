@@ -9,15 +9,20 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * KEYS and ARGV of one {@code lua/admit.lua} call (see the script's header), and its reply read
- * back into {@link CheckOutcome}s. Pure and free of any Redis client, so that every program that
- * runs the script (the sidecar's Redis store; the operator, which peeks at a user's limits for
- * {@code kubectl ratekeeper explain}) builds the same call and reads the same reply.
+ * KEYS and ARGV of one request's {@code lua/admit.lua} call (see the script's header), and its reply
+ * read back into {@link CheckOutcome}s. Pure and free of any Redis client, so that every program that
+ * runs the script (the sidecar's Redis store, which sends several requests' calls as one batch; the
+ * operator, which peeks at a user's limits for {@code kubectl ratekeeper explain}) builds the same
+ * call and reads the same reply.
  *
- * @param keys KEYS: the reservation record, {@code stats:<periodId>}, then one counter per check
- * @param args ARGV, in the script's order
+ * @param headKeys the KEYS every request of a batch shares: {@code stats:<periodId>}
+ * @param headArgs the ARGV every request of a batch shares (ARGV[1..7]: clock, statistics period, lease
+ *     TTL, concurrency hint, statistics retention)
+ * @param ownKeys this request's KEYS: its reservation record, then one counter per check
+ * @param ownArgs this request's ARGV words after the batch's request count, in the script's order
  */
-public record AdmitScriptCall(List<String> keys, List<String> args) {
+public record AdmitScriptCall(List<String> headKeys, List<String> headArgs, List<String> ownKeys,
+    List<String> ownArgs) {
   /** Reply status: decided ({@code {1, now, committed, 6 numbers per check}}). */
   public static final long DECIDED = 1;
   /** Reply status: ARGV[4] is not the current statistics period ({@code {-1, now, periodId}}). */
@@ -26,8 +31,35 @@ public record AdmitScriptCall(List<String> keys, List<String> args) {
   public static final long DUPLICATE = -2;
 
   public AdmitScriptCall {
-    keys = List.copyOf(keys);
-    args = List.copyOf(args);
+    headKeys = List.copyOf(headKeys);
+    headArgs = List.copyOf(headArgs);
+    ownKeys = List.copyOf(ownKeys);
+    ownArgs = List.copyOf(ownArgs);
+  }
+
+  /** KEYS of this request sent alone (a batch of one). */
+  public List<String> keys() {
+    List<String> keys = new ArrayList<>(headKeys.size() + ownKeys.size());
+    keys.addAll(headKeys);
+    keys.addAll(ownKeys);
+    return keys;
+  }
+
+  /** ARGV of this request sent alone (a batch of one). */
+  public List<String> args() {
+    List<String> args = new ArrayList<>(headArgs.size() + 1 + ownArgs.size());
+    args.addAll(headArgs);
+    args.add("1");
+    args.addAll(ownArgs);
+    return args;
+  }
+
+  /**
+   * The reply to a request sent alone: the script answers a list of one reply per request, or one
+   * reply for the whole batch ({@link #WRONG_PERIOD}), which is returned as it is.
+   */
+  public static List<?> alone(List<?> reply) {
+    return !reply.isEmpty() && reply.get(0) instanceof List<?> own ? own : reply;
   }
 
   /**
@@ -41,30 +73,26 @@ public record AdmitScriptCall(List<String> keys, List<String> args) {
   public static AdmitScriptCall of(AdmitRequest request, List<Check> checks, String periodId, String timeMode,
       String timeValue, LimiterOptions options) {
     RedisKeys keys = new RedisKeys(request.policy().id());
-    List<String> keyList = new ArrayList<>(2 + checks.size());
+    List<String> headArgs = List.of(timeMode, timeValue,
+        String.valueOf(LimitPlan.statsPeriod(request.policy()).code()), periodId,
+        Long.toString(options.leaseTtlMs()), Long.toString(options.concurrencyRetryHintMs()),
+        Long.toString(options.statsRetentionMs()));
+    List<String> keyList = new ArrayList<>(1 + checks.size());
     keyList.add(keys.reservation(request.requestId()));
-    keyList.add(keys.stats(periodId));
-    List<String> args = new ArrayList<>(16 + 6 * checks.size());
-    args.add(timeMode);
-    args.add(timeValue);
-    args.add(String.valueOf(LimitPlan.statsPeriod(request.policy()).code()));
-    args.add(periodId);
+    List<String> args = new ArrayList<>(9 + 6 * checks.size());
     args.add(request.requestId());
     args.add(request.user());
     args.add(request.tier().name());
     args.add(request.peek() ? "p" : request.shadow() ? "1" : "0");
-    args.add(Long.toString(options.leaseTtlMs()));
     args.add(Long.toString(options.recordTtlMs(request.metered())));
-    args.add(Long.toString(options.concurrencyRetryHintMs()));
     args.add(request.metered() ? "1" : "0");
     args.add(Long.toString(request.reservedTokens()));
     args.add(Long.toString(request.reservedCostMicros()));
-    args.add(Long.toString(options.statsRetentionMs()));
     args.add(Integer.toString(checks.size()));
     for (Check check : checks) {
       addCheck(keyList, args, check);
     }
-    return new AdmitScriptCall(keyList, args);
+    return new AdmitScriptCall(List.of(keys.stats(periodId)), headArgs, keyList, args);
   }
 
   /** One check as the scripts that charge counters take it: its key, then kind, unit, cost, limit, p1, p2. */

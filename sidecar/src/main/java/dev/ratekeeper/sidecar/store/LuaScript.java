@@ -6,6 +6,7 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -60,18 +61,28 @@ public final class LuaScript {
 
   /** {@code EVALSHA}, and {@code EVAL} with the whole script on {@code NOSCRIPT}. */
   public Future<Response> call(Function<Request, Future<Response>> send, List<String> keys, List<String> args) {
-    return send.apply(request(Command.EVALSHA, sha, keys, args)).recover(error -> {
+    return call(send, keys.size(), request -> {
+      keys.forEach(request::arg);
+      args.forEach(request::arg);
+    });
+  }
+
+  /**
+   * As {@link #call(Function, List, List)}, with the KEYS and ARGV words added by {@code words}
+   * (the {@code keyCount} keys first): for a caller that assembles a call from parts.
+   */
+  public Future<Response> call(Function<Request, Future<Response>> send, int keyCount, Consumer<Request> words) {
+    return send.apply(request(Command.EVALSHA, sha, keyCount, words)).recover(error -> {
       if (String.valueOf(error.getMessage()).startsWith("NOSCRIPT")) {
-        return send.apply(request(Command.EVAL, source, keys, args));
+        return send.apply(request(Command.EVAL, source, keyCount, words));
       }
       return Future.failedFuture(error);
     });
   }
 
-  private static Request request(Command command, String script, List<String> keys, List<String> args) {
-    Request request = Request.cmd(command).arg(script).arg(keys.size());
-    keys.forEach(request::arg);
-    args.forEach(request::arg);
+  private static Request request(Command command, String script, int keyCount, Consumer<Request> words) {
+    Request request = Request.cmd(command).arg(script).arg(keyCount);
+    words.accept(request);
     return request;
   }
 }

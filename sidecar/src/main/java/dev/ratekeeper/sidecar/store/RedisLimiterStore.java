@@ -27,9 +27,10 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The limiter shared by every sidecar of a policy: each admit and reconcile is one {@code EVALSHA}
- * of {@code lua/admit.lua} / {@code lua/reconcile.lua}, deciding and charging every counter in one
- * atomic step on Redis' clock. Keys: docs/redis-keys.md.
+ * The limiter shared by every sidecar of a policy: each admit and reconcile is decided in one
+ * {@code EVALSHA} of {@code lua/admit.lua} / {@code lua/reconcile.lua}, deciding and charging every
+ * counter in one atomic step on Redis' clock; the calls made while earlier ones are in flight go
+ * together, as one batch ({@link ScriptBatcher}). Keys: docs/redis-keys.md.
  *
  * <p>Usage statistics live under keys named by their period ({@code stats:2026-11}), which the
  * script must be told in KEYS before it can read Redis' clock. The store remembers the period the
@@ -47,11 +48,15 @@ public final class RedisLimiterStore implements LimiterStore {
   private final LuaScript reconcileScript = LuaScript.named("reconcile");
   private final LuaScript settleScript = LuaScript.named("settle");
   private final Map<CalendarPeriod, String> statsPeriods = new ConcurrentHashMap<>();
+  private final ScriptBatcher admits;
+  private final ScriptBatcher reconciles;
 
   private RedisLimiterStore(Function<Request, Future<Response>> send, LimiterOptions options, RedisTime time) {
     this.send = send;
     this.options = options;
     this.time = time;
+    this.admits = new ScriptBatcher(admitScript, send);
+    this.reconciles = new ScriptBatcher(reconcileScript, send);
   }
 
   /** Through the sidecar's {@link RedisLink} (what production runs). Production time: {@link RedisTime#server()}. */
@@ -98,25 +103,26 @@ public final class RedisLimiterStore implements LimiterStore {
   }
 
   private Future<Decision> admit(AdmitRequest request, List<Check> checks, CalendarPeriod statsPeriod, int attempt) {
-    ScriptCall call = admitCall(request, checks, statsPeriods.getOrDefault(statsPeriod, ""));
-    return admitScript.call(send, call.keys(), call.args()).compose(reply -> {
-      long status = reply.get(0).toLong();
-      if (status == -1) {
-        return retryInPeriod(statsPeriod, reply, attempt, () -> admit(request, checks, statsPeriod, attempt + 1));
-      }
-      if (status == -2) {
-        return Future.failedFuture(new DuplicateRequestException(request.requestId()));
-      }
-      if (status != 1 || reply.size() != 3 + 6 * checks.size()) {
-        return Future.failedFuture(new IllegalStateException("unexpected admit.lua reply " + reply));
-      }
-      long now = reply.get(1).toLong();
-      boolean committed = reply.get(2).toLong() == 1;
-      List<Long> numbers = new ArrayList<>(reply.size());
-      reply.forEach(word -> numbers.add(word.toLong()));
-      List<CheckOutcome> outcomes = AdmitScriptCall.outcomes(numbers, checks.size());
-      return Future.succeededFuture(DecisionAssembler.assemble(request, checks, outcomes, committed, now));
-    });
+    AdmitScriptCall call = admitCall(request, checks, statsPeriods.getOrDefault(statsPeriod, ""));
+    return admits.submit(new ScriptBatcher.Head(call.headKeys(), call.headArgs()), call.ownKeys(), call.ownArgs())
+        .compose(reply -> {
+          long status = reply.get(0).toLong();
+          if (status == -1) {
+            return retryInPeriod(statsPeriod, reply, attempt, () -> admit(request, checks, statsPeriod, attempt + 1));
+          }
+          if (status == -2) {
+            return Future.failedFuture(new DuplicateRequestException(request.requestId()));
+          }
+          if (status != 1 || reply.size() != 3 + 6 * checks.size()) {
+            return Future.failedFuture(new IllegalStateException("unexpected admit.lua reply " + reply));
+          }
+          long now = reply.get(1).toLong();
+          boolean committed = reply.get(2).toLong() == 1;
+          List<Long> numbers = new ArrayList<>(reply.size());
+          reply.forEach(word -> numbers.add(word.toLong()));
+          List<CheckOutcome> outcomes = AdmitScriptCall.outcomes(numbers, checks.size());
+          return Future.succeededFuture(DecisionAssembler.assemble(request, checks, outcomes, committed, now));
+        });
   }
 
   /**
@@ -126,7 +132,8 @@ public final class RedisLimiterStore implements LimiterStore {
    */
   public List<String> admitCommand(AdmitRequest request) {
     List<Check> checks = LimitPlan.checks(request);
-    ScriptCall call = admitCall(request, checks, statsPeriods.getOrDefault(LimitPlan.statsPeriod(request.policy()), ""));
+    AdmitScriptCall call = admitCall(request, checks,
+        statsPeriods.getOrDefault(LimitPlan.statsPeriod(request.policy()), ""));
     List<String> words = new ArrayList<>();
     words.add("EVALSHA");
     words.add(admitScript.sha());
@@ -136,13 +143,9 @@ public final class RedisLimiterStore implements LimiterStore {
     return words;
   }
 
-  /** KEYS and ARGV of one script call. */
-  private record ScriptCall(List<String> keys, List<String> args) {}
-
   /** KEYS and ARGV of {@code admit.lua} (see its header). */
-  private ScriptCall admitCall(AdmitRequest request, List<Check> checks, String periodId) {
-    AdmitScriptCall call = AdmitScriptCall.of(request, checks, periodId, time.mode(), time.value(), options);
-    return new ScriptCall(call.keys(), call.args());
+  private AdmitScriptCall admitCall(AdmitRequest request, List<Check> checks, String periodId) {
+    return AdmitScriptCall.of(request, checks, periodId, time.mode(), time.value(), options);
   }
 
   @Override
@@ -155,13 +158,15 @@ public final class RedisLimiterStore implements LimiterStore {
       int attempt) {
     AdmitRequest admitted = request.admitted();
     String periodId = statsPeriods.getOrDefault(statsPeriod, "");
-    List<String> keyList = settlementKeys(admitted, periodId, checks.size());
-    List<String> args = new ArrayList<>(10 + 5 * checks.size());
-    addSettlementHead(args, statsPeriod, periodId, admitted);
+    ScriptBatcher.Head head = new ScriptBatcher.Head(statsKeys(admitted, periodId), List.of(time.mode(),
+        time.value(), String.valueOf(statsPeriod.code()), periodId, Long.toString(options.reconciledTtlMs()),
+        Long.toString(options.statsRetentionMs())));
+    List<String> keyList = new ArrayList<>(1 + checks.size());
+    keyList.add(new RedisKeys(admitted.policy().id()).reservation(admitted.requestId()));
+    List<String> args = new ArrayList<>(5 + 5 * checks.size());
+    args.add(admitted.requestId());
     args.add(Long.toString(request.actualTokens()));
     args.add(Long.toString(request.actualCostMicros()));
-    args.add(Long.toString(options.reconciledTtlMs()));
-    args.add(Long.toString(options.statsRetentionMs()));
     args.add(request.estimated() ? "1" : "0");
     args.add(Integer.toString(checks.size()));
     for (Check check : checks) {
@@ -171,7 +176,7 @@ public final class RedisLimiterStore implements LimiterStore {
       args.add(Long.toString(check.limit()));
       addPeriodArgs(args, check);
     }
-    return reconcileScript.call(send, keyList, args).compose(reply -> {
+    return reconciles.submit(head, keyList, args).compose(reply -> {
       long status = reply.get(0).toLong();
       long now = reply.get(1).toLong();
       return switch ((int) status) {
@@ -235,21 +240,24 @@ public final class RedisLimiterStore implements LimiterStore {
   }
 
   /**
-   * KEYS[1..5] of reconcile.lua and settle.lua: the request's record, the statistics, the top users
-   * with their tiers and tokens; the checks' counters follow.
+   * KEYS[1..5] of settle.lua: the request's record, then the statistics keys ({@link #statsKeys});
+   * the checks' counters follow.
    */
   private static List<String> settlementKeys(AdmitRequest admitted, String periodId, int checks) {
-    RedisKeys keys = new RedisKeys(admitted.policy().id());
     List<String> keyList = new ArrayList<>(5 + checks);
-    keyList.add(keys.reservation(admitted.requestId()));
-    keyList.add(keys.stats(periodId));
-    keyList.add(keys.topUsers(periodId));
-    keyList.add(keys.topUserTiers(periodId));
-    keyList.add(keys.topUserTokens(periodId));
+    keyList.add(new RedisKeys(admitted.policy().id()).reservation(admitted.requestId()));
+    keyList.addAll(statsKeys(admitted, periodId));
     return keyList;
   }
 
-  /** ARGV[1..5] of reconcile.lua and settle.lua: the clock, the statistics period, the request id. */
+  /** The statistics keys reconcile.lua and settle.lua write: stats, the top users with their tiers and tokens. */
+  private static List<String> statsKeys(AdmitRequest admitted, String periodId) {
+    RedisKeys keys = new RedisKeys(admitted.policy().id());
+    return List.of(keys.stats(periodId), keys.topUsers(periodId), keys.topUserTiers(periodId),
+        keys.topUserTokens(periodId));
+  }
+
+  /** ARGV[1..5] of settle.lua: the clock, the statistics period, the request id. */
   private void addSettlementHead(List<String> args, CalendarPeriod statsPeriod, String periodId,
       AdmitRequest admitted) {
     args.add(time.mode());

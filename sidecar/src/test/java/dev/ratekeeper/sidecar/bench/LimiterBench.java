@@ -118,7 +118,7 @@ public final class LimiterBench {
       System.out.printf("full admission: %d counters%n", LimitPlan.checks(metered.get()).size());
 
       List<String> evalsha = new ArrayList<>(store.admitCommand(requestsOnly.get()));
-      evalsha.set(3, evalsha.get(3) + ":__rand_int__"); // KEYS[1], the record: one per call, as each request has its own
+      evalsha.set(4, evalsha.get(4) + ":__rand_int__"); // KEYS[2], the record: one per call, as each request has its own
       Map<Integer, String> redisBenchmark = new java.util.HashMap<>();
       for (int n : IN_FLIGHT) {
         redisBenchmark.put(n, redisBenchmark(host, port, n, evalsha));

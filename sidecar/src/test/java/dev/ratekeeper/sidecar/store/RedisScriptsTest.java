@@ -203,9 +203,9 @@ class RedisScriptsTest {
     List<String> words = store.admitCommand(request);
     assertThat(words.subList(0, 3)).containsExactly("EVALSHA", store.admitScriptSha(), "3");
     Request replay = Request.cmd(Command.EVALSHA);
-    words.set(3, words.get(3) + "-replayed"); // KEYS[1], the request's own record: a replay is another request
+    words.set(4, words.get(4) + "-replayed"); // KEYS[2], the request's own record: a replay is another request
     words.subList(1, words.size()).forEach(replay::arg);
-    Response reply = await(connection.send(replay));
+    Response reply = await(connection.send(replay)).get(0); // a batch of one: the list of one reply
     assertThat(reply.get(0).toLong()).isEqualTo(1); // decided in the stats period the store learnt
     assertThat(reply.get(2).toLong()).isEqualTo(1); // committed: the second of a burst of 2
     AdmitRequest third = AdmitRequest.requestsOnly(p, "r3", "alice", p.tier("free").orElseThrow());

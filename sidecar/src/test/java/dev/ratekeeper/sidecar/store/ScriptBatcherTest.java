@@ -1,0 +1,282 @@
+package dev.ratekeeper.sidecar.store;
+
+import static dev.ratekeeper.sidecar.limiter.TestPolicy.perMinute;
+import static dev.ratekeeper.sidecar.limiter.TestPolicy.policy;
+import static dev.ratekeeper.sidecar.limiter.TestPolicy.tier;
+import static dev.ratekeeper.sidecar.store.EmbeddedRedis.await;
+import static dev.ratekeeper.sidecar.store.EmbeddedRedis.call;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ratekeeper.policy.api.BudgetPeriod;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.policy.periods.CalendarPeriod;
+import dev.ratekeeper.sidecar.limiter.AdmitRequest;
+import dev.ratekeeper.sidecar.limiter.Decision;
+import dev.ratekeeper.sidecar.limiter.DuplicateRequestException;
+import dev.ratekeeper.sidecar.limiter.LimiterOptions;
+import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
+import dev.ratekeeper.sidecar.limiter.ReconcileResult;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Admissions and reconciles sent as batches ({@link ScriptBatcher}) on a real redis-server: a gate in
+ * front of the connection holds the calls in flight, so that the calls made meanwhile wait and go
+ * as batches of a known size, and the test can count the script calls Redis ran.
+ */
+class ScriptBatcherTest {
+  private static final String P = "rk:{team-a/agents}:";
+
+  private static EmbeddedRedis redis;
+  private static Vertx vertx;
+  private static RedisConnection connection;
+
+  private Gate gate;
+  private RedisLimiterStore store;
+
+  @BeforeAll
+  static void startRedis() {
+    redis = new EmbeddedRedis();
+    vertx = Vertx.vertx();
+    connection = redis.connect(vertx);
+  }
+
+  @AfterAll
+  static void stopRedis() {
+    await(vertx.close());
+    redis.close();
+  }
+
+  @BeforeEach
+  void store() {
+    call(connection, Command.FLUSHALL);
+    gate = new Gate(connection);
+    store = RedisLimiterStore.create(gate, LimiterOptions.DEFAULTS, RedisTime.server());
+    await(store.loadScripts());
+  }
+
+  @Test
+  void callsMadeWhileTwoAreInFlightGoAsBatchesAndAreDecidedInTheOrderMade() {
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 10))).build();
+    learnThePeriod(requestsOnly(p, "learn", "alice"));
+    int before = gate.scriptCalls();
+    gate.hold();
+    List<Future<Decision>> decisions = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      decisions.add(store.admit(requestsOnly(p, "r" + i, "alice")));
+    }
+    assertThat(gate.held()).as("two calls in flight, the other 198 wait").isEqualTo(2);
+    gate.release();
+    await(Future.all(decisions));
+
+    // 2 alone, then 198 waiting calls in batches of at most 32: 7 more script calls
+    assertThat(gate.scriptCalls() - before).isEqualTo(2 + 7);
+    List<Integer> admitted = new ArrayList<>();
+    for (int i = 0; i < decisions.size(); i++) {
+      if (decisions.get(i).result().allowed()) {
+        admitted.add(i);
+      }
+    }
+    // the burst of 10, less the one spent learning the period: the first 9 made, exactly
+    assertThat(admitted).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8);
+    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "throttled").toLong()).isEqualTo(191);
+  }
+
+  @Test
+  void theSameRequestTwiceInOneBatchIsChargedOnce() {
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 10))).build();
+    learnThePeriod(requestsOnly(p, "learn", "alice"));
+    gate.hold();
+    List<Future<Decision>> first = List.of(store.admit(requestsOnly(p, "a", "alice")),
+        store.admit(requestsOnly(p, "b", "alice")));
+    Future<Decision> once = store.admit(requestsOnly(p, "dup", "alice"));
+    Future<Decision> again = store.admit(requestsOnly(p, "dup", "alice"));
+    gate.release();
+    await(Future.all(first));
+    assertThat(await(once).allowed()).isTrue();
+    assertThat(failure(again)).isInstanceOf(DuplicateRequestException.class);
+    // learning the period, a, b and dup: 4 of the burst of 10
+    assertThat(await(store.admit(requestsOnly(p, "next", "alice"))).remainingRequests()).isEqualTo(5);
+  }
+
+  @Test
+  void aFailedBatchFailsEachOfItsCallsAndTheNextBatchesGoOn() {
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 100))).build();
+    learnThePeriod(requestsOnly(p, "learn", "alice"));
+    gate.hold();
+    List<Future<Decision>> alone = new ArrayList<>();
+    alone.add(store.admit(requestsOnly(p, "x1", "alice")));
+    alone.add(store.admit(requestsOnly(p, "x2", "alice")));
+    List<Future<Decision>> batched = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      batched.add(store.admit(requestsOnly(p, "y" + i, "alice")));
+    }
+    gate.failNext(2, new IllegalStateException("connection reset")); // the two calls in flight
+    gate.release();
+    assertThat(alone).allSatisfy(f -> assertThat(failure(f)).hasMessage("connection reset"));
+    await(Future.all(batched));
+    assertThat(batched).allSatisfy(f -> assertThat(f.result().allowed()).isTrue());
+    // learning the period and the batch of 5: the failed calls charged nothing
+    assertThat(await(store.admit(requestsOnly(p, "z", "alice"))).remainingRequests()).isEqualTo(100 - 7);
+  }
+
+  @Test
+  void reconcilesSentAsOneBatchSettleEveryRequestExactly() {
+    CompiledPolicy p = policy().tier(tier("free").tokensPerDay(1_000_000).budget(10_000_000, BudgetPeriod.Monthly))
+        .build();
+    learnThePeriod(metered(p, "learn", "user0", 1_000, 50_000));
+    List<AdmitRequest> admitted = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      AdmitRequest r = metered(p, "m" + i, "user" + (i % 4), 1_000, 50_000);
+      assertThat(await(store.admit(r)).allowed()).isTrue();
+      admitted.add(r);
+    }
+    int before = gate.scriptCalls();
+    gate.hold();
+    List<Future<ReconcileResult>> results = new ArrayList<>();
+    for (int i = 0; i < admitted.size(); i++) {
+      results.add(store.reconcile(new ReconcileRequest(admitted.get(i), 100 + i, 1_000 + i)));
+    }
+    results.add(store.reconcile(new ReconcileRequest(admitted.get(5), 999, 999))); // a repeat in the same batch
+    gate.release();
+    await(Future.all(results));
+    assertThat(gate.scriptCalls() - before).isEqualTo(2 + 2); // 2 alone, then 39 waiting: 32 + 7
+    assertThat(results.subList(0, 40)).allSatisfy(
+        f -> assertThat(f.result().outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED));
+    assertThat(results.get(40).result().outcome()).isEqualTo(ReconcileResult.Outcome.ALREADY_RECONCILED);
+
+    String day = CalendarPeriod.DAY.id(results.get(0).result().nowMs());
+    String month = CalendarPeriod.MONTH.id(results.get(0).result().nowMs());
+    for (int u = 0; u < 4; u++) {
+      long tokens = 0;
+      long spend = 0;
+      for (int i = u; i < 40; i += 4) {
+        tokens += 100 + i;
+        spend += 1_000 + i;
+      }
+      if (u == 0) {
+        tokens += 1_000; // the request spent learning the period is still held at its reservation
+        spend += 50_000;
+      }
+      assertThat(call(connection, Command.GET, P + "u:user" + u + ":tpd").toString()).isEqualTo(day + ":" + tokens);
+      assertThat(call(connection, Command.GET, P + "u:user" + u + ":budget").toString())
+          .isEqualTo(month + ":" + spend);
+    }
+    long spent = 40 * 1_000 + (39 * 40 / 2);
+    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "spendMicros").toLong()).isEqualTo(spent);
+  }
+
+  /** A fresh store learns the statistics period from its first call's answer; from then on calls go once. */
+  private void learnThePeriod(AdmitRequest first) {
+    assertThat(await(store.admit(first)).allowed()).isTrue();
+  }
+
+  private static Throwable failure(Future<?> future) {
+    return future.toCompletionStage().toCompletableFuture().handle((result, error) -> error).join();
+  }
+
+  private static String period() {
+    return CalendarPeriod.MONTH.id(System.currentTimeMillis());
+  }
+
+  private static AdmitRequest requestsOnly(CompiledPolicy p, String id, String user) {
+    return AdmitRequest.requestsOnly(p, id, user, p.tier("free").orElseThrow());
+  }
+
+  private static AdmitRequest metered(CompiledPolicy p, String id, String user, long tokens, long cost) {
+    return AdmitRequest.metered(p, id, user, p.tier("free").orElseThrow(), null, tokens, cost);
+  }
+
+  /**
+   * In front of the connection: counts script calls; while held, keeps what is sent until released,
+   * then sends it in one pipelined write, so the held calls reach Redis in the order they were made
+   * and before anything their answers set going.
+   */
+  private static final class Gate implements Function<Request, Future<Response>> {
+    private final RedisConnection connection;
+    private final List<Request> waiting = new ArrayList<>();
+    private final List<Promise<Response>> answers = new ArrayList<>();
+    private final AtomicInteger scriptCalls = new AtomicInteger();
+    private boolean holding;
+    private int failures;
+    private RuntimeException failure;
+
+    Gate(RedisConnection connection) {
+      this.connection = connection;
+    }
+
+    @Override
+    public synchronized Future<Response> apply(Request request) {
+      if (request.command() == Command.EVALSHA || request.command() == Command.EVAL) {
+        scriptCalls.incrementAndGet();
+      }
+      if (!holding) {
+        return connection.send(request);
+      }
+      Promise<Response> promise = Promise.promise();
+      waiting.add(request);
+      answers.add(promise);
+      return promise.future();
+    }
+
+    synchronized void hold() {
+      holding = true;
+    }
+
+    synchronized int held() {
+      return waiting.size();
+    }
+
+    int scriptCalls() {
+      return scriptCalls.get();
+    }
+
+    synchronized void failNext(int calls, RuntimeException cause) {
+      failures = calls;
+      failure = cause;
+    }
+
+    void release() {
+      List<Request> go = new ArrayList<>();
+      List<Promise<Response>> to = new ArrayList<>();
+      synchronized (this) {
+        holding = false;
+        for (int i = 0; i < waiting.size(); i++) {
+          if (failures > 0) {
+            failures--;
+            answers.get(i).fail(failure);
+          } else {
+            go.add(waiting.get(i));
+            to.add(answers.get(i));
+          }
+        }
+        waiting.clear();
+        answers.clear();
+      }
+      if (!go.isEmpty()) {
+        connection.batch(go).onComplete(replies -> {
+          for (int i = 0; i < to.size(); i++) {
+            if (replies.succeeded()) {
+              to.get(i).complete(replies.result().get(i));
+            } else {
+              to.get(i).fail(replies.cause());
+            }
+          }
+        });
+      }
+    }
+  }
+}
