@@ -37,6 +37,8 @@ ARGV[8]  m, the number of requests; then per request:
 Returns one reply per request, in order:
   {1, now, committed, then per check: passed, waitMs, remaining, resetMs, used, neverPassable}
     (waitMs -1 = never; see CheckOutcome.java)
+  {3, now, committed, then per check: remaining, resetMs, used} when every check passed (passed 1,
+    waitMs 0, neverPassable 0 for each)
   {-2, now} when a record under this request id exists (held, reconciled, or refunded by settle.lua
     before this call ran): nothing written for this request
 or, for the whole batch, {-1, now, periodId} when ARGV[4] is not the current stats period: nothing was
@@ -165,8 +167,10 @@ local function admit(a, k)
     end
   end
 
-  -- what each limit has left: after this request if it was charged, else as it stands
-  local reply = {1, now, committed and 1 or 0}
+  -- what each limit has left: after this request if it was charged, else as it stands. When every
+  -- check passed, passed, wait and never are the same for all (1, 0, 0): the reply leaves them out.
+  local full = not all_passed
+  local reply = {full and 1 or 3, now, committed and 1 or 0}
   local r = 3
   for i = 1, n do
     local s = (i - 1) * STRIDE
@@ -190,9 +194,14 @@ local function admit(a, k)
         reset = lease_ttl
       end
     end
-    reply[r + 1], reply[r + 2], reply[r + 3], reply[r + 4] = st[s + 10] and 1 or 0, st[s + 11], remaining, reset
-    reply[r + 5], reply[r + 6] = st[s + 12], st[s + 13] and 1 or 0
-    r = r + 6
+    if full then
+      reply[r + 1], reply[r + 2], reply[r + 3], reply[r + 4] = st[s + 10] and 1 or 0, st[s + 11], remaining, reset
+      reply[r + 5], reply[r + 6] = st[s + 12], st[s + 13] and 1 or 0
+      r = r + 6
+    else
+      reply[r + 1], reply[r + 2], reply[r + 3] = remaining, reset, st[s + 12]
+      r = r + 3
+    end
   end
   return reply
 end

@@ -25,6 +25,8 @@ public record AdmitScriptCall(List<String> headKeys, List<String> headArgs, List
     List<String> ownArgs) {
   /** Reply status: decided ({@code {1, now, committed, 6 numbers per check}}). */
   public static final long DECIDED = 1;
+  /** Reply status: decided, every check passed ({@code {3, now, committed, remaining, resetMs, used per check}}). */
+  public static final long ALL_PASSED = 3;
   /** Reply status: ARGV[4] is not the current statistics period ({@code {-1, now, periodId}}). */
   public static final long WRONG_PERIOD = -1;
   /** Reply status: a record under this request id exists ({@code {-2, now}}). */
@@ -129,21 +131,37 @@ public record AdmitScriptCall(List<String> headKeys, List<String> headArgs, List
   }
 
   /**
-   * The outcomes of a {@link #DECIDED} reply ({@code reply.get(0) == 1}), one per check.
+   * The outcomes of a {@link #DECIDED} or {@link #ALL_PASSED} reply, one per check.
    *
-   * @throws IllegalStateException when the reply does not have six numbers per check
+   * @throws IllegalStateException when the reply is neither, or does not have the numbers of {@code checks}
    */
   public static List<CheckOutcome> outcomes(List<Long> reply, int checks) {
-    if (reply.isEmpty() || reply.get(0) != DECIDED || reply.size() != 3 + 6 * checks) {
+    if (!decided(reply, checks)) {
       throw new IllegalStateException("unexpected admit.lua reply " + reply);
     }
+    boolean allPassed = reply.get(0) == ALL_PASSED;
     List<CheckOutcome> outcomes = new ArrayList<>(checks);
     for (int i = 0; i < checks; i++) {
-      int at = 3 + 6 * i;
-      outcomes.add(new CheckOutcome(reply.get(at) == 1, reply.get(at + 1), reply.get(at + 2), reply.get(at + 3),
-          reply.get(at + 4), reply.get(at + 5) == 1));
+      if (allPassed) {
+        int at = 3 + 3 * i;
+        outcomes.add(new CheckOutcome(true, 0, reply.get(at), reply.get(at + 1), reply.get(at + 2), false));
+      } else {
+        int at = 3 + 6 * i;
+        outcomes.add(new CheckOutcome(reply.get(at) == 1, reply.get(at + 1), reply.get(at + 2), reply.get(at + 3),
+            reply.get(at + 4), reply.get(at + 5) == 1));
+      }
     }
     return outcomes;
+  }
+
+  /** Whether {@code reply} decided a request of {@code checks} checks ({@link #DECIDED} or {@link #ALL_PASSED}). */
+  public static boolean decided(List<Long> reply, int checks) {
+    if (reply.isEmpty()) {
+      return false;
+    }
+    long status = reply.get(0);
+    return status == DECIDED && reply.size() == 3 + 6 * checks
+        || status == ALL_PASSED && reply.size() == 3 + 3 * checks;
   }
 
   /** The script's source as Redis runs it: {@code lua/common.lua}, a newline, {@code lua/admit.lua}. */

@@ -113,13 +113,13 @@ public final class RedisLimiterStore implements LimiterStore {
           if (status == -2) {
             return Future.failedFuture(new DuplicateRequestException(request.requestId()));
           }
-          if (status != 1 || reply.size() != 3 + 6 * checks.size()) {
-            return Future.failedFuture(new IllegalStateException("unexpected admit.lua reply " + reply));
-          }
-          long now = reply.get(1).toLong();
-          boolean committed = reply.get(2).toLong() == 1;
           List<Long> numbers = new ArrayList<>(reply.size());
           reply.forEach(word -> numbers.add(word.toLong()));
+          if (!AdmitScriptCall.decided(numbers, checks.size())) {
+            return Future.failedFuture(new IllegalStateException("unexpected admit.lua reply " + reply));
+          }
+          long now = numbers.get(1);
+          boolean committed = numbers.get(2) == 1;
           List<CheckOutcome> outcomes = AdmitScriptCall.outcomes(numbers, checks.size());
           return Future.succeededFuture(DecisionAssembler.assemble(request, checks, outcomes, committed, now));
         });
