@@ -181,8 +181,9 @@ public final class ControlPlane {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    // a CRD just created may have a status without conditions yet
     admin.apiextensions().v1().customResourceDefinitions().withName(CRD_NAME).waitUntilCondition(crd ->
-        crd.getStatus() != null && crd.getStatus().getConditions().stream()
+        crd.getStatus() != null && crd.getStatus().getConditions() != null && crd.getStatus().getConditions().stream()
             .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus())), 30, TimeUnit.SECONDS);
   }
 
