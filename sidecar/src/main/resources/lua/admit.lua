@@ -41,6 +41,8 @@ Returns one reply per request, in order:
     waitMs 0, neverPassable 0 for each)
   {-2, now} when a record under this request id exists (held, reconciled, or refunded by settle.lua
     before this call ran): nothing written for this request
+  {-3, now, message} when this request failed (a key of another type than the scripts write): nothing
+    written for it; the other requests of the batch are decided as if it had not been there
 or, for the whole batch, {-1, now, periodId} when ARGV[4] is not the current stats period: nothing was
 read or written; the caller retries with keys for periodId (happens once per period and sidecar)
 
@@ -209,7 +211,7 @@ end
 local replies = {}
 local a, k = 8, 1
 for j = 1, tonumber(ARGV[8]) do
-  replies[j] = admit(a, k)
+  replies[j] = isolated(admit, a, k, now)
   local n = num(ARGV[a + 9])
   a, k = a + 9 + 6 * n, k + 1 + n
 end

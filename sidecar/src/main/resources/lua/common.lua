@@ -149,6 +149,9 @@ end
 -- of the batch charge it (the global and per-model counters are charged by every request). Within the
 -- call every read sees the writes before it, exactly as if each write had gone to Redis at once.
 local cached, ttl_of, dirty = {}, {}, {}
+-- while one request of a batch runs: key -> what the cache held for it before the request's first
+-- write (value, ttl), so that a request that fails leaves the cache as it found it (isolated())
+local journal
 
 local function load(key)
   local value = cached[key]
@@ -162,6 +165,9 @@ end
 -- ttl: ms to live from now, or false to keep the key's expiry (the key exists and expires at the
 -- same instant the write would set)
 local function store(key, value, ttl)
+  if journal and journal[key] == nil then
+    journal[key] = {cached[key], ttl_of[key]}
+  end
   if ttl_of[key] == nil then
     dirty[#dirty + 1] = key
   end
@@ -178,12 +184,29 @@ local function flush()
     local ttl = ttl_of[key]
     if ttl then
       redis.call('SET', key, cached[key], 'PX', ttl)
-    else
+    elseif ttl == false then
       redis.call('SET', key, cached[key], 'KEEPTTL')
-    end
+    end -- nil: a failed request's write, undone
+    ttl_of[key] = nil
   end
   dirty = {}
-  ttl_of = {}
+end
+
+-- Runs one request of a batch, fn(a, k), so that its failure (a counter key holding another type
+-- than the scripts write, say) fails it alone: its counter writes, still in the cache, are undone and
+-- it answers {-3, now, message}; the other requests of the batch are decided as if it had not been
+-- there. A request writes to Redis directly (lease, record) only after every read that can fail.
+local function isolated(fn, a, k, now)
+  journal = {}
+  local ok, reply = pcall(fn, a, k)
+  if not ok then
+    for key, before in pairs(journal) do
+      cached[key], ttl_of[key] = before[1], before[2]
+    end
+    reply = {-3, now, type(reply) == 'table' and (reply.err or reply.message) or tostring(reply)}
+  end
+  journal = nil
+  return reply
 end
 
 -- Token bucket (TokenBucket.java): STRING "<lastMs>:<occupancy>", occupancy in units x periodMs,
@@ -255,5 +278,6 @@ end
 -- live: the counter read before this write was live in the same calendar period, so the key already
 -- expires at period_end + 1 s (a run's count moves its end with every call: always written with PX)
 local function quota_write(key, pid, count, now, period_end, live)
-  store(key, pid .. ':' .. fmt(count), (not live or string.find(pid, '~', 1, true)) and fmt(period_end - now + 1000))
+  local keep = live and not string.find(pid, '~', 1, true)
+  store(key, pid .. ':' .. fmt(count), not keep and fmt(period_end - now + 1000))
 end

@@ -36,6 +36,8 @@ Returns one reply per request, in order:
   {2, now}                          already reconciled (record state 'done'): nothing changed
   {0, now}                          no held record (never admitted, requests-only, refunded, or expired):
                                     nothing changed
+  {-3, now, message}                this request failed (a key of another type than the scripts write):
+                                    nothing of it changed; the other requests of the batch are reconciled
 or, for the whole batch, {-1, now, periodId} when ARGV[4] is not the current stats period: nothing
 changed; retry
 
@@ -80,6 +82,7 @@ local function reconcile(a, k)
   local request_id = ARGV[a + 1]
   local actual_tokens, actual_cost = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local n = num(ARGV[a + 5])
+  local lease -- released after every counter is read: a read that fails leaves the lease as it was
   for i = 1, n do
     local c = a + 5 + (i - 1) * 5
     local key, kind, unit = KEYS[k + 1 + i], ARGV[c + 1], ARGV[c + 2]
@@ -87,7 +90,7 @@ local function reconcile(a, k)
     if charged then
       local actual = unit == 'T' and actual_tokens or actual_cost
       if kind == 'L' then
-        redis.call('ZREM', key, request_id)
+        lease = key
       elseif kind == 'B' then
         local delta = actual - tonumber(charged)
         if delta ~= 0 then
@@ -112,6 +115,10 @@ local function reconcile(a, k)
         end
       end
     end
+  end
+
+  if lease then
+    redis.call('ZREM', lease, request_id)
   end
 
   -- the reconciled record keeps only its state: a repeated reconcile or a late settle.lua reads nothing
@@ -143,7 +150,7 @@ end
 local replies = {}
 local a, k = 7, 4
 for j = 1, tonumber(ARGV[7]) do
-  replies[j] = reconcile(a, k)
+  replies[j] = isolated(reconcile, a, k, now)
   local n = num(ARGV[a + 5])
   a, k = a + 5 + 5 * n, k + 1 + n
 end

@@ -40,6 +40,8 @@ import java.util.function.Supplier;
  */
 public final class RedisLimiterStore implements LimiterStore {
   private static final int PERIOD_ATTEMPTS = 3;
+  /** A script's reply status for one request of a batch that failed alone ({@code {-3, now, message}}). */
+  private static final long FAILED = -3;
 
   private final Function<Request, Future<Response>> send;
   private final LimiterOptions options;
@@ -113,6 +115,9 @@ public final class RedisLimiterStore implements LimiterStore {
           if (status == -2) {
             return Future.failedFuture(new DuplicateRequestException(request.requestId()));
           }
+          if (status == FAILED) {
+            return Future.failedFuture(new IllegalStateException("admit.lua failed: " + reply.get(2)));
+          }
           List<Long> numbers = new ArrayList<>(reply.size());
           reply.forEach(word -> numbers.add(word.toLong()));
           if (!AdmitScriptCall.decided(numbers, checks.size())) {
@@ -183,6 +188,7 @@ public final class RedisLimiterStore implements LimiterStore {
         case -1 -> retryInPeriod(statsPeriod, reply, attempt, () -> reconcile(request, checks, statsPeriod, attempt + 1));
         case 0 -> Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now));
         case 2 -> Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.ALREADY_RECONCILED, 0, 0, now));
+        case (int) FAILED -> Future.failedFuture(new IllegalStateException("reconcile.lua failed: " + reply.get(2)));
         case 1 -> Future.succeededFuture(new ReconcileResult(ReconcileResult.Outcome.RECONCILED,
             reply.get(2).toLong(), reply.get(3).toLong(), now));
         default -> Future.failedFuture(new IllegalStateException("unexpected reconcile.lua reply " + reply));

@@ -134,6 +134,59 @@ class ScriptBatcherTest {
   }
 
   @Test
+  void aRequestWhoseCounterHoldsAnotherTypeFailsAloneAndTheRestOfItsBatchIsDecided() {
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 10))).build();
+    learnThePeriod(requestsOnly(p, "learn", "alice"));
+    call(connection, Command.HSET, P + "u:mallory:req", "not", "a bucket");
+    gate.hold();
+    List<Future<Decision>> alone = List.of(store.admit(requestsOnly(p, "a1", "alice")),
+        store.admit(requestsOnly(p, "a2", "alice")));
+    Future<Decision> bob = store.admit(requestsOnly(p, "b", "bob"));
+    Future<Decision> mallory = store.admit(requestsOnly(p, "m", "mallory"));
+    Future<Decision> carol = store.admit(requestsOnly(p, "c", "carol"));
+    gate.release();
+    await(Future.all(alone));
+    assertThat(await(bob).remainingRequests()).isEqualTo(9);
+    assertThat(await(carol).remainingRequests()).isEqualTo(9);
+    assertThat(failure(mallory)).hasMessageContaining("admit.lua failed").hasMessageContaining("WRONGTYPE");
+    assertThat(call(connection, Command.EXISTS, P + "r:m").toLong()).as("no record for the failed request").isZero();
+    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "requests").toLong()).isEqualTo(5);
+  }
+
+  @Test
+  void aReconcileThatFailsLeavesItsRequestHeldWithItsLeaseAndTheOthersAreReconciled() {
+    CompiledPolicy p = policy().tier(tier("free").tokensPerDay(1_000_000).concurrency(10)).build();
+    learnThePeriod(metered(p, "learn", "alice", 100, 0));
+    List<AdmitRequest> admitted = new ArrayList<>();
+    for (String user : List.of("bob", "mallory", "carol")) {
+      AdmitRequest r = metered(p, "r-" + user, user, 1_000, 0);
+      assertThat(await(store.admit(r)).allowed()).isTrue();
+      admitted.add(r);
+    }
+    call(connection, Command.DEL, P + "u:mallory:tpd");
+    call(connection, Command.HSET, P + "u:mallory:tpd", "not", "a quota");
+    gate.hold();
+    List<Future<ReconcileResult>> alone = List.of(
+        store.reconcile(new ReconcileRequest(metered(p, "x1", "nobody", 1, 0), 1, 0)),
+        store.reconcile(new ReconcileRequest(metered(p, "x2", "nobody", 1, 0), 1, 0)));
+    List<Future<ReconcileResult>> batch = new ArrayList<>();
+    for (AdmitRequest r : admitted) {
+      batch.add(store.reconcile(new ReconcileRequest(r, 400, 0)));
+    }
+    gate.release();
+    await(Future.all(alone));
+    String day = CalendarPeriod.DAY.id(await(batch.get(0)).nowMs());
+    assertThat(await(batch.get(0)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
+    assertThat(await(batch.get(2)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
+    assertThat(failure(batch.get(1))).hasMessageContaining("reconcile.lua failed").hasMessageContaining("WRONGTYPE");
+    assertThat(call(connection, Command.GET, P + "u:bob:tpd").toString()).isEqualTo(day + ":400");
+    assertThat(call(connection, Command.GET, P + "u:carol:tpd").toString()).isEqualTo(day + ":400");
+    assertThat(call(connection, Command.ZCARD, P + "u:bob:conc").toLong()).isZero();
+    assertThat(call(connection, Command.ZCARD, P + "u:mallory:conc").toLong()).as("lease still held").isEqualTo(1);
+    assertThat(call(connection, Command.HGET, P + "r:r-mallory", "state").toString()).isEqualTo("held");
+  }
+
+  @Test
   void reconcilesSentAsOneBatchSettleEveryRequestExactly() {
     CompiledPolicy p = policy().tier(tier("free").tokensPerDay(1_000_000).budget(10_000_000, BudgetPeriod.Monthly))
         .build();
