@@ -4,6 +4,7 @@ import dev.ratekeeper.sidecar.config.SidecarConfig;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
 import dev.ratekeeper.sidecar.store.RedisTime;
 import dev.ratekeeper.sidecar.time.ManualClock;
+import dev.ratekeeper.sidecar.time.ShiftedClock;
 import dev.ratekeeper.sidecar.time.SidecarClock;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -167,6 +168,16 @@ public final class SidecarFixture implements AutoCloseable {
   public SidecarFixture clock(ManualClock clock) {
     this.clock = clock;
     this.scriptTime = RedisTime.pinned(clock::millis);
+    return this;
+  }
+
+  /**
+   * Sidecars started from now on read {@code clock}, and the Lua scripts they run read Redis
+   * {@code TIME} shifted as much: moving it ends cooldowns in Redis as well as in the sidecars.
+   */
+  public SidecarFixture clock(ShiftedClock clock) {
+    this.clock = clock;
+    this.scriptTime = RedisTime.serverPlus(clock::shiftMs);
     return this;
   }
 
