@@ -149,7 +149,7 @@ public final class UpstreamCooldowns {
       apply(upstream, length, state.strikes);
       return Future.succeededFuture();
     }
-    return script(upstream, strike ? "1" : "0", base)
+    return callScript(upstream, strike ? "1" : "0", base)
         .compose(reply -> {
           long remaining = reply.get(0).toLong();
           int strikes = reply.get(1).toInteger();
@@ -215,7 +215,7 @@ public final class UpstreamCooldowns {
     });
     Future<Void> all = Future.succeededFuture();
     for (String upstream : scopes) {
-      all = all.compose(v -> script(upstream, "r", 0).map(reply -> {
+      all = all.compose(v -> callScript(upstream, "r", 0).map(reply -> {
         long remaining = reply.get(0).toLong();
         int n = reply.get(1).toInteger();
         if (remaining > 0 || n > 0 || states.containsKey(upstream)) {
@@ -228,7 +228,7 @@ public final class UpstreamCooldowns {
   }
 
   /** {@code cooldown.lua} on one scope: {@code what} is 1 (a throttle), 0 (a pause) or r (read only). */
-  private Future<Response> script(String upstream, String what, long baseMs) {
+  private Future<Response> callScript(String upstream, String what, long baseMs) {
     return script.call(client::send, List.of(keys.cooldown(upstream), keys.cooldownStrikes(upstream),
             keys.cooldownProbe(upstream)),
         List.of(scriptTime.mode(), scriptTime.value(), what, Long.toString(baseMs),
