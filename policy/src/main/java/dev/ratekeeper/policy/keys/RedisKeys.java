@@ -90,7 +90,7 @@ public final class RedisKeys {
     return prefix + "r:" + encode(requestId);
   }
 
-  /** STRING with TTL: an upstream's shared cooldown after a provider 429/529 (value: its length in ms). */
+  /** STRING with TTL: an upstream's shared cooldown after a provider 429/529 (value: when it ends, epoch ms on Redis' clock). */
   public String cooldown(String upstream) {
     return prefix + "cooldown:" + upstream;
   }

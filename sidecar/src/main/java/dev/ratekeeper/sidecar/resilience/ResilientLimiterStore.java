@@ -132,8 +132,8 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
     this.redis = redis;
     this.policy = policy;
     this.metrics = metrics;
-    countSidecars();
-    this.countTimer = vertx.setPeriodic(SIDECAR_COUNT_MS, t -> countSidecars());
+    countLiveSidecars();
+    this.countTimer = vertx.setPeriodic(SIDECAR_COUNT_MS, t -> countLiveSidecars());
   }
 
   public boolean up() {
@@ -441,14 +441,22 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
     });
   }
 
-  private void countSidecars() {
+  /**
+   * Counts the live sidecars now, by the heartbeats of the last 15 s on the clock; this runs every
+   * {@value #SIDECAR_COUNT_MS} ms, and tests that move the clock call it instead of waiting for the
+   * next run. Completes with the new count; while Redis is unavailable the last count stands.
+   */
+  public Future<Integer> countLiveSidecars() {
     if (!up) {
-      return;
+      return Future.succeededFuture(liveSidecars.get());
     }
     long now = clock.millis();
     RedisKeys keys = new RedisKeys(policy.get().id());
-    redis.zcount(keys.sidecars(), Long.toString(now - 15_000), "+inf")
-        .onSuccess(count -> liveSidecars.set(Math.max(1, count.toInteger())));
+    return redis.zcount(keys.sidecars(), Long.toString(now - 15_000), "+inf")
+        .map(count -> {
+          liveSidecars.set(Math.max(1, count.toInteger()));
+          return liveSidecars.get();
+        });
   }
 
   public void close() {

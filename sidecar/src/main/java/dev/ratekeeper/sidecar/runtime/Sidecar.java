@@ -57,6 +57,8 @@ public final class Sidecar implements AutoCloseable {
   private final Vertx vertx;
   private final SidecarConfig config;
   private final SidecarClock clock;
+  /** The clock the Lua scripts decide limits and cooldowns by (Redis TIME in production). */
+  private final RedisTime scriptTime;
   private final SidecarMetrics metrics = new SidecarMetrics();
   private final AtomicBoolean storeAnswered = new AtomicBoolean();
   private PolicyHolder policy;
@@ -73,10 +75,12 @@ public final class Sidecar implements AutoCloseable {
   private UpstreamCooldowns cooldowns;
   private ResilientLimiterStore resilient;
 
-  private Sidecar(Vertx vertx, SidecarConfig config, SidecarClock clock, RedisClientSettings redisEndpoint) {
+  private Sidecar(Vertx vertx, SidecarConfig config, SidecarClock clock, RedisTime scriptTime,
+      RedisClientSettings redisEndpoint) {
     this.vertx = vertx;
     this.config = config;
     this.clock = clock;
+    this.scriptTime = scriptTime;
     this.redisEndpoint = redisEndpoint;
   }
 
@@ -91,7 +95,17 @@ public final class Sidecar implements AutoCloseable {
   /** As {@link #start(Vertx, SidecarConfig, SidecarClock)}, reaching Redis through {@code redisEndpoint} (null: in-process). */
   public static Future<Sidecar> start(Vertx vertx, SidecarConfig config, SidecarClock clock,
       RedisClientSettings redisEndpoint) {
-    Sidecar sidecar = new Sidecar(vertx, config, clock, redisEndpoint);
+    return start(vertx, config, clock, RedisTime.server(), redisEndpoint);
+  }
+
+  /**
+   * As {@link #start(Vertx, SidecarConfig, SidecarClock, RedisClientSettings)}, with the Lua scripts
+   * deciding limits and cooldowns by {@code scriptTime}: tests that move {@code clock} by hand pin it
+   * to that clock ({@link RedisTime#pinned}), so that windows and cooldowns kept in Redis move with it.
+   */
+  public static Future<Sidecar> start(Vertx vertx, SidecarConfig config, SidecarClock clock, RedisTime scriptTime,
+      RedisClientSettings redisEndpoint) {
+    Sidecar sidecar = new Sidecar(vertx, config, clock, scriptTime, redisEndpoint);
     return sidecar.boot().map(v -> sidecar);
   }
 
@@ -126,7 +140,7 @@ public final class Sidecar implements AutoCloseable {
       storeReady = RedisLink.open(vertx, redisOptions(), RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts)
           .map(opened -> {
             link = opened;
-            RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, RedisTime.server());
+            RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, scriptTime);
             resilient = new ResilientLimiterStore(vertx, redisStore, RedisAPI.api(redis), policy, metrics, clock);
             opened.listen(resilient);
             store = resilient;
@@ -147,7 +161,7 @@ public final class Sidecar implements AutoCloseable {
       storeAnswered.set(true);
       IdentityResolver identity = config.gateway() ? IdentityResolver.behindGateway()
           : new IdentityResolver(keyLookup, clock::nanos);
-      cooldowns = new UpstreamCooldowns(redis, initial.id(), config.sidecarId(), clock);
+      cooldowns = new UpstreamCooldowns(redis, initial.id(), config.sidecarId(), clock, scriptTime);
       Forwarder forwarder = new Forwarder(vertx, config.upstreamOverrides(), config.upstreamKeys(),
           config.connectTimeoutMs(), config.upstreamTimeoutMs(), new Forwarder.UpstreamObserver() {
             @Override
@@ -240,6 +254,14 @@ public final class Sidecar implements AutoCloseable {
     return resilient == null ? 1 : resilient.liveSidecars();
   }
 
+  /**
+   * Counts the live sidecars now instead of at the next periodic count (tests that move the clock);
+   * completes with the count (1 without Redis).
+   */
+  public Future<Integer> countLiveSidecars() {
+    return resilient == null ? Future.succeededFuture(1) : resilient.countLiveSidecars();
+  }
+
   /** Whether the limit store answers (always true for the in-process store). */
   public boolean storeUp() {
     return resilient == null || resilient.up();
@@ -264,6 +286,11 @@ public final class Sidecar implements AutoCloseable {
 
   public SidecarMetrics metrics() {
     return metrics;
+  }
+
+  /** The upstream cooldowns this sidecar holds to (what it has heard from the fleet and Redis). */
+  public UpstreamCooldowns cooldowns() {
+    return cooldowns;
   }
 
   public LimiterStore store() {

@@ -3,9 +3,10 @@ package dev.ratekeeper.sidecar.store;
 import java.util.function.LongSupplier;
 
 /**
- * Which clock the Lua scripts decide by. Production reads Redis {@code TIME} inside the script, so
- * every sidecar shares one clock and pod clocks never matter. Tests shift that clock by an offset
- * (to reach the next day or month without waiting) or pin it (to assert exact waits).
+ * Which clock the Lua scripts decide by (limits, and the upstream cooldowns of {@code cooldown.lua}).
+ * Production reads Redis {@code TIME} inside the script, so every sidecar shares one clock and pod
+ * clocks never matter. Tests shift that clock by an offset (to reach the next day or month without
+ * waiting) or pin it (to assert exact waits, or to move it with the sidecar's clock).
  */
 public final class RedisTime {
   private final String mode;
@@ -32,12 +33,12 @@ public final class RedisTime {
   }
 
   /** ARGV[1] of the scripts: {@code o} (TIME + offset) or {@code p} (pinned). */
-  String mode() {
+  public String mode() {
     return mode;
   }
 
   /** ARGV[2] of the scripts: the offset or the pinned time. */
-  String value() {
+  public String value() {
     return Long.toString(valueMs.getAsLong());
   }
 }

@@ -5,8 +5,9 @@ import java.time.Instant;
 /**
  * The sidecar's sense of time, injected from its entry point ({@code SidecarMain} passes
  * {@link #SYSTEM}); tests pass a clock they move by hand, so cooldowns, queue deadlines and
- * heartbeats are tested without waiting. Limits themselves are timed by the store (Redis
- * {@code TIME}), not by this clock.
+ * heartbeats are tested without waiting. Limits and the shared cooldowns kept in Redis are timed by
+ * the Lua scripts (Redis {@code TIME}), not by this clock; tests that move this clock give the
+ * scripts its time too ({@code RedisTime}, passed to {@code Sidecar.start}), so both move together.
  */
 public interface SidecarClock {
   /** Wall-clock time, ms since the epoch (heartbeat scores, provider reset headers, queue deadlines). */

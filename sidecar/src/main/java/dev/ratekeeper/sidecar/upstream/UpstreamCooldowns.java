@@ -3,10 +3,12 @@ package dev.ratekeeper.sidecar.upstream;
 import dev.ratekeeper.policy.compile.PolicyId;
 import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.store.LuaScript;
+import dev.ratekeeper.sidecar.store.RedisTime;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.Response;
 import dev.ratekeeper.sidecar.time.SidecarClock;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +44,8 @@ public final class UpstreamCooldowns {
   private final LuaScript script = LuaScript.standalone("cooldown");
   private final Map<String, State> states = new ConcurrentHashMap<>();
   private final SidecarClock clock;
+  /** The clock {@code cooldown.lua} decides by: Redis {@code TIME}, or the clock a test moves. */
+  private final RedisTime scriptTime;
 
   /** What the proxy should do with a request for an upstream. */
   public sealed interface Verdict permits Closed, Open, HalfOpen {}
@@ -63,12 +67,20 @@ public final class UpstreamCooldowns {
     final java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
   }
 
+  /** Shared cooldowns on Redis' clock ({@link RedisTime#server()}); {@code redis} null: this process only. */
+  public UpstreamCooldowns(Redis redis, PolicyId policy, String sidecarId, SidecarClock clock) {
+    this(redis, policy, sidecarId, clock, RedisTime.server());
+  }
+
   /**
    * @param redis null: this process only
    * @param clock when cooldowns end here (announced lengths count from their arrival)
+   * @param scriptTime when the shared cooldowns kept in Redis end: Redis {@code TIME} in production;
+   *     tests that move {@code clock} pin it to {@code clock}, so that moving it ends those too
    */
-  public UpstreamCooldowns(Redis redis, PolicyId policy, String sidecarId, SidecarClock clock) {
+  public UpstreamCooldowns(Redis redis, PolicyId policy, String sidecarId, SidecarClock clock, RedisTime scriptTime) {
     this.clock = clock;
+    this.scriptTime = scriptTime;
     this.client = redis;
     this.redis = redis == null ? null : RedisAPI.api(redis);
     this.keys = new RedisKeys(policy);
@@ -137,10 +149,7 @@ public final class UpstreamCooldowns {
       apply(upstream, length, state.strikes);
       return Future.succeededFuture();
     }
-    return script.call(client::send, List.of(keys.cooldown(upstream), keys.cooldownStrikes(upstream),
-            keys.cooldownProbe(upstream)),
-        List.of(Long.toString(base), Long.toString(CooldownLength.CAP_MS), Long.toString(STRIKE_MEMORY_MS),
-            strike ? "1" : "0"))
+    return callScript(upstream, strike ? "1" : "0", base)
         .compose(reply -> {
           long remaining = reply.get(0).toLong();
           int strikes = reply.get(1).toInteger();
@@ -206,17 +215,24 @@ public final class UpstreamCooldowns {
     });
     Future<Void> all = Future.succeededFuture();
     for (String upstream : scopes) {
-      all = all.compose(v -> redis.pttl(keys.cooldown(upstream)).compose(ttl -> redis.get(keys.cooldownStrikes(upstream))
-          .map(strikes -> {
-            long remaining = ttl == null ? -1 : ttl.toLong();
-            int n = strikes == null ? 0 : strikes.toInteger();
-            if (remaining > 0 || n > 0 || states.containsKey(upstream)) {
-              apply(upstream, Math.max(0, remaining), n);
-            }
-            return null;
-          })));
+      all = all.compose(v -> callScript(upstream, "r", 0).map(reply -> {
+        long remaining = reply.get(0).toLong();
+        int n = reply.get(1).toInteger();
+        if (remaining > 0 || n > 0 || states.containsKey(upstream)) {
+          apply(upstream, remaining, n);
+        }
+        return null;
+      }));
     }
     return all;
+  }
+
+  /** {@code cooldown.lua} on one scope: {@code what} is 1 (a throttle), 0 (a pause) or r (read only). */
+  private Future<Response> callScript(String upstream, String what, long baseMs) {
+    return script.call(client::send, List.of(keys.cooldown(upstream), keys.cooldownStrikes(upstream),
+            keys.cooldownProbe(upstream)),
+        List.of(scriptTime.mode(), scriptTime.value(), what, Long.toString(baseMs),
+            Long.toString(CooldownLength.CAP_MS), Long.toString(STRIKE_MEMORY_MS)));
   }
 
   private void apply(String upstream, long remainingMs, int strikes) {

@@ -3,10 +3,13 @@ package dev.ratekeeper.sidecar.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.sidecar.time.ManualClock;
+import dev.ratekeeper.sidecar.upstream.CooldownScope;
+import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +21,9 @@ import org.junit.jupiter.api.Test;
 /**
  * A provider 429 stops every sidecar under the policy: none calls the provider until the cooldown
  * the provider asked for has passed, then traffic resumes; a second episode in a row is longer
- * and ends with one half-open probe.
+ * and ends with one half-open probe. Time is a clock moved by hand, read by the sidecars and by the
+ * scripts in Redis alike (a cooldown is kept in both), so each cooldown is asserted to the
+ * millisecond and nothing waits for one to pass; the waits left are for pub/sub announcements.
  */
 class CooldownIT {
   static final String POLICY = """
@@ -34,13 +39,16 @@ class CooldownIT {
       """;
   static final String BODY = "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"messages\":[]}";
   static final String PROVIDER_429 = "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}";
+  /** Calls without a key of their own through sidecars holding none: one credential. */
+  static final String SCOPE = new CooldownScope("anthropic", CooldownScope.NONE, null).key();
 
+  static final ManualClock clock = new ManualClock();
   static SidecarFixture fixture;
   static StubLlmUpstream stub;
 
   @BeforeAll
   static void start() {
-    fixture = new SidecarFixture();
+    fixture = new SidecarFixture().clock(clock);
     fixture.startRedis();
     stub = StubLlmUpstream.start();
   }
@@ -53,13 +61,17 @@ class CooldownIT {
 
   /** Three sidecars of a policy of their own, so each test starts with no cooldown history. */
   private static List<Sidecar> fleet(String name) {
-    Path policy = SidecarFixture.policyFile(POLICY.replace("name: cool,", "name: " + name + ","));
     List<Sidecar> fleet = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      fleet.add(fixture.sidecar(Map.of(), "--policy-file", policy.toString(), "--redis", fixture.redisUrl(),
-          "--upstream", "anthropic=" + stub.url()));
+      fleet.add(member(name));
     }
     return fleet;
+  }
+
+  /** One more sidecar of the policy {@code name}. */
+  private static Sidecar member(String name) {
+    return fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.replace("name: cool,",
+        "name: " + name + ",")).toString(), "--redis", fixture.redisUrl(), "--upstream", "anthropic=" + stub.url());
   }
 
   private static HttpResponse<String> call(Sidecar sidecar) {
@@ -70,37 +82,49 @@ class CooldownIT {
     return resp.headers().firstValue("x-ratekeeper-limited-by").orElse("");
   }
 
+  /**
+   * Every sidecar answers for the provider, with exactly {@code ms} of cooldown left on the clock.
+   * Announcements arrive over pub/sub (or from Redis, for a sidecar that missed them): that is waited
+   * for without calling through, then each sidecar is called.
+   */
+  private static void coolingDown(List<Sidecar> fleet, long ms) {
+    await().atMost(Duration.ofSeconds(1)).until(() -> fleet.stream().allMatch(s ->
+        s.cooldowns().check(SCOPE) instanceof UpstreamCooldowns.Open open && open.remainingMs() == ms));
+    for (Sidecar sidecar : fleet) {
+      HttpResponse<String> resp = call(sidecar);
+      assertThat(resp.statusCode()).isEqualTo(429);
+      assertThat(limitedBy(resp)).isEqualTo("upstream.cooldown");
+      assertThat(resp.headers().firstValue("retry-after-ms")).contains(Long.toString(ms));
+    }
+  }
+
   @Test
   void aProvider429CoolsDownEverySidecarThenTrafficResumes() {
-    List<Sidecar> fleet = fleet("storm");
+    List<Sidecar> fleet = new ArrayList<>(fleet("storm"));
     stub.reset();
     stub.enqueue(429, Map.of("retry-after", "2", "content-type", "application/json"), PROVIDER_429);
     HttpResponse<String> provider = call(fleet.get(0));
-    long startedNanos = System.nanoTime();
     assertThat(provider.statusCode()).isEqualTo(429);
     assertThat(provider.body()).contains("slow down"); // the provider's own answer passes through
     long calls = stub.requestCount();
 
-    // every sidecar now answers for the provider, without calling it
-    await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
-      for (Sidecar sidecar : fleet) {
-        HttpResponse<String> resp = call(sidecar);
-        assertThat(resp.statusCode()).isEqualTo(429);
-        assertThat(limitedBy(resp)).isEqualTo("upstream.cooldown");
-        assertThat(Long.parseLong(resp.headers().firstValue("retry-after-ms").orElseThrow())).isBetween(1L, 2_000L);
-      }
-    });
-    int during = 0;
-    while ((System.nanoTime() - startedNanos) / 1_000_000 < 1_500) {
-      assertThat(call(fleet.get(during++ % 3)).statusCode()).isEqualTo(429);
-    }
+    // every sidecar now answers for the provider, without calling it, for the 2 s the provider asked for
+    coolingDown(fleet, 2_000);
+    clock.advanceMs(1_000);
+    coolingDown(fleet, 1_000);
+    // a sidecar started now missed the announcement: it reads the cooldown from Redis, on the same clock
+    fleet.add(member("storm"));
+    coolingDown(fleet, 1_000);
+    clock.advanceMs(999);
+    coolingDown(fleet, 1);
     assertThat(stub.requestCount()).isEqualTo(calls);
 
-    // after the 2 s the provider asked for, calls go through again, from every sidecar
-    await().atMost(Duration.ofSeconds(4)).until(() -> call(fleet.get(1)).statusCode() == 200);
-    assertThat((System.nanoTime() - startedNanos) / 1_000_000).isGreaterThanOrEqualTo(1_900);
-    assertThat(call(fleet.get(0)).statusCode()).isEqualTo(200);
-    assertThat(call(fleet.get(2)).statusCode()).isEqualTo(200);
+    // once the 2 s the provider asked for have passed, calls go through again, from every sidecar
+    clock.advanceMs(1);
+    for (Sidecar sidecar : fleet) {
+      assertThat(call(sidecar).statusCode()).isEqualTo(200);
+    }
+    assertThat(stub.requestCount()).isEqualTo(calls + fleet.size());
   }
 
   @Test
@@ -111,18 +135,22 @@ class CooldownIT {
     stub.enqueue(429, Map.of("retry-after-ms", "300"), PROVIDER_429);
     stub.enqueue(429, Map.of("retry-after-ms", "300"), PROVIDER_429);
     assertThat(limitedBy(call(fleet.get(0)))).isEmpty(); // the provider's own 429: episode 1, 300 ms
-    // sidecars answer for the provider until episode 1 ends; the next call meets the provider's second 429
-    await().atMost(Duration.ofSeconds(3)).until(() -> {
-      HttpResponse<String> resp = call(fleet.get(0));
-      return resp.statusCode() == 429 && limitedBy(resp).isEmpty();
-    });
+    coolingDown(fleet, 300);
+    // episode 1 ends; the next call meets the provider's second 429: a new episode, in Redis too
+    clock.advanceMs(300);
+    HttpResponse<String> again = call(fleet.get(0));
+    assertThat(again.statusCode()).isEqualTo(429);
+    assertThat(limitedBy(again)).isEmpty();
     assertThat(stub.requestCount()).isEqualTo(2);
     // episode 2 in a row lasts twice as long
-    HttpResponse<String> cooling = call(fleet.get(1));
-    assertThat(limitedBy(cooling)).isEqualTo("upstream.cooldown");
-    assertThat(Long.parseLong(cooling.headers().firstValue("retry-after-ms").orElseThrow())).isBetween(301L, 600L);
+    coolingDown(fleet, 600);
+    clock.advanceMs(599);
+    coolingDown(fleet, 1);
+    assertThat(stub.requestCount()).isEqualTo(2);
     // after it the breaker is half-open: one probe goes through, succeeds and closes it for everyone
-    await().atMost(Duration.ofSeconds(3)).until(() -> call(fleet.get(2)).statusCode() == 200);
+    clock.advanceMs(1);
+    assertThat(fleet).allMatch(s -> s.cooldowns().check(SCOPE) instanceof UpstreamCooldowns.HalfOpen);
+    assertThat(call(fleet.get(2)).statusCode()).isEqualTo(200);
     assertThat(stub.requestCount()).isEqualTo(3);
     await().atMost(Duration.ofSeconds(2)).until(() -> call(fleet.get(0)).statusCode() == 200
         && call(fleet.get(1)).statusCode() == 200);
@@ -135,19 +163,21 @@ class CooldownIT {
     // the provider says: 10 of 1000 requests left until 1.5 s from now
     stub.answerHeaders.put("anthropic-ratelimit-requests-limit", "1000");
     stub.answerHeaders.put("anthropic-ratelimit-requests-remaining", "10");
-    stub.answerHeaders.put("anthropic-ratelimit-requests-reset", java.time.Instant.now().plusMillis(1_500).toString());
+    stub.answerHeaders.put("anthropic-ratelimit-requests-reset", clock.instant().plusMillis(1_500).toString());
     assertThat(call(fleet.get(0)).statusCode()).isEqualTo(200);
     stub.answerHeaders.clear();
     long calls = stub.requestCount();
-    await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
-      for (Sidecar sidecar : fleet) {
-        HttpResponse<String> resp = call(sidecar);
-        assertThat(limitedBy(resp)).isEqualTo("upstream.cooldown");
-      }
-    });
+    coolingDown(fleet, 1_500);
+    clock.advanceMs(1_499);
+    coolingDown(fleet, 1);
     assertThat(stub.requestCount()).isEqualTo(calls);
     // after the provider's reset traffic flows again, and no strike was counted: a later throttle is episode 1
-    await().atMost(Duration.ofSeconds(4)).until(() -> call(fleet.get(1)).statusCode() == 200);
-    assertThat(fixture.redis("GET", "rk:{cooldown-it/preemptive}:cooldown:anthropic:strikes")).isNull();
+    clock.advanceMs(1);
+    for (Sidecar sidecar : fleet) {
+      assertThat(call(sidecar).statusCode()).isEqualTo(200);
+    }
+    RedisKeys keys = new RedisKeys(fleet.get(0).policy().id());
+    assertThat(fixture.redis("GET", keys.cooldown(SCOPE))).as("the pause is kept in Redis").isNotNull();
+    assertThat(fixture.redis("GET", keys.cooldownStrikes(SCOPE))).isNull();
   }
 }

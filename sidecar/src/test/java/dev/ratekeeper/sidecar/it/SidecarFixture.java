@@ -2,6 +2,10 @@ package dev.ratekeeper.sidecar.it;
 
 import dev.ratekeeper.sidecar.config.SidecarConfig;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.sidecar.store.RedisTime;
+import dev.ratekeeper.sidecar.time.ManualClock;
+import dev.ratekeeper.sidecar.time.ShiftedClock;
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;
@@ -29,7 +33,9 @@ public final class SidecarFixture implements AutoCloseable {
   private RedisServer redis;
   private int redisPort;
   /** The clock every sidecar of this fixture reads; tests that move time by hand set their own. */
-  private dev.ratekeeper.sidecar.time.SidecarClock clock = dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM;
+  private SidecarClock clock = SidecarClock.SYSTEM;
+  /** The clock the sidecars' Lua scripts read (limits, cooldowns): Redis TIME, or the one tests move. */
+  private RedisTime scriptTime = RedisTime.server();
 
   /** Starts a real redis-server on a free loopback port. */
   public String startRedis() {
@@ -146,8 +152,8 @@ public final class SidecarFixture implements AutoCloseable {
       SidecarConfig config = SidecarConfig.parse(all.toArray(String[]::new), new HashMap<>(env));
       Vertx vertx = Vertx.vertx();
       vertxes.add(vertx);
-      Sidecar sidecar = await(redis == null ? Sidecar.start(vertx, config, clock)
-          : Sidecar.start(vertx, config, clock, redis));
+      Sidecar sidecar = await(Sidecar.start(vertx, config, clock, scriptTime,
+          redis == null ? config.redisClient() : redis));
       sidecars.add(sidecar);
       return sidecar;
     } catch (dev.ratekeeper.cli.ConfigException e) {
@@ -155,9 +161,23 @@ public final class SidecarFixture implements AutoCloseable {
     }
   }
 
-  /** Sidecars started from now on read {@code clock}. */
-  public SidecarFixture clock(dev.ratekeeper.sidecar.time.SidecarClock clock) {
+  /**
+   * Sidecars started from now on read {@code clock}, and so do the Lua scripts they run (pinned to
+   * it): moving it ends cooldowns and moves limit windows in Redis as well as in the sidecars.
+   */
+  public SidecarFixture clock(ManualClock clock) {
     this.clock = clock;
+    this.scriptTime = RedisTime.pinned(clock::millis);
+    return this;
+  }
+
+  /**
+   * Sidecars started from now on read {@code clock}, and the Lua scripts they run read Redis
+   * {@code TIME} shifted as much: moving it ends cooldowns in Redis as well as in the sidecars.
+   */
+  public SidecarFixture clock(ShiftedClock clock) {
+    this.clock = clock;
+    this.scriptTime = RedisTime.serverPlus(clock::shiftMs);
     return this;
   }
 
