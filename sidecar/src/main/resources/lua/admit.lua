@@ -86,7 +86,7 @@ local function admit(a, k)
   -- STRIDE slots per check (kept from request to request of the batch: no table per check, and
   -- no table grown per request): kind, limit, period ms, capacity, the counter now (cur) and after
   -- this request (nxt) (a bucket's occupancy, a quota's count, the live leases), aux (a quota's
-  -- period end, the ms until the earliest lease expires), a quota's period id and liveness,
+  -- period end, the ms until the earliest lease expires), a quota's period id; slot 9 unused;
   -- passed, wait ms, used, never passable.
   local all_passed = true
   local any_never = false
@@ -106,11 +106,11 @@ local function admit(a, k)
       if passed then wait = 0 elseif never then wait = -1 else wait = cdiv(need - capacity, limit) end
       st[s + 3], st[s + 4], st[s + 5], st[s + 6] = period_ms, capacity, occupancy, need
     elseif kind == 'Q' then
-      local pid, pend, count, live = quota_read(key, ARGV[c + 5], ARGV[c + 6], now)
+      local pid, pend, count = quota_read(key, ARGV[c + 5], ARGV[c + 6], now)
       local need = count + cost
       never, passed, used = cost > limit, need <= limit, need
       if passed then wait = 0 elseif never then wait = -1 else wait = pend - now end
-      st[s + 5], st[s + 6], st[s + 7], st[s + 8], st[s + 9] = count, need, pend, pid, live
+      st[s + 5], st[s + 6], st[s + 7], st[s + 8] = count, need, pend, pid
     else
       local live = redis.call('ZCOUNT', key, after_now, '+inf')
       local until_earliest = 0
@@ -140,7 +140,7 @@ local function admit(a, k)
         bucket_write(key, now, st[s + 6], st[s + 2])
         charged = cost
       elseif kind == 'Q' then
-        quota_write(key, st[s + 8], st[s + 6], now, st[s + 7], st[s + 9])
+        quota_write(key, st[s + 8], st[s + 6], now, st[s + 7])
         charged = cost .. ':' .. st[s + 8]
       else
         redis.call('ZREMRANGEBYSCORE', key, '-inf', now_text)
@@ -217,6 +217,6 @@ for j = 1, tonumber(ARGV[8]) do
 end
 flush()
 for field, increment in pairs(stats) do
-  expire_if_new(KEYS[1], redis.call('HINCRBY', KEYS[1], field, increment) == increment, stats_ttl)
+  expire_if_new(KEYS[1], stat('HINCRBY', KEYS[1], field, increment) == increment, stats_ttl)
 end
 return replies

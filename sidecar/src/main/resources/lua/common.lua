@@ -128,13 +128,24 @@ local function period(kind, now)
   return known[1], known[2]
 end
 
+-- A write to the usage statistics (informational: read by the operator): one that fails (the key
+-- holds another type) is skipped rather than failing the call after its counters were written.
+-- Returns the command's reply, or false.
+local function stat(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    return false
+  end
+  return reply
+end
+
 -- The statistics keys expire a retention after their period ends: a fixed instant, so their TTL is set
 -- when a write creates a field (the key's first write among them) rather than on every write.
 -- `created`: the write's reply shows the field is new (HINCRBY/ZINCRBY answered the increment itself,
 -- HSET answered 1). A key is only ever created by such a write, and no write here removes a TTL.
 local function expire_if_new(key, created, ttl)
   if created then
-    redis.call('PEXPIRE', key, ttl)
+    stat('PEXPIRE', key, ttl)
   end
 end
 
@@ -162,8 +173,7 @@ local function load(key)
   return value
 end
 
--- ttl: ms to live from now, or false to keep the key's expiry (the key exists and expires at the
--- same instant the write would set)
+-- ttl: ms to live from now
 local function store(key, value, ttl)
   if journal and journal[key] == nil then
     journal[key] = {cached[key], ttl_of[key]}
@@ -171,22 +181,17 @@ local function store(key, value, ttl)
   if ttl_of[key] == nil then
     dirty[#dirty + 1] = key
   end
-  cached[key] = value
-  if ttl or ttl_of[key] == nil then
-    ttl_of[key] = ttl
-  end
+  cached[key], ttl_of[key] = value, ttl
 end
 
--- Writes every counter changed since the call began, once each.
+-- Writes every counter changed since the call began, once each (a SET cannot fail on the key's type).
 local function flush()
   for i = 1, #dirty do
     local key = dirty[i]
     local ttl = ttl_of[key]
-    if ttl then
+    if ttl then -- nil: written by a request that failed, undone
       redis.call('SET', key, cached[key], 'PX', ttl)
-    elseif ttl == false then
-      redis.call('SET', key, cached[key], 'KEEPTTL')
-    end -- nil: a failed request's write, undone
+    end
     ttl_of[key] = nil
   end
   dirty = {}
@@ -275,9 +280,6 @@ local function still_counts(p1, reserved_pid, pid, live)
   return reserved_pid == pid
 end
 
--- live: the counter read before this write was live in the same calendar period, so the key already
--- expires at period_end + 1 s (a run's count moves its end with every call: always written with PX)
-local function quota_write(key, pid, count, now, period_end, live)
-  local keep = live and not string.find(pid, '~', 1, true)
-  store(key, pid .. ':' .. fmt(count), not keep and fmt(period_end - now + 1000))
+local function quota_write(key, pid, count, now, period_end)
+  store(key, pid .. ':' .. fmt(count), fmt(period_end - now + 1000))
 end

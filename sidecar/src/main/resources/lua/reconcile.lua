@@ -111,7 +111,7 @@ local function reconcile(a, k)
         next_count = max(0, next_count)
         -- a run's count is written even when unchanged: each call moves the run's idle deadline
         if next_count ~= count or not live or p1 == 'I' then
-          quota_write(key, pid, next_count, now, pend, live)
+          quota_write(key, pid, next_count, now, pend)
         end
       end
     end
@@ -157,17 +157,17 @@ end
 flush()
 
 for field, increment in pairs(stats) do
-  expire_if_new(KEYS[1], redis.call('HINCRBY', KEYS[1], field, fmt(increment)) == increment, stats_ttl)
+  expire_if_new(KEYS[1], stat('HINCRBY', KEYS[1], field, fmt(increment)) == increment, stats_ttl)
 end
 for i = 1, #users do
   local user = users[i]
   local cost, used = spend[user], tokens[user]
   if cost then
-    expire_if_new(KEYS[2], tonumber(redis.call('ZINCRBY', KEYS[2], fmt(cost), user)) == cost, stats_ttl)
+    expire_if_new(KEYS[2], tonumber(stat('ZINCRBY', KEYS[2], fmt(cost), user)) == cost, stats_ttl)
   end
   if used then
-    expire_if_new(KEYS[4], redis.call('HINCRBY', KEYS[4], user, fmt(used)) == used, stats_ttl)
+    expire_if_new(KEYS[4], stat('HINCRBY', KEYS[4], user, fmt(used)) == used, stats_ttl)
   end
-  expire_if_new(KEYS[3], redis.call('HSET', KEYS[3], user, tiers[user]) == 1, stats_ttl)
+  expire_if_new(KEYS[3], stat('HSET', KEYS[3], user, tiers[user]) == 1, stats_ttl)
 end
 return replies

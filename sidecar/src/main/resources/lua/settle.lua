@@ -72,16 +72,17 @@ if record.state == 'held' or record.state == 'counted' then
         local reserved, reserved_pid = split(was)
         local pid, pend, count, live = quota_read(key, p1, p2, now)
         if still_counts(p1, reserved_pid, pid, live) then
-          quota_write(key, pid, max(0, count - tonumber(reserved)), now, pend, live)
+          quota_write(key, pid, max(0, count - tonumber(reserved)), now, pend)
         end
       end
     end
   end
-  if redis.call('HINCRBY', KEYS[2], 'requests', -1) < 0 then
-    redis.call('HSET', KEYS[2], 'requests', 0) -- admitted in an earlier statistics period
+  local requests = stat('HINCRBY', KEYS[2], 'requests', -1)
+  if requests and requests < 0 then
+    stat('HSET', KEYS[2], 'requests', 0) -- admitted in an earlier statistics period
   end
-  redis.call('HINCRBY', KEYS[2], 'refunded', 1)
-  redis.call('PEXPIRE', KEYS[2], stats_ttl)
+  stat('HINCRBY', KEYS[2], 'refunded', 1)
+  stat('PEXPIRE', KEYS[2], stats_ttl)
   refunded = 1
 end
 local state = record.state
@@ -111,25 +112,25 @@ if ARGV[8] == '1' and record.charged ~= '1' and record.state ~= 'done' then
       end
     elseif kind == 'Q' and amount > 0 then
       local pid, pend, count, live = quota_read(key, p1, p2, now)
-      quota_write(key, pid, count + amount, now, pend, live)
+      quota_write(key, pid, count + amount, now, pend)
     end
   end
   local user = record.user or ARGV[6]
-  redis.call('HINCRBY', KEYS[2], 'requests', 1)
-  redis.call('HINCRBY', KEYS[2], 'replayed', 1)
+  stat('HINCRBY', KEYS[2], 'requests', 1)
+  stat('HINCRBY', KEYS[2], 'replayed', 1)
   if actual_cost > 0 then
-    redis.call('HINCRBY', KEYS[2], 'spendMicros', fmt(actual_cost))
-    redis.call('ZINCRBY', KEYS[3], fmt(actual_cost), user)
-    redis.call('PEXPIRE', KEYS[3], stats_ttl)
+    stat('HINCRBY', KEYS[2], 'spendMicros', fmt(actual_cost))
+    stat('ZINCRBY', KEYS[3], fmt(actual_cost), user)
+    stat('PEXPIRE', KEYS[3], stats_ttl)
   end
-  redis.call('PEXPIRE', KEYS[2], stats_ttl)
+  stat('PEXPIRE', KEYS[2], stats_ttl)
   if actual_tokens > 0 then
-    redis.call('HINCRBY', KEYS[5], user, fmt(actual_tokens))
-    redis.call('PEXPIRE', KEYS[5], stats_ttl)
+    stat('HINCRBY', KEYS[5], user, fmt(actual_tokens))
+    stat('PEXPIRE', KEYS[5], stats_ttl)
   end
   if actual_cost > 0 or actual_tokens > 0 then
-    redis.call('HSET', KEYS[4], user, record.tier or ARGV[7])
-    redis.call('PEXPIRE', KEYS[4], stats_ttl)
+    stat('HSET', KEYS[4], user, record.tier or ARGV[7])
+    stat('PEXPIRE', KEYS[4], stats_ttl)
   end
   redis.call('HSET', KEYS[1], 'charged', '1')
   charged = 1

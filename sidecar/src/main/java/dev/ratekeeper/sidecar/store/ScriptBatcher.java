@@ -12,6 +12,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -83,7 +84,32 @@ final class ScriptBatcher {
     return new long[] {batches, calls};
   }
 
+  /**
+   * Sends {@code batch}, and after it, each batch that its answer lets go. A batch answered at once
+   * (Redis refused while unavailable: the sender fails without sending) hands its slot to the next
+   * batch in this loop rather than in a nested call, so a long queue drains without deepening the stack.
+   */
   private void send(List<Call> batch) {
+    List<Call> current = batch;
+    while (current != null) {
+      List<Call> sending = current;
+      Future<Response> reply = call(sending);
+      if (!reply.isComplete()) {
+        reply.onComplete(result -> {
+          List<Call> next = answered();
+          if (next != null) { // the freed slot goes straight to the next batch
+            send(next);
+          }
+          deliver(sending, result);
+        });
+        return;
+      }
+      current = answered();
+      deliver(sending, reply);
+    }
+  }
+
+  private Future<Response> call(List<Call> batch) {
     Head head = batch.get(0).head();
     int keyCount = head.keys().size();
     for (Call call : batch) {
@@ -93,7 +119,16 @@ final class ScriptBatcher {
       batches++;
       calls += batch.size();
     }
-    script.call(send, keyCount, request -> {
+    try {
+      return script.call(send, keyCount, words(batch));
+    } catch (RuntimeException e) { // a sender that throws rather than failing its future: the batch fails
+      return Future.failedFuture(e);
+    }
+  }
+
+  private static Consumer<Request> words(List<Call> batch) {
+    Head head = batch.get(0).head();
+    return request -> {
       head.keys().forEach(request::arg);
       for (Call call : batch) {
         call.keys().forEach(request::arg);
@@ -103,19 +138,16 @@ final class ScriptBatcher {
       for (Call call : batch) {
         call.args().forEach(request::arg);
       }
-    }).onComplete(result -> {
-      List<Call> next;
-      synchronized (this) {
-        next = take();
-        if (next == null) {
-          inFlight--;
-        }
-      }
-      if (next != null) { // the freed slot goes straight to the next batch
-        send(next);
-      }
-      deliver(batch, result);
-    });
+    };
+  }
+
+  /** A batch was answered: its slot goes to the next batch, returned, or is freed (null). */
+  private synchronized List<Call> answered() {
+    List<Call> next = take();
+    if (next == null) {
+      inFlight--;
+    }
+    return next;
   }
 
   /** The waiting calls that go next: the oldest and those with its head, in order; null if none waits. */

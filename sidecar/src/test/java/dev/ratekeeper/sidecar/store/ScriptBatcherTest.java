@@ -16,6 +16,7 @@ import dev.ratekeeper.sidecar.limiter.DuplicateRequestException;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -25,6 +26,8 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
@@ -44,7 +47,7 @@ class ScriptBatcherTest {
   private static Vertx vertx;
   private static RedisConnection connection;
 
-  private Gate gate;
+  private HoldingSender gate;
   private RedisLimiterStore store;
 
   @BeforeAll
@@ -63,7 +66,7 @@ class ScriptBatcherTest {
   @BeforeEach
   void store() {
     call(connection, Command.FLUSHALL);
-    gate = new Gate(connection);
+    gate = new HoldingSender(connection);
     store = RedisLimiterStore.create(gate, LimiterOptions.DEFAULTS, RedisTime.server());
     await(store.loadScripts());
   }
@@ -187,6 +190,104 @@ class ScriptBatcherTest {
   }
 
   @Test
+  void aLongQueueRefusedAtOnceDrainsWithoutDeepeningTheStack() throws Exception {
+    // the sender refuses at once, as RedisLink does while Redis is unavailable; the first two calls
+    // are held so that the rest queue, then refused on a thread with a small stack
+    List<Promise<Response>> held = new ArrayList<>();
+    Function<Request, Future<Response>> refusing = request -> {
+      synchronized (held) {
+        if (held.size() < 2) {
+          Promise<Response> promise = Promise.promise();
+          held.add(promise);
+          return promise.future();
+        }
+      }
+      return Future.failedFuture(new RedisLink.RedisUnavailableException("Redis is unavailable"));
+    };
+    RedisLimiterStore refused = RedisLimiterStore.create(refusing, LimiterOptions.DEFAULTS, RedisTime.server());
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 10))).build();
+    List<Future<Decision>> decisions = new ArrayList<>();
+    for (int i = 0; i < ScriptBatcher.MAX_WAITING; i++) {
+      decisions.add(refused.admit(requestsOnly(p, "q" + i, "alice")));
+    }
+    Thread small = new Thread(null, () -> held.forEach(promise -> promise.fail(
+        new RedisLink.RedisUnavailableException("Redis is unavailable"))), "small-stack", 128 * 1024);
+    small.start();
+    small.join();
+    assertThat(decisions).allSatisfy(
+        f -> assertThat(failure(f)).isInstanceOf(RedisLink.RedisUnavailableException.class));
+  }
+
+  @Test
+  void aSenderThatThrowsFailsItsBatchAndFreesTheSlot() {
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 10))).build();
+    AtomicInteger throwsLeft = new AtomicInteger(2);
+    RedisLimiterStore throwing = RedisLimiterStore.create(request -> {
+      if (request.command() == Command.EVALSHA && throwsLeft.getAndDecrement() > 0) {
+        throw new IllegalStateException("connection closed");
+      }
+      return connection.send(request);
+    }, LimiterOptions.DEFAULTS, RedisTime.server());
+    assertThat(failure(throwing.admit(requestsOnly(p, "t1", "alice")))).hasMessage("connection closed");
+    assertThat(failure(throwing.admit(requestsOnly(p, "t2", "alice")))).hasMessage("connection closed");
+    assertThat(await(throwing.admit(requestsOnly(p, "later", "alice"))).allowed()).isTrue();
+  }
+
+  @Test
+  void aWholeBatchInAnUnknownStatisticsPeriodIsRetriedAndCountedOnce() {
+    // a fresh store does not know the period: the first calls, and the batch behind them, are answered
+    // "wrong period" and repeated with the period Redis named
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 5))).build();
+    gate.hold();
+    List<Future<Decision>> all = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      all.add(store.admit(requestsOnly(p, "w" + i, "alice")));
+    }
+    gate.release();
+    await(Future.all(all));
+    assertThat(all.stream().filter(f -> f.result().allowed()).count()).isEqualTo(5);
+    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "throttled").toLong()).isEqualTo(7);
+    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "requests").toLong()).isEqualTo(5);
+  }
+
+  @Test
+  void callsFromManyEventLoopsAreDecidedExactlyAndAnsweredOnTheirOwnContext() throws Exception {
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 1000))).build();
+    learnThePeriod(requestsOnly(p, "learn", "alice"));
+    int loops = 8;
+    int each = 500;
+    int before = gate.scriptCalls();
+    AtomicInteger allowed = new AtomicInteger();
+    AtomicInteger elsewhere = new AtomicInteger();
+    AtomicInteger failed = new AtomicInteger();
+    CountDownLatch done = new CountDownLatch(loops * each);
+    for (int l = 0; l < loops; l++) {
+      Context context = vertx.getOrCreateContext();
+      int loop = l;
+      context.runOnContext(v -> {
+        for (int i = 0; i < each; i++) {
+          store.admit(requestsOnly(p, "c" + loop + "-" + i, "alice")).onComplete(result -> {
+            if (Vertx.currentContext() != context) {
+              elsewhere.incrementAndGet();
+            }
+            if (result.failed()) {
+              failed.incrementAndGet();
+            } else if (result.result().allowed()) {
+              allowed.incrementAndGet();
+            }
+            done.countDown();
+          });
+        }
+      });
+    }
+    assertThat(done.await(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(failed.get()).isZero();
+    assertThat(elsewhere.get()).as("answers delivered on another context").isZero();
+    assertThat(allowed.get()).isEqualTo(999); // the burst of 1000, less the call that learnt the period
+    assertThat(gate.scriptCalls() - before).as("script calls for 4000 admissions").isLessThan(loops * each);
+  }
+
+  @Test
   void reconcilesSentAsOneBatchSettleEveryRequestExactly() {
     CompiledPolicy p = policy().tier(tier("free").tokensPerDay(1_000_000).budget(10_000_000, BudgetPeriod.Monthly))
         .build();
@@ -237,8 +338,14 @@ class ScriptBatcherTest {
     assertThat(await(store.admit(first)).allowed()).isTrue();
   }
 
-  private static Throwable failure(Future<?> future) {
-    return future.toCompletionStage().toCompletableFuture().handle((result, error) -> error).join();
+  /** What {@code future} failed with (null if it succeeded), within 10 s. */
+  static Throwable failure(Future<?> future) {
+    try {
+      return future.toCompletionStage().toCompletableFuture().handle((result, error) -> error)
+          .get(10, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError("not answered within 10 s", e);
+    }
   }
 
   private static String period() {
@@ -251,85 +358,5 @@ class ScriptBatcherTest {
 
   private static AdmitRequest metered(CompiledPolicy p, String id, String user, long tokens, long cost) {
     return AdmitRequest.metered(p, id, user, p.tier("free").orElseThrow(), null, tokens, cost);
-  }
-
-  /**
-   * In front of the connection: counts script calls; while held, keeps what is sent until released,
-   * then sends it in one pipelined write, so the held calls reach Redis in the order they were made
-   * and before anything their answers set going.
-   */
-  private static final class Gate implements Function<Request, Future<Response>> {
-    private final RedisConnection connection;
-    private final List<Request> waiting = new ArrayList<>();
-    private final List<Promise<Response>> answers = new ArrayList<>();
-    private final AtomicInteger scriptCalls = new AtomicInteger();
-    private boolean holding;
-    private int failures;
-    private RuntimeException failure;
-
-    Gate(RedisConnection connection) {
-      this.connection = connection;
-    }
-
-    @Override
-    public synchronized Future<Response> apply(Request request) {
-      if (request.command() == Command.EVALSHA || request.command() == Command.EVAL) {
-        scriptCalls.incrementAndGet();
-      }
-      if (!holding) {
-        return connection.send(request);
-      }
-      Promise<Response> promise = Promise.promise();
-      waiting.add(request);
-      answers.add(promise);
-      return promise.future();
-    }
-
-    synchronized void hold() {
-      holding = true;
-    }
-
-    synchronized int held() {
-      return waiting.size();
-    }
-
-    int scriptCalls() {
-      return scriptCalls.get();
-    }
-
-    synchronized void failNext(int calls, RuntimeException cause) {
-      failures = calls;
-      failure = cause;
-    }
-
-    void release() {
-      List<Request> go = new ArrayList<>();
-      List<Promise<Response>> to = new ArrayList<>();
-      synchronized (this) {
-        holding = false;
-        for (int i = 0; i < waiting.size(); i++) {
-          if (failures > 0) {
-            failures--;
-            answers.get(i).fail(failure);
-          } else {
-            go.add(waiting.get(i));
-            to.add(answers.get(i));
-          }
-        }
-        waiting.clear();
-        answers.clear();
-      }
-      if (!go.isEmpty()) {
-        connection.batch(go).onComplete(replies -> {
-          for (int i = 0; i < to.size(); i++) {
-            if (replies.succeeded()) {
-              to.get(i).complete(replies.result().get(i));
-            } else {
-              to.get(i).fail(replies.cause());
-            }
-          }
-        });
-      }
-    }
   }
 }
