@@ -12,6 +12,8 @@
 #   bash bench/redis-scripts.sh              # ~1-2 minutes; installs valgrind, redis-server, python3 with apt-get if missing
 #   SKIP_BUILD=1 bash bench/redis-scripts.sh # reuse the jars from the last build
 #   N=8000 VG_N=800 bash bench/redis-scripts.sh
+#   BASELINE_JAR=/path/to/an/older/ratekeeper-sidecar.jar bash bench/redis-scripts.sh
+#                                            # adds a row: that sidecar's own calls, replayed one by one as captured
 #
 # Not a test: nothing is asserted; it prints a table. docs/benchmarks.md ("Redis per request") keeps the figures.
 set -euo pipefail
@@ -79,41 +81,56 @@ java -XX:+UseSerialGC -cp "$DEMO_JAR" dev.ratekeeper.testkit.StubServerMain --po
   >"$WORK/stub.log" 2>&1 &
 PIDS+=($!)
 
-say "capturing the calls a sidecar makes for one request (MONITOR)"
 for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && grep -q 'stub listening' "$WORK/stub.log" && break; sleep 0.1; done
-java -XX:TieredStopAtLevel=1 -jar "$WORK/sidecar.jar" --policy-file bench/proxy/policy.yaml \
-  --listen "127.0.0.1:$PROXY_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
-  --upstream "anthropic=http://127.0.0.1:$STUB_PORT" --redis "redis://127.0.0.1:$REDIS_PORT" >"$WORK/sidecar.log" 2>&1 &
-SIDECAR_PID=$!
-PIDS+=("$SIDECAR_PID")
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 send() {
   curl -sf -o /dev/null -X POST "http://127.0.0.1:$PROXY_PORT/anthropic/v1/messages" \
     -H 'content-type: application/json' -H "x-ratekeeper-user: $1" \
     -d '{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"Say hello in five words."}]}'
 }
-send warm-up # the first call of a sidecar learns the statistics period
-timeout 5 redis-cli -p "$REDIS_PORT" monitor >"$WORK/monitor.txt" &
-MONITOR_PID=$!
-sleep 0.5
-send bench-1
-sleep 1
-kill "$MONITOR_PID" 2>/dev/null || true
-kill "$SIDECAR_PID"
-[ "$(grep -ci '"evalsha"' "$WORK/monitor.txt")" -ge 2 ] || die "did not capture the admit and reconcile calls"
+# capture JAR FILE: the script calls the sidecar in JAR makes for one request, as MONITOR shows them
+capture() {
+  local pid monitor
+  redis-cli -p "$REDIS_PORT" flushall >/dev/null
+  java -XX:TieredStopAtLevel=1 -jar "$1" --policy-file bench/proxy/policy.yaml \
+    --listen "127.0.0.1:$PROXY_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+    --upstream "anthropic=http://127.0.0.1:$STUB_PORT" --redis "redis://127.0.0.1:$REDIS_PORT" >"$WORK/sidecar.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  send warm-up # the first call of a sidecar learns the statistics period
+  timeout 5 redis-cli -p "$REDIS_PORT" monitor >"$2" &
+  monitor=$!
+  sleep 0.5
+  send bench-1
+  sleep 1
+  kill "$monitor" 2>/dev/null || true
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  [ "$(grep -ci '"evalsha"' "$2")" -ge 2 ] || die "did not capture the admit and reconcile calls of $1"
+}
+say "capturing the calls a sidecar makes for one request (MONITOR)"
+capture "$WORK/sidecar.jar" "$WORK/monitor.txt"
+if [ -n "${BASELINE_JAR:-}" ]; then
+  say "capturing the calls of the baseline sidecar $BASELINE_JAR"
+  cp "$BASELINE_JAR" "$WORK/baseline.jar"
+  unzip -q -o "$WORK/baseline.jar" 'lua/*' -d "$WORK/baseline"
+  capture "$WORK/baseline.jar" "$WORK/baseline-monitor.txt"
+fi
 
 say "replaying: $N requests per row on redis-server, $VG_N under callgrind (each row's users and ids are new)"
-python3 - "$WORK" "$REDIS_PORT" "$VG_PORT" "$VG_PID" "$N" "$VG_N" "$BATCHES" <<'EOF'
+python3 - "$WORK" "$REDIS_PORT" "$VG_PORT" "$VG_PID" "$N" "$VG_N" "$BATCHES" "${BASELINE_JAR:-}" <<'EOF'
 import glob, os, shlex, subprocess, sys, time
 
-work, port, vg_port, vg_pid, n, vg_n, batches = sys.argv[1:]
+work, port, vg_port, vg_pid, n, vg_n, batches, baseline = sys.argv[1:]
 n, vg_n, batches = int(n), int(vg_n), [int(b) for b in batches.split()]
 
 def cli(p, *args):
     return subprocess.run(['redis-cli', '-p', p, *args], capture_output=True, text=True, check=True).stdout
 
-calls = [shlex.split(line.split('] ', 1)[1]) for line in open(f'{work}/monitor.txt') if '"evalsha"' in line.lower()]
-admit, reconcile = calls[0], calls[1]
+def captured(file):
+    return [shlex.split(line.split('] ', 1)[1]) for line in open(file) if '"evalsha"' in line.lower()][:2]
+
+admit, reconcile = captured(f'{work}/monitor.txt')
 
 # a captured call: EVALSHA sha numkeys KEYS... ARGV...; split into the batch head and the request's own words
 # (admit.lua: 1 head key, 7 head args; reconcile.lua: 4 and 6; then the request count; see the scripts' headers)
@@ -124,8 +141,11 @@ def split(words, head_keys, head_args):
 
 A, R = split(admit, 1, 7), split(reconcile, 4, 6)
 request_id = next(w for w in A[1] if ':r:' in w).split(':r:')[1]
-source = {name: open(f'{work}/lua/common.lua').read() + '\n' + open(f'{work}/lua/{name}.lua').read()
-          for name in ('admit', 'reconcile')}
+def sources(lua):
+    return {name: open(f'{lua}/common.lua').read() + '\n' + open(f'{lua}/{name}.lua').read()
+            for name in ('admit', 'reconcile')}
+
+source = sources(f'{work}/lua')
 
 def resp(words):
     out = [b'*%d\r\n' % len(words)]
@@ -144,7 +164,21 @@ def batch(sha, parts, ids, tag):
         args += [sub(w) for w in own_args]
     return resp(['EVALSHA', sha, str(len(keys))] + keys + args)
 
-def workload(p, size, count, floor=False):
+def as_captured(p, calls, lua, count):
+    """count requests, each the captured calls word for word (another request id and user): any version's format"""
+    tag = 'c%d' % time.time_ns()
+    shas = [cli(p, 'SCRIPT', 'LOAD', sources(lua)[name]).strip() for name in ('admit', 'reconcile')]
+    rid = next(w for w in calls[0] if ':r:' in w).split(':r:')[1]
+    out = []
+    for i in range(count):
+        user = 'bench-%d' % (i % 1000)
+        for sha, words in zip(shas, calls):
+            out.append(resp(['EVALSHA', sha] + [w.replace(rid, f'{tag}-{i}').replace('bench-1', user) for w in words[2:]]))
+    return b''.join(out)
+
+def workload(p, size, count, floor=False, baseline=False):
+    if baseline:
+        return as_captured(p, captured(f'{work}/baseline-monitor.txt'), f'{work}/baseline/lua', count)
     tag = 'b%d' % time.time_ns()
     if floor:
         sha = cli(p, 'SCRIPT', 'LOAD', 'return {{1}}').strip()
@@ -189,17 +223,19 @@ for _ in range(50):
     except subprocess.CalledProcessError:
         time.sleep(0.2)
 
-rows = [('floor: EVALSHA "return {{1}}", same words', 1, True)] + [(f'admit + reconcile, batches of {b}', b, False)
-                                                                    for b in batches]
+rows = [('floor: EVALSHA "return {{1}}", same words', 1, True, False)]
+if baseline:
+    rows.append(('baseline jar, its own calls one by one', 1, False, True))
+rows += [(f'admit + reconcile, batches of {b}', b, False, False) for b in batches]
 print()
 print('%-45s %14s %14s %16s' % ('per request (14 counters)', 'instructions', 'Redis CPU us', 'requests/s/core'))
-for name, size, floor in rows:
-    pipe(port, workload(port, size, 200, floor))  # warm: scripts loaded, keys of the first users exist
-    data = workload(port, size, n, floor)
+for name, size, floor, base in rows:
+    pipe(port, workload(port, size, 200, floor, base))  # warm: scripts loaded, keys of the first users exist
+    data = workload(port, size, n, floor, base)
     c0 = cpu(port)
     pipe(port, data)
     us = (cpu(port) - c0) * 1e6 / n
-    ir = instructions(workload(vg_port, size, vg_n, floor)) / vg_n
+    ir = instructions(workload(vg_port, size, vg_n, floor, base)) / vg_n
     print('%-45s %13.0fk %14.1f %16.0f' % (name, ir / 1000, us, 1e6 / us if us else 0))
 print()
 print('(instructions: callgrind, %d requests per row; CPU: used_cpu_user+sys of an idle redis-server over %d requests;' % (vg_n, n))
