@@ -37,7 +37,13 @@ public final class InMemoryLimiterStore implements LimiterStore {
 
   private final LimiterOptions options;
   private final LongSupplier clockMs;
+  /** Counters and statistics: a few keys per user, looked up many times per request. */
   private final Map<String, Entry> data = new HashMap<>();
+  /**
+   * Reservation records ({@code r:<request id>}), one per request for minutes: apart, so that the
+   * counters' map stays small (and in the CPU's caches) however many records are kept.
+   */
+  private final Map<String, Entry> records = new HashMap<>();
   /** Statistics field names per tier ({@code requests:<tier>}, {@code throttled:<tier>}), built once. */
   private final Map<String, String> requestsFields = new HashMap<>();
   private final Map<String, String> throttledFields = new HashMap<>();
@@ -78,7 +84,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(request.policy());
     String statsKey = policyKeys.stats(statsPeriod.id(now)).stats();
     String recordKey = policyKeys.redisKeys().reservation(request.requestId());
-    if (!request.peek() && live(recordKey, now) != null) {
+    if (!request.peek() && live(records, recordKey, now) != null) {
       throw new DuplicateRequestException(request.requestId());
     }
 
@@ -182,7 +188,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
           default -> throw new IllegalStateException(check.kind().toString());
         }
       }
-      put(recordKey, new Reservation(request.metered() ? Reservation.HELD : Reservation.COUNTED, request.user(), tier,
+      put(records, recordKey, new Reservation(request.metered() ? Reservation.HELD : Reservation.COUNTED, request.user(), tier,
           request.reservedTokens(), request.reservedCostMicros(), checks, reserved, periodIds),
           now + options.recordTtlMs(request.metered()));
       stats.add("requests", 1);
@@ -215,7 +221,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
     AdmitRequest admitted = request.admitted();
     PolicyKeys policyKeys = PolicyKeys.of(admitted.policy());
     String recordKey = policyKeys.redisKeys().reservation(admitted.requestId());
-    Entry recordEntry = live(recordKey, now);
+    Entry recordEntry = live(records, recordKey, now);
     Reservation record = recordEntry == null ? null : (Reservation) recordEntry.value;
     if (record == null) {
       return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
@@ -323,9 +329,9 @@ public final class InMemoryLimiterStore implements LimiterStore {
     long now = clockMs.getAsLong();
     PolicyKeys policyKeys = PolicyKeys.of(admitted.policy());
     String recordKey = policyKeys.redisKeys().reservation(admitted.requestId());
-    Entry recordEntry = live(recordKey, now);
+    Entry recordEntry = live(records, recordKey, now);
     if (recordEntry == null) {
-      put(recordKey, Reservation.SETTLED, now + options.reservationTtlMs());
+      put(records, recordKey, Reservation.SETTLED, now + options.reservationTtlMs());
       return;
     }
     Reservation record = (Reservation) recordEntry.value;
@@ -390,22 +396,28 @@ public final class InMemoryLimiterStore implements LimiterStore {
   public synchronized Map<String, String> snapshot() {
     long now = clockMs.getAsLong();
     Map<String, String> out = new TreeMap<>();
-    data.forEach((key, entry) -> {
-      if (entry.expiresAtMs >= now) {
-        out.put(key, entry.value.render());
-      }
-    });
+    for (Map<String, Entry> map : List.of(data, records)) {
+      map.forEach((key, entry) -> {
+        if (entry.expiresAtMs >= now) {
+          out.put(key, entry.value.render());
+        }
+      });
+    }
     return out;
   }
 
   /** The entry under {@code key} unless it expired (then it is dropped, as Redis would). */
   private Entry live(String key, long now) {
-    Entry entry = data.get(key);
+    return live(data, key, now);
+  }
+
+  private static Entry live(Map<String, Entry> map, String key, long now) {
+    Entry entry = map.get(key);
     if (entry == null) {
       return null;
     }
     if (entry.expiresAtMs < now) {
-      data.remove(key);
+      map.remove(key);
       return null;
     }
     return entry;
@@ -417,9 +429,13 @@ public final class InMemoryLimiterStore implements LimiterStore {
   }
 
   private void put(String key, Value value, long expiresAtMs) {
-    Entry entry = data.get(key);
+    put(data, key, value, expiresAtMs);
+  }
+
+  private static void put(Map<String, Entry> map, String key, Value value, long expiresAtMs) {
+    Entry entry = map.get(key);
     if (entry == null) {
-      data.put(key, new Entry(value, expiresAtMs));
+      map.put(key, new Entry(value, expiresAtMs));
     } else {
       entry.value = value;
       entry.expiresAtMs = expiresAtMs;
@@ -461,6 +477,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
   private void sweep(long now) {
     if (++operations % SWEEP_EVERY == 0) {
       data.values().removeIf(entry -> entry.expiresAtMs < now);
+      records.values().removeIf(entry -> entry.expiresAtMs < now);
     }
   }
 
