@@ -3,7 +3,10 @@ package dev.ratekeeper.sidecar;
 import dev.ratekeeper.cli.ConfigException;
 import dev.ratekeeper.sidecar.config.SidecarConfig;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.policy.compile.PolicyCodec;
+import dev.ratekeeper.policy.compile.PolicyDocument;
 import io.vertx.core.Vertx;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** {@code java -jar ratekeeper-sidecar.jar}: parses flags and environment, starts the sidecar, or says what is wrong. */
@@ -17,6 +20,10 @@ public final class SidecarMain {
       System.out.print(SidecarConfig.usage());
       return;
     }
+    // Independent start-up work overlaps the parsing of flags (time to ready): the event loops start
+    // on one thread, the policy codecs build their parsers and deserializers on another.
+    CompletableFuture<Vertx> starting = CompletableFuture.supplyAsync(Vertx::vertx, SidecarMain::startThread);
+    CompletableFuture.runAsync(SidecarMain::preparePolicyCodecs, SidecarMain::startThread);
     SidecarConfig config;
     try {
       config = SidecarConfig.fromProcess(args);
@@ -27,7 +34,7 @@ public final class SidecarMain {
       System.exit(2);
       return;
     }
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = starting.join();
     try {
       Sidecar sidecar = Sidecar.start(vertx, config, dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -38,6 +45,22 @@ public final class SidecarMain {
       System.err.println("ratekeeper-sidecar: cannot start: " + e.getCause().getMessage());
       vertx.close();
       System.exit(1);
+    }
+  }
+
+  private static void startThread(Runnable work) {
+    Thread thread = new Thread(work, "ratekeeper-start");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  /** Whichever way the policy comes (a file, or compiled JSON from Redis), its first read is then fast. */
+  private static void preparePolicyCodecs() {
+    try {
+      PolicyDocument.prepare();
+      PolicyCodec.prepare();
+    } catch (RuntimeException e) {
+      // only a head start: the policy's real read reports any problem
     }
   }
 }
