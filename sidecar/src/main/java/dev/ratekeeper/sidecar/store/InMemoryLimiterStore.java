@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.store;
 
+import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.policy.periods.CalendarPeriod;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.CalendarQuota;
@@ -40,10 +41,11 @@ public final class InMemoryLimiterStore implements LimiterStore {
   /** Counters and statistics: a few keys per user, looked up many times per request. */
   private final Map<String, Entry> data = new HashMap<>();
   /**
-   * Reservation records ({@code r:<request id>}), one per request for minutes: apart, so that the
-   * counters' map stays small (and in the CPU's caches) however many records are kept.
+   * Reservation records ({@code <policy prefix>r:<request id>}), one per request for minutes, by
+   * policy prefix and request id: apart, so that the counters' map stays small (and in the CPU's
+   * caches) however many records are kept, and without a key string of their own.
    */
-  private final Map<String, Entry> records = new HashMap<>();
+  private final Map<String, PolicyRecords> records = new HashMap<>();
   /** Statistics field names per tier ({@code requests:<tier>}, {@code throttled:<tier>}), built once. */
   private final Map<String, String> requestsFields = new HashMap<>();
   private final Map<String, String> throttledFields = new HashMap<>();
@@ -83,7 +85,8 @@ public final class InMemoryLimiterStore implements LimiterStore {
     PolicyKeys policyKeys = PolicyKeys.of(request.policy());
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(request.policy());
     String statsKey = policyKeys.stats(statsPeriod.id(now)).stats();
-    String recordKey = policyKeys.redisKeys().reservation(request.requestId());
+    Map<String, Entry> records = records(policyKeys);
+    String recordKey = request.requestId();
     if (!request.peek() && live(records, recordKey, now) != null) {
       throw new DuplicateRequestException(request.requestId());
     }
@@ -220,8 +223,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
     sweep(now);
     AdmitRequest admitted = request.admitted();
     PolicyKeys policyKeys = PolicyKeys.of(admitted.policy());
-    String recordKey = policyKeys.redisKeys().reservation(admitted.requestId());
-    Entry recordEntry = live(records, recordKey, now);
+    Entry recordEntry = live(records(policyKeys), admitted.requestId(), now);
     Reservation record = recordEntry == null ? null : (Reservation) recordEntry.value;
     if (record == null) {
       return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
@@ -328,10 +330,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
   private synchronized void refundNow(AdmitRequest admitted) {
     long now = clockMs.getAsLong();
     PolicyKeys policyKeys = PolicyKeys.of(admitted.policy());
-    String recordKey = policyKeys.redisKeys().reservation(admitted.requestId());
-    Entry recordEntry = live(records, recordKey, now);
+    Map<String, Entry> records = records(policyKeys);
+    Entry recordEntry = live(records, admitted.requestId(), now);
     if (recordEntry == null) {
-      put(records, recordKey, Reservation.SETTLED, now + options.reservationTtlMs());
+      put(records, admitted.requestId(), Reservation.SETTLED, now + options.reservationTtlMs());
       return;
     }
     Reservation record = (Reservation) recordEntry.value;
@@ -396,14 +398,23 @@ public final class InMemoryLimiterStore implements LimiterStore {
   public synchronized Map<String, String> snapshot() {
     long now = clockMs.getAsLong();
     Map<String, String> out = new TreeMap<>();
-    for (Map<String, Entry> map : List.of(data, records)) {
-      map.forEach((key, entry) -> {
-        if (entry.expiresAtMs >= now) {
-          out.put(key, entry.value.render());
-        }
-      });
-    }
+    data.forEach((key, entry) -> {
+      if (entry.expiresAtMs >= now) {
+        out.put(key, entry.value.render());
+      }
+    });
+    records.values().forEach(policy -> policy.byId.forEach((requestId, entry) -> {
+      if (entry.expiresAtMs >= now) {
+        out.put(policy.keys.reservation(requestId), entry.value.render());
+      }
+    }));
     return out;
+  }
+
+  /** The reservation records of a policy, by request id. */
+  private Map<String, Entry> records(PolicyKeys policyKeys) {
+    return records.computeIfAbsent(policyKeys.redisKeys().prefix(),
+        prefix -> new PolicyRecords(policyKeys.redisKeys())).byId;
   }
 
   /** The entry under {@code key} unless it expired (then it is dropped, as Redis would). */
@@ -477,7 +488,20 @@ public final class InMemoryLimiterStore implements LimiterStore {
   private void sweep(long now) {
     if (++operations % SWEEP_EVERY == 0) {
       data.values().removeIf(entry -> entry.expiresAtMs < now);
-      records.values().removeIf(entry -> entry.expiresAtMs < now);
+      for (PolicyRecords policy : records.values()) {
+        policy.byId.values().removeIf(entry -> entry.expiresAtMs < now);
+      }
+      records.values().removeIf(policy -> policy.byId.isEmpty());
+    }
+  }
+
+  /** The reservation records under one policy's keys ({@link RedisKeys#reservation}), by request id. */
+  private static final class PolicyRecords {
+    final RedisKeys keys;
+    final Map<String, Entry> byId = new HashMap<>();
+
+    PolicyRecords(RedisKeys keys) {
+      this.keys = keys;
     }
   }
 
