@@ -33,6 +33,11 @@ public final class SidecarMain {
       System.err.println("(--help lists every flag)");
       System.exit(2);
       return;
+    } catch (RuntimeException e) {
+      // the event loops may be running already: exit rather than leave them keeping the process up
+      e.printStackTrace();
+      System.exit(1);
+      return;
     }
     Vertx vertx = starting.join();
     try {
@@ -49,9 +54,8 @@ public final class SidecarMain {
   }
 
   private static void startThread(Runnable work) {
-    Thread thread = new Thread(work, "ratekeeper-start");
-    thread.setDaemon(true);
-    thread.start();
+    // not a daemon: threads it starts (the event loops) inherit that, and must keep the process alive
+    new Thread(work, "ratekeeper-start").start();
   }
 
   /** Whichever way the policy comes (a file, or compiled JSON from Redis), its first read is then fast. */
