@@ -3,7 +3,10 @@ package dev.ratekeeper.sidecar;
 import dev.ratekeeper.cli.ConfigException;
 import dev.ratekeeper.sidecar.config.SidecarConfig;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.policy.compile.PolicyCodec;
+import dev.ratekeeper.policy.compile.PolicyDocument;
 import io.vertx.core.Vertx;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /** {@code java -jar ratekeeper-sidecar.jar}: parses flags and environment, starts the sidecar, or says what is wrong. */
@@ -17,6 +20,10 @@ public final class SidecarMain {
       System.out.print(SidecarConfig.usage());
       return;
     }
+    // Independent start-up work overlaps the parsing of flags (time to ready): the event loops start
+    // on one thread, the policy codecs build their parsers and deserializers on another.
+    CompletableFuture<Vertx> starting = CompletableFuture.supplyAsync(Vertx::vertx, SidecarMain::startThread);
+    CompletableFuture.runAsync(SidecarMain::preparePolicyCodecs, SidecarMain::startThread);
     SidecarConfig config;
     try {
       config = SidecarConfig.fromProcess(args);
@@ -26,8 +33,13 @@ public final class SidecarMain {
       System.err.println("(--help lists every flag)");
       System.exit(2);
       return;
+    } catch (RuntimeException e) {
+      // the event loops may be running already: exit rather than leave them keeping the process up
+      e.printStackTrace();
+      System.exit(1);
+      return;
     }
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = starting.join();
     try {
       Sidecar sidecar = Sidecar.start(vertx, config, dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -38,6 +50,21 @@ public final class SidecarMain {
       System.err.println("ratekeeper-sidecar: cannot start: " + e.getCause().getMessage());
       vertx.close();
       System.exit(1);
+    }
+  }
+
+  private static void startThread(Runnable work) {
+    // not a daemon: threads it starts (the event loops) inherit that, and must keep the process alive
+    new Thread(work, "ratekeeper-start").start();
+  }
+
+  /** Whichever way the policy comes (a file, or compiled JSON from Redis), its first read is then fast. */
+  private static void preparePolicyCodecs() {
+    try {
+      PolicyDocument.prepare();
+      PolicyCodec.prepare();
+    } catch (RuntimeException e) {
+      // only a head start: the policy's real read reports any problem
     }
   }
 }

@@ -24,6 +24,15 @@ public final class PolicyCodec {
 
   private PolicyCodec() {}
 
+  /**
+   * Builds the compiled policy's serializer and deserializer now (see {@link PolicyDocument#prepare}),
+   * so that the first {@link #toJson} or {@link #fromJson} does not pay for them.
+   */
+  public static void prepare() {
+    MAPPER.canSerialize(CompiledPolicy.class);
+    MAPPER.canDeserialize(MAPPER.constructType(CompiledPolicy.class));
+  }
+
   public static String toJson(CompiledPolicy policy) {
     try {
       return MAPPER.writeValueAsString(policy);

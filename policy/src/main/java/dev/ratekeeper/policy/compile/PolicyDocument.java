@@ -42,6 +42,20 @@ public record PolicyDocument(PolicyId id, RateLimitPolicySpec spec) {
     return mapper;
   }
 
+  /**
+   * Builds the YAML parser and the spec's deserializers now, so that the first {@link #read} does not
+   * pay for them: a starting sidecar calls it on another thread while it parses its flags and starts
+   * its event loops. Safe to call from any thread, any number of times.
+   */
+  public static void prepare() {
+    try {
+      YAML.readTree("kind: " + KIND);
+      YAML.canDeserialize(YAML.constructType(RateLimitPolicySpec.class));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   public static PolicyDocument read(Path file) throws IOException {
     return parse(Files.readString(file));
   }

@@ -14,7 +14,8 @@ import java.util.List;
 /**
  * Which checks a request runs, on which counter keys (docs/redis-keys.md). Pure: the same request
  * always yields the same checks in the same order (the order of {@link Dimension}, tier shares right
- * before the global rate they share), so reconcile can name again every counter admit charged.
+ * before the global rate they share), so reconcile can name again every counter admit charged. The
+ * keys come from {@link PolicyKeys}, built once per revision and user.
  */
 public final class LimitPlan {
   /** Key suffixes of the counters, documented in docs/redis-keys.md. */
@@ -33,7 +34,7 @@ public final class LimitPlan {
 
   public static List<Check> checks(AdmitRequest request) {
     CompiledPolicy policy = request.policy();
-    RedisKeys keys = new RedisKeys(policy.id());
+    PolicyKeys keys = PolicyKeys.of(policy);
     CompiledTier tier = request.tier();
     CompiledModel model = request.metered() ? request.model() : null;
     CompiledGlobal global = policy.global() == null ? CompiledGlobal.UNLIMITED : policy.global();
@@ -42,73 +43,75 @@ public final class LimitPlan {
     long cost = request.reservedCostMicros();
     boolean metered = request.metered();
     long calls = request.calls();
-    List<Check> checks = new ArrayList<>();
+    PolicyKeys.UserKeys userKeys = keys.user(user);
+    List<Check> checks = new ArrayList<>(16);
 
     if (tier.requests() != null) {
-      checks.add(Check.bucket(Dimension.TIER_REQUESTS_PER_MINUTE, false, keys.user(user, REQUESTS), tier.requests(),
+      checks.add(Check.bucket(Dimension.TIER_REQUESTS_PER_MINUTE, false, userKeys.requests, tier.requests(),
           calls));
     }
     if (metered) {
       if (tier.tokensPerMinute() != null) {
-        checks.add(Check.bucket(Dimension.TIER_TOKENS_PER_MINUTE, false, keys.user(user, TOKENS_PER_MINUTE),
+        checks.add(Check.bucket(Dimension.TIER_TOKENS_PER_MINUTE, false, userKeys.tokensPerMinute,
             tier.tokensPerMinute(), tokens));
       }
       if (tier.tokensPerHour() != null) {
-        checks.add(Check.quota(Dimension.TIER_TOKENS_PER_HOUR, keys.user(user, TOKENS_PER_HOUR), tier.tokensPerHour(),
+        checks.add(Check.quota(Dimension.TIER_TOKENS_PER_HOUR, userKeys.tokensPerHour, tier.tokensPerHour(),
             CalendarPeriod.HOUR, tokens));
       }
       if (tier.tokensPerDay() != null) {
-        checks.add(Check.quota(Dimension.TIER_TOKENS_PER_DAY, keys.user(user, TOKENS_PER_DAY), tier.tokensPerDay(),
+        checks.add(Check.quota(Dimension.TIER_TOKENS_PER_DAY, userKeys.tokensPerDay, tier.tokensPerDay(),
             CalendarPeriod.DAY, tokens));
       }
       if (tier.concurrency() != null) {
-        checks.add(Check.lease(Dimension.TIER_CONCURRENCY, keys.user(user, CONCURRENCY), tier.concurrency()));
+        checks.add(Check.lease(Dimension.TIER_CONCURRENCY, userKeys.concurrency, tier.concurrency()));
       }
       if (tier.budget() != null) {
-        checks.add(Check.quota(Dimension.BUDGET, keys.user(user, BUDGET), tier.budget().microUsd(),
+        checks.add(Check.quota(Dimension.BUDGET, userKeys.budget, tier.budget().microUsd(),
             CalendarPeriod.of(tier.budget().period()), cost));
       }
       CompiledRun run = tier.run();
       if (run != null && request.run() != null) {
-        String runKey = RUN + ":" + RedisKeys.encode(request.run()) + ":";
+        String runKey = userKeys.prefix + RUN + ":" + RedisKeys.encode(request.run()) + ":";
         if (run.requests() != null) {
-          checks.add(Check.runQuota(Dimension.RUN_REQUESTS, keys.user(user, runKey + REQUESTS), run.requests(),
+          checks.add(Check.runQuota(Dimension.RUN_REQUESTS, runKey + REQUESTS, run.requests(),
               run.idleTimeoutMs(), calls));
         }
         if (run.tokens() != null) {
-          checks.add(Check.runQuota(Dimension.RUN_TOKENS, keys.user(user, runKey + "tokens"), run.tokens(),
+          checks.add(Check.runQuota(Dimension.RUN_TOKENS, runKey + "tokens", run.tokens(),
               run.idleTimeoutMs(), tokens));
         }
         if (run.budgetMicros() != null) {
-          checks.add(Check.runQuota(Dimension.RUN_BUDGET, keys.user(user, runKey + BUDGET), run.budgetMicros(),
+          checks.add(Check.runQuota(Dimension.RUN_BUDGET, runKey + BUDGET, run.budgetMicros(),
               run.idleTimeoutMs(), cost));
         }
       }
     }
     if (model != null) {
+      String[] modelKeys = keys.model(model.pattern());
       if (model.requests() != null) {
-        checks.add(Check.bucket(Dimension.MODEL_REQUESTS_PER_MINUTE, false, keys.model(model.pattern(), REQUESTS),
+        checks.add(Check.bucket(Dimension.MODEL_REQUESTS_PER_MINUTE, false, modelKeys[0],
             model.requests(), calls));
       }
       if (model.tokensPerMinute() != null) {
         checks.add(Check.bucket(Dimension.MODEL_TOKENS_PER_MINUTE, false,
-            keys.model(model.pattern(), TOKENS_PER_MINUTE), model.tokensPerMinute(), tokens));
+            modelKeys[1], model.tokensPerMinute(), tokens));
       }
       if (model.tokensPerDay() != null) {
-        checks.add(Check.quota(Dimension.MODEL_TOKENS_PER_DAY, keys.model(model.pattern(), TOKENS_PER_DAY),
+        checks.add(Check.quota(Dimension.MODEL_TOKENS_PER_DAY, modelKeys[2],
             model.tokensPerDay(), CalendarPeriod.DAY, tokens));
       }
     }
     if (global.requests() != null) {
       addShared(checks, Dimension.GLOBAL_REQUESTS_PER_MINUTE, global.requests(), tier,
-          keys.tier(tier.name(), SHARE_REQUESTS), keys.global(REQUESTS), calls);
+          keys.tierShares(tier.name())[0], keys.globalRequests, calls);
     }
     if (metered && global.tokensPerMinute() != null) {
       addShared(checks, Dimension.GLOBAL_TOKENS_PER_MINUTE, global.tokensPerMinute(), tier,
-          keys.tier(tier.name(), SHARE_TOKENS), keys.global(TOKENS_PER_MINUTE), tokens);
+          keys.tierShares(tier.name())[1], keys.globalTokens, tokens);
     }
     if (metered && global.budget() != null) {
-      checks.add(Check.quota(Dimension.GLOBAL_BUDGET, keys.global(BUDGET), global.budget().microUsd(),
+      checks.add(Check.quota(Dimension.GLOBAL_BUDGET, keys.globalBudget, global.budget().microUsd(),
           CalendarPeriod.of(global.budget().period()), cost));
     }
     return checks;

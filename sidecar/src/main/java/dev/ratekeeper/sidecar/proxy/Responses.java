@@ -8,8 +8,13 @@ import dev.ratekeeper.sidecar.limiter.DimensionStatus;
 import dev.ratekeeper.sidecar.limiter.Dimension;
 import dev.ratekeeper.sidecar.wire.ProviderError;
 import io.vertx.core.http.HttpServerResponse;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** The answers the sidecar writes itself, in the provider's error shape and with DESIGN.md's headers. */
 final class Responses {
@@ -113,25 +118,85 @@ final class Responses {
    * {@code "tier.requests.perMinute";r=59;t=1} (remaining now, seconds until the bucket is full).
    */
   private static void rateLimitHeaders(Decision verdict, Map<String, String> headers) {
-    StringBuilder policies = new StringBuilder();
-    StringBuilder limits = new StringBuilder();
-    for (DimensionStatus status : verdict.dimensions()) {
-      String name = status.dimension().wireName();
-      if (!name.endsWith(".perMinute") || status.tierShare()) {
+    List<DimensionStatus> statuses = verdict.dimensions();
+    StringBuilder limits = null;
+    for (DimensionStatus status : statuses) {
+      if (!RATE_HEADER_DIMENSIONS.contains(status.dimension()) || status.tierShare()) {
         continue;
       }
-      if (policies.length() > 0) {
-        policies.append(", ");
+      if (limits == null) {
+        limits = new StringBuilder(128);
+      } else {
         limits.append(", ");
       }
-      policies.append('"').append(name).append("\";q=").append(status.limit()).append(";w=60");
-      limits.append('"').append(name).append("\";r=").append(Math.max(0, status.remaining())).append(";t=")
-          .append((Math.max(0, status.resetMs()) + 999) / 1000);
+      limits.append(QUOTED.get(status.dimension())).append(";r=").append(Math.max(0, status.remaining()))
+          .append(";t=").append((Math.max(0, status.resetMs()) + 999) / 1000);
     }
-    if (policies.length() > 0) {
-      headers.put("ratelimit-policy", policies.toString());
+    if (limits != null) {
+      headers.put("ratelimit-policy", ratePolicy(statuses));
       headers.put("ratelimit", limits.toString());
     }
+  }
+
+  /** The per-minute dimensions the IETF headers name; {@code "<name>"} for each. */
+  private static final Set<Dimension> RATE_HEADER_DIMENSIONS = EnumSet.noneOf(Dimension.class);
+  private static final Map<Dimension, String> QUOTED = new EnumMap<>(Dimension.class);
+
+  static {
+    for (Dimension dimension : Dimension.values()) {
+      if (dimension.wireName().endsWith(".perMinute")) {
+        RATE_HEADER_DIMENSIONS.add(dimension);
+      }
+      QUOTED.put(dimension, '"' + dimension.wireName() + '"');
+    }
+  }
+
+  /**
+   * The last {@code RateLimit-Policy} value made, with the dimensions and limits it names: the same
+   * for every call of a tier and model until the policy changes, so it is made once, not per call.
+   */
+  private record RatePolicy(List<Dimension> dimensions, long[] limits, String value) {}
+
+  private static volatile RatePolicy lastRatePolicy;
+
+  private static String ratePolicy(List<DimensionStatus> statuses) {
+    RatePolicy last = lastRatePolicy;
+    if (last != null && sameRates(last, statuses)) {
+      return last.value();
+    }
+    List<Dimension> dimensions = new ArrayList<>();
+    List<Long> limits = new ArrayList<>();
+    StringBuilder value = new StringBuilder();
+    for (DimensionStatus status : statuses) {
+      if (!RATE_HEADER_DIMENSIONS.contains(status.dimension()) || status.tierShare()) {
+        continue;
+      }
+      if (value.length() > 0) {
+        value.append(", ");
+      }
+      value.append(QUOTED.get(status.dimension())).append(";q=").append(status.limit()).append(";w=60");
+      dimensions.add(status.dimension());
+      limits.add(status.limit());
+    }
+    RatePolicy made = new RatePolicy(List.copyOf(dimensions), limits.stream().mapToLong(Long::longValue).toArray(),
+        value.toString());
+    lastRatePolicy = made;
+    return made.value();
+  }
+
+  private static boolean sameRates(RatePolicy policy, List<DimensionStatus> statuses) {
+    int i = 0;
+    for (DimensionStatus status : statuses) {
+      if (!RATE_HEADER_DIMENSIONS.contains(status.dimension()) || status.tierShare()) {
+        continue;
+      }
+      if (i >= policy.limits().length || policy.dimensions().get(i) != status.dimension()
+          || policy.limits()[i] != status.limit()) {
+        return false;
+      }
+      i++;
+    }
+    return i == policy.limits().length;
   }
 
   /**

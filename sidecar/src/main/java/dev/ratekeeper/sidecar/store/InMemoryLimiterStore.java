@@ -15,6 +15,7 @@ import dev.ratekeeper.sidecar.limiter.LeaseSet;
 import dev.ratekeeper.sidecar.limiter.LimitPlan;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.limiter.PolicyKeys;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
 import dev.ratekeeper.sidecar.limiter.TokenBucket;
@@ -37,7 +38,17 @@ public final class InMemoryLimiterStore implements LimiterStore {
 
   private final LimiterOptions options;
   private final LongSupplier clockMs;
+  /** Counters and statistics: a few keys per user, looked up many times per request. */
   private final Map<String, Entry> data = new HashMap<>();
+  /**
+   * Reservation records ({@code <policy prefix>r:<request id>}), one per request for minutes, by
+   * policy prefix and request id: apart, so that the counters' map stays small (and in the CPU's
+   * caches) however many records are kept, and without a key string of their own.
+   */
+  private final Map<String, PolicyRecords> records = new HashMap<>();
+  /** Statistics field names per tier ({@code requests:<tier>}, {@code throttled:<tier>}), built once. */
+  private final Map<String, String> requestsFields = new HashMap<>();
+  private final Map<String, String> throttledFields = new HashMap<>();
   private long operations;
 
   public InMemoryLimiterStore() {
@@ -71,42 +82,45 @@ public final class InMemoryLimiterStore implements LimiterStore {
   private synchronized Decision admitNow(AdmitRequest request) {
     long now = clockMs.getAsLong();
     sweep(now);
-    RedisKeys keys = new RedisKeys(request.policy().id());
+    PolicyKeys policyKeys = PolicyKeys.of(request.policy());
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(request.policy());
-    String statsKey = keys.stats(statsPeriod.id(now));
-    String recordKey = keys.reservation(request.requestId());
-    if (!request.peek() && live(recordKey, now) != null) {
+    String statsKey = policyKeys.stats(statsPeriod.id(now)).stats();
+    Map<String, Entry> records = records(policyKeys);
+    String recordKey = request.requestId();
+    if (!request.peek() && live(records, recordKey, now) != null) {
       throw new DuplicateRequestException(request.requestId());
     }
 
     List<Check> checks = LimitPlan.checks(request);
-    List<Evaluation> evaluations = new ArrayList<>(checks.size());
-    List<Runnable> writes = new ArrayList<>(checks.size());
-    Map<String, String> charged = new TreeMap<>();
+    int n = checks.size();
+    List<Evaluation> evaluations = new ArrayList<>(n);
+    // what each check writes if the request is charged: the counter found, its next state, the charge
+    Entry[] found = new Entry[n];
+    long[] next = new long[n];
+    String[] periodIds = new String[n];
     boolean allPassed = true;
-    for (Check check : checks) {
-      String key = check.key();
+    for (int i = 0; i < n; i++) {
+      Check check = checks.get(i);
+      Entry entry = live(check.key(), now);
+      found[i] = entry;
       Evaluation evaluation;
       switch (check.kind()) {
         case BUCKET -> {
-          Bucket bucket = (Bucket) live(key, now);
+          Bucket bucket = entry == null ? null : (Bucket) entry.value;
           long occupancy = bucket == null ? 0 : TokenBucket.drained(bucket.lastMs, bucket.occupancy, now, check.limit());
           evaluation = TokenBucket.evaluate(check, occupancy);
-          long next = TokenBucket.charged(check, occupancy);
-          writes.add(() -> put(key, new Bucket(now, next), now + TokenBucket.ttlMs(next, check.limit())));
-          charged.put(key, Long.toString(check.cost()));
+          next[i] = TokenBucket.charged(check, occupancy);
         }
         case QUOTA -> {
           long end = check.quotaEndMs(now);
-          Quota quota = (Quota) live(key, now);
-          String periodId = check.quotaPeriodId(quota == null ? null : quota.periodId, now);
+          Quota quota = entry == null ? null : (Quota) entry.value;
+          periodIds[i] = check.quotaPeriodId(quota == null ? null : quota.periodId, now);
           long count = quota == null ? 0 : check.quotaCount(quota.periodId, quota.count, now);
           evaluation = CalendarQuota.evaluate(check, count, now, end);
-          writes.add(() -> put(key, new Quota(periodId, count + check.cost()), now + CalendarQuota.ttlMs(now, end)));
-          charged.put(key, check.cost() + ":" + periodId);
+          next[i] = count + check.cost();
         }
         case LEASE -> {
-          Leases leases = (Leases) live(key, now);
+          Leases leases = entry == null ? null : (Leases) entry.value;
           long liveLeases = 0;
           long earliest = Long.MAX_VALUE;
           if (leases != null) {
@@ -119,13 +133,6 @@ public final class InMemoryLimiterStore implements LimiterStore {
           }
           evaluation = LeaseSet.evaluate(check, liveLeases, earliest, now, options.leaseTtlMs(),
               options.concurrencyRetryHintMs());
-          writes.add(() -> {
-            Leases next = leases == null ? new Leases() : leases;
-            next.expiries.values().removeIf(expiry -> expiry <= now);
-            next.expiries.put(request.requestId(), now + options.leaseTtlMs());
-            put(key, next, now + options.leaseTtlMs() + 1000);
-          });
-          charged.put(key, "1");
         }
         default -> throw new IllegalStateException(check.kind().toString());
       }
@@ -133,38 +140,81 @@ public final class InMemoryLimiterStore implements LimiterStore {
       allPassed &= evaluation.passed();
     }
 
-    boolean committed = !request.peek() && (allPassed || request.shadow());
-    long statsExpiry = statsPeriod.endMs(now) + options.statsRetentionMs();
-    Hash stats = hash(statsKey, now);
     if (request.peek()) {
-      List<CheckOutcome> outcomes = evaluations.stream().map(e -> e.outcome(false)).toList();
+      List<CheckOutcome> outcomes = new ArrayList<>(n);
+      for (Evaluation e : evaluations) {
+        outcomes.add(e.outcome(false));
+      }
       return DecisionAssembler.assemble(request, checks, outcomes, false, now);
     }
+    boolean committed = allPassed || request.shadow();
+    long statsExpiry = statsPeriod.endMs(now) + options.statsRetentionMs();
+    Counts stats = counts(statsKey, now);
+    String tier = request.tier().name();
     if (committed) {
-      writes.forEach(Runnable::run);
-      Hash record = new Hash();
-      record.fields.put("state", request.metered() ? "held" : "counted");
-      record.fields.put("user", request.user());
-      record.fields.put("tier", request.tier().name());
-      record.fields.put("tokens", Long.toString(request.reservedTokens()));
-      record.fields.put("cost", Long.toString(request.reservedCostMicros()));
-      record.fields.putAll(charged);
-      put(recordKey, record, now + options.recordTtlMs(request.metered()));
-      stats.increment("requests", 1);
-      stats.increment("requests:" + request.tier().name(), 1);
+      long[] reserved = new long[n];
+      for (int i = 0; i < n; i++) {
+        Check check = checks.get(i);
+        String key = check.key();
+        switch (check.kind()) {
+          case BUCKET -> {
+            Entry entry = found[i];
+            if (entry != null && entry.value instanceof Bucket bucket) {
+              bucket.lastMs = now;
+              bucket.occupancy = next[i];
+              entry.expiresAtMs = now + TokenBucket.ttlMs(next[i], check.limit());
+            } else {
+              put(key, new Bucket(now, next[i]), now + TokenBucket.ttlMs(next[i], check.limit()));
+            }
+            reserved[i] = check.cost();
+          }
+          case QUOTA -> {
+            long expiry = now + CalendarQuota.ttlMs(now, check.quotaEndMs(now));
+            Entry entry = found[i];
+            if (entry != null && entry.value instanceof Quota quota) {
+              quota.periodId = periodIds[i];
+              quota.count = next[i];
+              entry.expiresAtMs = expiry;
+            } else {
+              put(key, new Quota(periodIds[i], next[i]), expiry);
+            }
+            reserved[i] = check.cost();
+          }
+          case LEASE -> {
+            Entry entry = found[i];
+            Leases leases = entry == null ? new Leases() : (Leases) entry.value;
+            leases.expiries.values().removeIf(expiry -> expiry <= now);
+            leases.expiries.put(request.requestId(), now + options.leaseTtlMs());
+            put(key, leases, now + options.leaseTtlMs() + 1000);
+            reserved[i] = 1;
+          }
+          default -> throw new IllegalStateException(check.kind().toString());
+        }
+      }
+      put(records, recordKey, new Reservation(request.metered() ? Reservation.HELD : Reservation.COUNTED, request.user(), tier,
+          request.reservedTokens(), request.reservedCostMicros(), checks, reserved, periodIds),
+          now + options.recordTtlMs(request.metered()));
+      stats.add("requests", 1);
+      stats.add(field(requestsFields, "requests:", tier), 1);
       if (!allPassed) {
-        stats.increment("shadowThrottled", 1);
+        stats.add("shadowThrottled", 1);
       }
     } else {
-      boolean never = evaluations.stream().anyMatch(Evaluation::neverPassable);
-      stats.increment(never ? "rejected" : "throttled", 1);
+      boolean never = false;
+      for (Evaluation e : evaluations) {
+        never |= e.neverPassable();
+      }
+      stats.add(never ? "rejected" : "throttled", 1);
       if (!never) {
-        stats.increment("throttled:" + request.tier().name(), 1);
+        stats.add(field(throttledFields, "throttled:", tier), 1);
       }
     }
     put(statsKey, stats, statsExpiry);
 
-    List<CheckOutcome> outcomes = evaluations.stream().map(e -> e.outcome(committed)).toList();
+    List<CheckOutcome> outcomes = new ArrayList<>(n);
+    for (Evaluation e : evaluations) {
+      outcomes.add(e.outcome(committed));
+    }
     return DecisionAssembler.assemble(request, checks, outcomes, committed, now);
   }
 
@@ -172,32 +222,35 @@ public final class InMemoryLimiterStore implements LimiterStore {
     long now = clockMs.getAsLong();
     sweep(now);
     AdmitRequest admitted = request.admitted();
-    RedisKeys keys = new RedisKeys(admitted.policy().id());
-    String recordKey = keys.reservation(admitted.requestId());
-    Hash record = (Hash) live(recordKey, now);
+    PolicyKeys policyKeys = PolicyKeys.of(admitted.policy());
+    Entry recordEntry = live(records(policyKeys), admitted.requestId(), now);
+    Reservation record = recordEntry == null ? null : (Reservation) recordEntry.value;
     if (record == null) {
       return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
     }
-    if ("done".equals(record.fields.get("state"))) {
+    if (record.state.equals(Reservation.DONE_STATE)) {
       return new ReconcileResult(ReconcileResult.Outcome.ALREADY_RECONCILED, 0, 0, now);
     }
-    if (!"held".equals(record.fields.get("state"))) {
+    if (!record.state.equals(Reservation.HELD)) {
       return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
     }
 
     long actualTokens = request.actualTokens();
     long actualCost = request.actualCostMicros();
-    for (Check check : LimitPlan.checks(admitted)) {
-      String charged = check.reconciled() ? record.fields.get(check.key()) : null;
-      if (charged == null) {
+    List<Check> checks = LimitPlan.checks(admitted);
+    for (int i = 0; i < checks.size(); i++) {
+      Check check = checks.get(i);
+      int charged = check.reconciled() ? record.indexOf(check.key(), i) : -1;
+      if (charged < 0) {
         continue;
       }
       String key = check.key();
       long actual = check.unit() == Dimension.Unit.TOKENS ? actualTokens : actualCost;
+      Entry entry = live(key, now);
       switch (check.kind()) {
         case LEASE -> {
-          Leases leases = (Leases) live(key, now);
-          if (leases != null) {
+          if (entry != null) {
+            Leases leases = (Leases) entry.value;
             leases.expiries.remove(admitted.requestId());
             if (leases.expiries.isEmpty()) {
               data.remove(key); // as Redis deletes an emptied sorted set
@@ -205,61 +258,62 @@ public final class InMemoryLimiterStore implements LimiterStore {
           }
         }
         case BUCKET -> {
-          Bucket bucket = (Bucket) live(key, now);
+          Bucket bucket = entry == null ? null : (Bucket) entry.value;
           long occupancy = bucket == null ? 0 : TokenBucket.drained(bucket.lastMs, bucket.occupancy, now, check.limit());
-          long next = TokenBucket.recharged(occupancy, Long.parseLong(charged), actual, check.periodMs());
-          put(key, new Bucket(now, next), now + TokenBucket.ttlMs(next, check.limit()));
+          long next = TokenBucket.recharged(occupancy, record.reserved[charged], actual, check.periodMs());
+          setBucket(entry, key, now, next, now + TokenBucket.ttlMs(next, check.limit()));
         }
         case QUOTA -> {
-          int colon = charged.indexOf(':');
-          long reserved = Long.parseLong(charged.substring(0, colon));
-          String reservedPeriod = charged.substring(colon + 1);
+          long reserved = record.reserved[charged];
+          String reservedPeriod = record.periodIds[charged];
           long end = check.quotaEndMs(now);
-          Quota quota = (Quota) live(key, now);
+          Quota quota = entry == null ? null : (Quota) entry.value;
           String periodId = check.quotaPeriodId(quota == null ? null : quota.periodId, now);
           long count = quota == null ? 0 : check.quotaCount(quota.periodId, quota.count, now);
           long next = CalendarQuota.recharged(count, reserved, actual,
               check.quotaStillCounts(reservedPeriod, quota == null ? null : quota.periodId, now));
-          put(key, new Quota(periodId, next), now + CalendarQuota.ttlMs(now, end));
+          setQuota(entry, key, periodId, next, now + CalendarQuota.ttlMs(now, end));
         }
         default -> throw new IllegalStateException(check.kind().toString());
       }
     }
     // as reconcile.lua: a reconciled record keeps only its state (nothing reads the rest again)
-    Hash done = new Hash();
-    done.fields.put("state", "done");
-    put(recordKey, done, now + options.reconciledTtlMs());
+    recordEntry.value = Reservation.DONE;
+    recordEntry.expiresAtMs = now + options.reconciledTtlMs();
 
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(admitted.policy());
-    String periodId = statsPeriod.id(now);
+    PolicyKeys.Stats keys = policyKeys.stats(statsPeriod.id(now));
     long statsExpiry = statsPeriod.endMs(now) + options.statsRetentionMs();
-    String user = record.fields.get("user");
-    if (request.estimated()) {
-      Hash stats = hash(keys.stats(periodId), now);
-      stats.increment("estimated", 1);
-      put(keys.stats(periodId), stats, statsExpiry);
+    String user = record.user;
+    if (request.estimated() || actualCost > 0) {
+      Counts stats = counts(keys.stats(), now);
+      if (request.estimated()) {
+        stats.add("estimated", 1);
+      }
+      if (actualCost > 0) {
+        stats.add("spendMicros", actualCost);
+      }
+      put(keys.stats(), stats, statsExpiry);
     }
     if (actualCost > 0) {
-      Hash stats = hash(keys.stats(periodId), now);
-      stats.increment("spendMicros", actualCost);
-      put(keys.stats(periodId), stats, statsExpiry);
-      Zset top = live(keys.topUsers(periodId), now) instanceof Zset z ? z : new Zset();
-      top.scores.merge(user, actualCost, Long::sum);
-      put(keys.topUsers(periodId), top, statsExpiry);
+      Entry top = live(keys.topUsers(), now);
+      Zset spend = top != null && top.value instanceof Zset z ? z : new Zset();
+      spend.add(user, actualCost);
+      put(keys.topUsers(), spend, statsExpiry);
     }
     if (actualTokens > 0) {
-      Hash tokens = hash(keys.topUserTokens(periodId), now);
-      tokens.increment(user, actualTokens);
-      put(keys.topUserTokens(periodId), tokens, statsExpiry);
+      Counts tokens = counts(keys.topUserTokens(), now);
+      tokens.add(user, actualTokens);
+      put(keys.topUserTokens(), tokens, statsExpiry);
     }
     if (actualCost > 0 || actualTokens > 0) {
-      Hash tiers = hash(keys.topUserTiers(periodId), now);
-      tiers.fields.put(user, record.fields.get("tier"));
-      put(keys.topUserTiers(periodId), tiers, statsExpiry);
+      Entry found = live(keys.topUserTiers(), now);
+      Hash tiers = found != null && found.value instanceof Hash h ? h : new Hash();
+      tiers.fields.put(user, record.tier);
+      put(keys.topUserTiers(), tiers, statsExpiry);
     }
-    return new ReconcileResult(ReconcileResult.Outcome.RECONCILED,
-        actualTokens - Long.parseLong(record.fields.get("tokens")),
-        actualCost - Long.parseLong(record.fields.get("cost")), now);
+    return new ReconcileResult(ReconcileResult.Outcome.RECONCILED, actualTokens - record.tokens,
+        actualCost - record.cost, now);
   }
 
   @Override
@@ -275,29 +329,30 @@ public final class InMemoryLimiterStore implements LimiterStore {
   /** As settle.lua's refund: a held or counted admission is given back whole, exactly once. */
   private synchronized void refundNow(AdmitRequest admitted) {
     long now = clockMs.getAsLong();
-    RedisKeys keys = new RedisKeys(admitted.policy().id());
-    String recordKey = keys.reservation(admitted.requestId());
-    Hash record = (Hash) live(recordKey, now);
-    if (record == null) {
-      Hash tombstone = new Hash();
-      tombstone.fields.put("state", "settled");
-      put(recordKey, tombstone, now + options.reservationTtlMs());
+    PolicyKeys policyKeys = PolicyKeys.of(admitted.policy());
+    Map<String, Entry> records = records(policyKeys);
+    Entry recordEntry = live(records, admitted.requestId(), now);
+    if (recordEntry == null) {
+      put(records, admitted.requestId(), Reservation.SETTLED, now + options.reservationTtlMs());
       return;
     }
-    String state = record.fields.get("state");
-    if (!"held".equals(state) && !"counted".equals(state)) {
+    Reservation record = (Reservation) recordEntry.value;
+    if (!record.state.equals(Reservation.HELD) && !record.state.equals(Reservation.COUNTED)) {
       return;
     }
-    for (Check check : LimitPlan.checks(admitted)) {
-      String was = record.fields.get(check.key());
-      if (was == null) {
+    List<Check> checks = LimitPlan.checks(admitted);
+    for (int i = 0; i < checks.size(); i++) {
+      Check check = checks.get(i);
+      int was = record.indexOf(check.key(), i);
+      if (was < 0) {
         continue;
       }
       String key = check.key();
+      Entry entry = live(key, now);
       switch (check.kind()) {
         case LEASE -> {
-          Leases leases = (Leases) live(key, now);
-          if (leases != null) {
+          if (entry != null) {
+            Leases leases = (Leases) entry.value;
             leases.expiries.remove(admitted.requestId());
             if (leases.expiries.isEmpty()) {
               data.remove(key);
@@ -305,19 +360,18 @@ public final class InMemoryLimiterStore implements LimiterStore {
           }
         }
         case BUCKET -> {
-          Bucket bucket = (Bucket) live(key, now);
+          Bucket bucket = entry == null ? null : (Bucket) entry.value;
           long occupancy = bucket == null ? 0 : TokenBucket.drained(bucket.lastMs, bucket.occupancy, now, check.limit());
-          long next = Math.max(0, occupancy - Long.parseLong(was) * check.periodMs());
-          put(key, new Bucket(now, next), now + TokenBucket.ttlMs(next, check.limit()));
+          long next = Math.max(0, occupancy - record.reserved[was] * check.periodMs());
+          setBucket(entry, key, now, next, now + TokenBucket.ttlMs(next, check.limit()));
         }
         case QUOTA -> {
-          int colon = was.indexOf(':');
-          long reserved = Long.parseLong(was.substring(0, colon));
-          Quota quota = (Quota) live(key, now);
-          if (quota != null && check.quotaStillCounts(was.substring(colon + 1), quota.periodId, now)) {
+          long reserved = record.reserved[was];
+          Quota quota = entry == null ? null : (Quota) entry.value;
+          if (quota != null && check.quotaStillCounts(record.periodIds[was], quota.periodId, now)) {
             long end = check.quotaEndMs(now);
             long count = check.quotaCount(quota.periodId, quota.count, now);
-            put(key, new Quota(check.quotaPeriodId(quota.periodId, now), Math.max(0, count - reserved)),
+            setQuota(entry, key, check.quotaPeriodId(quota.periodId, now), Math.max(0, count - reserved),
                 now + CalendarQuota.ttlMs(now, end));
           }
         }
@@ -325,16 +379,16 @@ public final class InMemoryLimiterStore implements LimiterStore {
       }
     }
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(admitted.policy());
-    String statsKey = keys.stats(statsPeriod.id(now));
-    Hash stats = hash(statsKey, now);
-    stats.increment("requests", -1);
-    if (Long.parseLong(stats.fields.get("requests")) < 0) {
-      stats.fields.put("requests", "0");
+    String statsKey = policyKeys.stats(statsPeriod.id(now)).stats();
+    Counts stats = counts(statsKey, now);
+    stats.add("requests", -1);
+    if (stats.get("requests") < 0) {
+      stats.set("requests", 0);
     }
-    stats.increment("refunded", 1);
+    stats.add("refunded", 1);
     put(statsKey, stats, statsPeriod.endMs(now) + options.statsRetentionMs());
-    record.fields.put("state", "settled");
-    put(recordKey, record, now + options.reservationTtlMs());
+    record.state = Reservation.SETTLED_STATE;
+    recordEntry.expiresAtMs = now + options.reservationTtlMs();
   }
 
   /**
@@ -349,43 +403,133 @@ public final class InMemoryLimiterStore implements LimiterStore {
         out.put(key, entry.value.render());
       }
     });
+    records.values().forEach(policy -> policy.byId.forEach((requestId, entry) -> {
+      if (entry.expiresAtMs >= now) {
+        out.put(policy.keys.reservation(requestId), entry.value.render());
+      }
+    }));
     return out;
   }
 
-  private Value live(String key, long now) {
-    Entry entry = data.get(key);
+  /** The reservation records of a policy, by request id. */
+  private Map<String, Entry> records(PolicyKeys policyKeys) {
+    return records.computeIfAbsent(policyKeys.redisKeys().prefix(),
+        prefix -> new PolicyRecords(policyKeys.redisKeys())).byId;
+  }
+
+  /** The entry under {@code key} unless it expired (then it is dropped, as Redis would). */
+  private Entry live(String key, long now) {
+    return live(data, key, now);
+  }
+
+  private static Entry live(Map<String, Entry> map, String key, long now) {
+    Entry entry = map.get(key);
     if (entry == null) {
       return null;
     }
     if (entry.expiresAtMs < now) {
-      data.remove(key);
+      map.remove(key);
       return null;
     }
-    return entry.value;
+    return entry;
   }
 
-  private Hash hash(String key, long now) {
-    return live(key, now) instanceof Hash h ? h : new Hash();
+  private Counts counts(String key, long now) {
+    Entry entry = live(key, now);
+    return entry != null && entry.value instanceof Counts c ? c : new Counts();
   }
 
   private void put(String key, Value value, long expiresAtMs) {
-    data.put(key, new Entry(value, expiresAtMs));
+    put(data, key, value, expiresAtMs);
+  }
+
+  private static void put(Map<String, Entry> map, String key, Value value, long expiresAtMs) {
+    Entry entry = map.get(key);
+    if (entry == null) {
+      map.put(key, new Entry(value, expiresAtMs));
+    } else {
+      entry.value = value;
+      entry.expiresAtMs = expiresAtMs;
+    }
+  }
+
+  /** Writes a bucket's state into {@code entry} (the live entry of {@code key}, or null). */
+  private void setBucket(Entry entry, String key, long lastMs, long occupancy, long expiresAtMs) {
+    if (entry != null && entry.value instanceof Bucket bucket) {
+      bucket.lastMs = lastMs;
+      bucket.occupancy = occupancy;
+      entry.expiresAtMs = expiresAtMs;
+    } else {
+      put(key, new Bucket(lastMs, occupancy), expiresAtMs);
+    }
+  }
+
+  /** Writes a quota's state into {@code entry} (the live entry of {@code key}, or null). */
+  private void setQuota(Entry entry, String key, String periodId, long count, long expiresAtMs) {
+    if (entry != null && entry.value instanceof Quota quota) {
+      quota.periodId = periodId;
+      quota.count = count;
+      entry.expiresAtMs = expiresAtMs;
+    } else {
+      put(key, new Quota(periodId, count), expiresAtMs);
+    }
+  }
+
+  /** {@code prefix + tier}, built once per tier. */
+  private static String field(Map<String, String> memo, String prefix, String tier) {
+    String field = memo.get(tier);
+    if (field == null) {
+      field = prefix + tier;
+      memo.put(tier, field);
+    }
+    return field;
   }
 
   private void sweep(long now) {
     if (++operations % SWEEP_EVERY == 0) {
       data.values().removeIf(entry -> entry.expiresAtMs < now);
+      for (PolicyRecords policy : records.values()) {
+        policy.byId.values().removeIf(entry -> entry.expiresAtMs < now);
+      }
+      records.values().removeIf(policy -> policy.byId.isEmpty());
     }
   }
 
-  private record Entry(Value value, long expiresAtMs) {}
+  /** The reservation records under one policy's keys ({@link RedisKeys#reservation}), by request id. */
+  private static final class PolicyRecords {
+    final RedisKeys keys;
+    final Map<String, Entry> byId = new HashMap<>();
 
-  private sealed interface Value permits Bucket, Quota, Leases, Hash, Zset {
+    PolicyRecords(RedisKeys keys) {
+      this.keys = keys;
+    }
+  }
+
+  /** A key's value and when it expires; both change in place as Redis overwrites a key and its TTL. */
+  private static final class Entry {
+    Value value;
+    long expiresAtMs;
+
+    Entry(Value value, long expiresAtMs) {
+      this.value = value;
+      this.expiresAtMs = expiresAtMs;
+    }
+  }
+
+  private sealed interface Value permits Bucket, Quota, Leases, Hash, Counts, Zset, Reservation {
     String render();
   }
 
   /** As {@code admit.lua}'s STRING {@code <lastMs>:<occupancy>}. */
-  private record Bucket(long lastMs, long occupancy) implements Value {
+  private static final class Bucket implements Value {
+    long lastMs;
+    long occupancy;
+
+    Bucket(long lastMs, long occupancy) {
+      this.lastMs = lastMs;
+      this.occupancy = occupancy;
+    }
+
     @Override
     public String render() {
       return lastMs + ":" + occupancy;
@@ -393,7 +537,15 @@ public final class InMemoryLimiterStore implements LimiterStore {
   }
 
   /** As {@code admit.lua}'s STRING {@code <periodId>:<count>}. */
-  private record Quota(String periodId, long count) implements Value {
+  private static final class Quota implements Value {
+    String periodId;
+    long count;
+
+    Quota(String periodId, long count) {
+      this.periodId = periodId;
+      this.count = count;
+    }
+
     @Override
     public String render() {
       return periodId + ":" + count;
@@ -410,12 +562,9 @@ public final class InMemoryLimiterStore implements LimiterStore {
     }
   }
 
+  /** A HASH of text fields. */
   private static final class Hash implements Value {
     final Map<String, String> fields = new HashMap<>();
-
-    void increment(String field, long by) {
-      fields.merge(field, Long.toString(by), (a, b) -> Long.toString(Long.parseLong(a) + Long.parseLong(b)));
-    }
 
     @Override
     public String render() {
@@ -423,12 +572,126 @@ public final class InMemoryLimiterStore implements LimiterStore {
     }
   }
 
-  private static final class Zset implements Value {
-    final Map<String, Long> scores = new HashMap<>();
+  /** A HASH of integer fields, as {@code HINCRBY} keeps them. */
+  private static final class Counts implements Value {
+    final Map<String, long[]> fields = new HashMap<>();
+
+    void add(String field, long by) {
+      long[] cell = fields.get(field);
+      if (cell == null) {
+        fields.put(field, new long[] {by});
+      } else {
+        cell[0] += by;
+      }
+    }
+
+    long get(String field) {
+      long[] cell = fields.get(field);
+      return cell == null ? 0 : cell[0];
+    }
+
+    void set(String field, long value) {
+      fields.put(field, new long[] {value});
+    }
 
     @Override
     public String render() {
-      return new TreeMap<>(scores).toString();
+      return renderLongs(fields);
+    }
+  }
+
+  /** A ZSET of integer scores, as {@code ZINCRBY} keeps them. */
+  private static final class Zset implements Value {
+    final Map<String, long[]> scores = new HashMap<>();
+
+    void add(String member, long by) {
+      long[] cell = scores.get(member);
+      if (cell == null) {
+        scores.put(member, new long[] {by});
+      } else {
+        cell[0] += by;
+      }
+    }
+
+    @Override
+    public String render() {
+      return renderLongs(scores);
+    }
+  }
+
+  private static String renderLongs(Map<String, long[]> cells) {
+    Map<String, Long> sorted = new TreeMap<>();
+    cells.forEach((field, cell) -> sorted.put(field, cell[0]));
+    return sorted.toString();
+  }
+
+  /**
+   * As {@code admit.lua}'s reservation HASH: {@code state}, {@code user}, {@code tier}, {@code tokens},
+   * {@code cost}, and per charged counter key what it was charged ({@code <units>}, or
+   * {@code <units>:<periodId>} for a quota). Kept as fields, rendered as the HASH only for
+   * {@link #snapshot()}. A reconciled record, and the tombstone of a refund that came first, keep
+   * only their state (shared instances, never changed).
+   */
+  private static final class Reservation implements Value {
+    static final String HELD = "held";
+    static final String COUNTED = "counted";
+    static final String DONE_STATE = "done";
+    static final String SETTLED_STATE = "settled";
+    static final Reservation DONE = new Reservation(DONE_STATE, null, null, 0, 0, null, null, null);
+    static final Reservation SETTLED = new Reservation(SETTLED_STATE, null, null, 0, 0, null, null, null);
+
+    String state;
+    final String user;
+    final String tier;
+    final long tokens;
+    final long cost;
+    final List<Check> checks;
+    final long[] reserved;
+    final String[] periodIds;
+
+    Reservation(String state, String user, String tier, long tokens, long cost, List<Check> checks, long[] reserved,
+        String[] periodIds) {
+      this.state = state;
+      this.user = user;
+      this.tier = tier;
+      this.tokens = tokens;
+      this.cost = cost;
+      this.checks = checks;
+      this.reserved = reserved;
+      this.periodIds = periodIds;
+    }
+
+    /** Where the record keeps the charge of counter {@code key} ({@code hint}: where it most likely is), or -1. */
+    int indexOf(String key, int hint) {
+      if (checks == null) {
+        return -1;
+      }
+      if (hint < checks.size() && checks.get(hint).key().equals(key)) {
+        return hint;
+      }
+      for (int i = checks.size() - 1; i >= 0; i--) {
+        if (checks.get(i).key().equals(key)) {
+          return i;
+        }
+      }
+      return -1;
+    }
+
+    @Override
+    public String render() {
+      Map<String, String> fields = new TreeMap<>();
+      fields.put("state", state);
+      if (checks != null) {
+        fields.put("user", user);
+        fields.put("tier", tier);
+        fields.put("tokens", Long.toString(tokens));
+        fields.put("cost", Long.toString(cost));
+        for (int i = 0; i < checks.size(); i++) {
+          fields.put(checks.get(i).key(), periodIds[i] == null ? Long.toString(reserved[i])
+              : reserved[i] + ":" + periodIds[i]);
+        }
+      }
+      return fields.toString();
     }
   }
 }

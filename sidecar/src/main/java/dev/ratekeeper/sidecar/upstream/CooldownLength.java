@@ -90,13 +90,21 @@ public final class CooldownLength {
     }
   }
 
-  /** The rate-limit header names of one dimension, both providers' spellings (read on every answer). */
-  private record HeaderNames(String anthropicRemaining, String anthropicLimit, String anthropicReset,
-      String openAiRemaining, String openAiLimit, String openAiReset) {
+  /**
+   * The rate-limit header names of one dimension, both providers' spellings (read on every answer):
+   * pre-encoded ASCII names whose hash is computed once, not per lookup.
+   */
+  private record HeaderNames(CharSequence anthropicRemaining, CharSequence anthropicLimit,
+      CharSequence anthropicReset, CharSequence openAiRemaining, CharSequence openAiLimit, CharSequence openAiReset) {
     static HeaderNames of(String dimension) {
-      return new HeaderNames("anthropic-ratelimit-" + dimension + "-remaining",
-          "anthropic-ratelimit-" + dimension + "-limit", "anthropic-ratelimit-" + dimension + "-reset",
-          "x-ratelimit-remaining-" + dimension, "x-ratelimit-limit-" + dimension, "x-ratelimit-reset-" + dimension);
+      return new HeaderNames(name("anthropic-ratelimit-" + dimension + "-remaining"),
+          name("anthropic-ratelimit-" + dimension + "-limit"), name("anthropic-ratelimit-" + dimension + "-reset"),
+          name("x-ratelimit-remaining-" + dimension), name("x-ratelimit-limit-" + dimension),
+          name("x-ratelimit-reset-" + dimension));
+    }
+
+    private static CharSequence name(String header) {
+      return io.vertx.core.http.HttpHeaders.createOptimized(header);
     }
   }
 

@@ -1,5 +1,7 @@
 package dev.ratekeeper.sidecar.wire;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -11,10 +13,27 @@ public final class UsageReader {
 
   private UsageReader() {}
 
+  /**
+   * The top-level {@code usage} of a whole JSON response (the last one, should there be several),
+   * read as it streams: the rest of the answer (its content) is checked for well-formedness and
+   * skipped, never built into objects. Empty when the body is not a JSON object or not well-formed.
+   */
   public static Optional<Usage> fromJson(Endpoint endpoint, byte[] body) {
-    try {
-      JsonNode root = JSON.readTree(body);
-      return root == null ? Optional.empty() : fromNode(endpoint, root.get("usage"));
+    try (JsonParser parser = JSON.getFactory().createParser(body)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        return Optional.empty();
+      }
+      JsonNode usage = null;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        boolean isUsage = "usage".equals(parser.currentName());
+        parser.nextToken();
+        if (isUsage) {
+          usage = JSON.readTree(parser);
+        } else {
+          parser.skipChildren();
+        }
+      }
+      return fromNode(endpoint, usage);
     } catch (IOException e) {
       return Optional.empty();
     }
