@@ -258,10 +258,13 @@ public final class InMemoryLimiterStore implements LimiterStore {
           }
         }
         case BUCKET -> {
-          Bucket bucket = entry == null ? null : (Bucket) entry.value;
-          long occupancy = bucket == null ? 0 : TokenBucket.drained(bucket.lastMs, bucket.occupancy, now, check.limit());
-          long next = TokenBucket.recharged(occupancy, record.reserved[charged], actual, check.periodMs());
-          setBucket(entry, key, now, next, now + TokenBucket.ttlMs(next, check.limit()));
+          if (actual != record.reserved[charged]) { // as reconcile.lua: a bucket left unchanged is not written
+            Bucket bucket = entry == null ? null : (Bucket) entry.value;
+            long occupancy = bucket == null ? 0
+                : TokenBucket.drained(bucket.lastMs, bucket.occupancy, now, check.limit());
+            long next = TokenBucket.recharged(occupancy, record.reserved[charged], actual, check.periodMs());
+            setBucket(entry, key, now, next, now + TokenBucket.ttlMs(next, check.limit()));
+          }
         }
         case QUOTA -> {
           long reserved = record.reserved[charged];
