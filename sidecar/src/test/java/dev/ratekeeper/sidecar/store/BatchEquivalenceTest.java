@@ -17,17 +17,14 @@ import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.RedisConnection;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -40,22 +37,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class BatchEquivalenceTest {
   private static final String P = "rk:{team-a/agents}:";
   private static final long T0 = Instant.parse("2026-11-23T22:50:00Z").toEpochMilli();
-  private static EmbeddedRedis redis;
-  private static Vertx vertx;
-  private static RedisConnection connection;
-
-  @BeforeAll
-  static void startRedis() {
-    redis = new EmbeddedRedis();
-    vertx = Vertx.vertx();
-    connection = redis.connect(vertx);
-  }
-
-  @AfterAll
-  static void stopRedis() {
-    await(vertx.close());
-    redis.close();
-  }
+  @RegisterExtension
+  static final ConnectedRedis REDIS = new ConnectedRedis();
 
   private final CompiledPolicy policy = policy()
       .tier(tier("free").requests(perMinute(20, 6)).tokensPerMinute(perMinute(20_000, 8_000)).tokensPerHour(60_000)
@@ -96,8 +79,8 @@ class BatchEquivalenceTest {
       List<String> reconciles, Map<String, String> keysAfter, Map<String, Long> ttlsAfter, int scriptCalls) {}
 
   private Outcome run(List<AdmitRequest> requests, boolean batched, long seed) {
-    call(connection, Command.FLUSHALL);
-    HoldingSender gate = new HoldingSender(connection);
+    call(REDIS.connection(), Command.FLUSHALL);
+    HoldingSender gate = new HoldingSender(REDIS.connection());
     RedisLimiterStore store = RedisLimiterStore.create(gate, LimiterOptions.DEFAULTS, RedisTime.pinned(() -> T0));
     await(store.loadScripts());
     AdmitRequest learn = AdmitRequest.requestsOnly(policy, "learn", "carol", policy.tier("free").orElseThrow());
@@ -121,7 +104,7 @@ class BatchEquivalenceTest {
       f.toCompletionStage().toCompletableFuture().handle((a, b) -> null).join();
       decisions.add(f.succeeded() ? f.result().toString() : f.cause().getClass().getSimpleName());
     }
-    Map<String, String> keys = EmbeddedRedis.snapshot(connection, P);
+    Map<String, String> keys = EmbeddedRedis.snapshot(REDIS.connection(), P);
     Map<String, Long> ttls = ttls(keys);
     // reconcile every allowed metered admission (some with actual == reservation), batched or not
     Random random = new Random(seed * 31);
@@ -151,14 +134,14 @@ class BatchEquivalenceTest {
       f.toCompletionStage().toCompletableFuture().handle((a, b) -> null).join();
       rs.add(f.succeeded() ? f.result().toString() : f.cause().toString());
     }
-    Map<String, String> after = EmbeddedRedis.snapshot(connection, P);
+    Map<String, String> after = EmbeddedRedis.snapshot(REDIS.connection(), P);
     return new Outcome(decisions, keys, ttls, rs, after, ttls(after), gate.scriptCalls());
   }
 
   private static Map<String, Long> ttls(Map<String, String> keys) {
     Map<String, Long> out = new TreeMap<>();
     for (String key : keys.keySet()) {
-      out.put(key, call(connection, Command.PTTL, key).toLong());
+      out.put(key, call(REDIS.connection(), Command.PTTL, key).toLong());
     }
     return out;
   }

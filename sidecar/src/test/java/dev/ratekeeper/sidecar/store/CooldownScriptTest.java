@@ -4,15 +4,12 @@ import static dev.ratekeeper.sidecar.store.EmbeddedRedis.await;
 import static dev.ratekeeper.sidecar.store.EmbeddedRedis.call;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.Response;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * cooldown.lua on a real Redis: a cooldown ends when the scripts' clock passes the end it stored
@@ -25,33 +22,18 @@ class CooldownScriptTest {
   private static final List<String> KEYS = List.of(COOLDOWN, COOLDOWN + ":strikes", COOLDOWN + ":probe");
   private static final long T = 1_795_428_000_000L; // 2026-11-23T10:00:00Z
   private static final long STRIKE_MEMORY_MS = 600_000;
-  private static EmbeddedRedis redis;
-  private static Vertx vertx;
-  private static RedisConnection connection;
+  @RegisterExtension
+  static final ConnectedRedis REDIS = new ConnectedRedis();
   private final LuaScript script = LuaScript.standalone("cooldown");
-
-  @BeforeAll
-  static void startRedis() {
-    redis = new EmbeddedRedis();
-    vertx = Vertx.vertx();
-    connection = redis.connect(vertx);
-  }
-
-  @AfterAll
-  static void stopRedis() {
-    connection.close();
-    vertx.close();
-    redis.close();
-  }
 
   @BeforeEach
   void empty() {
-    call(connection, Command.FLUSHALL);
+    call(REDIS.connection(), Command.FLUSHALL);
   }
 
   /** {remaining ms, strikes} after {@code what} (1 throttle, 0 pause, r read) at {@code time}. */
   private List<Long> run(RedisTime time, String what, long baseMs) {
-    Response reply = await(script.call(connection::send, KEYS, List.of(time.mode(), time.value(), what,
+    Response reply = await(script.call(REDIS.connection()::send, KEYS, List.of(time.mode(), time.value(), what,
         Long.toString(baseMs), "60000", Long.toString(STRIKE_MEMORY_MS))));
     return List.of(reply.get(0).toLong(), reply.get(1).toLong());
   }
@@ -61,16 +43,16 @@ class CooldownScriptTest {
   }
 
   private static long redisNowMs() {
-    Response time = call(connection, Command.TIME);
+    Response time = call(REDIS.connection(), Command.TIME);
     return time.get(0).toLong() * 1000 + time.get(1).toLong() / 1000;
   }
 
   @Test
   void onAPinnedClockACooldownEndsWhenTheClockPassesItsEndAndTheNextThrottleDoublesIt() {
     assertThat(run(at(T), "1", 300)).containsExactly(300L, 1L);
-    assertThat(call(connection, Command.GET, COOLDOWN).toLong()).isEqualTo(T + 300);
+    assertThat(call(REDIS.connection(), Command.GET, COOLDOWN).toLong()).isEqualTo(T + 300);
     // Redis' own clock is not the scripts': the key is kept as long as the strikes
-    assertThat(call(connection, Command.PTTL, COOLDOWN).toLong()).isBetween(STRIKE_MEMORY_MS - 1_000, STRIKE_MEMORY_MS);
+    assertThat(call(REDIS.connection(), Command.PTTL, COOLDOWN).toLong()).isBetween(STRIKE_MEMORY_MS - 1_000, STRIKE_MEMORY_MS);
     assertThat(run(at(T + 299), "r", 0)).containsExactly(1L, 1L);
     assertThat(run(at(T + 300), "r", 0)).containsExactly(0L, 1L);
     // ended: a throttle now is episode 2 in a row, twice as long
@@ -87,8 +69,8 @@ class CooldownScriptTest {
     List<Long> started = run(RedisTime.server(), "1", 2_000);
     long after = redisNowMs();
     assertThat(started).containsExactly(2_000L, 1L);
-    assertThat(call(connection, Command.GET, COOLDOWN).toLong()).isBetween(before + 2_000, after + 2_000);
-    assertThat(call(connection, Command.PTTL, COOLDOWN).toLong()).isBetween(1L, 2_000L);
+    assertThat(call(REDIS.connection(), Command.GET, COOLDOWN).toLong()).isBetween(before + 2_000, after + 2_000);
+    assertThat(call(REDIS.connection(), Command.PTTL, COOLDOWN).toLong()).isBetween(1L, 2_000L);
     assertThat(run(RedisTime.server(), "r", 0).get(0)).isBetween(1L, 2_000L);
     // 2 s later by the offset (tests that shift Redis TIME) it has ended, the key's expiry notwithstanding
     assertThat(run(RedisTime.serverPlus(() -> 2_000), "r", 0)).containsExactly(0L, 1L);
@@ -97,7 +79,7 @@ class CooldownScriptTest {
 
   @Test
   void aCooldownAnOlderSidecarWroteIsReadByItsExpiry() {
-    call(connection, Command.SET, COOLDOWN, "2000", "PX", "2000"); // value: the length, as sidecars wrote it before
+    call(REDIS.connection(), Command.SET, COOLDOWN, "2000", "PX", "2000"); // value: the length, as sidecars wrote it before
     assertThat(run(RedisTime.server(), "r", 0).get(0)).isBetween(1_000L, 2_000L);
     // running: a throttle keeps it (no strike), as for any running cooldown
     assertThat(run(RedisTime.server(), "1", 300)).satisfies(reply -> {

@@ -20,20 +20,17 @@ import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
 import dev.ratekeeper.sidecar.resilience.ResilientLimiterStore;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.RedisAPI;
-import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * One admission whose answer comes too late, with Redis otherwise healthy: that request alone gets
@@ -45,41 +42,27 @@ class LateAnswerTest {
   private static final String P = "rk:{team-a/agents}:";
   private static final long DEADLINE_MS = 100;
   private static final long DELAY_MS = 400;
-  private static EmbeddedRedis redis;
-  private static Vertx vertx;
-  private static RedisConnection connection;
+  @RegisterExtension
+  static final ConnectedRedis REDIS = new ConnectedRedis();
   /** The answer to the next call is held back this long (once). */
   private final AtomicLong admitDelayMs = new AtomicLong();
   private RedisLimiterStore redisStore;
 
-  @BeforeAll
-  static void startRedis() {
-    redis = new EmbeddedRedis();
-    vertx = Vertx.vertx();
-    connection = redis.connect(vertx);
-  }
-
-  @AfterAll
-  static void stopRedis() {
-    await(vertx.close());
-    redis.close();
-  }
-
   @BeforeEach
   void fresh() {
-    call(connection, Command.FLUSHALL);
+    call(REDIS.connection(), Command.FLUSHALL);
     redisStore = RedisLimiterStore.create(this::delayed, LimiterOptions.DEFAULTS, RedisTime.server());
     await(redisStore.loadScripts());
   }
 
   private Future<Response> delayed(Request request) {
     long delay = admitDelayMs.getAndSet(0); // the next call only: the admission under test
-    Future<Response> sent = connection.send(request);
+    Future<Response> sent = REDIS.connection().send(request);
     if (delay == 0) {
       return sent;
     }
     Promise<Response> late = Promise.promise();
-    sent.onComplete(result -> vertx.setTimer(delay, t -> late.handle(result)));
+    sent.onComplete(result -> REDIS.vertx().setTimer(delay, t -> late.handle(result)));
     return late.future();
   }
 
@@ -96,8 +79,8 @@ class LateAnswerTest {
       assertThat(counters()).as("every counter given back").isNotEmpty()
           .allSatisfy((key, value) -> assertThat(value).as(key).endsWith(":0"));
     });
-    assertThat(call(connection, Command.ZCARD, P + "u:alice:conc").toLong()).as("lease").isZero();
-    assertThat(call(connection, Command.HGET, stats(), "requests").toString()).isEqualTo("0");
+    assertThat(call(REDIS.connection(), Command.ZCARD, P + "u:alice:conc").toLong()).as("lease").isZero();
+    assertThat(call(REDIS.connection(), Command.HGET, stats(), "requests").toString()).isEqualTo("0");
 
     assertThat(await(store.admit(metered(p, "on-time"))).allowed()).as("the next answer is used").isTrue();
     store.close();
@@ -118,7 +101,7 @@ class LateAnswerTest {
       assertThat(counters.get(P + "u:alice:budget")).endsWith(":1200");
       assertThat(counters.get(P + "g:budget")).endsWith(":1200");
     });
-    assertThat(call(connection, Command.HGET, stats(), "requests").toString())
+    assertThat(call(REDIS.connection(), Command.HGET, stats(), "requests").toString())
         .as("one request, not the late admission and the replay").isEqualTo("1");
     assertThat(store.up()).isTrue();
     store.close();
@@ -130,7 +113,7 @@ class LateAnswerTest {
   }
 
   private ResilientLimiterStore resilient(CompiledPolicy p) {
-    return new ResilientLimiterStore(vertx, redisStore, RedisAPI.api(connection), () -> p, new SidecarMetrics(),
+    return new ResilientLimiterStore(REDIS.vertx(), redisStore, RedisAPI.api(REDIS.connection()), () -> p, new SidecarMetrics(),
         DEADLINE_MS, dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM);
   }
 
@@ -150,7 +133,7 @@ class LateAnswerTest {
   /** Every rate and quota counter of the policy (records, statistics and leases left out). */
   private static Map<String, String> counters() {
     Map<String, String> out = new TreeMap<>();
-    EmbeddedRedis.snapshot(connection, P).forEach((key, value) -> {
+    EmbeddedRedis.snapshot(REDIS.connection(), P).forEach((key, value) -> {
       if (!key.startsWith(P + "r:") && !key.startsWith(P + "stats:") && !key.startsWith(P + "top:")
           && !key.endsWith(":conc")) {
         out.put(key, value);

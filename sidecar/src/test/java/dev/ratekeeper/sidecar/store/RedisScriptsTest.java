@@ -19,9 +19,7 @@ import dev.ratekeeper.sidecar.limiter.Dimension;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.time.Instant;
@@ -32,33 +30,18 @@ import java.util.List;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** What only a real Redis can show: the Lua calendar, Redis' own clock, script reloading, key hygiene. */
 class RedisScriptsTest {
-  private static EmbeddedRedis redis;
-  private static Vertx vertx;
-  private static RedisConnection connection;
-
-  @BeforeAll
-  static void startRedis() {
-    redis = new EmbeddedRedis();
-    vertx = Vertx.vertx();
-    connection = redis.connect(vertx);
-  }
-
-  @AfterAll
-  static void stopRedis() {
-    await(vertx.close());
-    redis.close();
-  }
+  @RegisterExtension
+  static final ConnectedRedis REDIS = new ConnectedRedis();
 
   @BeforeEach
   void flush() {
-    call(connection, Command.FLUSHALL);
+    call(REDIS.connection(), Command.FLUSHALL);
   }
 
   @Test
@@ -94,7 +77,7 @@ class RedisScriptsTest {
         """;
     Request eval = Request.cmd(Command.EVAL).arg(script).arg(0);
     instants.forEach(ms -> eval.arg(Long.toString(ms)));
-    Response reply = await(connection.send(eval));
+    Response reply = await(REDIS.connection().send(eval));
     int i = 0;
     for (long ms : instants) {
       for (CalendarPeriod period : List.of(CalendarPeriod.HOUR, CalendarPeriod.DAY, CalendarPeriod.WEEK,
@@ -107,7 +90,7 @@ class RedisScriptsTest {
 
   @Test
   void productionClockIsRedisTime() {
-    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
+    RedisLimiterStore store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS, RedisTime.server());
     CompiledPolicy p = policy().tier(tier("free").requests(perMinute(10))).build();
     long before = System.currentTimeMillis();
     Decision d = await(store.admit(AdmitRequest.requestsOnly(p, "r1", "alice", p.tier("free").orElseThrow())));
@@ -119,7 +102,7 @@ class RedisScriptsTest {
   @Test
   void anOffsetOnRedisTimeReachesTheNextMonthWithoutWaiting() {
     AtomicLong offset = new AtomicLong();
-    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS,
+    RedisLimiterStore store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS,
         RedisTime.serverPlus(offset::get));
     CompiledPolicy p = policy().tier(tier("free").budget(1000, BudgetPeriod.Monthly)).build();
     Decision first = await(store.admit(metered(p, 0, 1000)));
@@ -138,22 +121,22 @@ class RedisScriptsTest {
 
   @Test
   void scriptsAreLoadedAgainAfterAFlush() {
-    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
+    RedisLimiterStore store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS, RedisTime.server());
     await(store.loadScripts());
     CompiledPolicy p = policy().tier(tier("free").concurrency(1)).build();
     AdmitRequest r1 = metered(p, 1, 0);
     assertThat(await(store.admit(r1)).allowed()).isTrue();
-    call(connection, Command.SCRIPT, "FLUSH");
+    call(REDIS.connection(), Command.SCRIPT, "FLUSH");
     assertThat(await(store.reconcile(ReconcileRequest.release(r1))).outcome())
         .isEqualTo(ReconcileResult.Outcome.RECONCILED);
-    call(connection, Command.SCRIPT, "FLUSH");
+    call(REDIS.connection(), Command.SCRIPT, "FLUSH");
     assertThat(await(store.admit(metered(p, 1, 0))).allowed()).isTrue();
-    assertThat(call(connection, Command.SCRIPT, "EXISTS", store.admitScriptSha()).get(0).toInteger()).isEqualTo(1);
+    assertThat(call(REDIS.connection(), Command.SCRIPT, "EXISTS", store.admitScriptSha()).get(0).toInteger()).isEqualTo(1);
   }
 
   @Test
   void everyKeyIsUnderThePolicysHashTagAndExpires() {
-    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
+    RedisLimiterStore store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS, RedisTime.server());
     CompiledPolicy p = policy()
         .tier(tier("free").requests(perMinute(10)).tokensPerMinute(perMinute(10_000)).tokensPerHour(100_000)
             .tokensPerDay(1_000_000).concurrency(3).budget(1_000_000, BudgetPeriod.Weekly).globalShare(50))
@@ -167,37 +150,37 @@ class RedisScriptsTest {
     await(store.reconcile(new ReconcileRequest(r1, 500, 500)));
     // a second reconcile writes to statistics fields that exist already: their TTL was set when created
     await(store.reconcile(new ReconcileRequest(r2, 700, 700)));
-    Response record = call(connection, Command.HGETALL, "rk:{team-a/agents}:r:" + r1.requestId());
+    Response record = call(REDIS.connection(), Command.HGETALL, "rk:{team-a/agents}:r:" + r1.requestId());
     assertThat(record.size()).as("a reconciled record keeps only its state: %s", record).isEqualTo(2);
     assertThat(record.get("state").toString()).isEqualTo("done");
 
     List<String> keys = new ArrayList<>();
-    call(connection, Command.KEYS, "*").forEach(k -> keys.add(k.toString()));
+    call(REDIS.connection(), Command.KEYS, "*").forEach(k -> keys.add(k.toString()));
     // 14 counters less the lease set (both leases given back: Redis drops the empty set), 2 records,
     // stats + top + tier + tokens
     assertThat(keys).hasSize(13 + 2 + 4);
     for (String key : keys) {
       assertThat(key).startsWith("rk:{team-a/agents}:");
-      assertThat(call(connection, Command.PTTL, key).toLong()).as("TTL of %s", key).isPositive();
+      assertThat(call(REDIS.connection(), Command.PTTL, key).toLong()).as("TTL of %s", key).isPositive();
     }
   }
 
   @Test
   void largeCountersAreWrittenAsExactIntegers() {
-    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS,
+    RedisLimiterStore store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS,
         RedisTime.pinned(() -> 1_795_428_000_000L));
     CompiledPolicy p = policy().tier(tier("free").tokensPerMinute(perMinute(2_000_000_000L)))
         .global(null, null, budget(9_000_000_000_000L, BudgetPeriod.Monthly)).build();
     await(store.admit(metered(p, 1_999_999_999L, 8_999_999_999_999L)));
-    assertThat(call(connection, Command.GET, "rk:{team-a/agents}:u:alice:tpm").toString())
+    assertThat(call(REDIS.connection(), Command.GET, "rk:{team-a/agents}:u:alice:tpm").toString())
         .isEqualTo("1795428000000:119999999940000");
-    assertThat(call(connection, Command.GET, "rk:{team-a/agents}:g:budget").toString())
+    assertThat(call(REDIS.connection(), Command.GET, "rk:{team-a/agents}:g:budget").toString())
         .isEqualTo("2026-11:8999999999999");
   }
 
   @Test
   void theCommandForRedisBenchmarkIsTheStoresOwnCall() {
-    RedisLimiterStore store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.server());
+    RedisLimiterStore store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS, RedisTime.server());
     CompiledPolicy p = policy().tier(tier("free").requests(perMinute(10, 2))).build();
     AdmitRequest request = AdmitRequest.requestsOnly(p, "r", "alice", p.tier("free").orElseThrow());
     assertThat(await(store.admit(request)).remainingRequests()).isEqualTo(1);
@@ -206,7 +189,7 @@ class RedisScriptsTest {
     Request replay = Request.cmd(Command.EVALSHA);
     words.set(4, words.get(4) + "-replayed"); // KEYS[2], the request's own record: a replay is another request
     words.subList(1, words.size()).forEach(replay::arg);
-    Response reply = await(connection.send(replay)).get(0); // a batch of one: the list of one reply
+    Response reply = await(REDIS.connection().send(replay)).get(0); // a batch of one: the list of one reply
     // decided in the stats period the store learnt, every check passing
     assertThat(reply.get(0).toLong()).isEqualTo(AdmitScriptCall.ALL_PASSED);
     assertThat(reply.get(2).toLong()).isEqualTo(1); // committed: the second of a burst of 2
@@ -216,7 +199,7 @@ class RedisScriptsTest {
 
   @Test
   void worksThroughAPooledClientToo() {
-    io.vertx.redis.client.Redis client = io.vertx.redis.client.Redis.createClient(vertx, redis.url());
+    io.vertx.redis.client.Redis client = io.vertx.redis.client.Redis.createClient(REDIS.vertx(), REDIS.url());
     RedisLimiterStore store = RedisLimiterStore.create(client, LimiterOptions.DEFAULTS, RedisTime.server());
     await(store.loadScripts());
     CompiledPolicy p = policy().tier(tier("free").concurrency(2)).build();

@@ -21,7 +21,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.ArrayList;
@@ -30,43 +29,28 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Admissions and reconciles sent as batches ({@link ScriptBatcher}) on a real redis-server: a gate in
- * front of the connection holds the calls in flight, so that the calls made meanwhile wait and go
+ * front of the REDIS.connection() holds the calls in flight, so that the calls made meanwhile wait and go
  * as batches of a known size, and the test can count the script calls Redis ran.
  */
 class ScriptBatcherTest {
   private static final String P = "rk:{team-a/agents}:";
 
-  private static EmbeddedRedis redis;
-  private static Vertx vertx;
-  private static RedisConnection connection;
+  @RegisterExtension
+  static final ConnectedRedis REDIS = new ConnectedRedis();
 
   private HoldingSender gate;
   private RedisLimiterStore store;
 
-  @BeforeAll
-  static void startRedis() {
-    redis = new EmbeddedRedis();
-    vertx = Vertx.vertx();
-    connection = redis.connect(vertx);
-  }
-
-  @AfterAll
-  static void stopRedis() {
-    await(vertx.close());
-    redis.close();
-  }
-
   @BeforeEach
   void store() {
-    call(connection, Command.FLUSHALL);
-    gate = new HoldingSender(connection);
+    call(REDIS.connection(), Command.FLUSHALL);
+    gate = new HoldingSender(REDIS.connection());
     store = RedisLimiterStore.create(gate, LimiterOptions.DEFAULTS, RedisTime.server());
     await(store.loadScripts());
   }
@@ -95,7 +79,7 @@ class ScriptBatcherTest {
     }
     // the burst of 10, less the one spent learning the period: the first 9 made, exactly
     assertThat(admitted).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8);
-    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "throttled").toLong()).isEqualTo(191);
+    assertThat(call(REDIS.connection(), Command.HGET, P + "stats:" + period(), "throttled").toLong()).isEqualTo(191);
   }
 
   @Test
@@ -140,7 +124,7 @@ class ScriptBatcherTest {
   void aRequestWhoseCounterHoldsAnotherTypeFailsAloneAndTheRestOfItsBatchIsDecided() {
     CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 10))).build();
     learnThePeriod(requestsOnly(p, "learn", "alice"));
-    call(connection, Command.HSET, P + "u:mallory:req", "not", "a bucket");
+    call(REDIS.connection(), Command.HSET, P + "u:mallory:req", "not", "a bucket");
     gate.hold();
     List<Future<Decision>> alone = List.of(store.admit(requestsOnly(p, "a1", "alice")),
         store.admit(requestsOnly(p, "a2", "alice")));
@@ -152,8 +136,8 @@ class ScriptBatcherTest {
     assertThat(await(bob).remainingRequests()).isEqualTo(9);
     assertThat(await(carol).remainingRequests()).isEqualTo(9);
     assertThat(failure(mallory)).hasMessageContaining("admit.lua failed").hasMessageContaining("WRONGTYPE");
-    assertThat(call(connection, Command.EXISTS, P + "r:m").toLong()).as("no record for the failed request").isZero();
-    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "requests").toLong()).isEqualTo(5);
+    assertThat(call(REDIS.connection(), Command.EXISTS, P + "r:m").toLong()).as("no record for the failed request").isZero();
+    assertThat(call(REDIS.connection(), Command.HGET, P + "stats:" + period(), "requests").toLong()).isEqualTo(5);
   }
 
   @Test
@@ -166,8 +150,8 @@ class ScriptBatcherTest {
       assertThat(await(store.admit(r)).allowed()).isTrue();
       admitted.add(r);
     }
-    call(connection, Command.DEL, P + "u:mallory:tpd");
-    call(connection, Command.HSET, P + "u:mallory:tpd", "not", "a quota");
+    call(REDIS.connection(), Command.DEL, P + "u:mallory:tpd");
+    call(REDIS.connection(), Command.HSET, P + "u:mallory:tpd", "not", "a quota");
     gate.hold();
     List<Future<ReconcileResult>> alone = List.of(
         store.reconcile(new ReconcileRequest(metered(p, "x1", "nobody", 1, 0), 1, 0)),
@@ -182,11 +166,11 @@ class ScriptBatcherTest {
     assertThat(await(batch.get(0)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
     assertThat(await(batch.get(2)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
     assertThat(failure(batch.get(1))).hasMessageContaining("reconcile.lua failed").hasMessageContaining("WRONGTYPE");
-    assertThat(call(connection, Command.GET, P + "u:bob:tpd").toString()).isEqualTo(day + ":400");
-    assertThat(call(connection, Command.GET, P + "u:carol:tpd").toString()).isEqualTo(day + ":400");
-    assertThat(call(connection, Command.ZCARD, P + "u:bob:conc").toLong()).isZero();
-    assertThat(call(connection, Command.ZCARD, P + "u:mallory:conc").toLong()).as("lease still held").isEqualTo(1);
-    assertThat(call(connection, Command.HGET, P + "r:r-mallory", "state").toString()).isEqualTo("held");
+    assertThat(call(REDIS.connection(), Command.GET, P + "u:bob:tpd").toString()).isEqualTo(day + ":400");
+    assertThat(call(REDIS.connection(), Command.GET, P + "u:carol:tpd").toString()).isEqualTo(day + ":400");
+    assertThat(call(REDIS.connection(), Command.ZCARD, P + "u:bob:conc").toLong()).isZero();
+    assertThat(call(REDIS.connection(), Command.ZCARD, P + "u:mallory:conc").toLong()).as("lease still held").isEqualTo(1);
+    assertThat(call(REDIS.connection(), Command.HGET, P + "r:r-mallory", "state").toString()).isEqualTo("held");
   }
 
   @Test
@@ -226,7 +210,7 @@ class ScriptBatcherTest {
       if (request.command() == Command.EVALSHA && throwsLeft.getAndDecrement() > 0) {
         throw new IllegalStateException("connection closed");
       }
-      return connection.send(request);
+      return REDIS.connection().send(request);
     }, LimiterOptions.DEFAULTS, RedisTime.server());
     assertThat(failure(throwing.admit(requestsOnly(p, "t1", "alice")))).hasMessage("connection closed");
     assertThat(failure(throwing.admit(requestsOnly(p, "t2", "alice")))).hasMessage("connection closed");
@@ -246,8 +230,8 @@ class ScriptBatcherTest {
     gate.release();
     await(Future.all(all));
     assertThat(all.stream().filter(f -> f.result().allowed()).count()).isEqualTo(5);
-    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "throttled").toLong()).isEqualTo(7);
-    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "requests").toLong()).isEqualTo(5);
+    assertThat(call(REDIS.connection(), Command.HGET, P + "stats:" + period(), "throttled").toLong()).isEqualTo(7);
+    assertThat(call(REDIS.connection(), Command.HGET, P + "stats:" + period(), "requests").toLong()).isEqualTo(5);
   }
 
   @Test
@@ -262,7 +246,7 @@ class ScriptBatcherTest {
     AtomicInteger failed = new AtomicInteger();
     CountDownLatch done = new CountDownLatch(loops * each);
     for (int l = 0; l < loops; l++) {
-      Context context = vertx.getOrCreateContext();
+      Context context = REDIS.vertx().getOrCreateContext();
       int loop = l;
       context.runOnContext(v -> {
         for (int i = 0; i < each; i++) {
@@ -325,12 +309,12 @@ class ScriptBatcherTest {
         tokens += 1_000; // the request spent learning the period is still held at its reservation
         spend += 50_000;
       }
-      assertThat(call(connection, Command.GET, P + "u:user" + u + ":tpd").toString()).isEqualTo(day + ":" + tokens);
-      assertThat(call(connection, Command.GET, P + "u:user" + u + ":budget").toString())
+      assertThat(call(REDIS.connection(), Command.GET, P + "u:user" + u + ":tpd").toString()).isEqualTo(day + ":" + tokens);
+      assertThat(call(REDIS.connection(), Command.GET, P + "u:user" + u + ":budget").toString())
           .isEqualTo(month + ":" + spend);
     }
     long spent = 40 * 1_000 + (39 * 40 / 2);
-    assertThat(call(connection, Command.HGET, P + "stats:" + period(), "spendMicros").toLong()).isEqualTo(spent);
+    assertThat(call(REDIS.connection(), Command.HGET, P + "stats:" + period(), "spendMicros").toLong()).isEqualTo(spent);
   }
 
   /** A fresh store learns the statistics period from its first call's answer; from then on calls go once. */

@@ -19,16 +19,13 @@ import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
 import dev.ratekeeper.sidecar.store.RedisLimiterStore.SettleResult;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.RedisConnection;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * settle.lua on a real Redis, on a pinned clock: a refund gives back everything an admission charged
@@ -38,9 +35,8 @@ import org.junit.jupiter.api.Test;
 class SettleScriptTest {
   private static final String P = "rk:{team-a/agents}:";
   private static final long NOW = 1_795_428_000_000L; // 2026-11-23T10:00:00Z
-  private static EmbeddedRedis redis;
-  private static Vertx vertx;
-  private static RedisConnection connection;
+  @RegisterExtension
+  static final ConnectedRedis REDIS = new ConnectedRedis();
   private final AtomicLong clock = new AtomicLong(NOW);
   private RedisLimiterStore store;
 
@@ -51,23 +47,10 @@ class SettleScriptTest {
       .global(perMinute(100, 100), perMinute(100_000, 100_000), budget(50_000_000, BudgetPeriod.Monthly))
       .build();
 
-  @BeforeAll
-  static void startRedis() {
-    redis = new EmbeddedRedis();
-    vertx = Vertx.vertx();
-    connection = redis.connect(vertx);
-  }
-
-  @AfterAll
-  static void stopRedis() {
-    await(vertx.close());
-    redis.close();
-  }
-
   @BeforeEach
   void fresh() {
-    call(connection, Command.FLUSHALL);
-    store = RedisLimiterStore.create(connection, LimiterOptions.DEFAULTS, RedisTime.pinned(clock::get));
+    call(REDIS.connection(), Command.FLUSHALL);
+    store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS, RedisTime.pinned(clock::get));
     await(store.loadScripts());
   }
 
@@ -80,7 +63,7 @@ class SettleScriptTest {
     assertThat(await(store.settle(admitted, 0, 0, false))).isEqualTo(new SettleResult(true, false));
     assertThat(counters()).as("every bucket and quota back at zero").allSatisfy((key, value) ->
         assertThat(value).as(key).endsWith(":0"));
-    assertThat(call(connection, Command.ZCARD, P + "u:alice:conc").toLong()).as("lease").isZero();
+    assertThat(call(REDIS.connection(), Command.ZCARD, P + "u:alice:conc").toLong()).as("lease").isZero();
     assertThat(stat("requests")).isZero();
 
     Map<String, String> after = counters();
@@ -140,7 +123,7 @@ class SettleScriptTest {
     assertThat(counters.get(P + "u:alice:tpd")).isEqualTo(day() + ":100");
     assertThat(counters.get(P + "u:alice:budget")).isEqualTo(day() + ":500");
     assertThat(counters.get(P + "u:alice:req")).isEqualTo(NOW + ":60000");
-    assertThat(call(connection, Command.ZCARD, P + "u:alice:conc").toLong()).as("lease released").isZero();
+    assertThat(call(REDIS.connection(), Command.ZCARD, P + "u:alice:conc").toLong()).as("lease released").isZero();
     assertThat(stat("requests")).isEqualTo(1);
     assertThat(await(store.settle(admitted, 0, 0, false))).as("a refund after the charge")
         .isEqualTo(new SettleResult(false, false));
@@ -156,14 +139,14 @@ class SettleScriptTest {
   }
 
   private long stat(String field) {
-    var reply = call(connection, Command.HGET, P + "stats:2026-11", field);
+    var reply = call(REDIS.connection(), Command.HGET, P + "stats:2026-11", field);
     return reply == null ? 0 : reply.toLong();
   }
 
   /** Every counter of the policy (records, statistics and leases left out). */
   private static Map<String, String> counters() {
     Map<String, String> out = new TreeMap<>();
-    EmbeddedRedis.snapshot(connection, P).forEach((key, value) -> {
+    EmbeddedRedis.snapshot(REDIS.connection(), P).forEach((key, value) -> {
       if (!key.startsWith(P + "r:") && !key.startsWith(P + "stats:") && !key.startsWith(P + "top:")
           && !key.endsWith(":conc")) {
         out.put(key, value);

@@ -15,17 +15,14 @@ import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
-import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.RedisConnection;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -42,22 +39,8 @@ class StoreParityTest {
   private static final long T0 = Instant.parse("2026-11-23T22:50:00Z").toEpochMilli();
   private static final String PREFIX = "rk:{team-a/agents}:";
 
-  private static EmbeddedRedis redis;
-  private static Vertx vertx;
-  private static RedisConnection connection;
-
-  @BeforeAll
-  static void startRedis() {
-    redis = new EmbeddedRedis();
-    vertx = Vertx.vertx();
-    connection = redis.connect(vertx);
-  }
-
-  @AfterAll
-  static void stopRedis() {
-    await(vertx.close());
-    redis.close();
-  }
+  @RegisterExtension
+  static final ConnectedRedis REDIS = new ConnectedRedis();
 
   private final CompiledPolicy policy = policy()
       .tier(tier("free").requests(perMinute(20, 5)).tokensPerMinute(perMinute(20_000, 8_000)).tokensPerHour(60_000)
@@ -74,11 +57,11 @@ class StoreParityTest {
   @ParameterizedTest
   @ValueSource(longs = {1, 2, 3})
   void luaAndJavaAgree(long seed) {
-    EmbeddedRedis.call(connection, Command.FLUSHALL);
+    EmbeddedRedis.call(REDIS.connection(), Command.FLUSHALL);
     AtomicLong clock = new AtomicLong(T0);
     LimiterOptions options = LimiterOptions.DEFAULTS;
     InMemoryLimiterStore memory = new InMemoryLimiterStore(options, clock::get);
-    RedisLimiterStore lua = RedisLimiterStore.create(connection, options, RedisTime.pinned(clock::get));
+    RedisLimiterStore lua = RedisLimiterStore.create(REDIS.connection(), options, RedisTime.pinned(clock::get));
     Random random = new Random(seed);
     List<Admitted> held = new ArrayList<>();
     List<Admitted> reconciled = new ArrayList<>();
@@ -133,7 +116,7 @@ class StoreParityTest {
       clock.addAndGet(random.nextInt(100) < 3 ? random.nextLong(30 * 3_600_000L) : random.nextInt(4000));
 
       Map<String, String> inMemory = memory.snapshot();
-      Map<String, String> inRedis = EmbeddedRedis.snapshot(connection, PREFIX);
+      Map<String, String> inRedis = EmbeddedRedis.snapshot(REDIS.connection(), PREFIX);
 
       assertThat(inRedis.keySet()).as("step %d", step).containsAll(inMemory.keySet());
       for (var entry : inMemory.entrySet()) {
