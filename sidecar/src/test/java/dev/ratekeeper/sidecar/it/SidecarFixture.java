@@ -27,7 +27,8 @@ import redis.embedded.RedisServer;
 
 /** Real parts for sidecar tests: a redis-server process, sidecars each on their own Vert.x, an HTTP client. */
 public final class SidecarFixture implements AutoCloseable {
-  public final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  public final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(5)).build();
   private final List<Sidecar> sidecars = new ArrayList<>();
   private final List<Vertx> vertxes = new ArrayList<>();
   private RedisServer redis;
