@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.it.SidecarFixture;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
 import dev.ratekeeper.testkit.StubLlmUpstream;
@@ -103,6 +104,9 @@ class SlowProviderIT {
       HttpResponse<String> next = fixture.post(fleet.get((round + 1) % 2), "/anthropic/v1/messages", ANTHROPIC,
           "X-Ratekeeper-User", "solo");
       assertThat(next.statusCode()).as(next.headers().map() + " " + next.body()).isEqualTo(200);
+      // that call's slot is released when it is settled, just after its answer: the next round starts then
+      String slot = new RedisKeys(fleet.get(0).policy().id()).user("solo", "conc");
+      await().atMost(Duration.ofSeconds(5)).until(() -> fixture.redis("ZCARD", slot).equals("0"));
     }
   }
 
