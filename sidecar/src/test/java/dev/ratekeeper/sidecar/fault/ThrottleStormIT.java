@@ -18,6 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -144,9 +145,23 @@ class ThrottleStormIT {
     fleet.forEach(Sidecar::close);
   }
 
-  /** {@link #CLIENTS} clients, spread over the fleet, calling for {@link #STORM_MS}. */
+  /** One answer as a storm client saw it. */
+  private record Answer(int status, io.vertx.core.MultiMap headers, String body) {}
+
+  /**
+   * {@link #CLIENTS} clients, spread over the fleet, calling for {@link #STORM_MS}, through Vert.x's
+   * HTTP client (HTTP/1.1 keep-alive, a connection per client). With the JDK client, about one storm in
+   * a few under load failed a call with "header parser received no bytes": its connection pool closed a
+   * connection on which bytes arrived while it counted it idle. Whether those bytes were the call's
+   * own answer racing the pool (answers here come microseconds apart) or stray bytes from the sidecar
+   * is not settled; this test is about the provider's calls, so it uses a client without that pool.
+   */
   private static Seen storm(List<Sidecar> fleet, int status, String providerBody) throws Exception {
     Seen seen = new Seen();
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    io.vertx.core.http.HttpClient http = vertx.createHttpClient(
+        new io.vertx.core.http.HttpClientOptions().setKeepAlive(true),
+        new io.vertx.core.http.PoolOptions().setHttp1MaxSize(CLIENTS));
     ExecutorService pool = Executors.newFixedThreadPool(CLIENTS);
     long end = System.nanoTime() + STORM_MS * 1_000_000;
     List<Future<?>> clients = new ArrayList<>();
@@ -156,30 +171,37 @@ class ThrottleStormIT {
       clients.add(pool.submit(() -> {
         while (System.nanoTime() < end) {
           seen.attempts.incrementAndGet();
-          HttpResponse<String> resp = fixture.post(sidecar, "/v1/messages", BODY, "X-Ratekeeper-User", user);
-          String limitedBy = resp.headers().firstValue("x-ratekeeper-limited-by").orElse(null);
+          Answer resp = http.request(io.vertx.core.http.HttpMethod.POST, sidecar.proxyPort(), "127.0.0.1", "/v1/messages")
+              .compose(req -> req.putHeader("content-type", "application/json").putHeader("X-Ratekeeper-User", user)
+                  .send(BODY).compose(r -> r.body().map(b -> new Answer(r.statusCode(), r.headers(), b.toString()))))
+              .toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+          String limitedBy = resp.headers().get("x-ratekeeper-limited-by");
           if (limitedBy == null) {
-            if (resp.statusCode() == status && resp.body().equals(providerBody)) {
+            if (resp.status() == status && resp.body().equals(providerBody)) {
               seen.relayed.incrementAndGet();
             } else {
-              seen.wrong(resp.statusCode() + " " + resp.body());
+              seen.wrong(resp.status() + " " + resp.body());
             }
-          } else if (resp.statusCode() == 429 && limitedBy.equals("upstream.cooldown")
-              && resp.headers().firstValue("retry-after").map(Long::parseLong).orElse(0L) >= 1
-              && resp.headers().firstValue("retry-after-ms").isPresent()
+          } else if (resp.status() == 429 && limitedBy.equals("upstream.cooldown")
+              && Long.parseLong(java.util.Objects.requireNonNullElse(resp.headers().get("retry-after"), "0")) >= 1
+              && resp.headers().get("retry-after-ms") != null
               && resp.body().contains("\"rate_limit_error\"")) {
             seen.cooldowns.incrementAndGet();
           } else {
-            seen.wrong(resp.statusCode() + " " + limitedBy + " " + resp.headers().map() + " " + resp.body());
+            seen.wrong(resp.status() + " " + limitedBy + " " + resp.headers() + " " + resp.body());
           }
         }
         return null;
       }));
     }
-    for (Future<?> client : clients) {
-      client.get();
+    try {
+      for (Future<?> client : clients) {
+        client.get();
+      }
+    } finally {
+      pool.shutdown();
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
-    pool.shutdown();
     return seen;
   }
 }
