@@ -64,7 +64,7 @@ local stats_ttl = fmt(stats_end - now + tonumber(ARGV[7]))
 local stats = {}  -- stats field -> increment, written once at the end
 local now_text = fmt(now)
 local after_now = '(' .. now_text
-local STRIDE = 13
+local STRIDE = 12
 local st = {}     -- the checks' state of the request being decided (see Phase 1)
 
 local function count(field)
@@ -86,7 +86,7 @@ local function admit(a, k)
   -- STRIDE slots per check (kept from request to request of the batch: no table per check, and
   -- no table grown per request): kind, limit, period ms, capacity, the counter now (cur) and after
   -- this request (nxt) (a bucket's occupancy, a quota's count, the live leases), aux (a quota's
-  -- period end, the ms until the earliest lease expires), a quota's period id; slot 9 unused;
+  -- period end, the ms until the earliest lease expires), a quota's period id,
   -- passed, wait ms, used, never passable.
   local all_passed = true
   local any_never = false
@@ -122,7 +122,7 @@ local function admit(a, k)
       if passed then wait = 0 elseif never then wait = -1 else wait = min(hint, until_earliest) end
       st[s + 5], st[s + 6], st[s + 7] = live, live + 1, until_earliest
     end
-    st[s + 10], st[s + 11], st[s + 12], st[s + 13] = passed, wait, used, never
+    st[s + 9], st[s + 10], st[s + 11], st[s + 12] = passed, wait, used, never
     all_passed = all_passed and passed
     any_never = any_never or never
   end
@@ -197,11 +197,11 @@ local function admit(a, k)
       end
     end
     if full then
-      reply[r + 1], reply[r + 2], reply[r + 3], reply[r + 4] = st[s + 10] and 1 or 0, st[s + 11], remaining, reset
-      reply[r + 5], reply[r + 6] = st[s + 12], st[s + 13] and 1 or 0
+      reply[r + 1], reply[r + 2], reply[r + 3], reply[r + 4] = st[s + 9] and 1 or 0, st[s + 10], remaining, reset
+      reply[r + 5], reply[r + 6] = st[s + 11], st[s + 12] and 1 or 0
       r = r + 6
     else
-      reply[r + 1], reply[r + 2], reply[r + 3] = remaining, reset, st[s + 12]
+      reply[r + 1], reply[r + 2], reply[r + 3] = remaining, reset, st[s + 11]
       r = r + 3
     end
   end

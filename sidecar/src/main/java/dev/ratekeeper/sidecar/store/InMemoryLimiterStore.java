@@ -580,12 +580,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
     final Map<String, long[]> fields = new HashMap<>();
 
     void add(String field, long by) {
-      long[] cell = fields.get(field);
-      if (cell == null) {
-        fields.put(field, new long[] {by});
-      } else {
-        cell[0] += by;
-      }
+      addTo(fields, field, by);
     }
 
     long get(String field) {
@@ -608,17 +603,22 @@ public final class InMemoryLimiterStore implements LimiterStore {
     final Map<String, long[]> scores = new HashMap<>();
 
     void add(String member, long by) {
-      long[] cell = scores.get(member);
-      if (cell == null) {
-        scores.put(member, new long[] {by});
-      } else {
-        cell[0] += by;
-      }
+      addTo(scores, member, by);
     }
 
     @Override
     public String render() {
       return renderLongs(scores);
+    }
+  }
+
+  /** {@code HINCRBY}/{@code ZINCRBY} on a map of integer cells. */
+  private static void addTo(Map<String, long[]> cells, String name, long by) {
+    long[] cell = cells.get(name);
+    if (cell == null) {
+      cells.put(name, new long[] {by});
+    } else {
+      cell[0] += by;
     }
   }
 

@@ -46,8 +46,6 @@ final class ScriptBatcher {
   private final Function<Request, Future<Response>> send;
   private final ArrayDeque<Call> waiting = new ArrayDeque<>();
   private int inFlight;
-  private long batches;
-  private long calls;
 
   ScriptBatcher(LuaScript script, Function<Request, Future<Response>> send) {
     this.script = script;
@@ -77,11 +75,6 @@ final class ScriptBatcher {
       send(List.of(call));
     }
     return call.promise().future();
-  }
-
-  /** Script calls sent, and the calls they carried: {@code calls / batches} is the mean batch size. */
-  synchronized long[] sent() {
-    return new long[] {batches, calls};
   }
 
   /**
@@ -114,10 +107,6 @@ final class ScriptBatcher {
     int keyCount = head.keys().size();
     for (Call call : batch) {
       keyCount += call.keys().size();
-    }
-    synchronized (this) {
-      batches++;
-      calls += batch.size();
     }
     try {
       return script.call(send, keyCount, words(batch));
