@@ -137,7 +137,7 @@ class ThrottleStormIT {
     // success to reach the fleet
     stub.reset();
     clock.advanceMs(CooldownLength.CAP_MS);
-    await().atMost(Duration.ofSeconds(3)).until(() -> fleet.stream().allMatch(s -> fixture.post(s, "/v1/messages",
+    await().atMost(Duration.ofSeconds(8)).until(() -> fleet.stream().allMatch(s -> fixture.post(s, "/v1/messages",
         BODY, "X-Ratekeeper-User", "after").statusCode() == 200));
     for (Sidecar sidecar : fleet) {
       assertThat(fixture.post(sidecar, "/v1/messages", BODY, "X-Ratekeeper-User", "after").statusCode()).isEqualTo(200);
