@@ -2,22 +2,24 @@ package dev.ratekeeper.cli;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
-import picocli.CommandLine.ParseResult;
 
 /**
- * A program's command line: its settings, read from flags by picocli (built through its
- * programmatic API: no annotation scanning, so it costs a few milliseconds at start) and from
- * the environment for every flag not given. Every program reads its settings this way, so the rules
- * are the same everywhere (see {@link Inputs}).
+ * A program's command line: its settings, read from flags and from the environment for every flag
+ * not given. Every program reads its settings this way, so the rules are the same everywhere (see
+ * {@link Inputs}).
  *
- * <p>picocli's own extras are off: no {@code @file} expansion, no variable interpolation, no
- * abbreviated flags. {@code --help} and {@code -h} ask for the help.
+ * <p>The flags are read by {@link #read} itself, with the rules picocli applies to this command's
+ * options (a flag's value is the next argument unless that names a flag; {@code --} ends the
+ * flags; no {@code @file} expansion, no variable interpolation, no abbreviated flags): picocli
+ * renders the help, and {@code CommandTest} checks the two agree on every command line of a large
+ * generated set. Reading flags without picocli keeps its ~130 classes, which no class-data
+ * archive can hold (they are compiled for Java 5), off the programs' start.
+ * {@code --help} and {@code -h} ask for the help.
  */
 public final class Command {
   private static final int WIDTH = 110;
@@ -63,18 +65,69 @@ public final class Command {
    * reported with the problems found in the values.
    */
   public Inputs read(String[] args, Map<String, String> env) {
-    Map<String, List<String>> given = new LinkedHashMap<>(); // by variable name
-    List<String> problems = new ArrayList<>();
     Map<String, Setting> byFlag = new LinkedHashMap<>();
     for (Setting s : settings) {
       if (s.flag() != null) {
         byFlag.put(s.flag(), s);
       }
     }
-    CommandLine line = commandLine();
-    ParseResult result = line.parseArgs(args);
+    Map<String, List<String>> given = new LinkedHashMap<>(); // by variable name, in the order first given
+    List<String> unmatched = new ArrayList<>();
+    List<String> flagProblems = new ArrayList<>(); // reported after what is unmatched; repeats last
+    List<String> repeated = new ArrayList<>();
+    boolean help = false;
+    boolean optionsEnded = false;
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (optionsEnded) {
+        unmatched.add(arg);
+        continue;
+      }
+      if (arg.equals("--")) {
+        optionsEnded = true;
+        continue;
+      }
+      int eq = arg.indexOf('=');
+      String name = eq < 0 ? arg : arg.substring(0, eq);
+      if (isHelp(name)) {
+        help = true;
+        if (eq >= 0) {
+          flagProblems.add(name + ": takes no value");
+        }
+        continue;
+      }
+      if (isHelpCluster(arg)) { // -hh: short options run together; only -h exists
+        help = true;
+        if (!arg.substring(1).chars().allMatch(c -> c == 'h')) {
+          flagProblems.add("unknown flag " + arg);
+        }
+        continue;
+      }
+      Setting s = byFlag.get(name);
+      if (s == null) {
+        unmatched.add(arg);
+        continue;
+      }
+      String value;
+      if (eq >= 0) {
+        value = arg.substring(eq + 1);
+      } else if (i + 1 < args.length && !namesOption(args[i + 1], byFlag)) {
+        value = args[++i];
+      } else if (s.kind() == Setting.Kind.SWITCH) {
+        value = "true";
+      } else {
+        flagProblems.add(s.flag() + ": needs a value");
+        continue;
+      }
+      List<String> values = given.computeIfAbsent(s.env(), k -> new ArrayList<>());
+      values.add(value.strip());
+      if (values.size() == 2 && s.kind() != Setting.Kind.REPEATABLE) {
+        repeated.add(s.flag() + ": given more than once");
+      }
+    }
+    List<String> problems = new ArrayList<>();
     String previousUnknown = null;
-    for (String arg : result.unmatched()) {
+    for (String arg : unmatched) {
       if (arg.startsWith("-")) {
         String flag = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
         problems.add("unknown flag " + flag);
@@ -85,24 +138,27 @@ public final class Command {
         problems.add("unexpected argument \"" + arg + "\" (every setting is a --flag)");
       }
     }
-    for (Exception e : result.errors()) {
-      problems.add(describe(e));
+    problems.addAll(flagProblems);
+    problems.addAll(repeated);
+    return new Inputs(given, env, problems, help);
+  }
+
+  private static boolean isHelp(String name) {
+    return name.equals("--help") || name.equals("-h");
+  }
+
+  private static boolean isHelpCluster(String arg) {
+    return arg.startsWith("-h") && arg.length() > 2 && arg.charAt(2) != '=';
+  }
+
+  /** Whether an argument after a flag is another flag (or the end of flags) rather than the flag's value. */
+  private static boolean namesOption(String arg, Map<String, Setting> byFlag) {
+    if (arg.equals("--")) {
+      return true;
     }
-    for (OptionSpec option : new LinkedHashSet<>(result.matchedOptions())) { // one entry per occurrence
-      Setting s = byFlag.get(option.longestName());
-      if (s == null) {
-        continue; // --help
-      }
-      List<String> values = new ArrayList<>();
-      for (Object v : (List<?>) option.getValue()) {
-        values.add(String.valueOf(v).strip());
-      }
-      if (values.size() > 1 && s.kind() != Setting.Kind.REPEATABLE) {
-        problems.add(s.flag() + ": given more than once");
-      }
-      given.put(s.env(), values);
-    }
-    return new Inputs(given, env, problems, result.isUsageHelpRequested());
+    int eq = arg.indexOf('=');
+    String name = eq < 0 ? arg : arg.substring(0, eq);
+    return isHelp(name) || isHelpCluster(arg) || byFlag.containsKey(name);
   }
 
   /** Whether {@code args} ask for the help (whatever else is wrong with them). */
@@ -139,7 +195,8 @@ public final class Command {
     return out.toString();
   }
 
-  private CommandLine commandLine() {
+  /** The command as picocli models it: renders the help (and, in tests, reads flags as the reference). */
+  CommandLine commandLine() {
     CommandSpec spec = CommandSpec.create().name(synopsis);
     spec.usageMessage().width(WIDTH).abbreviateSynopsis(true).sortOptions(false).showEndOfOptionsDelimiterInUsageHelp(false);
     spec.interpolateVariables(false);
@@ -167,13 +224,5 @@ public final class Command {
     line.setOverwrittenOptionsAllowed(true);
     spec.parser().collectErrors(true);
     return line;
-  }
-
-  private static String describe(Exception e) {
-    if (e instanceof CommandLine.MissingParameterException missing && !missing.getMissing().isEmpty()
-        && missing.getMissing().get(0) instanceof OptionSpec option) {
-      return option.longestName() + ": needs a value";
-    }
-    return e.getMessage();
   }
 }

@@ -3,10 +3,18 @@ package dev.ratekeeper.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParseResult;
 
-/** How every program's command line is read: flags by picocli, variables for the flags not given. */
+/** How every program's command line is read: flags (as picocli reads them), variables for the flags not given. */
 class CommandTest {
   static final Setting LISTEN = Setting.value("--listen", "RK_LISTEN", "HOST:PORT", "where, default 127.0.0.1:1");
   static final Setting UPSTREAM = Setting.repeatable("--upstream", "RK_UPSTREAMS", "NAME=URL", "repeatable");
@@ -86,5 +94,84 @@ class CommandTest {
     assertThat(usage).contains("java -jar rk.jar", "--listen=HOST:PORT", "where, default 127.0.0.1:1 (RK_LISTEN)",
         "--upstream=NAME=URL", "(RK_UPSTREAMS)", "--elect[=BOOL]", "(RK_ELECT)", "RK_ONLY_ENV", "a variable without a flag",
         "-h, --help", "Footer line.");
+  }
+
+  /** Arguments the generated command lines are made of: flags of each kind in each form, help, the end of flags, values that look like flags. */
+  private static final String[] WORDS = {"--listen", "--listen=h:1", "--listen=", "--listen=a=b", "--upstream", "--upstream=b=u",
+      "--elect", "--elect=false", "--elect=", "--help", "-h", "--help=x", "-hx", "--", "--bogus", "--bogus=1", "-x", "-",
+      "v", "", " w ", "true", "false", "a=b", "--=x", "---listen", "--LISTEN", "@file", "--RK_LISTEN", "--list", "-hh", "-h=1", "-hx=1"};
+
+  @Test
+  void flagsAreReadAsPicocliReadsThem() {
+    Random random = new Random(20261203);
+    int compared = 0;
+    int clean = 0;
+    for (int n = 0; n < 20_000; n++) {
+      String[] args = new String[random.nextInt(7)];
+      for (int i = 0; i < args.length; i++) {
+        args[i] = WORDS[random.nextInt(WORDS.length)];
+      }
+      Inputs ours = command().read(args, Map.of());
+      Reference theirs = picocliRead(command(), args);
+      String line = String.join(" ", List.of(args).stream().map(a -> "'" + a + "'").toList());
+      assertThat(ours.problems().isEmpty()).as("problems with %s: ours %s, picocli's %s", line, ours.problems(),
+          theirs.problems()).isEqualTo(theirs.problems().isEmpty());
+      if (theirs.problems().isEmpty()) {
+        assertThat(ours.given()).as("flags of %s", line).isEqualTo(theirs.given());
+        assertThat(ours.help()).as("help of %s", line).isEqualTo(theirs.help());
+        clean++;
+      } else if (List.of(args).stream().noneMatch(a -> a.startsWith("-h") && a.length() > 2 && !a.startsWith("-h="))) {
+        // the same words for the same problems (picocli words the run-together short options -hx its own way)
+        for (String problem : theirs.problems()) {
+          if (problem.startsWith("unknown flag ") && !problem.contains("(")
+              || problem.startsWith("unexpected argument") || problem.endsWith(": given more than once")) {
+            assertThat(ours.problems()).as("problems of %s", line).contains(problem);
+          }
+        }
+      }
+      compared++;
+    }
+    assertThat(compared).isEqualTo(20_000);
+    assertThat(clean).as("command lines without problems among them").isGreaterThan(2_000);
+  }
+
+  private record Reference(Map<String, List<String>> given, List<String> problems, boolean help) {}
+
+  /** How picocli reads the command line (the reading Command.read follows), with Command's own reporting of what it leaves unmatched. */
+  private static Reference picocliRead(Command command, String[] args) {
+    Map<String, List<String>> given = new LinkedHashMap<>();
+    List<String> problems = new ArrayList<>();
+    ParseResult result = command.commandLine().parseArgs(args);
+    String previousUnknown = null;
+    for (String arg : result.unmatched()) {
+      if (arg.startsWith("-")) {
+        String flag = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+        problems.add("unknown flag " + flag);
+        previousUnknown = arg.contains("=") ? null : flag;
+      } else if (previousUnknown != null) {
+        previousUnknown = null;
+      } else {
+        problems.add("unexpected argument \"" + arg + "\" (every setting is a --flag)");
+      }
+    }
+    for (Exception e : result.errors()) {
+      problems.add(e.getMessage());
+    }
+    for (OptionSpec option : new LinkedHashSet<>(result.matchedOptions())) {
+      if (option.usageHelp()) {
+        continue;
+      }
+      List<String> values = new ArrayList<>();
+      for (Object v : (List<?>) option.getValue()) {
+        values.add(String.valueOf(v).strip());
+      }
+      if (values.size() > 1 && !option.longestName().equals(UPSTREAM.flag())) {
+        problems.add(option.longestName() + ": given more than once");
+      }
+      String env = option.longestName().equals(LISTEN.flag()) ? LISTEN.env()
+          : option.longestName().equals(UPSTREAM.flag()) ? UPSTREAM.env() : ELECT.env();
+      given.put(env, values);
+    }
+    return new Reference(given, problems, result.isUsageHelpRequested());
   }
 }
