@@ -42,6 +42,10 @@ public final class SidecarMain {
     Vertx vertx = starting.join();
     try {
       Sidecar sidecar = Sidecar.start(vertx, config, dev.ratekeeper.sidecar.time.SidecarClock.SYSTEM).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      if (config.exitWhenReady()) {
+        System.exit(dev.ratekeeper.sidecar.runtime.TrainingRun.run(sidecar, vertx, config));
+        return;
+      }
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         sidecar.close();
         vertx.close();

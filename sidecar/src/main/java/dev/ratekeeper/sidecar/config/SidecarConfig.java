@@ -39,7 +39,8 @@ public record SidecarConfig(
     long idleTimeoutMs,
     long bodyTimeoutMs,
     long headerTimeoutMs,
-    Mode mode) {
+    Mode mode,
+    boolean exitWhenReady) {
 
   /** What the proxy serves: one agent in its pod (the default), or many clients as a shared gateway. */
   public enum Mode {
@@ -106,13 +107,17 @@ public record SidecarConfig(
       "upstream connect timeout, default 10s");
   static final Setting UPSTREAM_TIMEOUT = Setting.value("--upstream-timeout", "RATEKEEPER_UPSTREAM_TIMEOUT", "DUR",
       "upstream response timeout, default 600s");
+  static final Setting EXIT_WHEN_READY = Setting.flagSwitch("--exit-when-ready", "RATEKEEPER_EXIT_WHEN_READY",
+      "start, and once ready stop and exit 0: a training run, such as the one that writes the image's"
+      + " class-data archive (images/sidecar.Dockerfile)");
 
   /** The sidecar's command line. */
   public static final Command COMMAND = Command.named("ratekeeper-sidecar", "java -jar ratekeeper-sidecar.jar")
       .add(MODE, POLICY_FILE, POLICY, REDIS, RedisEndpoint.PASSWORD, RedisEndpoint.MODE, RedisEndpoint.MASTER_NAME,
           RedisEndpoint.USER, RedisEndpoint.CA_FILE, RedisEndpoint.CERT_FILE, RedisEndpoint.KEY_FILE,
           RedisEndpoint.VERIFY_HOSTNAME, LISTEN, ADMIN_LISTEN, UPSTREAM, MAX_BODY,
-          MAX_INFLIGHT_BODY, HEADER_TIMEOUT, IDLE_TIMEOUT, BODY_TIMEOUT, API_KEYS_FILE, SIDECAR_ID, CONNECT_TIMEOUT, UPSTREAM_TIMEOUT)
+          MAX_INFLIGHT_BODY, HEADER_TIMEOUT, IDLE_TIMEOUT, BODY_TIMEOUT, API_KEYS_FILE, SIDECAR_ID, CONNECT_TIMEOUT, UPSTREAM_TIMEOUT,
+          EXIT_WHEN_READY)
       .footer("Provider keys: " + SidecarEnvironment.UPSTREAM_KEY_PREFIX
               + "<NAME> (e.g. " + SidecarEnvironment.upstreamKeyVariable("anthropic") + ").",
           "Durations: 500ms, 10s, 2m, 1h30m (more than zero). Sizes: 65536, 64KiB, 1MB, 32MiB.");
@@ -174,11 +179,12 @@ public record SidecarConfig(
     if (sidecarId == null) {
       sidecarId = (gateway ? "gateway-" : "sidecar-") + UUID.randomUUID().toString().substring(0, 8);
     }
+    boolean exitWhenReady = in.bool(EXIT_WHEN_READY, false);
     in.check();
     return new SidecarConfig(policyFile == null ? null : Path.of(policyFile), policy, redis, listen, admin,
         upstreams, maxBody, keysFile == null ? null : Path.of(keysFile), sidecarId, connectTimeout.toMillis(),
         upstreamTimeout.toMillis(), upstreamKeys(in), maxInflight, idleTimeout.toMillis(), bodyTimeout.toMillis(),
-        headerTimeout.toMillis(), mode);
+        headerTimeout.toMillis(), mode, exitWhenReady);
   }
 
   /** Whether this proxy runs as a shared gateway ({@code --mode gateway}). */

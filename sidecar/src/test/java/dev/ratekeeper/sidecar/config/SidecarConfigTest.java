@@ -163,6 +163,16 @@ class SidecarConfigTest {
         {"--upstream-timeout", "RATEKEEPER_UPSTREAM_TIMEOUT"}}) {
       assertThat(usage).contains(pair[0] + "=", "(" + pair[1] + ")");
     }
+    assertThat(usage).contains("--exit-when-ready[=BOOL]", "(RATEKEEPER_EXIT_WHEN_READY)");
     assertThat(usage).contains("RATEKEEPER_UPSTREAM_KEY_<NAME>", "--help");
+  }
+
+  @Test
+  void exitWhenReadyIsASwitchOffByDefault() throws Exception {
+    assertThat(SidecarConfig.parse(new String[] {"--policy-file", "p.yaml"}, Map.of()).exitWhenReady()).isFalse();
+    assertThat(SidecarConfig.parse(new String[] {"--policy-file", "p.yaml", "--exit-when-ready"}, Map.of())
+        .exitWhenReady()).isTrue();
+    assertThat(SidecarConfig.parse(new String[] {"--policy-file", "p.yaml"}, Map.of("RATEKEEPER_EXIT_WHEN_READY", "true"))
+        .exitWhenReady()).isTrue();
   }
 }
