@@ -291,6 +291,19 @@ else
   say "  no CDS archive was written (see $WORK/cds-training.log); measuring without it"
   MEASURED_OPTS=$SIDECAR_JAVA_OPTS
 fi
+# the archive the sidecar image ships (images/sidecar.Dockerfile): written by the sidecar's own training
+# run (--exit-when-ready, in-process store, the image's training policy), no traffic from outside
+IMAGE_ARCHIVE=$WORK/image.jsa
+# shellcheck disable=SC2086
+java $SIDECAR_JAVA_OPTS -XX:ArchiveClassesAtExit="$IMAGE_ARCHIVE" -jar "$SIDECAR_JAR" \
+  --policy-file images/sidecar-training-policy.yaml --exit-when-ready \
+  --listen "127.0.0.1:$START_PROXY" --admin-listen "127.0.0.1:$START_ADMIN" >"$WORK/image-training.log" 2>&1 \
+  || die "the image's training run failed (see $WORK/image-training.log)"
+if [ -f "$IMAGE_ARCHIVE" ]; then
+  measure_start "jdk$JAVA_MAJOR-tuned+image-archive" java "$SIDECAR_JAVA_OPTS -XX:SharedArchiveFile=$IMAGE_ARCHIVE"
+else
+  say "  the image's training run wrote no archive (see $WORK/image-training.log)"
+fi
 if [ -n "$JAVA25" ] && [ -x "$JAVA25" ]; then
   AOT_CACHE=$WORK/sidecar.aot
   train_archive "aot-training" "$JAVA25" "$SIDECAR_JAVA_OPTS -XX:AOTCacheOutput=$AOT_CACHE"
