@@ -11,12 +11,13 @@ ARGV[1]  time mode, as admit.lua: 'o' = Redis TIME + ARGV[2] ms (production: 0),
          in ms (tests that move time by hand)
 ARGV[2]  offset or pinned time, ms
 ARGV[3]  1: a throttle (counts a strike); 0: the provider's quota is nearly spent (a pre-emptive pause
-         until its reset: no strike, no doubling); r: read only (writes nothing)
-ARGV[4]  base length in ms, from the provider's retry-after or rate-limit reset headers
+         until its reset: no strike, no doubling); r: read only (writes nothing); x: the request that
+         won the probe ended without the provider's answer: the probe is released if it is still its own
+ARGV[4]  base length in ms, from the provider's retry-after or rate-limit reset headers; x: the probe's token
 ARGV[5]  cap in ms (60000)
 ARGV[6]  how long a run of episodes is remembered, in ms
 
-Returns {remaining ms of the cooldown now in force (0: none), strikes}.
+Returns {remaining ms of the cooldown now in force (0: none), strikes}; x: 1 if the probe was released.
 
 A throttle while a cooldown is running (the rest of a 429 storm) only lengthens it to at least the
 base; a throttle after it ended (the half-open probe failed, or traffic came back too soon) is a new
@@ -39,6 +40,15 @@ if ARGV[1] == 'p' then
 else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
+end
+
+if ARGV[3] == 'x' then
+  -- compare and delete: a probe the provider's answer already ended, or another sidecar's, is left alone
+  if redis.call('GET', KEYS[3]) == ARGV[4] then
+    redis.call('DEL', KEYS[3])
+    return 1
+  end
+  return 0
 end
 
 local ends = tonumber(redis.call('GET', KEYS[1]) or '0')

@@ -12,10 +12,19 @@ import io.vertx.core.http.HttpServerRequest;
  * request with 429 {@code upstream.cooldown} before anything else is done ({@link UpstreamCooldowns};
  * half-open: one probe passes). In Shadow mode nothing is blocked; the value says whether a cooldown
  * would have.
+ *
+ * <p>A request that wins the half-open probe holds it until {@link #ended} is called for it, once its
+ * exchange is over: then the probe is handed on, unless the provider's answer already closed the
+ * breaker or started a new cooldown. So a probe that never reached the provider (refused by the
+ * limits or as malformed, the provider unreachable, the client gone) does not hold the breaker
+ * half-open.
  */
 final class CooldownGate {
   private final Forwarder forwarder;
   private final UpstreamCooldowns cooldowns;
+  /** Requests holding a probe: a handful at most (one per scope in half-open), so a map is enough. */
+  private final java.util.Map<HttpServerRequest, UpstreamCooldowns.Probe> probes =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   CooldownGate(Forwarder forwarder, UpstreamCooldowns cooldowns) {
     this.forwarder = forwarder;
@@ -34,9 +43,12 @@ final class CooldownGate {
       RequestPipeline.pause(req);
       return loop.on(cooldowns.tryProbe(scope)).transform(won -> {
         RequestPipeline.resume(req);
-        return Future.succeededFuture(won.succeeded() && won.result() ? Step.next(false)
-            : Step.stop(new Outcome.CoolingDown(RequestPipeline.unknownCall(route),
-                UpstreamCooldowns.HALF_OPEN_RETRY_MS)));
+        if (won.succeeded() && won.result() != null) {
+          probes.put(req, won.result());
+          return Future.succeededFuture(Step.next(false));
+        }
+        return Future.succeededFuture(Step.stop(new Outcome.CoolingDown(RequestPipeline.unknownCall(route),
+            UpstreamCooldowns.HALF_OPEN_RETRY_MS)));
       });
     }
     return Future.succeededFuture(Step.next(cooldown instanceof UpstreamCooldowns.Open));
@@ -56,5 +68,16 @@ final class CooldownGate {
       return Step.next(true);
     }
     return Step.next(shadowed);
+  }
+
+  /** The exchange of {@code req} is over: a probe it holds is handed on (see the class comment). */
+  void ended(HttpServerRequest req) {
+    if (probes.isEmpty()) {
+      return;
+    }
+    UpstreamCooldowns.Probe probe = probes.remove(req);
+    if (probe != null) {
+      cooldowns.release(probe);
+    }
   }
 }

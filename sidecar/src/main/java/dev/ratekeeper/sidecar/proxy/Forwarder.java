@@ -137,9 +137,12 @@ public final class Forwarder {
         .onFailure(exchange::upstreamFailed);
   }
 
-  /** Forwards a call that is not metered, streaming its body both ways; {@code tags}: for a failure's answer. */
+  /**
+   * Forwards a call that is not metered, streaming its body both ways; {@code tags}: for a failure's
+   * answer; {@code ended}: run once the exchange is over (answer relayed, or failed).
+   */
   void forwardUnmetered(HttpServerRequest req, CompiledPolicy policy, Route route, Map<String, String> extraHeaders,
-      Outcome.Tags tags, Responder responder) {
+      Outcome.Tags tags, Responder responder, Runnable ended) {
     CompiledUpstream upstream = route.upstream();
     MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
         providerKeys.get(upstream.name()), false);
@@ -170,13 +173,20 @@ public final class Forwarder {
               if (out.headers().get("content-length") == null) {
                 out.setChunked(true);
               }
-              resp.pipeTo(out);
-            }, body -> relayWhole(resp, out, body, extraHeaders));
+              resp.pipeTo(out).onComplete(v -> ended.run());
+            }, body -> {
+              relayWhole(resp, out, body, extraHeaders);
+              ended.run();
+            });
           } catch (Throwable t) {
             responder.answer(req, new Outcome.UpstreamFailed(tags, upstreamError(t, upstream)));
+            ended.run();
           }
         })
-        .onFailure(err -> responder.answer(req, new Outcome.UpstreamFailed(tags, upstreamError(err, upstream))));
+        .onFailure(err -> {
+          responder.answer(req, new Outcome.UpstreamFailed(tags, upstreamError(err, upstream)));
+          ended.run();
+        });
   }
 
   /**

@@ -84,8 +84,13 @@ final class RequestPipeline {
     } catch (Throwable t) {
       outcome = Future.succeededFuture(new Outcome.Failed(unknown, t));
     }
-    outcome.onComplete(done -> responder.answer(req, done.succeeded() ? done.result()
-        : new Outcome.Failed(unknown, done.cause())));
+    outcome.onComplete(done -> {
+      Outcome result = done.succeeded() ? done.result() : new Outcome.Failed(unknown, done.cause());
+      if (!(result instanceof Outcome.Forwarded)) {
+        gate.ended(req); // a forwarded call's exchange ends with its answer (Settlement, forwardUnmetered)
+      }
+      responder.answer(req, result);
+    });
   }
 
   private static UpstreamFormat guessFormat(String uri) {
@@ -256,7 +261,7 @@ final class RequestPipeline {
       headers.merge("x-ratekeeper-shadow-limited-by", "upstream.cooldown", (a, b) -> b + "," + a);
     }
     Settlement settlement = new Settlement(admission.limiter(), admission.metrics(), admission.outputs(),
-        admission.clock(), admitted.ask(), plan);
+        admission.clock(), admitted.ask(), plan, () -> gate.ended(req));
     forwarder.forwardMetered(req, plan, body.bytes(), settlement, headers, responder);
     return end(new Outcome.Forwarded(plan.tags(),
         decision.limitedBy().isEmpty() && !plan.shadowCooldown() ? "allowed" : "shadow_limited"));
@@ -279,7 +284,7 @@ final class RequestPipeline {
       }
       pause(req);
       BodyReader.continueIfExpected(req);
-      forwarder.forwardUnmetered(req, current, route, Map.of(), tags, responder);
+      forwarder.forwardUnmetered(req, current, route, Map.of(), tags, responder, () -> gate.ended(req));
       return end(new Outcome.Forwarded(tags, "passthrough"));
     });
   }
@@ -301,7 +306,7 @@ final class RequestPipeline {
         }
         BodyReader.continueIfExpected(req);
         forwarder.forwardUnmetered(req, current, route, Responses.allowedHeaders(verdict, current.warnAtPercent()),
-            callerTags, responder);
+            callerTags, responder, () -> gate.ended(req));
         return end(new Outcome.Forwarded(callerTags, "allowed"));
       });
     });

@@ -61,11 +61,23 @@ public final class UpstreamCooldowns {
 
   private static final Closed CLOSED = new Closed();
 
+  /**
+   * A half-open probe this sidecar won for one request: {@link #release} hands it on when that request
+   * ends without the provider's answer (refused before it was sent, the provider unreachable, the
+   * client gone), so the next request may probe instead of the breaker staying half-open.
+   */
+  public record Probe(String scope, String token) {}
+
+  /** A probe held in this process (no Redis): whose, and since when ({@link SidecarClock#nanos()}). */
+  private record Held(String token, long sinceNanos) {}
+
   private static final class State {
     volatile long untilNanos;
     volatile int strikes;
-    final java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
+    final java.util.concurrent.atomic.AtomicReference<Held> probe = new java.util.concurrent.atomic.AtomicReference<>();
   }
+
+  private final java.util.concurrent.atomic.AtomicLong probes = new java.util.concurrent.atomic.AtomicLong();
 
   /** Shared cooldowns on Redis' clock ({@link RedisTime#server()}); {@code redis} null: this process only. */
   public UpstreamCooldowns(Redis redis, PolicyId policy, String sidecarId, SidecarClock clock) {
@@ -107,14 +119,40 @@ public final class UpstreamCooldowns {
     return state.strikes > 1 ? new HalfOpen() : CLOSED;
   }
 
-  /** Half-open: completes true when this request won the probe and may call the upstream. */
-  public Future<Boolean> tryProbe(String upstream) {
+  /**
+   * Half-open: completes with the probe when this request won it and may call the upstream, null when
+   * another request holds it. A probe not released is given up after {@value #PROBE_TTL_MS} ms.
+   */
+  public Future<Probe> tryProbe(String upstream) {
+    String token = sidecarId + ":" + probes.incrementAndGet();
     if (redis == null) {
       State state = states.get(upstream);
-      return Future.succeededFuture(state != null && state.probing.compareAndSet(false, true));
+      if (state == null) {
+        return Future.succeededFuture();
+      }
+      long now = clock.nanos();
+      Held held = state.probe.get();
+      boolean free = held == null || now - held.sinceNanos() >= PROBE_TTL_MS * 1_000_000;
+      return Future.succeededFuture(free && state.probe.compareAndSet(held, new Held(token, now))
+          ? new Probe(upstream, token) : null);
     }
-    return redis.set(List.of(keys.cooldownProbe(upstream), sidecarId, "NX", "PX", Long.toString(PROBE_TTL_MS)))
-        .map(reply -> reply != null);
+    return redis.set(List.of(keys.cooldownProbe(upstream), token, "NX", "PX", Long.toString(PROBE_TTL_MS)))
+        .map(reply -> reply != null ? new Probe(upstream, token) : null);
+  }
+
+  /**
+   * The request that won {@code probe} ended; if the probe is still its own (the provider's answer
+   * did not already close the breaker or start a cooldown), the next request may probe.
+   */
+  public Future<Void> release(Probe probe) {
+    if (redis == null) {
+      State state = states.get(probe.scope());
+      if (state != null) {
+        state.probe.updateAndGet(held -> held != null && held.token().equals(probe.token()) ? null : held);
+      }
+      return Future.succeededFuture();
+    }
+    return callScript(probe.scope(), "x", probe.token()).mapEmpty();
   }
 
   /** The provider throttled {@code upstream}: start or keep the shared cooldown and tell every sidecar. */
@@ -149,7 +187,7 @@ public final class UpstreamCooldowns {
       apply(upstream, length, state.strikes);
       return Future.succeededFuture();
     }
-    return callScript(upstream, strike ? "1" : "0", base)
+    return callScript(upstream, strike ? "1" : "0", Long.toString(base))
         .compose(reply -> {
           long remaining = reply.get(0).toLong();
           int strikes = reply.get(1).toInteger();
@@ -215,7 +253,7 @@ public final class UpstreamCooldowns {
     });
     Future<Void> all = Future.succeededFuture();
     for (String upstream : scopes) {
-      all = all.compose(v -> callScript(upstream, "r", 0).map(reply -> {
+      all = all.compose(v -> callScript(upstream, "r", "0").map(reply -> {
         long remaining = reply.get(0).toLong();
         int n = reply.get(1).toInteger();
         if (remaining > 0 || n > 0 || states.containsKey(upstream)) {
@@ -227,11 +265,14 @@ public final class UpstreamCooldowns {
     return all;
   }
 
-  /** {@code cooldown.lua} on one scope: {@code what} is 1 (a throttle), 0 (a pause) or r (read only). */
-  private Future<Response> callScript(String upstream, String what, long baseMs) {
+  /**
+   * {@code cooldown.lua} on one scope: {@code what} is 1 (a throttle), 0 (a pause), r (read only) or
+   * x (release a probe); {@code word}: the base length in ms, or the probe's token.
+   */
+  private Future<Response> callScript(String upstream, String what, String word) {
     return script.call(client::send, List.of(keys.cooldown(upstream), keys.cooldownStrikes(upstream),
             keys.cooldownProbe(upstream)),
-        List.of(scriptTime.mode(), scriptTime.value(), what, Long.toString(baseMs),
+        List.of(scriptTime.mode(), scriptTime.value(), what, word,
             Long.toString(CooldownLength.CAP_MS), Long.toString(STRIKE_MEMORY_MS)));
   }
 
@@ -244,7 +285,7 @@ public final class UpstreamCooldowns {
       }
     }
     State state = states.computeIfAbsent(upstream, u -> new State());
-    state.probing.set(false);
+    state.probe.set(null);
     state.untilNanos = clock.nanos() + remainingMs * 1_000_000;
     state.strikes = strikes;
   }

@@ -180,4 +180,49 @@ class CooldownIT {
     assertThat(fixture.redis("GET", keys.cooldown(SCOPE))).as("the pause is kept in Redis").isNotNull();
     assertThat(fixture.redis("GET", keys.cooldownStrikes(SCOPE))).isNull();
   }
+
+  /** Two episodes in a row through {@code fleet}'s first sidecar, then the clock past the second: half-open. */
+  private static void halfOpen(List<Sidecar> fleet) {
+    stub.reset();
+    stub.enqueue(429, Map.of("retry-after-ms", "300"), PROVIDER_429);
+    stub.enqueue(429, Map.of("retry-after-ms", "300"), PROVIDER_429);
+    assertThat(call(fleet.get(0)).statusCode()).isEqualTo(429);
+    coolingDown(fleet, 300);
+    clock.advanceMs(300);
+    assertThat(call(fleet.get(0)).statusCode()).isEqualTo(429);
+    coolingDown(fleet, 600);
+    clock.advanceMs(600);
+    assertThat(fleet).allMatch(s -> s.cooldowns().check(SCOPE) instanceof UpstreamCooldowns.HalfOpen);
+    assertThat(stub.requestCount()).isEqualTo(2);
+  }
+
+  @Test
+  void aProbeRefusedBeforeItReachesTheProviderHandsTheProbeOnToTheFleet() {
+    List<Sidecar> fleet = fleet("handover");
+    halfOpen(fleet);
+    // the request that wins the probe is malformed: refused with a 400, never sent to the provider
+    HttpResponse<String> malformed = fixture.post(fleet.get(0), "/v1/messages", "{\"model\":", "X-Ratekeeper-User", "u");
+    assertThat(malformed.statusCode()).isEqualTo(400);
+    assertThat(stub.requestCount()).isEqualTo(2);
+    RedisKeys keys = new RedisKeys(fleet.get(0).policy().id());
+    await().atMost(Duration.ofSeconds(1)).until(() -> fixture.redis("GET", keys.cooldownProbe(SCOPE)) == null);
+    // so the next request, through another sidecar, probes at once (it was told to wait while the
+    // probe was held: 30 s of real time, whatever the clock)
+    assertThat(call(fleet.get(1)).statusCode()).isEqualTo(200);
+    assertThat(stub.requestCount()).isEqualTo(3);
+    await().atMost(Duration.ofSeconds(2)).until(() -> call(fleet.get(2)).statusCode() == 200);
+  }
+
+  @Test
+  void withoutRedisAProbeRefusedBeforeItReachesTheProviderHandsTheProbeOn() {
+    Sidecar alone = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.replace("name: cool,",
+        "name: alone,")).toString(), "--upstream", "anthropic=" + stub.url());
+    halfOpen(List.of(alone));
+    HttpResponse<String> malformed = fixture.post(alone, "/v1/messages", "{\"model\":", "X-Ratekeeper-User", "u");
+    assertThat(malformed.statusCode()).isEqualTo(400);
+    // the probe was this process's own: before, it stayed held until a provider answer that no
+    // request could get, and every call was answered 429 upstream.cooldown
+    await().atMost(Duration.ofSeconds(1)).until(() -> call(alone).statusCode() == 200);
+    assertThat(stub.requestCount()).isEqualTo(3);
+  }
 }

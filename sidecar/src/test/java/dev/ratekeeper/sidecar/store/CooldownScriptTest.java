@@ -87,4 +87,19 @@ class CooldownScriptTest {
       assertThat(reply.get(1)).isZero();
     });
   }
+
+  @Test
+  void aProbeIsReleasedOnlyByTheTokenThatHoldsIt() {
+    call(REDIS.connection(), Command.SET, COOLDOWN + ":probe", "sidecar-a:7", "PX", "30000");
+    Response other = await(script.call(REDIS.connection()::send, KEYS, List.of("p", Long.toString(T), "x",
+        "sidecar-b:3", "60000", Long.toString(STRIKE_MEMORY_MS))));
+    assertThat(other.toLong()).as("another sidecar's probe is left alone").isZero();
+    assertThat(call(REDIS.connection(), Command.GET, COOLDOWN + ":probe").toString()).isEqualTo("sidecar-a:7");
+    Response own = await(script.call(REDIS.connection()::send, KEYS, List.of("p", Long.toString(T), "x",
+        "sidecar-a:7", "60000", Long.toString(STRIKE_MEMORY_MS))));
+    assertThat(own.toLong()).isEqualTo(1);
+    assertThat(call(REDIS.connection(), Command.EXISTS, COOLDOWN + ":probe").toLong()).isZero();
+    assertThat(call(REDIS.connection(), Command.EXISTS, COOLDOWN).toLong()).as("nothing else written").isZero();
+    assertThat(call(REDIS.connection(), Command.EXISTS, COOLDOWN + ":strikes").toLong()).isZero();
+  }
 }

@@ -42,13 +42,39 @@ class UpstreamCooldownsTest {
     assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.Open.class);
     clock.advanceMs(1);
     assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
-    assertThat(cooldowns.tryProbe("anthropic").result()).as("the first request probes").isTrue();
-    assertThat(cooldowns.tryProbe("anthropic").result()).as("one probe at a time").isFalse();
+    assertThat(cooldowns.tryProbe("anthropic").result()).as("the first request probes").isNotNull();
+    assertThat(cooldowns.tryProbe("anthropic").result()).as("one probe at a time").isNull();
     // an answer to a request sent during the cooldown changes nothing; the probe's success closes it
     cooldowns.onSuccess("anthropic", sentAfterFirst);
     assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
     cooldowns.onSuccess("anthropic", clock.nanos());
     assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.Closed.class);
+  }
+
+  @Test
+  void aProbeThatEndsWithoutTheProvidersAnswerIsHandedOn() {
+    cooldowns.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(300);
+    cooldowns.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(600);
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    UpstreamCooldowns.Probe first = cooldowns.tryProbe("anthropic").result();
+    assertThat(first).isNotNull();
+    assertThat(cooldowns.tryProbe("anthropic").result()).isNull();
+    // the probe's request was refused before it was sent: the next request probes
+    cooldowns.release(first);
+    UpstreamCooldowns.Probe second = cooldowns.tryProbe("anthropic").result();
+    assertThat(second).as("handed on").isNotNull();
+    // releasing a probe that is no longer its own changes nothing
+    cooldowns.release(first);
+    assertThat(cooldowns.tryProbe("anthropic").result()).as("still held by the second").isNull();
+    // a probe never released is given up after its time, as its key in Redis expires
+    clock.advanceMs(UpstreamCooldowns.PROBE_TTL_MS - 1);
+    assertThat(cooldowns.tryProbe("anthropic").result()).isNull();
+    clock.advanceMs(1);
+    assertThat(cooldowns.tryProbe("anthropic").result()).as("given up after %d ms", UpstreamCooldowns.PROBE_TTL_MS)
+        .isNotNull();
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
   }
 
   @Test
