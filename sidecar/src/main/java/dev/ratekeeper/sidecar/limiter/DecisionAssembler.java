@@ -25,7 +25,7 @@ public final class DecisionAssembler {
       throw new IllegalArgumentException(checks.size() + " checks but " + outcomes.size() + " outcomes");
     }
     List<DimensionStatus> statuses = new ArrayList<>(checks.size());
-    Map<Dimension, Long> waits = new EnumMap<>(Dimension.class);
+    Map<Dimension, Long> waits = null; // made only when a check blocks (most decisions pass)
     boolean never = false;
     boolean calendarBlocks = false;
     long retryAfter = 0;
@@ -42,6 +42,9 @@ public final class DecisionAssembler {
           out.resetMs(), !out.passed(), out.waitMs()));
       if (!out.passed()) {
         long wait = out.neverPassable() ? Long.MAX_VALUE : out.waitMs();
+        if (waits == null) {
+          waits = new EnumMap<>(Dimension.class);
+        }
         waits.merge(check.dimension(), wait, Math::max);
         never |= out.neverPassable();
         calendarBlocks |= check.kind() == Check.Kind.QUOTA;
@@ -65,7 +68,7 @@ public final class DecisionAssembler {
       }
     }
 
-    List<Dimension> limitedBy = waits.entrySet().stream()
+    List<Dimension> limitedBy = waits == null ? List.of() : waits.entrySet().stream()
         .sorted(Comparator.<Map.Entry<Dimension, Long>>comparingLong(Map.Entry::getValue).reversed()
             .thenComparing(Map.Entry::getKey))
         .map(Map.Entry::getKey)
