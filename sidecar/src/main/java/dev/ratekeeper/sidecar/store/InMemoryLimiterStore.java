@@ -458,7 +458,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
     return policy;
   }
 
-  /** The live record of {@code requestId}; a reconciled one is {@link Reservation#DONE}. */
+  /**
+   * The live record of {@code requestId}. A reconciled one is {@link Reservation#DONE} in an entry made
+   * for the caller: changing that entry changes nothing kept (a reconciled record is never changed).
+   */
   private static Entry record(PolicyRecords policy, String requestId, long now) {
     Entry entry = live(policy.byId, requestId, now);
     if (entry != null) {
