@@ -108,6 +108,31 @@ class InMemoryStoreRetentionTest {
   }
 
   @Test
+  void theCountersOfUsersWhoStoppedAreDroppedAtTheNextSweep() {
+    for (int user = 0; user < 20_000; user++) {
+      use("gone-" + user);
+    }
+    int written = store.retained().counters();
+    assertThat(written).isEqualTo(countersLive()).isGreaterThan(3 * 20_000);
+    // two minutes later their rate buckets have expired (their day quota and budget have not); one of
+    // them comes back: its buckets are written again in place of the expired ones, until the sweep
+    clock.addAndGet(2 * 60_000);
+    int operations = 0;
+    while (store.retained().counters() == written) {
+      use("gone-0");
+      operations += 2;
+      assertThat(operations).isLessThanOrEqualTo(4096 + 1);
+    }
+    assertThat(store.retained().counters()).isEqualTo(countersLive()).isLessThan(written - 20_000);
+  }
+
+  private void use(String user) {
+    AdmitRequest request = AdmitRequest.metered(policy, nextId(), user, policy.tier("free").orElseThrow(), null, 100, 200);
+    assertThat(result(store.admit(request)).allowed()).isTrue();
+    assertThat(reconcile(new ReconcileRequest(request, 40, 90)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
+  }
+
+  @Test
   void underLoadARepeatIsStillADuplicateForExactlyTheTtl() {
     String[] ids = new String[70_001];
     AdmitRequest[] admitted = new AdmitRequest[ids.length];
