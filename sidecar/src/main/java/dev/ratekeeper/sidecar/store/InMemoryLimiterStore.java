@@ -91,9 +91,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
     PolicyKeys policyKeys = PolicyKeys.of(request.policy());
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(request.policy());
     String statsKey = policyKeys.stats(statsPeriod.id(now)).stats();
-    PolicyRecords records = records(policyKeys, now);
+    PolicyRecords policyRecords = records(policyKeys, now);
+    Map<String, Entry> records = policyRecords.byId;
     String recordKey = request.requestId();
-    if (!request.peek() && record(records, recordKey, now) != null) {
+    if (!request.peek() && record(policyRecords, recordKey, now) != null) {
       throw new DuplicateRequestException(request.requestId());
     }
 
@@ -197,7 +198,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
           default -> throw new IllegalStateException(check.kind().toString());
         }
       }
-      put(records.byId, recordKey, new Reservation(request.metered() ? Reservation.HELD : Reservation.COUNTED, request.user(), tier,
+      put(records, recordKey, new Reservation(request.metered() ? Reservation.HELD : Reservation.COUNTED, request.user(), tier,
           request.reservedTokens(), request.reservedCostMicros(), checks, reserved, periodIds),
           now + options.recordTtlMs(request.metered()));
       stats.add("requests", 1);
