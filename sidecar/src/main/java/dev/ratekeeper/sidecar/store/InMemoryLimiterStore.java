@@ -35,15 +35,21 @@ import java.util.function.LongSupplier;
  */
 public final class InMemoryLimiterStore implements LimiterStore {
   private static final int SWEEP_EVERY = 4096;
+  /** Slots of a policy's reconciled ids looked at per operation for expired ones (each adds at most one). */
+  private static final int PURGE_STEPS = 16;
+  /** A map is copied into a smaller one when a sweep leaves a quarter or less of its high mark, above this. */
+  private static final int SHRINK_ABOVE = 1024;
 
   private final LimiterOptions options;
   private final LongSupplier clockMs;
   /** Counters and statistics: a few keys per user, looked up many times per request. */
-  private final Map<String, Entry> data = new HashMap<>();
+  private Map<String, Entry> data = new HashMap<>();
+  private int dataHighMark;
   /**
    * Reservation records ({@code <policy prefix>r:<request id>}), one per request for minutes, by
    * policy prefix and request id: apart, so that the counters' map stays small (and in the CPU's
-   * caches) however many records are kept, and without a key string of their own.
+   * caches) however many records are kept, and without a key string of their own. A reconciled
+   * record is kept as its id and expiry only ({@link ReconciledIds}).
    */
   private final Map<String, PolicyRecords> records = new HashMap<>();
   /** Statistics field names per tier ({@code requests:<tier>}, {@code throttled:<tier>}), built once. */
@@ -85,9 +91,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
     PolicyKeys policyKeys = PolicyKeys.of(request.policy());
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(request.policy());
     String statsKey = policyKeys.stats(statsPeriod.id(now)).stats();
-    Map<String, Entry> records = records(policyKeys);
+    PolicyRecords policyRecords = records(policyKeys, now);
+    Map<String, Entry> records = policyRecords.byId;
     String recordKey = request.requestId();
-    if (!request.peek() && live(records, recordKey, now) != null) {
+    if (!request.peek() && record(policyRecords, recordKey, now) != null) {
       throw new DuplicateRequestException(request.requestId());
     }
 
@@ -223,7 +230,8 @@ public final class InMemoryLimiterStore implements LimiterStore {
     sweep(now);
     AdmitRequest admitted = request.admitted();
     PolicyKeys policyKeys = PolicyKeys.of(admitted.policy());
-    Entry recordEntry = live(records(policyKeys), admitted.requestId(), now);
+    PolicyRecords records = records(policyKeys, now);
+    Entry recordEntry = record(records, admitted.requestId(), now);
     Reservation record = recordEntry == null ? null : (Reservation) recordEntry.value;
     if (record == null) {
       return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
@@ -280,9 +288,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
         default -> throw new IllegalStateException(check.kind().toString());
       }
     }
-    // as reconcile.lua: a reconciled record keeps only its state (nothing reads the rest again)
-    recordEntry.value = Reservation.DONE;
-    recordEntry.expiresAtMs = now + options.reconciledTtlMs();
+    // as reconcile.lua: a reconciled record keeps only its state (nothing reads the rest again),
+    // here its id and expiry
+    records.byId.remove(admitted.requestId());
+    records.reconciled.add(admitted.requestId(), now + options.reconciledTtlMs());
 
     CalendarPeriod statsPeriod = LimitPlan.statsPeriod(admitted.policy());
     PolicyKeys.Stats keys = policyKeys.stats(statsPeriod.id(now));
@@ -333,10 +342,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
   private synchronized void refundNow(AdmitRequest admitted) {
     long now = clockMs.getAsLong();
     PolicyKeys policyKeys = PolicyKeys.of(admitted.policy());
-    Map<String, Entry> records = records(policyKeys);
-    Entry recordEntry = live(records, admitted.requestId(), now);
+    PolicyRecords records = records(policyKeys, now);
+    Entry recordEntry = record(records, admitted.requestId(), now);
     if (recordEntry == null) {
-      put(records, admitted.requestId(), Reservation.SETTLED, now + options.reservationTtlMs());
+      put(records.byId, admitted.requestId(), Reservation.SETTLED, now + options.reservationTtlMs());
       return;
     }
     Reservation record = (Reservation) recordEntry.value;
@@ -406,18 +415,61 @@ public final class InMemoryLimiterStore implements LimiterStore {
         out.put(key, entry.value.render());
       }
     });
-    records.values().forEach(policy -> policy.byId.forEach((requestId, entry) -> {
-      if (entry.expiresAtMs >= now) {
-        out.put(policy.keys.reservation(requestId), entry.value.render());
-      }
-    }));
+    records.values().forEach(policy -> {
+      policy.byId.forEach((requestId, entry) -> {
+        if (entry.expiresAtMs >= now) {
+          out.put(policy.keys.reservation(requestId), entry.value.render());
+        }
+      });
+      policy.reconciled.forEachLive(now,
+          (requestId, expiresAtMs) -> out.put(policy.keys.reservation(requestId), Reservation.DONE.render()));
+    });
     return out;
   }
 
-  /** The reservation records of a policy, by request id. */
-  private Map<String, Entry> records(PolicyKeys policyKeys) {
-    return records.computeIfAbsent(policyKeys.redisKeys().prefix(),
-        prefix -> new PolicyRecords(policyKeys.redisKeys())).byId;
+  /** What the store holds now, expired or not: for tests of its memory. */
+  synchronized Retained retained() {
+    int held = 0;
+    int reconciled = 0;
+    int reconciledCapacity = 0;
+    for (PolicyRecords policy : records.values()) {
+      held += policy.byId.size();
+      reconciled += policy.reconciled.size();
+      reconciledCapacity += policy.reconciled.capacity();
+    }
+    return new Retained(data.size(), held, reconciled, reconciledCapacity);
+  }
+
+  /**
+   * @param counters counters and statistics keys
+   * @param records reservation records not reconciled (held, requests-only, settled)
+   * @param reconciled reconciled records (ids and expiries)
+   * @param reconciledCapacity ids the reconciled records' arrays have room for
+   */
+  record Retained(int counters, int records, int reconciled, int reconciledCapacity) {}
+
+  /**
+   * The reservation records of a policy, after dropping a few of its reconciled ids expired at
+   * {@code now} (an operation adds at most one, so they do not pile up while the policy is used).
+   */
+  private PolicyRecords records(PolicyKeys policyKeys, long now) {
+    PolicyRecords policy = records.computeIfAbsent(policyKeys.redisKeys().prefix(),
+        prefix -> new PolicyRecords(policyKeys.redisKeys()));
+    policy.reconciled.purge(now, PURGE_STEPS);
+    return policy;
+  }
+
+  /**
+   * The live record of {@code requestId}. A reconciled one is {@link Reservation#DONE} in an entry made
+   * for the caller: changing that entry changes nothing kept (a reconciled record is never changed).
+   */
+  private static Entry record(PolicyRecords policy, String requestId, long now) {
+    Entry entry = live(policy.byId, requestId, now);
+    if (entry != null) {
+      return entry;
+    }
+    long until = policy.reconciled.liveUntil(requestId, now);
+    return until == ReconciledIds.NONE ? null : new Entry(Reservation.DONE, until);
   }
 
   /** The entry under {@code key} unless it expired (then it is dropped, as Redis would). */
@@ -488,20 +540,41 @@ public final class InMemoryLimiterStore implements LimiterStore {
     return field;
   }
 
+  /**
+   * Every {@link #SWEEP_EVERY} operations: drops expired counters and records, every policy's expired
+   * reconciled ids (those of a policy no longer used too), and copies a map that has shrunk to a
+   * quarter of its high mark into a smaller one (a {@link HashMap}'s table never shrinks).
+   */
   private void sweep(long now) {
     if (++operations % SWEEP_EVERY == 0) {
+      dataHighMark = Math.max(dataHighMark, data.size());
       data.values().removeIf(entry -> entry.expiresAtMs < now);
-      for (PolicyRecords policy : records.values()) {
-        policy.byId.values().removeIf(entry -> entry.expiresAtMs < now);
+      if (dataHighMark > SHRINK_ABOVE && data.size() <= dataHighMark / 4) {
+        data = new HashMap<>(data);
+        dataHighMark = data.size();
       }
-      records.values().removeIf(policy -> policy.byId.isEmpty());
+      for (PolicyRecords policy : records.values()) {
+        policy.byIdHighMark = Math.max(policy.byIdHighMark, policy.byId.size());
+        policy.byId.values().removeIf(entry -> entry.expiresAtMs < now);
+        if (policy.byIdHighMark > SHRINK_ABOVE && policy.byId.size() <= policy.byIdHighMark / 4) {
+          policy.byId = new HashMap<>(policy.byId);
+          policy.byIdHighMark = policy.byId.size();
+        }
+        policy.reconciled.purge(now, Integer.MAX_VALUE);
+      }
+      records.values().removeIf(policy -> policy.byId.isEmpty() && policy.reconciled.size() == 0);
     }
   }
 
-  /** The reservation records under one policy's keys ({@link RedisKeys#reservation}), by request id. */
+  /**
+   * The reservation records under one policy's keys ({@link RedisKeys#reservation}): by request id,
+   * and the reconciled ones apart, as ids and expiries.
+   */
   private static final class PolicyRecords {
     final RedisKeys keys;
-    final Map<String, Entry> byId = new HashMap<>();
+    Map<String, Entry> byId = new HashMap<>();
+    int byIdHighMark;
+    final ReconciledIds reconciled = new ReconciledIds();
 
     PolicyRecords(RedisKeys keys) {
       this.keys = keys;
