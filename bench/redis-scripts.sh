@@ -14,6 +14,8 @@
 #   N=8000 VG_N=800 bash bench/redis-scripts.sh
 #   BASELINE_JAR=/path/to/an/older/ratekeeper-sidecar.jar bash bench/redis-scripts.sh
 #                                            # adds a row: that sidecar's own calls, replayed one by one as captured
+#   KEEP=1 bash bench/redis-scripts.sh       # keeps the work directory: one callgrind dump per row, in row order,
+#                                            # for callgrind_annotate (it prints where)
 #
 # Not a test: nothing is asserted; it prints a table. docs/benchmarks.md ("Redis per request") keeps the figures.
 set -euo pipefail
@@ -35,7 +37,7 @@ cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK (callgrind.<pid>.<n>: one dump per row)"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

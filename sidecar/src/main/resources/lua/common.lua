@@ -89,30 +89,30 @@ local function days_from_civil(y, m, d)
   return era * 146097 + doe - 719468
 end
 
--- The UTC calendar period containing now: its id and its end (first ms of the next period).
+-- The UTC calendar period containing now: its id, its end (first ms of the next period) and its start.
 -- kind: H hour ("2026-11-23T14"), D day ("2026-11-23"), W ISO week ("2026-W47"), M month ("2026-11")
 local function compute_period(kind, now)
   local days = idiv(now, DAY_MS)
   if kind == 'H' then
     local hours = idiv(now, HOUR_MS)
     local y, m, d = civil(days)
-    return string.format('%04d-%02d-%02dT%02d', y, m, d, hours - days * 24), (hours + 1) * HOUR_MS
+    return string.format('%04d-%02d-%02dT%02d', y, m, d, hours - days * 24), (hours + 1) * HOUR_MS, hours * HOUR_MS
   elseif kind == 'D' then
     local y, m, d = civil(days)
-    return string.format('%04d-%02d-%02d', y, m, d), (days + 1) * DAY_MS
+    return string.format('%04d-%02d-%02d', y, m, d), (days + 1) * DAY_MS, days * DAY_MS
   elseif kind == 'W' then
     local weekday = (days + 3) % 7          -- 0 = Monday (1970-01-01 was a Thursday)
     local thursday = days - weekday + 3     -- the ISO year is the year of the week's Thursday
     local y = civil(thursday)
     local week = idiv(thursday - days_from_civil(y, 1, 1), 7) + 1
-    return string.format('%04d-W%02d', y, week), (days - weekday + 7) * DAY_MS
+    return string.format('%04d-W%02d', y, week), (days - weekday + 7) * DAY_MS, (days - weekday) * DAY_MS
   else
-    local y, m = civil(days)
+    local y, m, d = civil(days)
     local ny, nm = y, m + 1
     if nm == 13 then
       ny, nm = y + 1, 1
     end
-    return string.format('%04d-%02d', y, m), days_from_civil(ny, nm, 1) * DAY_MS
+    return string.format('%04d-%02d', y, m), days_from_civil(ny, nm, 1) * DAY_MS, (days - d + 1) * DAY_MS
   end
 end
 
@@ -120,12 +120,12 @@ end
 local periods = {}
 local function period(kind, now)
   local known = periods[kind]
-  if not known or known[3] ~= now then
-    local id, ends = compute_period(kind, now)
-    known = {id, ends, now}
+  if not known or known[4] ~= now then
+    local id, ends, starts = compute_period(kind, now)
+    known = {id, ends, starts, now}
     periods[kind] = known
   end
-  return known[1], known[2]
+  return known[1], known[2], known[3]
 end
 
 -- A write to the usage statistics (informational: read by the operator): one that fails (the key
@@ -159,10 +159,49 @@ end
 -- of requests in one call reads each key once and writes it once, at flush(), however many requests
 -- of the batch charge it (the global and per-model counters are charged by every request). Within the
 -- call every read sees the writes before it, exactly as if each write had gone to Redis at once.
+-- cached[key]: the value, false for no key; ttl_of[key]: the ms to live of a changed key, else nil.
+--
+-- A request of a batch may fail (a key of another type than the scripts write, say): it then fails
+-- alone (isolated()). So that it leaves nothing behind, every request runs in three steps: it reads
+-- every key and computes everything first (load(), the lease set, the record: what can fail), then
+-- writes to Redis directly (lease, record: the first write of a call may be refused, when Redis is out
+-- of memory), and only then changes the cache (store(), which cannot fail).
 local cached, ttl_of, dirty = {}, {}, {}
--- while one request of a batch runs: key -> what the cache held for it before the request's first
--- write (value, ttl), so that a request that fails leaves the cache as it found it (isolated())
-local journal
+
+-- Reads many counters with one MGET into the cache, before the requests of a call are decided.
+-- MGET answers nil for a key that does not exist and for a key of another type alike (it fails on
+-- no key), so one EXISTS of the keys answered nil tells them apart: when none exists (the usual case:
+-- an empty bucket has expired), each is cached as absent; otherwise they are left out of the cache,
+-- so that load() reads them with GET, which fails on a key of another type as before (only the
+-- request that reads it fails, nothing of it written).
+local function prefetch(keys)
+  if #keys == 0 then
+    return
+  end
+  local values = redis.call('MGET', unpack(keys))
+  local absent = {}
+  for i = 1, #keys do
+    local value = values[i]
+    if value then
+      cached[keys[i]] = value
+    else
+      absent[#absent + 1] = keys[i]
+    end
+  end
+  if #absent > 0 and redis.call('EXISTS', unpack(absent)) == 0 then
+    for i = 1, #absent do
+      cached[absent[i]] = false
+    end
+  end
+end
+
+-- Adds `key` to the list of keys prefetch() reads, once, unless the cache holds it already.
+local function wanted(keys, seen, key)
+  if not seen[key] and cached[key] == nil then
+    seen[key] = true
+    keys[#keys + 1] = key
+  end
+end
 
 local function load(key)
   local value = cached[key]
@@ -173,11 +212,8 @@ local function load(key)
   return value
 end
 
--- ttl: ms to live from now
+-- ttl: ms to live from now (a string)
 local function store(key, value, ttl)
-  if journal and journal[key] == nil then
-    journal[key] = {cached[key], ttl_of[key]}
-  end
   if ttl_of[key] == nil then
     dirty[#dirty + 1] = key
   end
@@ -188,29 +224,20 @@ end
 local function flush()
   for i = 1, #dirty do
     local key = dirty[i]
-    local ttl = ttl_of[key]
-    if ttl then -- nil: written by a request that failed, undone
-      redis.call('SET', key, cached[key], 'PX', ttl)
-    end
+    redis.call('SET', key, cached[key], 'PX', ttl_of[key])
     ttl_of[key] = nil
   end
   dirty = {}
 end
 
--- Runs one request of a batch, fn(a, k), so that its failure (a counter key holding another type
--- than the scripts write, say) fails it alone: its counter writes, still in the cache, are undone and
--- it answers {-3, now, message}; the other requests of the batch are decided as if it had not been
--- there. A request writes to Redis directly (lease, record) only after every read that can fail.
+-- Runs one request of a batch, fn(a, k), so that its failure fails it alone: it answers
+-- {-3, now, message}, and since it failed before changing anything (see above), the other requests of
+-- the batch are decided as if it had not been there.
 local function isolated(fn, a, k, now)
-  journal = {}
   local ok, reply = pcall(fn, a, k)
   if not ok then
-    for key, before in pairs(journal) do
-      cached[key], ttl_of[key] = before[1], before[2]
-    end
     reply = {-3, now, type(reply) == 'table' and (reply.err or reply.message) or tostring(reply)}
   end
-  journal = nil
   return reply
 end
 
@@ -234,11 +261,12 @@ local function bucket_now(key, now, limit)
 end
 
 local function bucket_write(key, now, occupancy, limit)
-  store(key, fmt(now) .. ':' .. fmt(occupancy), fmt(cdiv(occupancy, limit) + 1000))
+  store(key, string.format('%d:%d', now, occupancy), fmt(cdiv(occupancy, limit) + 1000))
 end
 
 -- A quota check's counter now (Check.java quotaPeriodId / quotaCount / quotaStillCounts): returns the
--- period id a write now uses, that period's end, the count now, and whether the stored counter is live.
+-- period id a write now uses, that period's end, the count now, whether the stored counter is live, and
+-- when the counter's period began (a calendar period's start; a run's life's start).
 --   calendar (p1 = H | D | W | M): "<periodId>:<count>"; counts zero once periodId is not the current one
 --   a run's count (p1 = I, p2 = idle ms): "<startMs>~<deadlineMs>:<count>": the run's life began at
 --     startMs and ends at deadlineMs, p2 ms after its last call; once the deadline has passed the count
@@ -246,7 +274,7 @@ end
 local function quota_read(key, p1, p2, now)
   local value = load(key)
   if p1 == 'I' then
-    local pend = now + tonumber(p2)
+    local pend = now + num(p2)
     local start, count, live = now, 0, false
     if value then
       local p, n = split(value)
@@ -255,31 +283,58 @@ local function quota_read(key, p1, p2, now)
         start, count, live = tonumber(string.sub(p, 1, sep - 1)), tonumber(n), true
       end
     end
-    return fmt(start) .. '~' .. fmt(pend), pend, count, live
+    return string.format('%d~%d', start, pend), pend, count, live, start
   end
-  local pid, pend = period(p1, now)
+  local pid, pend, pstart = period(p1, now)
   if not value then
-    return pid, pend, 0, false
+    return pid, pend, 0, false, pstart
   end
   local p, n = split(value)
   local live = p == pid
-  return pid, pend, live and tonumber(n) or 0, live
+  return pid, pend, live and tonumber(n) or 0, live, pstart
 end
 
--- Whether a reservation charged under reserved_pid is still in the counter: the same calendar period,
--- or (a run's count) the same life of the run, still live
-local function still_counts(p1, reserved_pid, pid, live)
+-- Whether a reservation charged at admitted_at (ms) is still in the counter quota_read found: the
+-- calendar period it was charged in is still the current one (admitted_at in [start, end)), or (a run's
+-- count) the run's life it was charged in is still live: the live life began at or before admitted_at
+-- (a new life only begins once the one before has ended, after every call made in it)
+local function still_counts(p1, admitted_at, start, pend, live)
   if p1 == 'I' then
-    if not live then
-      return false
-    end
-    local a = string.find(reserved_pid, '~', 1, true)
-    local b = string.find(pid, '~', 1, true)
-    return string.sub(reserved_pid, 1, a - 1) == string.sub(pid, 1, b - 1)
+    return live and start <= admitted_at
   end
-  return reserved_pid == pid
+  return start <= admitted_at and admitted_at < pend
 end
 
 local function quota_write(key, pid, count, now, period_end)
   store(key, pid .. ':' .. fmt(count), fmt(period_end - now + 1000))
+end
+
+-- Reservation records (docs/redis-keys.md): one STRING per admitted request, read only by the
+-- sidecar that admitted it (reconcile.lua, settle.lua):
+--   "held <admittedAtMs> <tokens> <costMicros> <tier> <user>"     awaiting reconcile.lua
+--   "counted <admittedAtMs> <tokens> <costMicros> <tier> <user>"  requests-only: nothing to reconcile
+--   "done"                                                          reconciled
+--   "settled", "settled charged"                                    given back (and/or usage added) by settle.lua
+-- What the admission charged each counter follows from the request's checks: a token check its tokens, a
+-- money check its cost, a request check its requests (the check's cost), a lease 1, every quota in the
+-- period (or run's life) of admittedAtMs. The user comes last: it may hold spaces.
+-- Returns the value written.
+local function record_write(key, state, now, tokens, cost, tier, user, ttl)
+  local value = string.format('%s %d %s %s %s %s', state, now, tokens, cost, tier, user)
+  redis.call('SET', key, value, 'PX', ttl)
+  return value
+end
+
+-- A record's value read back: its state, and for a held or counted one admittedAtMs, tokens, cost
+-- (numbers), tier and user. No record (nil or false) reads as nil; a record of another form as its
+-- first word (the state).
+local function record_read(value)
+  if not value then
+    return nil
+  end
+  local state, at, tokens, cost, tier, user = string.match(value, '^(%a+) (%d+) (%d+) (%d+) (%S+) (.*)$')
+  if not state then
+    return string.match(value, '^%S*')
+  end
+  return state, tonumber(at), tonumber(tokens), tonumber(cost), tier, user
 end
