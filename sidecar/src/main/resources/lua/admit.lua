@@ -60,11 +60,11 @@ if stats_id ~= ARGV[4] then
 end
 local lease_ttl = tonumber(ARGV[5])
 local hint = tonumber(ARGV[6])
-local stats_ttl = fmt(stats_end - now + tonumber(ARGV[7]))
+local stats_ttl = stats_end - now + tonumber(ARGV[7])
 local stats = {}  -- stats field -> increment, written once at the end
 local now_text = fmt(now)
 local after_now = '(' .. now_text
-local lease_until, lease_key_ttl = fmt(now + lease_ttl), fmt(lease_ttl + 1000)
+local lease_until, lease_key_ttl = now + lease_ttl, lease_ttl + 1000
 local STRIDE = 12
 local st = {}     -- the checks' state of the request being decided (see Phase 1)
 
@@ -116,16 +116,16 @@ local function admit(a, k)
       -- the lease that expires first: when it is still live, so is every other (no expired member to
       -- prune, and the set's size is the live count); else count the live ones and find the earliest
       local live, until_earliest, expired = 0, 0, false
-      local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      local first = call('ZRANGE', key, 0, 0, 'WITHSCORES')
       if first[1] then
         local earliest = tonumber(first[2])
         if earliest > now then
-          live, until_earliest = redis.call('ZCARD', key), earliest - now
+          live, until_earliest = call('ZCARD', key), earliest - now
         else
           expired = true
-          live = redis.call('ZCOUNT', key, after_now, '+inf')
+          live = call('ZCOUNT', key, after_now, '+inf')
           if live > 0 then
-            first = redis.call('ZRANGEBYSCORE', key, after_now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+            first = call('ZRANGEBYSCORE', key, after_now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
             until_earliest = tonumber(first[2]) - now
           end
         end
@@ -148,10 +148,10 @@ local function admit(a, k)
       if st[s + 1] == 'L' then
         local key = KEYS[k + 1 + i]
         if st[s + 8] then
-          redis.call('ZREMRANGEBYSCORE', key, '-inf', now_text)
+          call('ZREMRANGEBYSCORE', key, '-inf', now_text)
         end
-        redis.call('ZADD', key, lease_until, request_id)
-        redis.call('PEXPIRE', key, lease_key_ttl)
+        call('ZADD', key, lease_until, request_id)
+        call('PEXPIRE', key, lease_key_ttl)
       end
     end
     -- every admission leaves its record, for reconcile.lua and settle.lua (common.lua, record_write):
@@ -222,16 +222,16 @@ end
 -- every record and counter (buckets and quotas) of the batch in one MGET, before anything is decided
 local m = tonumber(ARGV[8])
 do
-  local keys, seen = {}, {}
+  local keys = {}
   local a, k = 8, 1
   for _ = 1, m do
     local n = num(ARGV[a + 9])
     if ARGV[a + 4] ~= 'p' then
-      wanted(keys, seen, KEYS[k + 1]) -- the record: whether the request id is taken
+      wanted(keys, KEYS[k + 1]) -- the record: whether the request id is taken
     end
     for i = 1, n do
       if ARGV[a + 9 + (i - 1) * 6 + 1] ~= 'L' then
-        wanted(keys, seen, KEYS[k + 1 + i])
+        wanted(keys, KEYS[k + 1 + i])
       end
     end
     a, k = a + 9 + 6 * n, k + 1 + n

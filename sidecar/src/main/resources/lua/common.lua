@@ -7,7 +7,9 @@ the behaviour suite runs against both and compares their counters byte for byte.
 Numbers: Lua numbers in Redis are doubles, exact for integers below 2^53. Every quantity here is
 an integer below that bound (ms since epoch ~1.8e12; bucket occupancy <= burst x 60000, clamped in
 Check.java; counts and micro-dollars), divisions go through idiv (corrected floor), and numbers are
-written back with fmt ("%d"), never tostring (which rounds to 14 digits).
+written back with string.format ("%d"), never tostring (which rounds to 14 digits), or handed to
+redis.call as numbers (TTLs, increments): Redis writes an integral number as the integer itself
+("%.17g" up to Redis 7.0, its integer formatting from 7.2 on), exact below 2^53.
 ]]
 
 if redis.replicate_commands then
@@ -16,6 +18,9 @@ if redis.replicate_commands then
 end
 
 local floor, max, min = math.floor, math.max, math.min
+-- globals and library functions as locals: a global is a table lookup at every use, a local is not
+local KEYS, ARGV, tonumber, unpack, pcall = KEYS, ARGV, tonumber, unpack, pcall
+local call, format, find, sub = redis.call, string.format, string.find, string.sub
 local DAY_MS = 86400000
 local HOUR_MS = 3600000
 
@@ -47,7 +52,7 @@ local function num(word)
 end
 
 local function fmt(n)
-  return string.format('%d', n)
+  return format('%d', n)
 end
 
 -- Now in ms: Redis TIME plus a test offset (mode 'o'), or a pinned instant (mode 'p', tests only).
@@ -55,7 +60,7 @@ local function clock(mode, value)
   if mode == 'p' then
     return tonumber(value)
   end
-  local t = redis.call('TIME')
+  local t = call('TIME')
   return tonumber(t[1]) * 1000 + idiv(tonumber(t[2]), 1000) + tonumber(value)
 end
 
@@ -96,23 +101,23 @@ local function compute_period(kind, now)
   if kind == 'H' then
     local hours = idiv(now, HOUR_MS)
     local y, m, d = civil(days)
-    return string.format('%04d-%02d-%02dT%02d', y, m, d, hours - days * 24), (hours + 1) * HOUR_MS, hours * HOUR_MS
+    return format('%04d-%02d-%02dT%02d', y, m, d, hours - days * 24), (hours + 1) * HOUR_MS, hours * HOUR_MS
   elseif kind == 'D' then
     local y, m, d = civil(days)
-    return string.format('%04d-%02d-%02d', y, m, d), (days + 1) * DAY_MS, days * DAY_MS
+    return format('%04d-%02d-%02d', y, m, d), (days + 1) * DAY_MS, days * DAY_MS
   elseif kind == 'W' then
     local weekday = (days + 3) % 7          -- 0 = Monday (1970-01-01 was a Thursday)
     local thursday = days - weekday + 3     -- the ISO year is the year of the week's Thursday
     local y = civil(thursday)
     local week = idiv(thursday - days_from_civil(y, 1, 1), 7) + 1
-    return string.format('%04d-W%02d', y, week), (days - weekday + 7) * DAY_MS, (days - weekday) * DAY_MS
+    return format('%04d-W%02d', y, week), (days - weekday + 7) * DAY_MS, (days - weekday) * DAY_MS
   else
     local y, m, d = civil(days)
     local ny, nm = y, m + 1
     if nm == 13 then
       ny, nm = y + 1, 1
     end
-    return string.format('%04d-%02d', y, m), days_from_civil(ny, nm, 1) * DAY_MS, (days - d + 1) * DAY_MS
+    return format('%04d-%02d', y, m), days_from_civil(ny, nm, 1) * DAY_MS, (days - d + 1) * DAY_MS
   end
 end
 
@@ -151,8 +156,8 @@ end
 
 -- "a:b" -> a, b (strings)
 local function split(value)
-  local sep = string.find(value, ':', 1, true)
-  return string.sub(value, 1, sep - 1), string.sub(value, sep + 1)
+  local sep = find(value, ':', 1, true)
+  return sub(value, 1, sep - 1), sub(value, sep + 1)
 end
 
 -- Counter values (buckets and quotas, STRINGs) are read and written through a per-call cache: a batch
@@ -178,7 +183,7 @@ local function prefetch(keys)
   if #keys == 0 then
     return
   end
-  local values = redis.call('MGET', unpack(keys))
+  local values = call('MGET', unpack(keys))
   local absent = {}
   for i = 1, #keys do
     local value = values[i]
@@ -188,17 +193,23 @@ local function prefetch(keys)
       absent[#absent + 1] = keys[i]
     end
   end
-  if #absent > 0 and redis.call('EXISTS', unpack(absent)) == 0 then
+  if #absent > 0 then
+    local none = call('EXISTS', unpack(absent)) == 0
     for i = 1, #absent do
-      cached[absent[i]] = false
+      if none then
+        cached[absent[i]] = false
+      else
+        cached[absent[i]] = nil
+      end
     end
   end
 end
 
--- Adds `key` to the list of keys prefetch() reads, once, unless the cache holds it already.
-local function wanted(keys, seen, key)
-  if not seen[key] and cached[key] == nil then
-    seen[key] = true
+-- Adds `key` to the list of keys prefetch() reads, once, unless the cache holds it already (true
+-- marks a key listed: prefetch() replaces it by the value, false, or nil for load() to read it).
+local function wanted(keys, key)
+  if cached[key] == nil then
+    cached[key] = true
     keys[#keys + 1] = key
   end
 end
@@ -206,13 +217,13 @@ end
 local function load(key)
   local value = cached[key]
   if value == nil then
-    value = redis.call('GET', key)
+    value = call('GET', key)
     cached[key] = value
   end
   return value
 end
 
--- ttl: ms to live from now (a string)
+-- ttl: ms to live from now (a number)
 local function store(key, value, ttl)
   if ttl_of[key] == nil then
     dirty[#dirty + 1] = key
@@ -224,7 +235,7 @@ end
 local function flush()
   for i = 1, #dirty do
     local key = dirty[i]
-    redis.call('SET', key, cached[key], 'PX', ttl_of[key])
+    call('SET', key, cached[key], 'PX', ttl_of[key])
     ttl_of[key] = nil
   end
   dirty = {}
@@ -261,7 +272,7 @@ local function bucket_now(key, now, limit)
 end
 
 local function bucket_write(key, now, occupancy, limit)
-  store(key, string.format('%d:%d', now, occupancy), fmt(cdiv(occupancy, limit) + 1000))
+  store(key, format('%d:%d', now, occupancy), cdiv(occupancy, limit) + 1000)
 end
 
 -- A quota check's counter now (Check.java quotaPeriodId / quotaCount / quotaStillCounts): returns the
@@ -278,12 +289,12 @@ local function quota_read(key, p1, p2, now)
     local start, count, live = now, 0, false
     if value then
       local p, n = split(value)
-      local sep = string.find(p, '~', 1, true)
-      if tonumber(string.sub(p, sep + 1)) > now then
-        start, count, live = tonumber(string.sub(p, 1, sep - 1)), tonumber(n), true
+      local sep = find(p, '~', 1, true)
+      if tonumber(sub(p, sep + 1)) > now then
+        start, count, live = tonumber(sub(p, 1, sep - 1)), tonumber(n), true
       end
     end
-    return string.format('%d~%d', start, pend), pend, count, live, start
+    return format('%d~%d', start, pend), pend, count, live, start
   end
   local pid, pend, pstart = period(p1, now)
   if not value then
@@ -306,7 +317,7 @@ local function still_counts(p1, admitted_at, start, pend, live)
 end
 
 local function quota_write(key, pid, count, now, period_end)
-  store(key, pid .. ':' .. fmt(count), fmt(period_end - now + 1000))
+  store(key, format('%s:%d', pid, count), period_end - now + 1000)
 end
 
 -- Reservation records (docs/redis-keys.md): one STRING per admitted request, read only by the
@@ -320,8 +331,8 @@ end
 -- period (or run's life) of admittedAtMs. The user comes last: it may hold spaces.
 -- Returns the value written.
 local function record_write(key, state, now, tokens, cost, tier, user, ttl)
-  local value = string.format('%s %d %s %s %s %s', state, now, tokens, cost, tier, user)
-  redis.call('SET', key, value, 'PX', ttl)
+  local value = format('%s %d %s %s %s %s', state, now, tokens, cost, tier, user)
+  call('SET', key, value, 'PX', ttl)
   return value
 end
 

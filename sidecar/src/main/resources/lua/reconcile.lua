@@ -52,7 +52,7 @@ if stats_id ~= ARGV[4] then
   return {-1, now, stats_id}
 end
 local done_ttl = ARGV[5]
-local stats_ttl = fmt(stats_end - now + tonumber(ARGV[6]))
+local stats_ttl = stats_end - now + tonumber(ARGV[6])
 -- written once at the end: stats field -> increment; user -> spend, tokens, tier
 local stats, spend, tokens, tiers = {}, {}, {}, {}
 local users = {}
@@ -122,10 +122,10 @@ local function reconcile(a, k)
   end
 
   if lease then
-    redis.call('ZREM', lease, request_id)
+    call('ZREM', lease, request_id)
   end
   -- the reconciled record keeps only its state: a repeated reconcile or a late settle.lua reads nothing else
-  redis.call('SET', record_key, 'done', 'PX', done_ttl)
+  call('SET', record_key, 'done', 'PX', done_ttl)
   cached[record_key] = 'done'
   for i = 1, n do
     local next_value = next_counts[i]
@@ -161,14 +161,14 @@ end
 -- every record and counter (buckets and quotas) of the batch in one MGET, before anything is reconciled
 local m = tonumber(ARGV[7])
 do
-  local keys, seen = {}, {}
+  local keys = {}
   local a, k = 7, 4
   for _ = 1, m do
     local n = num(ARGV[a + 5])
-    wanted(keys, seen, KEYS[k + 1]) -- the record
+    wanted(keys, KEYS[k + 1]) -- the record
     for i = 1, n do
       if ARGV[a + 5 + (i - 1) * 5 + 1] ~= 'L' then
-        wanted(keys, seen, KEYS[k + 1 + i])
+        wanted(keys, KEYS[k + 1 + i])
       end
     end
     a, k = a + 5 + 5 * n, k + 1 + n
@@ -186,16 +186,16 @@ end
 flush()
 
 for field, increment in pairs(stats) do
-  expire_if_new(KEYS[1], stat('HINCRBY', KEYS[1], field, fmt(increment)) == increment, stats_ttl)
+  expire_if_new(KEYS[1], stat('HINCRBY', KEYS[1], field, increment) == increment, stats_ttl)
 end
 for i = 1, #users do
   local user = users[i]
   local cost, used = spend[user], tokens[user]
   if cost then
-    expire_if_new(KEYS[2], tonumber(stat('ZINCRBY', KEYS[2], fmt(cost), user)) == cost, stats_ttl)
+    expire_if_new(KEYS[2], tonumber(stat('ZINCRBY', KEYS[2], cost, user)) == cost, stats_ttl)
   end
   if used then
-    expire_if_new(KEYS[4], stat('HINCRBY', KEYS[4], user, fmt(used)) == used, stats_ttl)
+    expire_if_new(KEYS[4], stat('HINCRBY', KEYS[4], user, used) == used, stats_ttl)
   end
   expire_if_new(KEYS[3], stat('HSET', KEYS[3], user, tiers[user]) == 1, stats_ttl)
 end

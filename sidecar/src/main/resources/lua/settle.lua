@@ -45,12 +45,12 @@ if stats_id ~= ARGV[4] then
   return {-1, now, stats_id}
 end
 
-local value = redis.call('GET', KEYS[1])
+local value = call('GET', KEYS[1])
 local state, admitted_at, reserved_tokens, reserved_cost, record_tier, record_user = record_read(value)
 local was_charged = value == 'settled charged'
 
 local n = tonumber(ARGV[13])
-local stats_ttl = fmt(stats_end - now + tonumber(ARGV[12]))
+local stats_ttl = stats_end - now + tonumber(ARGV[12])
 local refunded, charged = 0, 0
 
 -- 1. A held (or requests-only 'counted') admission is given back whole; a reconciled one ('done') is settled.
@@ -80,7 +80,7 @@ if state == 'held' or state == 'counted' then
   end
   for i = 1, n do
     if ARGV[13 + (i - 1) * 6 + 1] == 'L' then
-      redis.call('ZREM', KEYS[5 + i], ARGV[5])
+      call('ZREM', KEYS[5 + i], ARGV[5])
     end
   end
   for i = 1, n do
@@ -134,13 +134,13 @@ if ARGV[8] == '1' and not was_charged and state ~= 'done' then
   stat('HINCRBY', KEYS[2], 'requests', 1)
   stat('HINCRBY', KEYS[2], 'replayed', 1)
   if actual_cost > 0 then
-    stat('HINCRBY', KEYS[2], 'spendMicros', fmt(actual_cost))
-    stat('ZINCRBY', KEYS[3], fmt(actual_cost), user)
+    stat('HINCRBY', KEYS[2], 'spendMicros', actual_cost)
+    stat('ZINCRBY', KEYS[3], actual_cost, user)
     stat('PEXPIRE', KEYS[3], stats_ttl)
   end
   stat('PEXPIRE', KEYS[2], stats_ttl)
   if actual_tokens > 0 then
-    stat('HINCRBY', KEYS[5], user, fmt(actual_tokens))
+    stat('HINCRBY', KEYS[5], user, actual_tokens)
     stat('PEXPIRE', KEYS[5], stats_ttl)
   end
   if actual_cost > 0 or actual_tokens > 0 then
@@ -154,5 +154,5 @@ flush()
 if charged == 1 or was_charged then
   state = 'settled charged'
 end
-redis.call('SET', KEYS[1], state, 'PX', ARGV[11])
+call('SET', KEYS[1], state, 'PX', ARGV[11])
 return {1, now, refunded, charged}
