@@ -8,7 +8,7 @@ A sidecar sends the admissions that arrive while its earlier calls are still in 
 counters shared by the batch (global, per model, per tier share) are read and written once.
 
 KEYS[1]  stats HASH                 rk:{ns/name}:stats:<periodId>
-then per request: its reservation record HASH rk:{ns/name}:r:<requestId>, then the counter of each
+then per request: its reservation record STRING rk:{ns/name}:r:<requestId> (common.lua, record_write), then the counter of each
 of its n checks in ARGV order; all under the policy's hash tag
 
 ARGV[1]  time mode: 'o' = Redis TIME + ARGV[2] ms (production: 0; tests jump days ahead),

@@ -12,7 +12,7 @@ KEYS[1]  stats HASH                 rk:{ns/name}:stats:<periodId>
 KEYS[2]  top users ZSET             rk:{ns/name}:top:<periodId>          user -> spend micro-dollars
 KEYS[3]  user -> tier HASH          rk:{ns/name}:top:<periodId>:tier
 KEYS[4]  user -> tokens HASH        rk:{ns/name}:top:<periodId>:tokens
-then per request: its reservation record HASH rk:{ns/name}:r:<requestId> (written by admit.lua), then
+then per request: its reservation record STRING rk:{ns/name}:r:<requestId> (written by admit.lua), then
 the counter of each of its n checks (token, money and lease checks of the admission, same plan)
 
 ARGV[1]  time mode 'o' | 'p';  ARGV[2] offset or pinned ms (as admit.lua)
@@ -24,8 +24,10 @@ ARGV[7]  m, the number of requests; then per request:
            1 = the usage is the sidecar's estimate, not the provider's figure (counted as 'estimated'),
            n; then 5 per check: kind (B | Q | L), unit (T | U | L), limit, p1, p2 (as admit.lua)
 
-Only counters named in the record are touched, with the amount and period the record says were
-charged: a token counter gets (actual - reserved) tokens, a budget (actual - reserved) micro-dollars
+The counters of the admission's checks are touched, with what the record says was charged (its
+reserved tokens and cost, in the period of its admission instant; the checks are the admission's own,
+sent again by the sidecar that admitted the request): a token counter gets (actual - reserved) tokens,
+a budget (actual - reserved) micro-dollars
 (never below zero; a bucket may go into debt and drains as usual). A calendar counter whose period
 rolled over since admission has lost the reservation with the old period and is charged the
 actual amount in the new one. The lease is removed. A counter the usage leaves unchanged is not

@@ -10,12 +10,12 @@ then reconcile.lua), so that Redis ends up charged for exactly what happened. Tw
             token and request buckets: up to empty, never into debt (a rate is a short window: the
               outage traffic is over, and a debt would refuse the fleet after Redis returns);
             concurrency leases: nothing (the request is finished).
-Idempotent, in any order and any number of times: the record remembers both steps (state 'settled',
-field charged). A refund that finds no record leaves one all the same (a tombstone), so an admit.lua
+Idempotent, in any order and any number of times: the record remembers both steps ('settled', or
+'settled charged' once the usage was added). A refund that finds no record leaves one all the same (a tombstone), so an admit.lua
 still on its way for this id is refused (-2).
 (Loaded as common.lua .. settle.lua.)
 
-KEYS[1]  the request's record HASH rk:{ns/name}:r:<requestId>  (written by admit.lua, or here)
+KEYS[1]  the request's record STRING rk:{ns/name}:r:<requestId>  (written by admit.lua, or here; common.lua, record_write)
 KEYS[2]  stats HASH; KEYS[3] top users ZSET; KEYS[4] user -> tier HASH; KEYS[5] user -> tokens HASH
          (as reconcile.lua)
 KEYS[5+i] the counter of check i (every check of the admission plan, requests included)
