@@ -66,7 +66,7 @@ local now_text = fmt(now)
 local after_now = '(' .. now_text
 local lease_until, lease_key_ttl = now + lease_ttl, lease_ttl + 1000
 local STRIDE = 12
-local st = {}     -- the checks' state of the request being decided (see Phase 1)
+local st         -- the checks' state of the request being decided (see Phase 1), sized for the batch's most checks
 
 local function count(field)
   stats[field] = (stats[field] or 0) + 1
@@ -183,7 +183,8 @@ local function admit(a, k)
   -- what each limit has left: after this request if it was charged, else as it stands. When every
   -- check passed, passed, wait and never are the same for all (1, 0, 0): the reply leaves them out.
   local full = not all_passed
-  local reply = {full and 1 or 3, now, committed and 1 or 0}
+  local reply = presized(full and 3 + 6 * n or 3 + 3 * n)
+  reply[1], reply[2], reply[3] = full and 1 or 3, now, committed and 1 or 0
   local r = 3
   for i = 1, n do
     local s = (i - 1) * STRIDE
@@ -224,8 +225,10 @@ local m = tonumber(ARGV[8])
 do
   local keys = {}
   local a, k = 8, 1
+  local most = 0
   for _ = 1, m do
     local n = num(ARGV[a + 9])
+    most = max(most, n)
     if ARGV[a + 4] ~= 'p' then
       wanted(keys, KEYS[k + 1]) -- the record: whether the request id is taken
     end
@@ -237,6 +240,7 @@ do
     a, k = a + 9 + 6 * n, k + 1 + n
   end
   prefetch(keys)
+  st = presized(STRIDE * most)
 end
 
 local replies = {}

@@ -17,16 +17,26 @@ if redis.replicate_commands then
   redis.replicate_commands()
 end
 
-local floor, max, min = math.floor, math.max, math.min
+local max, min = math.max, math.min
 -- globals and library functions as locals: a global is a table lookup at every use, a local is not
 local KEYS, ARGV, tonumber, unpack, pcall = KEYS, ARGV, tonumber, unpack, pcall
 local call, format, find, sub = redis.call, string.format, string.find, string.sub
+
+-- A table whose array part has n slots (all nil) from the start: a table filled one slot at a time is
+-- rehashed at every power of two, while a constructor's array is sized once (unpack of an empty table
+-- with an explicit range yields n nils).
+local NOTHING = {}
+local function presized(n)
+  return {unpack(NOTHING, 1, n)}
+end
 local DAY_MS = 86400000
 local HOUR_MS = 3600000
 
--- floor(a / b) for integers, b > 0, exact (the float quotient can round across an integer)
+-- floor(a / b) for integers, b > 0, exact (the float quotient can round across an integer). x - x % 1
+-- is floor(x) without a function call (Lua's % is a floored modulo, computed in place).
 local function idiv(a, b)
-  local q = floor(a / b)
+  local x = a / b
+  local q = x - x % 1
   if q * b > a then
     q = q - 1
   elseif (q + 1) * b <= a then
@@ -35,8 +45,16 @@ local function idiv(a, b)
   return q
 end
 
+-- ceil(a / b) for integers, b > 0, exact: -floor(-a / b)
 local function cdiv(a, b)
-  return -idiv(-a, b)
+  local x = -a / b
+  local q = x - x % 1
+  if q * b > -a then
+    q = q - 1
+  elseif (q + 1) * b <= -a then
+    q = q + 1
+  end
+  return -q
 end
 
 -- tonumber of an ARGV word, memoized per call: a string is interned, so finding it in a table is
