@@ -7,7 +7,8 @@
 #   - instructions redis-server executes per request, under valgrind's callgrind: exact and the same on any
 #     machine and under any load, so two versions of the scripts compare without noise;
 #   - CPU time of an idle redis-server per request (INFO's used_cpu_*, ~4,000 requests), and the
-#     decisions per second one core of Redis carries at that cost.
+#     decisions per second one core of Redis carries at that cost;
+#   - the commands the scripts run per request (redis.call and redis.pcall; INFO commandstats).
 #
 #   bash bench/redis-scripts.sh              # ~1-2 minutes; installs valgrind, redis-server, python3 with apt-get if missing
 #   SKIP_BUILD=1 bash bench/redis-scripts.sh # reuse the jars from the last build
@@ -199,6 +200,17 @@ def pipe(p, data):
     if b'errors: 0' not in reply:
         sys.exit('replay failed: ' + reply.decode())
 
+def inner_calls(p):
+    """commands run inside scripts since the last CONFIG RESETSTAT (INFO commandstats: every command but the
+    script calls themselves and this benchmark's own INFO/CONFIG)"""
+    total = 0
+    for line in cli(p, 'INFO', 'commandstats').splitlines():
+        if line.startswith('cmdstat_'):
+            name, fields = line[len('cmdstat_'):].split(':', 1)
+            if name.split('|')[0] not in ('evalsha', 'eval', 'script', 'info', 'config', 'ping'):
+                total += int(dict(f.split('=') for f in fields.split(','))['calls'])
+    return total
+
 def cpu(p):
     info = dict(l.split(':', 1) for l in cli(p, 'INFO', 'cpu').splitlines() if ':' in l)
     return float(info['used_cpu_user']) + float(info['used_cpu_sys'])
@@ -230,17 +242,21 @@ if baseline:
     rows.append(('baseline jar, its own calls one by one', 1, False, True))
 rows += [(f'admit + reconcile, batches of {b}', b, False, False) for b in batches]
 print()
-print('%-45s %14s %14s %16s' % ('per request (14 counters)', 'instructions', 'Redis CPU us', 'requests/s/core'))
+print('%-45s %14s %14s %16s %14s' % ('per request (14 counters)', 'instructions', 'Redis CPU us', 'requests/s/core',
+                                     'redis.call'))
 for name, size, floor, base in rows:
     pipe(port, workload(port, size, 200, floor, base))  # warm: scripts loaded, keys of the first users exist
     data = workload(port, size, n, floor, base)
     c0 = cpu(port)
+    cli(port, 'CONFIG', 'RESETSTAT')
     pipe(port, data)
     us = (cpu(port) - c0) * 1e6 / n
+    calls = inner_calls(port) / n
     ir = instructions(workload(vg_port, size, vg_n, floor, base)) / vg_n
-    print('%-45s %13.0fk %14.1f %16.0f' % (name, ir / 1000, us, 1e6 / us if us else 0))
+    print('%-45s %13.0fk %14.1f %16.0f %14.1f' % (name, ir / 1000, us, 1e6 / us if us else 0, calls))
 print()
 print('(instructions: callgrind, %d requests per row; CPU: used_cpu_user+sys of an idle redis-server over %d requests;' % (vg_n, n))
-print(' requests/s/core: 1e6 / CPU us; each request is one admit.lua and one reconcile.lua call, or its share of a batch)')
+print(' requests/s/core: 1e6 / CPU us; redis.call: commands the scripts ran per request, INFO commandstats;')
+print(' each request is one admit.lua and one reconcile.lua call, or its share of a batch)')
 EOF
 say "done"
