@@ -109,7 +109,7 @@ capture() {
   kill "$monitor" 2>/dev/null || true
   kill "$pid"
   wait "$pid" 2>/dev/null || true
-  [ "$(grep -ci '"evalsha"' "$2")" -ge 2 ] || die "did not capture the admit and reconcile calls of $1"
+  [ "$(grep -i '"evalsha"' "$2" | grep -c ':r:')" -ge 2 ] || die "did not capture the admit and reconcile calls of $1"
 }
 say "capturing the calls a sidecar makes for one request (MONITOR)"
 capture "$WORK/sidecar.jar" "$WORK/monitor.txt"
@@ -122,7 +122,7 @@ fi
 
 say "replaying: $N requests per row on redis-server, $VG_N under callgrind (each row's users and ids are new)"
 python3 - "$WORK" "$REDIS_PORT" "$VG_PORT" "$VG_PID" "$N" "$VG_N" "$BATCHES" "${BASELINE_JAR:-}" <<'EOF'
-import glob, os, shlex, subprocess, sys, time
+import glob, hashlib, os, shlex, subprocess, sys, time
 
 work, port, vg_port, vg_pid, n, vg_n, batches, baseline = sys.argv[1:]
 n, vg_n, batches = int(n), int(vg_n), [int(b) for b in batches.split()]
@@ -130,10 +130,27 @@ n, vg_n, batches = int(n), int(vg_n), [int(b) for b in batches.split()]
 def cli(p, *args):
     return subprocess.run(['redis-cli', '-p', p, *args], capture_output=True, text=True, check=True).stdout
 
-def captured(file):
-    return [shlex.split(line.split('] ', 1)[1]) for line in open(file) if '"evalsha"' in line.lower()][:2]
+def captured(file, lua):
+    """the first admit.lua call MONITOR saw and the first reconcile.lua call after it, known by their SHA-1
+    (another script's call, or the warm-up request's late reconcile, may come first)"""
+    shas = {hashlib.sha1(text.encode()).hexdigest(): name for name, text in sources(lua).items()}
+    calls = {}
+    for line in open(file):
+        if '"evalsha"' not in line.lower():
+            continue
+        words = shlex.split(line.split('] ', 1)[1])
+        name = shas.get(words[1])
+        if name == 'admit' and 'admit' not in calls or name == 'reconcile' and 'admit' in calls:
+            calls.setdefault(name, words)
+    if len(calls) < 2:
+        sys.exit(f'{file}: no admit.lua call followed by a reconcile.lua call')
+    return calls['admit'], calls['reconcile']
 
-admit, reconcile = captured(f'{work}/monitor.txt')
+def sources(lua):
+    return {name: open(f'{lua}/common.lua').read() + '\n' + open(f'{lua}/{name}.lua').read()
+            for name in ('admit', 'reconcile')}
+
+admit, reconcile = captured(f'{work}/monitor.txt', f'{work}/lua')
 
 # a captured call: EVALSHA sha numkeys KEYS... ARGV...; split into the batch head and the request's own words
 # (admit.lua: 1 head key, 7 head args; reconcile.lua: 4 and 6; then the request count; see the scripts' headers)
@@ -144,10 +161,6 @@ def split(words, head_keys, head_args):
 
 A, R = split(admit, 1, 7), split(reconcile, 4, 6)
 request_id = next(w for w in A[1] if ':r:' in w).split(':r:')[1]
-def sources(lua):
-    return {name: open(f'{lua}/common.lua').read() + '\n' + open(f'{lua}/{name}.lua').read()
-            for name in ('admit', 'reconcile')}
-
 source = sources(f'{work}/lua')
 
 def resp(words):
@@ -181,7 +194,8 @@ def as_captured(p, calls, lua, count):
 
 def workload(p, size, count, floor=False, baseline=False):
     if baseline:
-        return as_captured(p, captured(f'{work}/baseline-monitor.txt'), f'{work}/baseline/lua', count)
+        return as_captured(p, captured(f'{work}/baseline-monitor.txt', f'{work}/baseline/lua'), f'{work}/baseline/lua',
+                           count)
     tag = 'b%d' % time.time_ns()
     if floor:
         sha = cli(p, 'SCRIPT', 'LOAD', 'return {{1}}').strip()
