@@ -82,15 +82,25 @@ local function clock(mode, value)
   return tonumber(t[1]) * 1000 + idiv(tonumber(t[2]), 1000) + tonumber(value)
 end
 
+-- The calendar below divides days, years and ms since the epoch: integers far below 2^52, whose float
+-- quotient a / b never rounds across an integer, so q - q % 1 (floor, without a function call) is exact
+-- without idiv's corrections.
+
 -- Days since 1970-01-01 -> y, m, d (proleptic Gregorian; H. Hinnant's civil_from_days)
 local function civil(days)
   local z = days + 719468
-  local era = idiv(z, 146097)
+  local era = z / 146097
+  era = era - era % 1
   local doe = z - era * 146097
-  local yoe = idiv(doe - idiv(doe, 1460) + idiv(doe, 36524) - idiv(doe, 146096), 365)
-  local doy = doe - (365 * yoe + idiv(yoe, 4) - idiv(yoe, 100))
-  local mp = idiv(5 * doy + 2, 153)
-  local d = doy - idiv(153 * mp + 2, 5) + 1
+  local q1, q2, q3 = doe / 1460, doe / 36524, doe / 146096
+  local yoe = (doe - (q1 - q1 % 1) + (q2 - q2 % 1) - (q3 - q3 % 1)) / 365
+  yoe = yoe - yoe % 1
+  local q4, q5 = yoe / 4, yoe / 100
+  local doy = doe - (365 * yoe + (q4 - q4 % 1) - (q5 - q5 % 1))
+  local mp = (5 * doy + 2) / 153
+  mp = mp - mp % 1
+  local q6 = (153 * mp + 2) / 5
+  local d = doy - (q6 - q6 % 1) + 1
   local m = mp < 10 and mp + 3 or mp - 9
   local y = yoe + era * 400
   if m <= 2 then
@@ -104,20 +114,24 @@ local function days_from_civil(y, m, d)
   if m <= 2 then
     y = y - 1
   end
-  local era = idiv(y, 400)
+  local era = y / 400
+  era = era - era % 1
   local yoe = y - era * 400
   local mp = m > 2 and m - 3 or m + 9
-  local doy = idiv(153 * mp + 2, 5) + d - 1
-  local doe = yoe * 365 + idiv(yoe, 4) - idiv(yoe, 100) + doy
+  local q1, q2, q3 = (153 * mp + 2) / 5, yoe / 4, yoe / 100
+  local doy = (q1 - q1 % 1) + d - 1
+  local doe = yoe * 365 + (q2 - q2 % 1) - (q3 - q3 % 1) + doy
   return era * 146097 + doe - 719468
 end
 
 -- The UTC calendar period containing now: its id, its end (first ms of the next period) and its start.
 -- kind: H hour ("2026-11-23T14"), D day ("2026-11-23"), W ISO week ("2026-W47"), M month ("2026-11")
 local function compute_period(kind, now)
-  local days = idiv(now, DAY_MS)
+  local days = now / DAY_MS
+  days = days - days % 1
   if kind == 'H' then
-    local hours = idiv(now, HOUR_MS)
+    local hours = now / HOUR_MS
+    hours = hours - hours % 1
     local y, m, d = civil(days)
     return format('%04d-%02d-%02dT%02d', y, m, d, hours - days * 24), (hours + 1) * HOUR_MS, hours * HOUR_MS
   elseif kind == 'D' then
@@ -127,8 +141,8 @@ local function compute_period(kind, now)
     local weekday = (days + 3) % 7          -- 0 = Monday (1970-01-01 was a Thursday)
     local thursday = days - weekday + 3     -- the ISO year is the year of the week's Thursday
     local y = civil(thursday)
-    local week = idiv(thursday - days_from_civil(y, 1, 1), 7) + 1
-    return format('%04d-W%02d', y, week), (days - weekday + 7) * DAY_MS, (days - weekday) * DAY_MS
+    local week = (thursday - days_from_civil(y, 1, 1)) / 7
+    return format('%04d-W%02d', y, week - week % 1 + 1), (days - weekday + 7) * DAY_MS, (days - weekday) * DAY_MS
   else
     local y, m, d = civil(days)
     local ny, nm = y, m + 1
