@@ -232,11 +232,7 @@ do
     if ARGV[a + 4] ~= 'p' then
       wanted(keys, KEYS[k + 1]) -- the record: whether the request id is taken
     end
-    for i = 1, n do
-      if ARGV[a + 9 + (i - 1) * 6 + 1] ~= 'L' then
-        wanted(keys, KEYS[k + 1 + i])
-      end
-    end
+    want_counters(keys, a + 9, k + 1, n, 6)
     a, k = a + 9 + 6 * n, k + 1 + n
   end
   prefetch(keys)

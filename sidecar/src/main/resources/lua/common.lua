@@ -246,6 +246,16 @@ local function wanted(keys, key)
   end
 end
 
+-- Lists one request's counters (buckets and quotas: every check but a lease) for prefetch(): the words
+-- of its n checks start at ARGV[c + 1], kind first, `stride` words each; their keys at KEYS[k + 1].
+local function want_counters(keys, c, k, n, stride)
+  for i = 1, n do
+    if ARGV[c + (i - 1) * stride + 1] ~= 'L' then
+      wanted(keys, KEYS[k + i])
+    end
+  end
+end
+
 local function load(key)
   local value = cached[key]
   if value == nil then

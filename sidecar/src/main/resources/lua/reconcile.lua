@@ -168,11 +168,7 @@ do
   for _ = 1, m do
     local n = num(ARGV[a + 5])
     wanted(keys, KEYS[k + 1]) -- the record
-    for i = 1, n do
-      if ARGV[a + 5 + (i - 1) * 5 + 1] ~= 'L' then
-        wanted(keys, KEYS[k + 1 + i])
-      end
-    end
+    want_counters(keys, a + 5, k + 1, n, 5)
     a, k = a + 5 + 5 * n, k + 1 + n
   end
   prefetch(keys)
