@@ -7,13 +7,16 @@
 #   - instructions redis-server executes per request, under valgrind's callgrind: exact and the same on any
 #     machine and under any load, so two versions of the scripts compare without noise;
 #   - CPU time of an idle redis-server per request (INFO's used_cpu_*, ~4,000 requests), and the
-#     decisions per second one core of Redis carries at that cost.
+#     decisions per second one core of Redis carries at that cost;
+#   - the commands the scripts run per request (redis.call and redis.pcall; INFO commandstats).
 #
 #   bash bench/redis-scripts.sh              # ~1-2 minutes; installs valgrind, redis-server, python3 with apt-get if missing
 #   SKIP_BUILD=1 bash bench/redis-scripts.sh # reuse the jars from the last build
 #   N=8000 VG_N=800 bash bench/redis-scripts.sh
 #   BASELINE_JAR=/path/to/an/older/ratekeeper-sidecar.jar bash bench/redis-scripts.sh
 #                                            # adds a row: that sidecar's own calls, replayed one by one as captured
+#   KEEP=1 bash bench/redis-scripts.sh       # keeps the work directory: one callgrind dump per row, in row order,
+#                                            # for callgrind_annotate (it prints where)
 #
 # Not a test: nothing is asserted; it prints a table. docs/benchmarks.md ("Redis per request") keeps the figures.
 set -euo pipefail
@@ -35,7 +38,7 @@ cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK (callgrind.<pid>.<n>: one dump per row)"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -106,7 +109,7 @@ capture() {
   kill "$monitor" 2>/dev/null || true
   kill "$pid"
   wait "$pid" 2>/dev/null || true
-  [ "$(grep -ci '"evalsha"' "$2")" -ge 2 ] || die "did not capture the admit and reconcile calls of $1"
+  [ "$(grep -i '"evalsha"' "$2" | grep -c ':r:')" -ge 2 ] || die "did not capture the admit and reconcile calls of $1"
 }
 say "capturing the calls a sidecar makes for one request (MONITOR)"
 capture "$WORK/sidecar.jar" "$WORK/monitor.txt"
@@ -119,7 +122,7 @@ fi
 
 say "replaying: $N requests per row on redis-server, $VG_N under callgrind (each row's users and ids are new)"
 python3 - "$WORK" "$REDIS_PORT" "$VG_PORT" "$VG_PID" "$N" "$VG_N" "$BATCHES" "${BASELINE_JAR:-}" <<'EOF'
-import glob, os, shlex, subprocess, sys, time
+import glob, hashlib, os, shlex, subprocess, sys, time
 
 work, port, vg_port, vg_pid, n, vg_n, batches, baseline = sys.argv[1:]
 n, vg_n, batches = int(n), int(vg_n), [int(b) for b in batches.split()]
@@ -127,10 +130,27 @@ n, vg_n, batches = int(n), int(vg_n), [int(b) for b in batches.split()]
 def cli(p, *args):
     return subprocess.run(['redis-cli', '-p', p, *args], capture_output=True, text=True, check=True).stdout
 
-def captured(file):
-    return [shlex.split(line.split('] ', 1)[1]) for line in open(file) if '"evalsha"' in line.lower()][:2]
+def captured(file, lua):
+    """the first admit.lua call MONITOR saw and the first reconcile.lua call after it, known by their SHA-1
+    (another script's call, or the warm-up request's late reconcile, may come first)"""
+    shas = {hashlib.sha1(text.encode()).hexdigest(): name for name, text in sources(lua).items()}
+    calls = {}
+    for line in open(file):
+        if '"evalsha"' not in line.lower():
+            continue
+        words = shlex.split(line.split('] ', 1)[1])
+        name = shas.get(words[1])
+        if name == 'admit' and 'admit' not in calls or name == 'reconcile' and 'admit' in calls:
+            calls.setdefault(name, words)
+    if len(calls) < 2:
+        sys.exit(f'{file}: no admit.lua call followed by a reconcile.lua call')
+    return calls['admit'], calls['reconcile']
 
-admit, reconcile = captured(f'{work}/monitor.txt')
+def sources(lua):
+    return {name: open(f'{lua}/common.lua').read() + '\n' + open(f'{lua}/{name}.lua').read()
+            for name in ('admit', 'reconcile')}
+
+admit, reconcile = captured(f'{work}/monitor.txt', f'{work}/lua')
 
 # a captured call: EVALSHA sha numkeys KEYS... ARGV...; split into the batch head and the request's own words
 # (admit.lua: 1 head key, 7 head args; reconcile.lua: 4 and 6; then the request count; see the scripts' headers)
@@ -141,10 +161,6 @@ def split(words, head_keys, head_args):
 
 A, R = split(admit, 1, 7), split(reconcile, 4, 6)
 request_id = next(w for w in A[1] if ':r:' in w).split(':r:')[1]
-def sources(lua):
-    return {name: open(f'{lua}/common.lua').read() + '\n' + open(f'{lua}/{name}.lua').read()
-            for name in ('admit', 'reconcile')}
-
 source = sources(f'{work}/lua')
 
 def resp(words):
@@ -178,7 +194,8 @@ def as_captured(p, calls, lua, count):
 
 def workload(p, size, count, floor=False, baseline=False):
     if baseline:
-        return as_captured(p, captured(f'{work}/baseline-monitor.txt'), f'{work}/baseline/lua', count)
+        return as_captured(p, captured(f'{work}/baseline-monitor.txt', f'{work}/baseline/lua'), f'{work}/baseline/lua',
+                           count)
     tag = 'b%d' % time.time_ns()
     if floor:
         sha = cli(p, 'SCRIPT', 'LOAD', 'return {{1}}').strip()
@@ -196,6 +213,17 @@ def pipe(p, data):
     reply = subprocess.run(['redis-cli', '-p', p, '--pipe'], input=data, capture_output=True, check=True).stdout
     if b'errors: 0' not in reply:
         sys.exit('replay failed: ' + reply.decode())
+
+def inner_calls(p):
+    """commands run inside scripts since the last CONFIG RESETSTAT (INFO commandstats: every command but the
+    script calls themselves and this benchmark's own INFO/CONFIG)"""
+    total = 0
+    for line in cli(p, 'INFO', 'commandstats').splitlines():
+        if line.startswith('cmdstat_'):
+            name, fields = line[len('cmdstat_'):].split(':', 1)
+            if name.split('|')[0] not in ('evalsha', 'eval', 'script', 'info', 'config', 'ping'):
+                total += int(dict(f.split('=') for f in fields.split(','))['calls'])
+    return total
 
 def cpu(p):
     info = dict(l.split(':', 1) for l in cli(p, 'INFO', 'cpu').splitlines() if ':' in l)
@@ -228,17 +256,21 @@ if baseline:
     rows.append(('baseline jar, its own calls one by one', 1, False, True))
 rows += [(f'admit + reconcile, batches of {b}', b, False, False) for b in batches]
 print()
-print('%-45s %14s %14s %16s' % ('per request (14 counters)', 'instructions', 'Redis CPU us', 'requests/s/core'))
+print('%-45s %14s %14s %16s %14s' % ('per request (14 counters)', 'instructions', 'Redis CPU us', 'requests/s/core',
+                                     'redis.call'))
 for name, size, floor, base in rows:
     pipe(port, workload(port, size, 200, floor, base))  # warm: scripts loaded, keys of the first users exist
     data = workload(port, size, n, floor, base)
     c0 = cpu(port)
+    cli(port, 'CONFIG', 'RESETSTAT')
     pipe(port, data)
     us = (cpu(port) - c0) * 1e6 / n
+    calls = inner_calls(port) / n
     ir = instructions(workload(vg_port, size, vg_n, floor, base)) / vg_n
-    print('%-45s %13.0fk %14.1f %16.0f' % (name, ir / 1000, us, 1e6 / us if us else 0))
+    print('%-45s %13.0fk %14.1f %16.0f %14.1f' % (name, ir / 1000, us, 1e6 / us if us else 0, calls))
 print()
 print('(instructions: callgrind, %d requests per row; CPU: used_cpu_user+sys of an idle redis-server over %d requests;' % (vg_n, n))
-print(' requests/s/core: 1e6 / CPU us; each request is one admit.lua and one reconcile.lua call, or its share of a batch)')
+print(' requests/s/core: 1e6 / CPU us; redis.call: commands the scripts ran per request, INFO commandstats;')
+print(' each request is one admit.lua and one reconcile.lua call, or its share of a batch)')
 EOF
 say "done"

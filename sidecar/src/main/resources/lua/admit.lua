@@ -8,7 +8,7 @@ A sidecar sends the admissions that arrive while its earlier calls are still in 
 counters shared by the batch (global, per model, per tier share) are read and written once.
 
 KEYS[1]  stats HASH                 rk:{ns/name}:stats:<periodId>
-then per request: its reservation record HASH rk:{ns/name}:r:<requestId>, then the counter of each
+then per request: its reservation record STRING rk:{ns/name}:r:<requestId> (common.lua, record_write), then the counter of each
 of its n checks in ARGV order; all under the policy's hash tag
 
 ARGV[1]  time mode: 'o' = Redis TIME + ARGV[2] ms (production: 0; tests jump days ahead),
@@ -60,12 +60,13 @@ if stats_id ~= ARGV[4] then
 end
 local lease_ttl = tonumber(ARGV[5])
 local hint = tonumber(ARGV[6])
-local stats_ttl = fmt(stats_end - now + tonumber(ARGV[7]))
+local stats_ttl = stats_end - now + tonumber(ARGV[7])
 local stats = {}  -- stats field -> increment, written once at the end
 local now_text = fmt(now)
 local after_now = '(' .. now_text
+local lease_until, lease_key_ttl = now + lease_ttl, lease_ttl + 1000
 local STRIDE = 12
-local st = {}     -- the checks' state of the request being decided (see Phase 1)
+local st         -- the checks' state of the request being decided (see Phase 1), sized for the batch's most checks
 
 local function count(field)
   stats[field] = (stats[field] or 0) + 1
@@ -77,7 +78,7 @@ local function admit(a, k)
   local request_id, tier, mode = ARGV[a + 1], ARGV[a + 3], ARGV[a + 4]
   local n = num(ARGV[a + 9])
   local peek = mode == 'p'
-  if not peek and redis.call('EXISTS', record_key) == 1 then
+  if not peek and load(record_key) then
     return {-2, now}
   end
   local shadow = mode == '1'
@@ -86,8 +87,8 @@ local function admit(a, k)
   -- STRIDE slots per check (kept from request to request of the batch: no table per check, and
   -- no table grown per request): kind, limit, period ms, capacity, the counter now (cur) and after
   -- this request (nxt) (a bucket's occupancy, a quota's count, the live leases), aux (a quota's
-  -- period end, the ms until the earliest lease expires), a quota's period id,
-  -- passed, wait ms, used, never passable.
+  -- period end, the ms until the earliest lease expires), a quota's period id (a lease set: whether
+  -- it holds expired members, pruned when the request is charged), passed, wait ms, used, never passable.
   local all_passed = true
   local any_never = false
   for i = 1, n do
@@ -112,50 +113,60 @@ local function admit(a, k)
       if passed then wait = 0 elseif never then wait = -1 else wait = pend - now end
       st[s + 5], st[s + 6], st[s + 7], st[s + 8] = count, need, pend, pid
     else
-      local live = redis.call('ZCOUNT', key, after_now, '+inf')
-      local until_earliest = 0
-      if live > 0 then
-        local first = redis.call('ZRANGEBYSCORE', key, after_now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-        until_earliest = tonumber(first[2]) - now
+      -- the lease that expires first: when it is still live, so is every other (no expired member to
+      -- prune, and the set's size is the live count); else count the live ones and find the earliest
+      local live, until_earliest, expired = 0, 0, false
+      local first = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      if first[1] then
+        local earliest = tonumber(first[2])
+        if earliest > now then
+          live, until_earliest = call('ZCARD', key), earliest - now
+        else
+          expired = true
+          live = call('ZCOUNT', key, after_now, '+inf')
+          if live > 0 then
+            first = call('ZRANGEBYSCORE', key, after_now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+            until_earliest = tonumber(first[2]) - now
+          end
+        end
       end
       never, passed, used = limit < 1, live + 1 <= limit, live + 1
       if passed then wait = 0 elseif never then wait = -1 else wait = min(hint, until_earliest) end
-      st[s + 5], st[s + 6], st[s + 7] = live, live + 1, until_earliest
+      st[s + 5], st[s + 6], st[s + 7], st[s + 8] = live, live + 1, until_earliest, expired
     end
     st[s + 9], st[s + 10], st[s + 11], st[s + 12] = passed, wait, used, never
     all_passed = all_passed and passed
     any_never = any_never or never
   end
 
-  -- Phase 2: charge everything, or nothing.
+  -- Phase 2: charge everything, or nothing: Redis first (lease, record), then the cached counters
+  -- (common.lua: a request that fails has changed nothing).
   local committed = (all_passed or shadow) and not peek
   if committed then
-    local record = {}
     for i = 1, n do
-      local c = a + 9 + (i - 1) * 6
       local s = (i - 1) * STRIDE
-      local key, kind, cost = KEYS[k + 1 + i], ARGV[c + 1], ARGV[c + 3]
-      local charged
-      if kind == 'B' then
-        bucket_write(key, now, st[s + 6], st[s + 2])
-        charged = cost
-      elseif kind == 'Q' then
-        quota_write(key, st[s + 8], st[s + 6], now, st[s + 7])
-        charged = cost .. ':' .. st[s + 8]
-      else
-        redis.call('ZREMRANGEBYSCORE', key, '-inf', now_text)
-        redis.call('ZADD', key, fmt(now + lease_ttl), request_id)
-        redis.call('PEXPIRE', key, fmt(lease_ttl + 1000))
-        charged = '1'
+      if st[s + 1] == 'L' then
+        local key = KEYS[k + 1 + i]
+        if st[s + 8] then
+          call('ZREMRANGEBYSCORE', key, '-inf', now_text)
+        end
+        call('ZADD', key, lease_until, request_id)
+        call('PEXPIRE', key, lease_key_ttl)
       end
-      record[#record + 1] = key
-      record[#record + 1] = charged
     end
-    -- every admission leaves its record: what it charged, for reconcile.lua and settle.lua
+    -- every admission leaves its record, for reconcile.lua and settle.lua (common.lua, record_write):
     -- state 'held' waits for reconcile.lua; 'counted' (requests-only) has nothing to reconcile
-    redis.call('HSET', record_key, 'state', ARGV[a + 6] == '1' and 'held' or 'counted', 'user', ARGV[a + 2],
-      'tier', tier, 'tokens', ARGV[a + 7], 'cost', ARGV[a + 8], unpack(record))
-    redis.call('PEXPIRE', record_key, ARGV[a + 5])
+    cached[record_key] = record_write(record_key, ARGV[a + 6] == '1' and 'held' or 'counted', now, ARGV[a + 7],
+      ARGV[a + 8], tier, ARGV[a + 2], ARGV[a + 5])
+    for i = 1, n do
+      local s = (i - 1) * STRIDE
+      local kind = st[s + 1]
+      if kind == 'B' then
+        bucket_write(KEYS[k + 1 + i], now, st[s + 6], st[s + 2])
+      elseif kind == 'Q' then
+        quota_write(KEYS[k + 1 + i], st[s + 8], st[s + 6], now, st[s + 7])
+      end
+    end
     count('requests')
     count('requests:' .. tier) -- per tier: the operator's TierThrottled events
     if not all_passed then
@@ -172,7 +183,8 @@ local function admit(a, k)
   -- what each limit has left: after this request if it was charged, else as it stands. When every
   -- check passed, passed, wait and never are the same for all (1, 0, 0): the reply leaves them out.
   local full = not all_passed
-  local reply = {full and 1 or 3, now, committed and 1 or 0}
+  local reply = presized(full and 3 + 6 * n or 3 + 3 * n)
+  reply[1], reply[2], reply[3] = full and 1 or 3, now, committed and 1 or 0
   local r = 3
   for i = 1, n do
     local s = (i - 1) * STRIDE
@@ -208,9 +220,28 @@ local function admit(a, k)
   return reply
 end
 
+-- every record and counter (buckets and quotas) of the batch in one MGET, before anything is decided
+local m = tonumber(ARGV[8])
+do
+  local keys = {}
+  local a, k = 8, 1
+  local most = 0
+  for _ = 1, m do
+    local n = num(ARGV[a + 9])
+    most = max(most, n)
+    if ARGV[a + 4] ~= 'p' then
+      wanted(keys, KEYS[k + 1]) -- the record: whether the request id is taken
+    end
+    want_counters(keys, a + 9, k + 1, n, 6)
+    a, k = a + 9 + 6 * n, k + 1 + n
+  end
+  prefetch(keys)
+  st = presized(STRIDE * most)
+end
+
 local replies = {}
 local a, k = 8, 1
-for j = 1, tonumber(ARGV[8]) do
+for j = 1, m do
   replies[j] = isolated(admit, a, k, now)
   local n = num(ARGV[a + 9])
   a, k = a + 9 + 6 * n, k + 1 + n

@@ -12,7 +12,7 @@ KEYS[1]  stats HASH                 rk:{ns/name}:stats:<periodId>
 KEYS[2]  top users ZSET             rk:{ns/name}:top:<periodId>          user -> spend micro-dollars
 KEYS[3]  user -> tier HASH          rk:{ns/name}:top:<periodId>:tier
 KEYS[4]  user -> tokens HASH        rk:{ns/name}:top:<periodId>:tokens
-then per request: its reservation record HASH rk:{ns/name}:r:<requestId> (written by admit.lua), then
+then per request: its reservation record STRING rk:{ns/name}:r:<requestId> (written by admit.lua), then
 the counter of each of its n checks (token, money and lease checks of the admission, same plan)
 
 ARGV[1]  time mode 'o' | 'p';  ARGV[2] offset or pinned ms (as admit.lua)
@@ -24,8 +24,10 @@ ARGV[7]  m, the number of requests; then per request:
            1 = the usage is the sidecar's estimate, not the provider's figure (counted as 'estimated'),
            n; then 5 per check: kind (B | Q | L), unit (T | U | L), limit, p1, p2 (as admit.lua)
 
-Only counters named in the record are touched, with the amount and period the record says were
-charged: a token counter gets (actual - reserved) tokens, a budget (actual - reserved) micro-dollars
+The counters of the admission's checks are touched, with what the record says was charged (its
+reserved tokens and cost, in the period of its admission instant; the checks are the admission's own,
+sent again by the sidecar that admitted the request): a token counter gets (actual - reserved) tokens,
+a budget (actual - reserved) micro-dollars
 (never below zero; a bucket may go into debt and drains as usual). A calendar counter whose period
 rolled over since admission has lost the reservation with the old period and is charged the
 actual amount in the new one. The lease is removed. A counter the usage leaves unchanged is not
@@ -52,7 +54,7 @@ if stats_id ~= ARGV[4] then
   return {-1, now, stats_id}
 end
 local done_ttl = ARGV[5]
-local stats_ttl = fmt(stats_end - now + tonumber(ARGV[6]))
+local stats_ttl = stats_end - now + tonumber(ARGV[6])
 -- written once at the end: stats field -> increment; user -> spend, tokens, tier
 local stats, spend, tokens, tiers = {}, {}, {}, {}
 local users = {}
@@ -62,72 +64,83 @@ local function add(map, key, amount)
 end
 
 -- One request: ARGV[a + 1 ..] and KEYS[k + 1 ..] hold its words (see the header). Returns its reply.
+-- Reads and computes everything first, then writes to Redis (lease, record), then the cached counters
+-- (common.lua: a request that fails has changed nothing).
+local next_counts = {} -- per check of the request being reconciled: the counter's next value, or false
 local function reconcile(a, k)
   local record_key = KEYS[k + 1]
-  local flat = redis.call('HGETALL', record_key)
-  if #flat == 0 then
+  local state, admitted_at, reserved_tokens, reserved_cost, tier, user = record_read(load(record_key))
+  if state == nil then
     return {0, now}
   end
-  local record = {}
-  for i = 1, #flat, 2 do
-    record[flat[i]] = flat[i + 1]
-  end
-  if record.state == 'done' then
+  if state == 'done' then
     return {2, now}
   end
-  if record.state ~= 'held' then
+  if state ~= 'held' then
     return {0, now} -- requests-only ('counted'), or given back by settle.lua ('settled'): nothing to reconcile
   end
 
   local request_id = ARGV[a + 1]
   local actual_tokens, actual_cost = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local n = num(ARGV[a + 5])
-  local lease -- released after every counter is read: a read that fails leaves the lease as it was
+  local lease
   for i = 1, n do
     local c = a + 5 + (i - 1) * 5
     local key, kind, unit = KEYS[k + 1 + i], ARGV[c + 1], ARGV[c + 2]
-    local charged = record[key]
-    if charged then
-      local actual = unit == 'T' and actual_tokens or actual_cost
-      if kind == 'L' then
-        lease = key
-      elseif kind == 'B' then
-        local delta = actual - tonumber(charged)
+    local next_value = false
+    if kind == 'L' then
+      lease = key
+    else
+      local actual, reserved
+      if unit == 'T' then
+        actual, reserved = actual_tokens, reserved_tokens
+      else
+        actual, reserved = actual_cost, reserved_cost
+      end
+      if kind == 'B' then
+        local delta = actual - reserved
         if delta ~= 0 then
           local limit, period_ms = num(ARGV[c + 3]), num(ARGV[c + 4])
           local occupancy = bucket_now(key, now, limit) + delta * period_ms
-          bucket_write(key, now, max(0, occupancy), limit)
+          next_value = {max(0, occupancy), limit}
         end
       else
-        local reserved, reserved_pid = split(charged)
         local p1 = ARGV[c + 4]
-        local pid, pend, count, live = quota_read(key, p1, ARGV[c + 5], now)
+        local pid, pend, count, live, start = quota_read(key, p1, ARGV[c + 5], now)
         local next_count
-        if still_counts(p1, reserved_pid, pid, live) then
-          next_count = count + actual - tonumber(reserved)
+        if still_counts(p1, admitted_at, start, pend, live) then
+          next_count = count + actual - reserved
         else
           next_count = count + actual
         end
         next_count = max(0, next_count)
         -- a run's count is written even when unchanged: each call moves the run's idle deadline
         if next_count ~= count or not live or p1 == 'I' then
-          quota_write(key, pid, next_count, now, pend)
+          next_value = {pid, next_count, pend}
         end
+      end
+    end
+    next_counts[i] = next_value
+  end
+
+  if lease then
+    call('ZREM', lease, request_id)
+  end
+  -- the reconciled record keeps only its state: a repeated reconcile or a late settle.lua reads nothing else
+  call('SET', record_key, 'done', 'PX', done_ttl)
+  cached[record_key] = 'done'
+  for i = 1, n do
+    local next_value = next_counts[i]
+    if next_value then
+      local key = KEYS[k + 1 + i]
+      if ARGV[a + 5 + (i - 1) * 5 + 1] == 'B' then
+        bucket_write(key, now, next_value[1], next_value[2])
+      else
+        quota_write(key, next_value[1], next_value[2], now, next_value[3])
       end
     end
   end
 
-  if lease then
-    redis.call('ZREM', lease, request_id)
-  end
-
-  -- the reconciled record keeps only its state: a repeated reconcile or a late settle.lua reads nothing
-  -- else, and a minute of records at full speed would otherwise hold every charged counter's name
-  redis.call('DEL', record_key)
-  redis.call('HSET', record_key, 'state', 'done')
-  redis.call('PEXPIRE', record_key, done_ttl)
-
-  local user = record.user
   if ARGV[a + 4] == '1' then
     add(stats, 'estimated', 1)
   end
@@ -142,14 +155,28 @@ local function reconcile(a, k)
     if tiers[user] == nil then
       users[#users + 1] = user
     end
-    tiers[user] = record.tier
+    tiers[user] = tier
   end
-  return {1, now, actual_tokens - tonumber(record.tokens), actual_cost - tonumber(record.cost)}
+  return {1, now, actual_tokens - reserved_tokens, actual_cost - reserved_cost}
+end
+
+-- every record and counter (buckets and quotas) of the batch in one MGET, before anything is reconciled
+local m = tonumber(ARGV[7])
+do
+  local keys = {}
+  local a, k = 7, 4
+  for _ = 1, m do
+    local n = num(ARGV[a + 5])
+    wanted(keys, KEYS[k + 1]) -- the record
+    want_counters(keys, a + 5, k + 1, n, 5)
+    a, k = a + 5 + 5 * n, k + 1 + n
+  end
+  prefetch(keys)
 end
 
 local replies = {}
 local a, k = 7, 4
-for j = 1, tonumber(ARGV[7]) do
+for j = 1, m do
   replies[j] = isolated(reconcile, a, k, now)
   local n = num(ARGV[a + 5])
   a, k = a + 5 + 5 * n, k + 1 + n
@@ -157,16 +184,16 @@ end
 flush()
 
 for field, increment in pairs(stats) do
-  expire_if_new(KEYS[1], stat('HINCRBY', KEYS[1], field, fmt(increment)) == increment, stats_ttl)
+  expire_if_new(KEYS[1], stat('HINCRBY', KEYS[1], field, increment) == increment, stats_ttl)
 end
 for i = 1, #users do
   local user = users[i]
   local cost, used = spend[user], tokens[user]
   if cost then
-    expire_if_new(KEYS[2], tonumber(stat('ZINCRBY', KEYS[2], fmt(cost), user)) == cost, stats_ttl)
+    expire_if_new(KEYS[2], tonumber(stat('ZINCRBY', KEYS[2], cost, user)) == cost, stats_ttl)
   end
   if used then
-    expire_if_new(KEYS[4], stat('HINCRBY', KEYS[4], user, fmt(used)) == used, stats_ttl)
+    expire_if_new(KEYS[4], stat('HINCRBY', KEYS[4], user, used) == used, stats_ttl)
   end
   expire_if_new(KEYS[3], stat('HSET', KEYS[3], user, tiers[user]) == 1, stats_ttl)
 end

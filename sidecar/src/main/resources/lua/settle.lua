@@ -10,12 +10,12 @@ then reconcile.lua), so that Redis ends up charged for exactly what happened. Tw
             token and request buckets: up to empty, never into debt (a rate is a short window: the
               outage traffic is over, and a debt would refuse the fleet after Redis returns);
             concurrency leases: nothing (the request is finished).
-Idempotent, in any order and any number of times: the record remembers both steps (state 'settled',
-field charged). A refund that finds no record leaves one all the same (a tombstone), so an admit.lua
+Idempotent, in any order and any number of times: the record remembers both steps ('settled', or
+'settled charged' once the usage was added). A refund that finds no record leaves one all the same (a tombstone), so an admit.lua
 still on its way for this id is refused (-2).
 (Loaded as common.lua .. settle.lua.)
 
-KEYS[1]  the request's record HASH rk:{ns/name}:r:<requestId>  (written by admit.lua, or here)
+KEYS[1]  the request's record STRING rk:{ns/name}:r:<requestId>  (written by admit.lua, or here; common.lua, record_write)
 KEYS[2]  stats HASH; KEYS[3] top users ZSET; KEYS[4] user -> tier HASH; KEYS[5] user -> tokens HASH
          (as reconcile.lua)
 KEYS[5+i] the counter of check i (every check of the admission plan, requests included)
@@ -45,35 +45,51 @@ if stats_id ~= ARGV[4] then
   return {-1, now, stats_id}
 end
 
-local flat = redis.call('HGETALL', KEYS[1])
-local record = {}
-for i = 1, #flat, 2 do
-  record[flat[i]] = flat[i + 1]
-end
+local value = call('GET', KEYS[1])
+local state, admitted_at, reserved_tokens, reserved_cost, record_tier, record_user = record_read(value)
+local was_charged = value == 'settled charged'
 
 local n = tonumber(ARGV[13])
-local stats_ttl = fmt(stats_end - now + tonumber(ARGV[12]))
+local stats_ttl = stats_end - now + tonumber(ARGV[12])
 local refunded, charged = 0, 0
 
 -- 1. A held (or requests-only 'counted') admission is given back whole; a reconciled one ('done') is settled.
-if record.state == 'held' or record.state == 'counted' then
+-- Every counter is read before any is written (a read that fails then fails the call having changed nothing).
+if state == 'held' or state == 'counted' then
+  local given_back = {}
   for i = 1, n do
     local a = 13 + (i - 1) * 6
-    local key, kind = KEYS[5 + i], ARGV[a + 1]
+    local key, kind, unit = KEYS[5 + i], ARGV[a + 1], ARGV[a + 2]
     local limit, p1, p2 = tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[a + 6]
-    local was = record[key]
-    if was then
-      if kind == 'L' then
-        redis.call('ZREM', key, ARGV[5])
-      elseif kind == 'B' then
-        local occupancy = bucket_now(key, now, limit) - tonumber(was) * tonumber(p1)
-        bucket_write(key, now, max(0, occupancy), limit)
+    -- what the admission charged this counter (common.lua, record_write)
+    local was = tonumber(ARGV[a + 3])
+    if unit == 'T' then
+      was = reserved_tokens
+    elseif unit == 'U' then
+      was = reserved_cost
+    end
+    if kind == 'B' then
+      local occupancy = bucket_now(key, now, limit) - was * tonumber(p1)
+      given_back[i] = {max(0, occupancy), limit}
+    elseif kind == 'Q' then
+      local pid, pend, count, live, start = quota_read(key, p1, p2, now)
+      if still_counts(p1, admitted_at, start, pend, live) then
+        given_back[i] = {pid, max(0, count - was), pend}
+      end
+    end
+  end
+  for i = 1, n do
+    if ARGV[13 + (i - 1) * 6 + 1] == 'L' then
+      call('ZREM', KEYS[5 + i], ARGV[5])
+    end
+  end
+  for i = 1, n do
+    local back = given_back[i]
+    if back then
+      if ARGV[13 + (i - 1) * 6 + 1] == 'B' then
+        bucket_write(KEYS[5 + i], now, back[1], back[2])
       else
-        local reserved, reserved_pid = split(was)
-        local pid, pend, count, live = quota_read(key, p1, p2, now)
-        if still_counts(p1, reserved_pid, pid, live) then
-          quota_write(key, pid, max(0, count - tonumber(reserved)), now, pend)
-        end
+        quota_write(KEYS[5 + i], back[1], back[2], now, back[3])
       end
     end
   end
@@ -85,13 +101,12 @@ if record.state == 'held' or record.state == 'counted' then
   stat('PEXPIRE', KEYS[2], stats_ttl)
   refunded = 1
 end
-local state = record.state
 if refunded == 1 or not state then
   state = 'settled'
 end
 
 -- 2. The usage of a request served without Redis, once.
-if ARGV[8] == '1' and record.charged ~= '1' and record.state ~= 'done' then
+if ARGV[8] == '1' and not was_charged and state ~= 'done' then
   local actual_tokens, actual_cost = tonumber(ARGV[9]), tonumber(ARGV[10])
   for i = 1, n do
     local a = 13 + (i - 1) * 6
@@ -111,32 +126,33 @@ if ARGV[8] == '1' and record.charged ~= '1' and record.state ~= 'done' then
         bucket_write(key, now, min(capacity, occupancy + amount * period_ms), limit)
       end
     elseif kind == 'Q' and amount > 0 then
-      local pid, pend, count, live = quota_read(key, p1, p2, now)
+      local pid, pend, count = quota_read(key, p1, p2, now)
       quota_write(key, pid, count + amount, now, pend)
     end
   end
-  local user = record.user or ARGV[6]
+  local user = record_user or ARGV[6]
   stat('HINCRBY', KEYS[2], 'requests', 1)
   stat('HINCRBY', KEYS[2], 'replayed', 1)
   if actual_cost > 0 then
-    stat('HINCRBY', KEYS[2], 'spendMicros', fmt(actual_cost))
-    stat('ZINCRBY', KEYS[3], fmt(actual_cost), user)
+    stat('HINCRBY', KEYS[2], 'spendMicros', actual_cost)
+    stat('ZINCRBY', KEYS[3], actual_cost, user)
     stat('PEXPIRE', KEYS[3], stats_ttl)
   end
   stat('PEXPIRE', KEYS[2], stats_ttl)
   if actual_tokens > 0 then
-    stat('HINCRBY', KEYS[5], user, fmt(actual_tokens))
+    stat('HINCRBY', KEYS[5], user, actual_tokens)
     stat('PEXPIRE', KEYS[5], stats_ttl)
   end
   if actual_cost > 0 or actual_tokens > 0 then
-    stat('HSET', KEYS[4], user, record.tier or ARGV[7])
+    stat('HSET', KEYS[4], user, record_tier or ARGV[7])
     stat('PEXPIRE', KEYS[4], stats_ttl)
   end
-  redis.call('HSET', KEYS[1], 'charged', '1')
   charged = 1
 end
 
 flush()
-redis.call('HSET', KEYS[1], 'state', state)
-redis.call('PEXPIRE', KEYS[1], ARGV[11])
+if charged == 1 or was_charged then
+  state = 'settled charged'
+end
+call('SET', KEYS[1], state, 'PX', ARGV[11])
 return {1, now, refunded, charged}

@@ -105,15 +105,17 @@ public record Check(Dimension dimension, boolean tierShare, Kind kind, String ke
   }
 
   /**
-   * Whether a reservation charged under {@code reservedPeriodId} is still in the counter at {@code nowMs}:
-   * the same calendar period, or (a run's count) the same life of the run, still live.
+   * Whether a reservation charged at {@code admittedAtMs} is still in the counter at {@code nowMs} (the
+   * stored period id: null for no counter): the calendar period it was charged in is still the current
+   * one, or (a run's count) the run's life it was charged in is still live. A run's new life begins only
+   * once the one before has ended, after every call made in it, so the live life holds the reservation
+   * exactly when it began at or before the admission.
    */
-  public boolean quotaStillCounts(String reservedPeriodId, String storedPeriodId, long nowMs) {
+  public boolean quotaStillCounts(long admittedAtMs, String storedPeriodId, long nowMs) {
     if (period == null) {
-      return storedPeriodId != null && quotaLive(storedPeriodId, nowMs)
-          && runStart(storedPeriodId) == runStart(reservedPeriodId);
+      return storedPeriodId != null && quotaLive(storedPeriodId, nowMs) && runStart(storedPeriodId) <= admittedAtMs;
     }
-    return reservedPeriodId.equals(period.id(nowMs));
+    return period.id(admittedAtMs).equals(period.id(nowMs));
   }
 
   private boolean quotaLive(String storedPeriodId, long nowMs) {

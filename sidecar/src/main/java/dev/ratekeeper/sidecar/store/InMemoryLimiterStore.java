@@ -199,7 +199,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
         }
       }
       put(records, recordKey, new Reservation(request.metered() ? Reservation.HELD : Reservation.COUNTED, request.user(), tier,
-          request.reservedTokens(), request.reservedCostMicros(), checks, reserved, periodIds),
+          request.reservedTokens(), request.reservedCostMicros(), checks, reserved, now),
           now + options.recordTtlMs(request.metered()));
       stats.add("requests", 1);
       stats.add(field(requestsFields, "requests:", tier), 1);
@@ -276,13 +276,12 @@ public final class InMemoryLimiterStore implements LimiterStore {
         }
         case QUOTA -> {
           long reserved = record.reserved[charged];
-          String reservedPeriod = record.periodIds[charged];
           long end = check.quotaEndMs(now);
           Quota quota = entry == null ? null : (Quota) entry.value;
           String periodId = check.quotaPeriodId(quota == null ? null : quota.periodId, now);
           long count = quota == null ? 0 : check.quotaCount(quota.periodId, quota.count, now);
           long next = CalendarQuota.recharged(count, reserved, actual,
-              check.quotaStillCounts(reservedPeriod, quota == null ? null : quota.periodId, now));
+              check.quotaStillCounts(record.admittedAtMs, quota == null ? null : quota.periodId, now));
           setQuota(entry, key, periodId, next, now + CalendarQuota.ttlMs(now, end));
         }
         default -> throw new IllegalStateException(check.kind().toString());
@@ -380,7 +379,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
         case QUOTA -> {
           long reserved = record.reserved[was];
           Quota quota = entry == null ? null : (Quota) entry.value;
-          if (quota != null && check.quotaStillCounts(record.periodIds[was], quota.periodId, now)) {
+          if (quota != null && check.quotaStillCounts(record.admittedAtMs, quota.periodId, now)) {
             long end = check.quotaEndMs(now);
             long count = check.quotaCount(quota.periodId, quota.count, now);
             setQuota(entry, key, check.quotaPeriodId(quota.periodId, now), Math.max(0, count - reserved),
@@ -702,19 +701,19 @@ public final class InMemoryLimiterStore implements LimiterStore {
   }
 
   /**
-   * As {@code admit.lua}'s reservation HASH: {@code state}, {@code user}, {@code tier}, {@code tokens},
-   * {@code cost}, and per charged counter key what it was charged ({@code <units>}, or
-   * {@code <units>:<periodId>} for a quota). Kept as fields, rendered as the HASH only for
-   * {@link #snapshot()}. A reconciled record, and the tombstone of a refund that came first, keep
-   * only their state (shared instances, never changed).
+   * As {@code admit.lua}'s reservation record, a STRING {@code <state> <admittedAtMs> <tokens> <cost>
+   * <tier> <user>} while held or counted (common.lua, record_write), only the state once reconciled or
+   * given back. What each counter was charged is kept per check as well (what {@code admit.lua} derives
+   * from the request's checks again). A reconciled record, and the tombstone of a refund that came
+   * first, keep only their state (shared instances, never changed).
    */
   private static final class Reservation implements Value {
     static final String HELD = "held";
     static final String COUNTED = "counted";
     static final String DONE_STATE = "done";
     static final String SETTLED_STATE = "settled";
-    static final Reservation DONE = new Reservation(DONE_STATE, null, null, 0, 0, null, null, null);
-    static final Reservation SETTLED = new Reservation(SETTLED_STATE, null, null, 0, 0, null, null, null);
+    static final Reservation DONE = new Reservation(DONE_STATE, null, null, 0, 0, null, null, 0);
+    static final Reservation SETTLED = new Reservation(SETTLED_STATE, null, null, 0, 0, null, null, 0);
 
     String state;
     final String user;
@@ -723,10 +722,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
     final long cost;
     final List<Check> checks;
     final long[] reserved;
-    final String[] periodIds;
+    final long admittedAtMs;
 
     Reservation(String state, String user, String tier, long tokens, long cost, List<Check> checks, long[] reserved,
-        String[] periodIds) {
+        long admittedAtMs) {
       this.state = state;
       this.user = user;
       this.tier = tier;
@@ -734,7 +733,7 @@ public final class InMemoryLimiterStore implements LimiterStore {
       this.cost = cost;
       this.checks = checks;
       this.reserved = reserved;
-      this.periodIds = periodIds;
+      this.admittedAtMs = admittedAtMs;
     }
 
     /** Where the record keeps the charge of counter {@code key} ({@code hint}: where it most likely is), or -1. */
@@ -755,19 +754,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
 
     @Override
     public String render() {
-      Map<String, String> fields = new TreeMap<>();
-      fields.put("state", state);
-      if (checks != null) {
-        fields.put("user", user);
-        fields.put("tier", tier);
-        fields.put("tokens", Long.toString(tokens));
-        fields.put("cost", Long.toString(cost));
-        for (int i = 0; i < checks.size(); i++) {
-          fields.put(checks.get(i).key(), periodIds[i] == null ? Long.toString(reserved[i])
-              : reserved[i] + ":" + periodIds[i]);
-        }
+      if (!state.equals(HELD) && !state.equals(COUNTED)) {
+        return state;
       }
-      return fields.toString();
+      return state + " " + admittedAtMs + " " + tokens + " " + cost + " " + tier + " " + user;
     }
   }
 }

@@ -121,7 +121,7 @@ class StreamDisconnectIT {
     await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> {
       assertThat(fixture.redis("KEYS", prefix + "u:*:conc")).as("every lease released").isEqualTo("[]");
       assertThat(fixture.redisLong("EVAL", "local held = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do "
-          + "if redis.call('HGET', k, 'state') ~= 'done' then held = held + 1 end end return held", "0", prefix + "r:*"))
+          + "if redis.call('GET', k) ~= 'done' then held = held + 1 end end return held", "0", prefix + "r:*"))
           .as("reservations still held").isZero();
     });
     String tokens = fixture.redisKey(prefix + "top:*:tokens");

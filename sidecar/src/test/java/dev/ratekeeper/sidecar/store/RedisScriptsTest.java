@@ -69,8 +69,8 @@ class RedisScriptsTest {
         local out = {}
         for i = 1, #ARGV do
           for _, kind in ipairs({'H', 'D', 'W', 'M'}) do
-            local id, ends = period(kind, tonumber(ARGV[i]))
-            out[#out + 1] = id .. ' ' .. fmt(ends)
+            local id, ends, starts = period(kind, tonumber(ARGV[i]))
+            out[#out + 1] = id .. ' ' .. fmt(ends) .. ' ' .. fmt(starts)
           end
         end
         return out
@@ -82,10 +82,89 @@ class RedisScriptsTest {
     for (long ms : instants) {
       for (CalendarPeriod period : List.of(CalendarPeriod.HOUR, CalendarPeriod.DAY, CalendarPeriod.WEEK,
           CalendarPeriod.MONTH)) {
-        assertThat(reply.get(i++).toString()).as("%s of %s", period, Instant.ofEpochMilli(ms))
+        String[] idEndStart = reply.get(i++).toString().split(" ");
+        assertThat(idEndStart[0] + " " + idEndStart[1]).as("%s of %s", period, Instant.ofEpochMilli(ms))
             .isEqualTo(period.id(ms) + " " + period.endMs(ms));
+        // the start: the first ms of the same period (the ms before it is in the period before)
+        long start = Long.parseLong(idEndStart[2]);
+        assertThat(start).as("start of the %s of %s", period, Instant.ofEpochMilli(ms)).isLessThanOrEqualTo(ms);
+        assertThat(period.id(start)).isEqualTo(period.id(ms));
+        assertThat(period.id(start - 1)).isNotEqualTo(period.id(ms));
       }
     }
+  }
+
+  @Test
+  void aReservationRecordIsOneStringReadOnlyByItsOwnSidecarsScripts() {
+    RedisLimiterStore store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS, RedisTime.server());
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(10)).tokensPerDay(1_000_000).concurrency(3)
+        .budget(1_000_000, BudgetPeriod.Monthly)).build();
+    // a user id may hold spaces and format directives: it comes last in the record, read back whole
+    String user = "a b %d %s";
+    AdmitRequest metered = AdmitRequest.metered(p, "rec-1", user, p.tier("free").orElseThrow(), null, 120, 340);
+    Decision admitted = await(store.admit(metered));
+    assertThat(admitted.allowed()).isTrue();
+    String key = "rk:{team-a/agents}:r:rec-1";
+    assertThat(call(REDIS.connection(), Command.TYPE, key).toString()).isEqualTo("string");
+    assertThat(call(REDIS.connection(), Command.GET, key).toString())
+        .isEqualTo("held " + admitted.nowMs() + " 120 340 free " + user);
+    assertThat(call(REDIS.connection(), Command.PTTL, key).toLong())
+        .isBetween(1L, LimiterOptions.DEFAULTS.recordTtlMs(true));
+
+    ReconcileResult reconciled = await(store.reconcile(new ReconcileRequest(metered, 100, 300)));
+    assertThat(reconciled.tokenDelta()).isEqualTo(-20);
+    assertThat(reconciled.costDeltaMicros()).isEqualTo(-40);
+    assertThat(call(REDIS.connection(), Command.GET, key).toString()).isEqualTo("done");
+    String month = CalendarPeriod.MONTH.id(reconciled.nowMs());
+    assertThat(call(REDIS.connection(), Command.ZSCORE, "rk:{team-a/agents}:top:" + month, user).toLong())
+        .as("the user read back from the record").isEqualTo(300);
+    assertThat(call(REDIS.connection(), Command.HGET, "rk:{team-a/agents}:top:" + month + ":tier", user).toString())
+        .isEqualTo("free");
+
+    AdmitRequest counted = AdmitRequest.requestsOnly(p, "rec-2", user, p.tier("free").orElseThrow());
+    Decision second = await(store.admit(counted));
+    assertThat(call(REDIS.connection(), Command.GET, "rk:{team-a/agents}:r:rec-2").toString())
+        .isEqualTo("counted " + second.nowMs() + " 0 0 free " + user);
+    await(store.refund(counted));
+    assertThat(call(REDIS.connection(), Command.GET, "rk:{team-a/agents}:r:rec-2").toString()).isEqualTo("settled");
+  }
+
+  @Test
+  void aLeaseSetIsPrunedOnlyWhenAChargedAdmissionFindsExpiredLeasesAndADenialWritesNothing() {
+    AtomicLong now = new AtomicLong(Instant.parse("2026-12-03T10:00:00Z").toEpochMilli());
+    RedisLimiterStore store = RedisLimiterStore.create(REDIS.connection(), LimiterOptions.DEFAULTS,
+        RedisTime.pinned(now::get));
+    CompiledPolicy p = policy().tier(tier("free").concurrency(2)).build();
+    String leases = "rk:{team-a/agents}:u:alice:conc";
+    long ttl = LimiterOptions.DEFAULTS.leaseTtlMs();
+    AdmitRequest first = lease(p, "l1");
+    assertThat(await(store.admit(first)).allowed()).isTrue();
+    now.addAndGet(ttl + 1); // l1 expires unreconciled
+    assertThat(await(store.admit(lease(p, "l2"))).allowed()).isTrue();
+    assertThat(members(leases)).as("the expired lease pruned").containsExactly("l2");
+    now.addAndGet(1);
+    assertThat(await(store.admit(lease(p, "l3"))).allowed()).isTrue();
+    assertThat(members(leases)).containsExactly("l2", "l3");
+    Decision denied = await(store.admit(lease(p, "l4")));
+    assertThat(denied.allowed()).isFalse();
+    assertThat(members(leases)).containsExactly("l2", "l3");
+    assertThat(call(REDIS.connection(), Command.EXISTS, "rk:{team-a/agents}:r:l4").toLong()).isZero();
+    // both live leases expire: the next admission finds only expired ones, prunes them and is charged
+    now.addAndGet(ttl + 1);
+    Decision after = await(store.admit(lease(p, "l5")));
+    assertThat(after.allowed()).isTrue();
+    assertThat(members(leases)).containsExactly("l5");
+    assertThat(call(REDIS.connection(), Command.PTTL, leases).toLong()).isBetween(1L, ttl + 1000);
+  }
+
+  private static AdmitRequest lease(CompiledPolicy p, String id) {
+    return AdmitRequest.metered(p, id, "alice", p.tier("free").orElseThrow(), null, 1, 0);
+  }
+
+  private static List<String> members(String key) {
+    List<String> out = new ArrayList<>();
+    call(REDIS.connection(), Command.ZRANGE, key, "0", "-1").forEach(m -> out.add(m.toString()));
+    return out;
   }
 
   @Test
@@ -150,9 +229,8 @@ class RedisScriptsTest {
     await(store.reconcile(new ReconcileRequest(r1, 500, 500)));
     // a second reconcile writes to statistics fields that exist already: their TTL was set when created
     await(store.reconcile(new ReconcileRequest(r2, 700, 700)));
-    Response record = call(REDIS.connection(), Command.HGETALL, "rk:{team-a/agents}:r:" + r1.requestId());
-    assertThat(record.size()).as("a reconciled record keeps only its state: %s", record).isEqualTo(2);
-    assertThat(record.get("state").toString()).isEqualTo("done");
+    Response record = call(REDIS.connection(), Command.GET, "rk:{team-a/agents}:r:" + r1.requestId());
+    assertThat(record.toString()).as("a reconciled record keeps only its state").isEqualTo("done");
 
     List<String> keys = new ArrayList<>();
     call(REDIS.connection(), Command.KEYS, "*").forEach(k -> keys.add(k.toString()));
