@@ -26,9 +26,10 @@ ENV JAVA_TOOL_OPTIONS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ReservedCode
 
 # A class-data archive (AppCDS) of every class the sidecar loads until it is ready, written by one
 # training run of the sidecar itself with the settings above (in-process store, exits once ready): a
-# sidecar started with the archive maps those classes instead of loading, verifying and linking them,
-# which roughly halves its time to ready (docs/benchmarks.md). The archive matches this JVM and this
-# jar only; a JVM that cannot use it (other flags, another base) starts without it, as before.
+# sidecar started with the archive maps those classes instead of loading, verifying and linking them
+# (time to ready: docs/benchmarks.md). The archive matches this JVM and this jar only; a JVM that
+# cannot use it (flags that change the heap layout, another base) starts without it, as before.
+# Built for another architecture, this step needs emulation (docs/images.md).
 USER root
 RUN ["java", "-XX:ArchiveClassesAtExit=/app/ratekeeper-sidecar.jsa", "-jar", "/app/ratekeeper-sidecar.jar", \
      "--policy-file", "/app/training-policy.yaml", "--exit-when-ready"]

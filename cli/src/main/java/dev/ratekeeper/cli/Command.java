@@ -109,8 +109,11 @@ public final class Command {
         continue;
       }
       String value;
-      if (eq >= 0) {
+      if (eq >= 0 && !namesOption(arg.substring(eq + 1), byFlag)) {
         value = arg.substring(eq + 1);
+      } else if (eq >= 0) { // --upstream=--listen: a flag where its value should be, as picocli refuses it
+        flagProblems.add(s.flag() + ": needs a value");
+        continue;
       } else if (i + 1 < args.length && !namesOption(args[i + 1], byFlag)) {
         value = args[++i];
       } else if (s.kind() == Setting.Kind.SWITCH) {

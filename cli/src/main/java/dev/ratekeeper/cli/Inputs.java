@@ -48,12 +48,12 @@ public final class Inputs {
     this.help = help;
   }
 
-  /** Values from the environment alone, for a program part configured by variables only. */
   /** The flags given, by their variable's name, in the order first given. */
   Map<String, List<String>> given() {
     return java.util.Collections.unmodifiableMap(given);
   }
 
+  /** Values from the environment alone, for a program part configured by variables only. */
   public static Inputs fromEnv(Map<String, String> env) {
     return new Inputs(Map.of(), env, List.of(), false);
   }

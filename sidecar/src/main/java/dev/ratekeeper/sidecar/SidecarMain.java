@@ -54,6 +54,11 @@ public final class SidecarMain {
       System.err.println("ratekeeper-sidecar: cannot start: " + e.getCause().getMessage());
       vertx.close();
       System.exit(1);
+    } catch (java.util.concurrent.TimeoutException e) {
+      // the event loops would keep the process up: exit, so that it is restarted (or a build step fails)
+      System.err.println("ratekeeper-sidecar: cannot start: not started after 30 s (is Redis answering?)");
+      vertx.close();
+      System.exit(1);
     }
   }
 

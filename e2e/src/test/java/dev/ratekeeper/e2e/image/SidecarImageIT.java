@@ -81,6 +81,29 @@ class SidecarImageIT {
     return out;
   }
 
+  /**
+   * Polls {@code /readyz} over HTTP/1.1, as the kubelet's probes do: the JDK client's default asks to
+   * upgrade to HTTP/2 (h2c), which loads Netty's HTTP/2 classes, which no HTTP/1.1 client needs.
+   */
+  static void awaitReady(String admin, Process sidecar) throws Exception {
+    java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      assertThat(sidecar.isAlive()).as("the sidecar runs; see target/e2e-logs/image-sidecar.log").isTrue();
+      try {
+        if (http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + admin + "/readyz")).build(),
+            java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+          return;
+        }
+      } catch (java.io.IOException notListeningYet) {
+        // polled again below
+      }
+      Thread.sleep(50); // poll interval while the sidecar starts
+    }
+    throw new AssertionError("the sidecar was not ready after 30 s; see target/e2e-logs/image-sidecar.log");
+  }
+
   @Test
   void theTrainingRunWritesAnArchiveThatTheEntrypointMapsTheSidecarsClassesFrom() throws Exception {
     // the training run: the sidecar starts, gets ready, exits 0; the JVM writes the archive as it exits
@@ -101,7 +124,7 @@ class SidecarImageIT {
     String admin = args.get(args.size() - 1);
     Process sidecar = processes.java("image-sidecar",
         Map.of("JAVA_TOOL_OPTIONS", imageJavaOptions() + " -Xlog:class+load=info:file=" + classLog), args);
-    processes.awaitOk("http://" + admin + "/readyz", "image-sidecar", sidecar);
+    awaitReady(admin, sidecar);
 
     List<String> loaded = Files.readAllLines(classLog);
     long fromArchive = loaded.stream().filter(l -> l.contains("source: shared objects file")).count();

@@ -147,6 +147,9 @@ final class Admission {
     return loop.on(deps.limiter().admit(ask)).transform(decided -> {
       deps.metrics().decisionTime(deps.clock().nanos() - start);
       if (req.response().closed()) {
+        if (decided.succeeded() && decided.result().allowed()) {
+          deps.limiter().refund(ask); // charged for a client no longer there: nothing will be sent
+        }
         done(Step.stop(new Outcome.Abandoned(plan.tags())));
         return Future.succeededFuture(-1L);
       }
@@ -304,7 +307,12 @@ final class Admission {
         if (waiter == null) {
           // the queue's turn is taken on this call's event loop
           waiter = deps.queue().enqueue(plan.priority(), decision.retryAfterMs(), () -> loop.run(this::attempt));
-          req.response().closeHandler(v -> waiter.leave());
+          req.response().closeHandler(v -> {
+            // the client went away while queued: leave the queue, and the call ends here (a try already
+            // under way finds the client gone and gives back what it was charged)
+            waiter.leave();
+            done(Step.stop(new Outcome.Abandoned(plan.tags())));
+          });
         }
         return Future.succeededFuture(Math.max(1, decision.retryAfterMs()));
       }

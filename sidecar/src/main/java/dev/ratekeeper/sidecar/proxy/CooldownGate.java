@@ -14,10 +14,11 @@ import io.vertx.core.http.HttpServerRequest;
  * would have.
  *
  * <p>A request that wins the half-open probe holds it until {@link #ended} is called for it, once its
- * exchange is over: then the probe is handed on, unless the provider's answer already closed the
- * breaker or started a new cooldown. So a probe that never reached the provider (refused by the
- * limits or as malformed, the provider unreachable, the client gone) does not hold the breaker
- * half-open.
+ * exchange is over. If the request never reached the provider (refused by the limits or as
+ * malformed, its client gone before it was sent, the provider unreachable), the probe is handed on at
+ * once, so the next request probes. One that reached the provider keeps it: the provider's answer
+ * closes the breaker or starts a new cooldown, and without an answer (its client gone, a time-out)
+ * the provider may still be working on it, so the probe is left to expire.
  */
 final class CooldownGate {
   private final Forwarder forwarder;
@@ -70,13 +71,16 @@ final class CooldownGate {
     return Step.next(shadowed);
   }
 
-  /** The exchange of {@code req} is over: a probe it holds is handed on (see the class comment). */
-  void ended(HttpServerRequest req) {
+  /**
+   * The exchange of {@code req} is over; {@code reachedProvider}: its call was sent to the provider.
+   * A probe it holds is handed on only if not (see the class comment).
+   */
+  void ended(HttpServerRequest req, boolean reachedProvider) {
     if (probes.isEmpty()) {
       return;
     }
     UpstreamCooldowns.Probe probe = probes.remove(req);
-    if (probe != null) {
+    if (probe != null && !reachedProvider) {
       cooldowns.release(probe);
     }
   }

@@ -27,6 +27,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * The forward stage: sends admitted requests upstream over pooled keep-alive connections (TLS for
@@ -107,7 +108,7 @@ public final class Forwarder {
    * it, else {@code originalBody}), and reports what it used to {@code settlement}.
    */
   void forwardMetered(HttpServerRequest req, RequestPlan plan, Buffer originalBody, Settlement settlement,
-      Map<String, String> extraHeaders, Responder responder) {
+      Map<String, String> extraHeaders, Responder responder, Consumer<Boolean> ended) {
     CompiledPolicy policy = plan.policy();
     Route route = plan.route();
     CompiledUpstream upstream = route.upstream();
@@ -115,7 +116,7 @@ public final class Forwarder {
     Buffer body = request.rewritten() ? Buffer.buffer(request.toBytes()) : originalBody;
     MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
         providerKeys.get(upstream.name()), true);
-    Exchange exchange = new Exchange(req, plan, settlement, responder);
+    Exchange exchange = new Exchange(req, plan, settlement, responder, ended);
     req.response().closeHandler(v -> exchange.clientGone());
     client.request(options(req, target(upstream), request.forwardPath(route.upstreamPath())))
         .compose(creq -> {
@@ -125,6 +126,7 @@ public final class Forwarder {
             creq.reset();
             return Future.failedFuture("client gone");
           }
+          exchange.sent = true;
           return creq.send(body);
         })
         .onSuccess(resp -> {
@@ -139,18 +141,20 @@ public final class Forwarder {
 
   /**
    * Forwards a call that is not metered, streaming its body both ways; {@code tags}: for a failure's
-   * answer; {@code ended}: run once the exchange is over (answer relayed, or failed).
+   * answer; {@code ended}: told once the exchange is over whether the call was sent to the provider.
    */
   void forwardUnmetered(HttpServerRequest req, CompiledPolicy policy, Route route, Map<String, String> extraHeaders,
-      Outcome.Tags tags, Responder responder, Runnable ended) {
+      Outcome.Tags tags, Responder responder, Consumer<Boolean> ended) {
     CompiledUpstream upstream = route.upstream();
     MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
         providerKeys.get(upstream.name()), false);
     HttpServerResponse out = req.response();
     long sent = clock.nanos();
     CooldownScope scope = scopeOf(upstream, req.headers());
+    AtomicBoolean sentToProvider = new AtomicBoolean();
     client.request(options(req, target(upstream), route.upstreamPath()))
         .compose(creq -> {
+          sentToProvider.set(true);
           creq.headers().addAll(headers);
           String length = req.getHeader("content-length");
           if (length != null) {
@@ -173,19 +177,19 @@ public final class Forwarder {
               if (out.headers().get("content-length") == null) {
                 out.setChunked(true);
               }
-              resp.pipeTo(out).onComplete(v -> ended.run());
+              resp.pipeTo(out).onComplete(v -> ended.accept(true));
             }, body -> {
               relayWhole(resp, out, body, extraHeaders);
-              ended.run();
+              ended.accept(true);
             });
           } catch (Throwable t) {
             responder.answer(req, new Outcome.UpstreamFailed(tags, upstreamError(t, upstream)));
-            ended.run();
+            ended.accept(true);
           }
         })
         .onFailure(err -> {
           responder.answer(req, new Outcome.UpstreamFailed(tags, upstreamError(err, upstream)));
-          ended.run();
+          ended.accept(sentToProvider.get());
         });
   }
 
@@ -258,12 +262,17 @@ public final class Forwarder {
     final Settlement settlement;
     final Responder responder;
     final AtomicBoolean done = new AtomicBoolean();
+    /** Told once, at the exchange's end, whether the call was sent to the provider (CooldownGate). */
+    final Consumer<Boolean> ended;
     volatile HttpClientRequest upstreamRequest;
+    volatile boolean sent;
     SseUsageTracker tracker;
     ResponseTail tail;
     int status;
 
-    Exchange(HttpServerRequest req, RequestPlan plan, Settlement settlement, Responder responder) {
+    Exchange(HttpServerRequest req, RequestPlan plan, Settlement settlement, Responder responder,
+        Consumer<Boolean> ended) {
+      this.ended = ended;
       this.req = req;
       this.plan = plan;
       this.request = plan.request();
@@ -280,7 +289,7 @@ public final class Forwarder {
           settlement.startedNanos(), () -> relayNow(resp, extraHeaders), body -> {
             if (done.compareAndSet(false, true)) {
               status = resp.statusCode();
-              settlement.settle(Usage.NONE, null, false);
+              settle(Usage.NONE, null, false);
               relayWhole(resp, req.response(), body, extraHeaders);
             }
           });
@@ -322,7 +331,7 @@ public final class Forwarder {
       resp.exceptionHandler(err -> {
         if (done.compareAndSet(false, true)) {
           out.reset();
-          settlement.settle(usageSoFar(), reported() ? null : Settlement.EstimateReason.CUT_SHORT, false);
+          settle(usageSoFar(), reported() ? null : Settlement.EstimateReason.CUT_SHORT, false);
         }
       });
       resp.endHandler(v -> {
@@ -337,7 +346,7 @@ public final class Forwarder {
           boolean estimated = !reported() && !usage.equals(Usage.NONE);
           // the charge, and the release of the call's concurrency slot, leave for the store before the
           // client sees the end of the answer: its next call (through any sidecar) finds the slot free
-          settlement.settle(usage, estimated ? Settlement.EstimateReason.NO_USAGE : null, !estimated && status < 400);
+          settle(usage, estimated ? Settlement.EstimateReason.NO_USAGE : null, !estimated && status < 400);
           out.end();
         }
       });
@@ -350,7 +359,7 @@ public final class Forwarder {
         if (creq != null) {
           creq.reset();
         }
-        settlement.settle(usageSoFar(), reported() ? null : Settlement.EstimateReason.CUT_SHORT, false);
+        settle(usageSoFar(), reported() ? null : Settlement.EstimateReason.CUT_SHORT, false);
       }
     }
 
@@ -358,9 +367,15 @@ public final class Forwarder {
       if (done.compareAndSet(false, true)) {
         // nothing is charged, though the provider may bill a call that timed out after it was sent;
         // settled before the answer, as at the end of an answer
-        settlement.settle(Usage.NONE, Settlement.EstimateReason.UPSTREAM_FAILED, false);
+        settle(Usage.NONE, Settlement.EstimateReason.UPSTREAM_FAILED, false);
         responder.answer(req, new Outcome.UpstreamFailed(plan.tags(), upstreamError(err, route.upstream())));
       }
+    }
+
+    /** Settles the exchange (once: every caller holds {@code done}) and tells {@link #ended} how it went. */
+    private void settle(Usage usage, Settlement.EstimateReason estimated, boolean produced) {
+      settlement.settle(usage, estimated, produced);
+      ended.accept(sent);
     }
 
     /** Whether the provider's own usage figures were seen (in the stream or the JSON answer). */

@@ -87,7 +87,7 @@ final class RequestPipeline {
     outcome.onComplete(done -> {
       Outcome result = done.succeeded() ? done.result() : new Outcome.Failed(unknown, done.cause());
       if (!(result instanceof Outcome.Forwarded)) {
-        gate.ended(req); // a forwarded call's exchange ends with its answer (Settlement, forwardUnmetered)
+        gate.ended(req, false); // a forwarded call's exchange ends in the Forwarder
       }
       responder.answer(req, result);
     });
@@ -261,8 +261,8 @@ final class RequestPipeline {
       headers.merge("x-ratekeeper-shadow-limited-by", "upstream.cooldown", (a, b) -> b + "," + a);
     }
     Settlement settlement = new Settlement(admission.limiter(), admission.metrics(), admission.outputs(),
-        admission.clock(), admitted.ask(), plan, () -> gate.ended(req));
-    forwarder.forwardMetered(req, plan, body.bytes(), settlement, headers, responder);
+        admission.clock(), admitted.ask(), plan);
+    forwarder.forwardMetered(req, plan, body.bytes(), settlement, headers, responder, sent -> gate.ended(req, sent));
     return end(new Outcome.Forwarded(plan.tags(),
         decision.limitedBy().isEmpty() && !plan.shadowCooldown() ? "allowed" : "shadow_limited"));
   }
@@ -284,7 +284,7 @@ final class RequestPipeline {
       }
       pause(req);
       BodyReader.continueIfExpected(req);
-      forwarder.forwardUnmetered(req, current, route, Map.of(), tags, responder, () -> gate.ended(req));
+      forwarder.forwardUnmetered(req, current, route, Map.of(), tags, responder, sent -> gate.ended(req, sent));
       return end(new Outcome.Forwarded(tags, "passthrough"));
     });
   }
@@ -306,7 +306,7 @@ final class RequestPipeline {
         }
         BodyReader.continueIfExpected(req);
         forwarder.forwardUnmetered(req, current, route, Responses.allowedHeaders(verdict, current.warnAtPercent()),
-            callerTags, responder, () -> gate.ended(req));
+            callerTags, responder, sent -> gate.ended(req, sent));
         return end(new Outcome.Forwarded(callerTags, "allowed"));
       });
     });

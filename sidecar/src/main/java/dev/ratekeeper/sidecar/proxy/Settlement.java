@@ -26,12 +26,9 @@ final class Settlement {
   private final RequestPlan plan;
   private final long startedNanos;
   private final AtomicBoolean settled = new AtomicBoolean();
-  /** Told once the exchange is settled: its end (a half-open probe it holds is handed on, CooldownGate). */
-  private final Runnable ended;
 
   Settlement(LimiterStore limiter, SidecarMetrics metrics, OutputHistory outputs, SidecarClock clock,
-      AdmitRequest admitted, RequestPlan plan, Runnable ended) {
-    this.ended = ended;
+      AdmitRequest admitted, RequestPlan plan) {
     this.limiter = limiter;
     this.metrics = metrics;
     this.outputs = outputs;
@@ -66,7 +63,6 @@ final class Settlement {
     if (!settled.compareAndSet(false, true)) {
       return;
     }
-    ended.run();
     AdmissionPlan.Planned planned = plan.planned();
     metrics.inflight().decrementAndGet();
     metrics.upstreamTime(clock.nanos() - startedNanos);

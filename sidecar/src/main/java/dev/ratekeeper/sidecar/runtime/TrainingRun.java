@@ -15,8 +15,9 @@ import java.util.concurrent.TimeUnit;
  * call it (the kubelet's readiness probe, a Prometheus scrape, a call to the proxy), then it stops
  * and the process exits. A JVM started with {@code -XX:ArchiveClassesAtExit} writes every class
  * loaded until then into its archive (images/sidecar.Dockerfile), so those first calls are served
- * from it too. The call to the proxy is malformed JSON: refused with a 400 before anything is
- * forwarded, so a training run never reaches a provider.
+ * from it too. The call to the proxy is malformed JSON: refused before anything is forwarded (400;
+ * 401 in gateway mode, which asks for an end user's key first), so a training run never reaches a
+ * provider. The calls go to the ports the sidecar is bound to ({@code --listen 127.0.0.1:0} works).
  */
 public final class TrainingRun {
   private static final long WAIT_SECONDS = 30;
@@ -34,11 +35,14 @@ public final class TrainingRun {
     if (sidecar.ready()) {
       HttpClient client = vertx.createHttpClient();
       try {
-        int readyz = call(client, HttpMethod.GET, config.adminListen(), "/readyz", null);
-        int metrics = call(client, HttpMethod.GET, config.adminListen(), "/metrics", null);
-        int malformed = call(client, HttpMethod.POST, config.listen(), "/anthropic/v1/messages", "{\"model\":");
+        HostPort admin = new HostPort(config.adminListen().host(), sidecar.adminPort());
+        HostPort proxy = new HostPort(config.listen().host(), sidecar.proxyPort());
+        int readyz = call(client, HttpMethod.GET, admin, "/readyz", null);
+        int metrics = call(client, HttpMethod.GET, admin, "/metrics", null);
+        int malformed = call(client, HttpMethod.POST, proxy, "/anthropic/v1/messages", "{\"model\":");
         report = "ready; /readyz " + readyz + ", /metrics " + metrics + ", a malformed call " + malformed;
-        status = readyz == 200 && metrics == 200 && malformed == 400 ? 0 : 1;
+        int refused = config.gateway() ? 401 : 400;
+        status = readyz == 200 && metrics == 200 && malformed == refused ? 0 : 1;
       } catch (Exception e) {
         report = "ready, but a call failed: " + e;
       }
