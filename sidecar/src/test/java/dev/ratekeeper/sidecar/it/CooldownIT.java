@@ -9,7 +9,10 @@ import dev.ratekeeper.sidecar.time.ManualClock;
 import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.testkit.StubLlmUpstream;
+import java.io.OutputStream;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,7 +78,11 @@ class CooldownIT {
   }
 
   private static HttpResponse<String> call(Sidecar sidecar) {
-    return fixture.post(sidecar, "/v1/messages", BODY, "X-Ratekeeper-User", "u");
+    return callAs(sidecar, "u");
+  }
+
+  private static HttpResponse<String> callAs(Sidecar sidecar, String user) {
+    return fixture.post(sidecar, "/v1/messages", BODY, "X-Ratekeeper-User", user);
   }
 
   private static String limitedBy(HttpResponse<String> resp) {
@@ -224,5 +231,100 @@ class CooldownIT {
     // request could get, and every call was answered 429 upstream.cooldown
     await().atMost(Duration.ofSeconds(1)).until(() -> call(alone).statusCode() == 200);
     assertThat(stub.requestCount()).isEqualTo(3);
+  }
+
+  /** The policy with a tier of 2 requests a minute whose calls may wait up to a minute for their turn. */
+  private static Sidecar queueing(String name, boolean redis) {
+    String policy = POLICY.replace("name: cool,", "name: " + name + ",")
+        .replace("requests: {perMinute: 100000}", "requests: {perMinute: 2, burst: 2}\n    maxQueueWait: 60s");
+    List<String> args = new ArrayList<>(List.of("--policy-file", SidecarFixture.policyFile(policy).toString(),
+        "--upstream", "anthropic=" + stub.url()));
+    if (redis) {
+      args.addAll(List.of("--redis", fixture.redisUrl()));
+    }
+    return fixture.sidecar(Map.of(), args.toArray(String[]::new));
+  }
+
+  /** While the call is under way: what the test waits for before its client goes away. */
+  private interface Meanwhile {
+    void run(Socket socket) throws Exception;
+  }
+
+  /**
+   * Sends user u's call on a connection of its own, runs {@code meanwhile} while the call is under
+   * way, then closes the connection without reading an answer: the client goes away.
+   */
+  private static void callThenLeave(Sidecar sidecar, Meanwhile meanwhile) throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", sidecar.proxyPort())) {
+      byte[] body = BODY.getBytes(StandardCharsets.UTF_8);
+      OutputStream out = socket.getOutputStream();
+      out.write(("POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-ratekeeper-user: u\r\n"
+          + "content-length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+      out.write(body);
+      out.flush();
+      meanwhile.run(socket);
+    }
+  }
+
+  /**
+   * The call is queued: it won the probe, user u has spent the tier's 2 requests, and no answer comes
+   * (its turn would come on the test's clock, which does not move) within a second.
+   */
+  private static void queuedAndNotAnswered(Socket socket) throws Exception {
+    socket.setSoTimeout(1_000);
+    try {
+      int first = socket.getInputStream().read();
+      throw new AssertionError("the probe was answered instead of queued: first byte " + first);
+    } catch (java.net.SocketTimeoutException queued) {
+      // waiting in the queue
+    }
+  }
+
+  @Test
+  void withoutRedisAProbeWhoseClientLeftTheAdmissionQueueIsHandedOn() throws Exception {
+    Sidecar alone = queueing("queue-alone", false);
+    halfOpen(List.of(alone));
+    callThenLeave(alone, CooldownIT::queuedAndNotAnswered);
+    assertThat(stub.requestCount()).as("the queued probe never reached the provider").isEqualTo(2);
+    // another user's call probes (before, the probe stayed held until a provider answer no call could get)
+    await().atMost(Duration.ofSeconds(2)).until(() -> callAs(alone, "w").statusCode() == 200);
+    assertThat(stub.requestCount()).isEqualTo(3);
+  }
+
+  @Test
+  void aProbeWhoseClientLeftTheAdmissionQueueIsHandedOnInRedis() throws Exception {
+    Sidecar member = queueing("queue-shared", true);
+    halfOpen(List.of(member));
+    callThenLeave(member, CooldownIT::queuedAndNotAnswered);
+    RedisKeys keys = new RedisKeys(member.policy().id());
+    // released at once (before: kept until it expired, 30 s of real time)
+    await().atMost(Duration.ofSeconds(2)).until(() -> fixture.redis("GET", keys.cooldownProbe(SCOPE)) == null);
+    assertThat(stub.requestCount()).as("the queued probe never reached the provider").isEqualTo(2);
+    assertThat(callAs(member, "w").statusCode()).isEqualTo(200);
+  }
+
+  /**
+   * Half-open lets one request test the provider: a probe already sent to the provider whose client
+   * then leaves keeps the probe (the provider may be working on it), so the next request is not a
+   * second probe at the provider.
+   */
+  @Test
+  void aProbeAlreadyAtTheProviderKeepsTheProbeWhenItsClientLeaves() throws Exception {
+    Sidecar member = member("inflight");
+    halfOpen(List.of(member));
+    stub.responseDelayMs = 5_000; // the provider takes its time over the probe
+    try {
+      callThenLeave(member, socket -> await().atMost(Duration.ofSeconds(3)).until(() -> stub.requestCount() == 3));
+      // the sidecar settles the call when it sees the connection close
+      await().atMost(Duration.ofSeconds(2)).until(() -> member.metrics().inflight().get() == 0);
+      HttpResponse<String> second = callAs(member, "w");
+      assertThat(second.statusCode()).isEqualTo(429);
+      assertThat(limitedBy(second)).isEqualTo("upstream.cooldown");
+      assertThat(stub.requestCount()).as("no second probe while the first is at the provider").isEqualTo(3);
+      RedisKeys keys = new RedisKeys(member.policy().id());
+      assertThat(fixture.redis("GET", keys.cooldownProbe(SCOPE))).isNotNull();
+    } finally {
+      stub.responseDelayMs = 0;
+    }
   }
 }
