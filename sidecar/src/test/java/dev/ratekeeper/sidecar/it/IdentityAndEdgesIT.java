@@ -144,4 +144,36 @@ class IdentityAndEdgesIT {
     }
     assertThat(metrics).contains("decision=\"allowed\"").contains("tier=\"gold\"");
   }
+
+  /**
+   * A call whose client leaves while its admission is in Redis is given back when the decision
+   * arrives: nothing was sent, so the user is not charged (the free tier's one request a minute stays
+   * free for the next call). Redis holds the admission's script with {@code CLIENT PAUSE ... WRITE},
+   * for less than the {@value dev.ratekeeper.sidecar.store.RedisLink#STALL_MS} ms that would make the
+   * sidecar count Redis as unavailable.
+   */
+  @Test
+  void anAdmissionDecidedAfterItsClientLeftIsGivenBack() throws Exception {
+    long calls = stub.requestCount();
+    dev.ratekeeper.policy.keys.RedisKeys keys = new dev.ratekeeper.policy.keys.RedisKeys(sidecar.policy().id());
+    String stats = keys.stats(java.time.YearMonth.now(java.time.ZoneOffset.UTC).toString());
+    long refunded = fixture.redisLong("HGET", stats, "refunded");
+    fixture.redis("CLIENT", "PAUSE", "350", "WRITE");
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", sidecar.proxyPort())) {
+      byte[] body = BODY.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      java.io.OutputStream out = socket.getOutputStream();
+      out.write(("POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+          + "x-end-user: leaver\r\ncontent-length: " + body.length + "\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      out.write(body);
+      out.flush();
+      Thread.sleep(120); // the call reaches its admission, which Redis holds until the pause ends
+    } // its client leaves
+    // once the pause ends the admission is decided (allowed, charged), finds the client gone and gives it back
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(3))
+        .until(() -> fixture.redisLong("HGET", stats, "refunded") == refunded + 1);
+    assertThat(fixture.post(sidecar, "/v1/messages", BODY, "X-End-User", "leaver").statusCode())
+        .as("the user's one request a minute was given back").isEqualTo(200);
+    assertThat(stub.requestCount()).as("only the last call reached the provider").isEqualTo(calls + 1);
+  }
 }
