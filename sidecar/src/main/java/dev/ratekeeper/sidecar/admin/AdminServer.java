@@ -24,7 +24,10 @@ public final class AdminServer {
   }
 
   public Future<HttpServer> listen(String host, int port) {
-    return vertx.createHttpServer().requestHandler(this::handle).listen(port, host);
+    // HTTP/1.1 only, as the proxy port: the kubelet and Prometheus speak it, and an h2c upgrade
+    // would load the HTTP/2 stack (classes the image's archive does not hold) for nothing
+    return vertx.createHttpServer(new io.vertx.core.http.HttpServerOptions().setHttp2ClearTextEnabled(false))
+        .requestHandler(this::handle).listen(port, host);
   }
 
   private void handle(HttpServerRequest req) {

@@ -131,6 +131,23 @@ class IdentityAndEdgesIT {
     assertThat(JSON.readTree(dead.body()).path("error").path("type").asText()).isEqualTo("api_error");
   }
 
+  /** A client that asks to upgrade to HTTP/2 (h2c; the JDK client does by default) is answered in HTTP/1.1, on both ports. */
+  @Test
+  void bothPortsAnswerAnH2cUpgradeInHttp11() throws Exception {
+    java.net.http.HttpClient h2c = java.net.http.HttpClient.newHttpClient(); // prefers HTTP/2: sends Upgrade: h2c
+    HttpResponse<String> ready = h2c.send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + sidecar.adminPort() + "/readyz")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(ready.statusCode()).isEqualTo(200);
+    assertThat(ready.version()).isEqualTo(java.net.http.HttpClient.Version.HTTP_1_1);
+    HttpResponse<String> call = h2c.send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + sidecar.proxyPort() + "/v1/messages"))
+        .header("content-type", "application/json").header("X-End-User", "alice")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(BODY)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(call.statusCode()).isEqualTo(200);
+    assertThat(call.version()).isEqualTo(java.net.http.HttpClient.Version.HTTP_1_1);
+  }
+
   @Test
   void adminPortServesHealthReadinessAndTheDesignMetrics() {
     fixture.post(sidecar, "/v1/messages", BODY, "X-End-User", "alice");
