@@ -50,13 +50,10 @@ public final class SidecarMain {
         sidecar.close();
         vertx.close();
       }, "ratekeeper-shutdown"));
-    } catch (java.util.concurrent.ExecutionException e) {
-      System.err.println("ratekeeper-sidecar: cannot start: " + e.getCause().getMessage());
-      vertx.close();
-      System.exit(1);
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
       // the event loops would keep the process up: exit, so that it is restarted (or a build step fails)
-      System.err.println("ratekeeper-sidecar: cannot start: not started after 30 s (is Redis answering?)");
+      System.err.println("ratekeeper-sidecar: cannot start: " + (e instanceof java.util.concurrent.ExecutionException
+          ? e.getCause().getMessage() : "not started after 30 s (is Redis answering?)"));
       vertx.close();
       System.exit(1);
     }

@@ -6,6 +6,8 @@ import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpServerRequest;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The cooldown stage: a provider's 429 for the call's credential, or for its model, answers the
@@ -24,8 +26,7 @@ final class CooldownGate {
   private final Forwarder forwarder;
   private final UpstreamCooldowns cooldowns;
   /** Requests holding a probe: a handful at most (one per scope in half-open), so a map is enough. */
-  private final java.util.Map<HttpServerRequest, UpstreamCooldowns.Probe> probes =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<HttpServerRequest, UpstreamCooldowns.Probe> probes = new ConcurrentHashMap<>();
 
   CooldownGate(Forwarder forwarder, UpstreamCooldowns cooldowns) {
     this.forwarder = forwarder;
