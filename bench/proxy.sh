@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The proxy benchmark: what the sidecar adds to a request, side by side in one run with
 #   (1) the stub provider called directly, (2) nginx as a plain reverse proxy to it,
-#   (3) a sidecar with the in-process store, (4) a sidecar against a real Redis,
-# all on loopback, each in its own process. Measures latency at a fixed rate (bench/proxy/FixedRateLoad.java,
+#   (3) the floor: the least a Vert.x proxy does per call (bench/proxy/VertxFloor.java, the sidecar's own
+#   Vert.x, options and JVM flags), (4) a sidecar with the in-process store, (5) a sidecar against a real
+#   Redis, all on loopback, each in its own process; then the floor and both sidecars again with the C2
+#   compiler (the same flags without C1-only), measured after C2_WARMUP_SECONDS at full load. Measures latency at a fixed rate (bench/proxy/FixedRateLoad.java,
 # exact percentiles), max throughput (wrk), sidecar RSS under load and time from process start to /readyz 200.
 #
 #   bash bench/proxy.sh                        # ~2-3 minutes; installs nginx, wrk, redis-server with apt-get if missing
@@ -10,7 +12,8 @@
 #   SIDECAR_JAVA_OPTS="-XX:+UseSerialGC ..." bash bench/proxy.sh   # try other JVM flags for the measured sidecars
 #
 # Other knobs (environment): RATE (1000), ROUNDS (3), ROUND_SECONDS (3), WARMUP_SECONDS (2), WRK_SECONDS (5),
-# WRK_CONNECTIONS (32), WRK_THREADS (1), STARTS (5 starts per startup variant), JAVA25 (a JDK 25+ for the
+# WRK_CONNECTIONS (32), WRK_THREADS (1), C2_WARMUP_SECONDS (20; C2_WARMUP_SECONDS=0 skips the C2 rows),
+# STARTS (5 starts per startup variant), JAVA25 (a JDK 25+ for the
 # AOT-cache startup row; found under /usr/lib/jvm when unset; JAVA25=none skips it), KEEP_WORK=1 (keep the logs).
 #
 # Not a test: nothing is asserted; it prints a table. docs/benchmarks.md ("Proxy") keeps the figures.
@@ -30,6 +33,9 @@ STARTS=${STARTS:-5}
 # RSS), small thread stacks, heap grown on demand. See docs/benchmarks.md for what each flag buys.
 TUNED_OPTS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss256k -Xms8m -Xmx256m -XX:ReservedCodeCacheSize=16m"
 SIDECAR_JAVA_OPTS=${SIDECAR_JAVA_OPTS:-$TUNED_OPTS}
+C2_WARMUP_SECONDS=${C2_WARMUP_SECONDS:-20}
+# the C2 rows: the sidecar's flags with tiered compilation left on (C1, then C2 for hot code)
+C2_OPTS="-XX:+UseSerialGC -Xss256k -Xms8m -Xmx256m"
 SIDECAR_JAR=$ROOT/sidecar/target/ratekeeper-sidecar.jar
 DEMO_JAR=$ROOT/demo/target/ratekeeper-demo.jar
 POLICY=$ROOT/bench/proxy/policy.yaml
@@ -104,6 +110,9 @@ cp "$SIDECAR_JAR" "$WORK/ratekeeper-sidecar.jar"
 cp "$DEMO_JAR" "$WORK/ratekeeper-demo.jar"
 SIDECAR_JAR=$WORK/ratekeeper-sidecar.jar
 DEMO_JAR=$WORK/ratekeeper-demo.jar
+# the floor, compiled once, so the measured process runs no compiler of its own
+mkdir -p "$WORK/floor"
+javac -nowarn -cp "$SIDECAR_JAR" -d "$WORK/floor" bench/proxy/VertxFloor.java || die "bench/proxy/VertxFloor.java does not compile"
 
 # --- machine -----------------------------------------------------------------------------------------
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -182,6 +191,25 @@ start_sidecar() {
     >>"$WORK/$name.log" 2>&1 &
   LAST_PID=$!
   PIDS+=("$LAST_PID")
+}
+
+# start_floor NAME "JAVA_OPTS" PORT: the Vert.x floor (compiled above) proxying to the stub; sets LAST_PID
+start_floor() {
+  # shellcheck disable=SC2086
+  java $2 -cp "$SIDECAR_JAR:$WORK/floor" VertxFloor "$3" "$STUB_PORT" >>"$WORK/$1.log" 2>&1 &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+
+wait_floor() {
+  local i
+  for i in $(seq 1 600); do
+    grep -q '^ready' "$WORK/$1.log" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$WORK/$1.log" >&2
+  die "$1 did not start"
 }
 
 stop_pid() {
@@ -325,15 +353,20 @@ start_sidecar sidecar-inprocess java "$MEASURED_OPTS" "$SC_MEM_PORT" "$SC_MEM_AD
 SC_MEM_PID=$LAST_PID
 start_sidecar sidecar-redis java "$MEASURED_OPTS" "$SC_REDIS_PORT" "$SC_REDIS_ADMIN" --redis "$REDIS_URL"
 SC_REDIS_PID=$LAST_PID
+FLOOR_PORT=$(free_port)
+start_floor vertx-floor "$SIDECAR_JAVA_OPTS" "$FLOOR_PORT"
+FLOOR_PID=$LAST_PID
+wait_floor vertx-floor "$FLOOR_PID"
 wait_http "$SC_MEM_ADMIN" /readyz "$SC_MEM_PID" 60 || die "in-process sidecar not ready (see $WORK/sidecar-inprocess.log)"
 wait_http "$SC_REDIS_ADMIN" /readyz "$SC_REDIS_PID" 60 || die "Redis sidecar not ready (see $WORK/sidecar-redis.log)"
 RSS_READY_MEM=$(rss_kb "$SC_MEM_PID")
 RSS_READY_REDIS=$(rss_kb "$SC_REDIS_PID")
 
-NAMES=(direct nginx sidecar-inprocess sidecar-redis)
+NAMES=(direct nginx vertx-floor sidecar-inprocess sidecar-redis)
 declare -A URL=(
   [direct]="http://127.0.0.1:$STUB_PORT/v1/messages"
   [nginx]="http://127.0.0.1:$NGINX_PORT/anthropic/v1/messages"
+  [vertx-floor]="http://127.0.0.1:$FLOOR_PORT/v1/messages"
   [sidecar-inprocess]="http://127.0.0.1:$SC_MEM_PORT/anthropic/v1/messages"
   [sidecar-redis]="http://127.0.0.1:$SC_REDIS_PORT/anthropic/v1/messages"
 )
@@ -374,22 +407,25 @@ declare -A RPS WRK50 WRK99 WRK_ERR CPU_US
 declare -A CPU_PIDS=(
   [direct]="$STUB_PID"
   [nginx]="$(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+  [vertx-floor]="$FLOOR_PID"
   [sidecar-inprocess]="$SC_MEM_PID"
   [sidecar-redis]="$SC_REDIS_PID"
 )
-for n in "${NAMES[@]}"; do
+# measure_max NAME WARM_SECONDS [RSS_FILE]: wrk at full load on URL[NAME] after WARM_SECONDS of it; CPU per
+# request of CPU_PIDS[NAME] (and of Redis for the Redis sidecars), RSS peak of the process into RSS_FILE
+measure_max() {
+  local n=$1 warm=$2 rss_file=${3:-} path sampler="" cpu_before cpu_after redis_before redis_after line reqs
   path=${URL[$n]#http://*/}
-  wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d1s -s bench/proxy/post.lua "${URL[$n]}" -- "/$path" >/dev/null
-  sampler=""
-  case $n in
-    sidecar-inprocess) sample_rss "$SC_MEM_PID" "$WORK/rss-max-inprocess" & sampler=$! ;;
-    sidecar-redis) sample_rss "$SC_REDIS_PID" "$WORK/rss-max-redis" & sampler=$! ;;
-  esac
-  [ -n "$sampler" ] && PIDS+=("$sampler")
+  wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${warm}s" -s bench/proxy/post.lua "${URL[$n]}" -- "/$path" >/dev/null
+  if [ -n "$rss_file" ]; then
+    sample_rss "${CPU_PIDS[$n]}" "$rss_file" &
+    sampler=$!
+    PIDS+=("$sampler")
+  fi
   # shellcheck disable=SC2086
   cpu_before=$(cpu_ticks ${CPU_PIDS[$n]})
   redis_before=$(cpu_ticks "$REDIS_PID")
-  [ "$n" = sidecar-redis ] && redis-cli -p "$REDIS_PORT" config resetstat >/dev/null
+  case $n in sidecar-redis*) redis-cli -p "$REDIS_PORT" config resetstat >/dev/null ;; esac
   wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" --latency -s bench/proxy/post.lua "${URL[$n]}" -- "/$path" \
     >"$WORK/wrk-$n.txt"
   # shellcheck disable=SC2086
@@ -403,8 +439,9 @@ for n in "${NAMES[@]}"; do
   WRK_ERR[$n]=$(sed -n 's/.* errors=\([0-9]*\) non2xx=\([0-9]*\).*/\1+\2/p' <<<"$line")
   reqs=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")
   CPU_US[$n]=$(( (cpu_after - cpu_before) * 1000000 / CLK_TCK / (reqs > 0 ? reqs : 1) ))
+  case $n in sidecar-redis*) REDIS_CPU[$n]=$(( (redis_after - redis_before) * 1000000 / CLK_TCK / (reqs > 0 ? reqs : 1) )) ;; esac
   if [ "$n" = sidecar-redis ]; then
-    REDIS_CPU_US=$(( (redis_after - redis_before) * 1000000 / CLK_TCK / (reqs > 0 ? reqs : 1) ))
+    REDIS_CPU_US=${REDIS_CPU[$n]}
     # what Redis itself counted for the run (INFO commandstats): script calls and the commands they ran,
     # per request, and the microseconds inside EVALSHA per request
     redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' >"$WORK/commandstats.txt"
@@ -419,7 +456,44 @@ for n in "${NAMES[@]}"; do
   fi
   say "  $n: ${RPS[$n]} req/s (p50 ${WRK50[$n]} us, p99 ${WRK99[$n]} us, errors+non-2xx ${WRK_ERR[$n]}," \
     "${CPU_US[$n]} us CPU per request in ${n/direct/the stub})"
+}
+declare -A REDIS_CPU
+declare -A RSS_FILE=([sidecar-inprocess]="$WORK/rss-max-inprocess" [sidecar-redis]="$WORK/rss-max-redis"
+  [vertx-floor]="$WORK/rss-max-floor")
+for n in "${NAMES[@]}"; do
+  measure_max "$n" 1 "${RSS_FILE[$n]:-}"
 done
+stop_pid "$FLOOR_PID"
+
+# --- the same with C2 ---------------------------------------------------------------------------------
+# The C1-only flags above are what the sidecar image ships (memory per pod); these rows show what the same
+# code does once C2 has compiled it (the shared gateway's JVM, docs/images.md), after a long warm-up
+C2_NAMES=()
+if [ "$C2_WARMUP_SECONDS" -gt 0 ]; then
+  stop_pid "$SC_MEM_PID"
+  stop_pid "$SC_REDIS_PID"
+  say "the floor and both sidecars with C2 (java $C2_OPTS), each after ${C2_WARMUP_SECONDS}s at full load:"
+  C2_FLOOR_PORT=$(free_port)
+  start_floor vertx-floor-c2 "$C2_OPTS" "$C2_FLOOR_PORT"
+  CPU_PIDS[vertx-floor-c2]=$LAST_PID
+  URL[vertx-floor-c2]="http://127.0.0.1:$C2_FLOOR_PORT/v1/messages"
+  wait_floor vertx-floor-c2 "$LAST_PID"
+  measure_max vertx-floor-c2 "$C2_WARMUP_SECONDS" "$WORK/rss-max-vertx-floor-c2"
+  stop_pid "${CPU_PIDS[vertx-floor-c2]}"
+  for store in inprocess redis; do
+    port=$(free_port)
+    admin=$(free_port)
+    extra=()
+    [ "$store" = redis ] && extra=(--redis "$REDIS_URL")
+    start_sidecar "sidecar-$store-c2" java "$C2_OPTS" "$port" "$admin" "${extra[@]}"
+    CPU_PIDS[sidecar-$store-c2]=$LAST_PID
+    URL[sidecar-$store-c2]="http://127.0.0.1:$port/anthropic/v1/messages"
+    wait_http "$admin" /readyz "$LAST_PID" 60 || die "sidecar-$store-c2 not ready (see $WORK/sidecar-$store-c2.log)"
+    measure_max "sidecar-$store-c2" "$C2_WARMUP_SECONDS" "$WORK/rss-max-$store-c2"
+    stop_pid "${CPU_PIDS[sidecar-$store-c2]}"
+  done
+  C2_NAMES=(vertx-floor-c2 sidecar-inprocess-c2 sidecar-redis-c2)
+fi
 REDIS_KEYS=$(redis-cli -p "$REDIS_PORT" dbsize 2>/dev/null || echo "?")
 REDIS_MEM=$(redis-cli -p "$REDIS_PORT" info memory 2>/dev/null | sed -n 's/^used_memory_human:\(.*\)\r*$/\1/p' | tr -d '\r' || echo "?")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -452,9 +526,19 @@ added() { local d=$(( $1 - $2 )); if [ $d -lt 0 ]; then printf -- '-%s' "$(ms3 $
     "$(mib "$WORK/rss-max-inprocess")"
   printf '%-26s %12s %16s %16s\n' "Redis store" "$((RSS_READY_REDIS / 1024))" "$(mib "$WORK/rss-fixed-redis")" \
     "$(mib "$WORK/rss-max-redis")"
+  printf '%-26s %12s %16s %16s\n' "(the Vert.x floor)" "" "" "$(mib "$WORK/rss-max-floor")"
   echo "Redis: ${REDIS_CPU_US:-?} us CPU per request of the Redis sidecar's wrk run (admit + reconcile);" \
     "after the run $REDIS_KEYS keys, used_memory $REDIS_MEM"
   echo "Redis commandstats of that run: ${REDIS_STATS:-?}"
+  if [ ${#C2_NAMES[@]} -gt 0 ]; then
+    echo
+    echo "with C2 (java $C2_OPTS), after ${C2_WARMUP_SECONDS}s at full load:"
+    printf '%-22s %12s %16s %10s %14s %14s\n' "path" "max req/s" "wrk p50/p99 ms" "CPU us/req" "Redis us/req" "RSS peak MiB"
+    for n in "${C2_NAMES[@]}"; do
+      printf '%-22s %12s %16s %10s %14s %14s\n' "$n" "${RPS[$n]}" "$(ms3 "${WRK50[$n]}")/$(ms3 "${WRK99[$n]}")" \
+        "${CPU_US[$n]}" "${REDIS_CPU[$n]:--}" "$(mib "$WORK/rss-max-${n#sidecar-}")"
+    done
+  fi
   echo
   printf '%-30s %-24s %10s\n' "start to /readyz 200" "ms, $STARTS starts, sorted" "RSS MiB"
   for v in "${VARIANTS[@]}"; do
@@ -463,11 +547,12 @@ added() { local d=$(( $1 - $2 )); if [ $d -lt 0 ]; then printf -- '-%s' "$(ms3 $
   echo
   best_ready=$(for v in "${VARIANTS[@]}"; do echo "${READY_MS[$v]}" | awk '{print $(int((NF+1)/2))}'; done | sort -n | head -1)
   nginx_added=$(( ${P50[nginx]} - ${P50[direct]} ))
-  echo "targets (issue 13): CPU/req <= 4 x nginx's (${CPU_US[nginx]} us): in-process ${CPU_US[sidecar-inprocess]}, Redis ${CPU_US[sidecar-redis]};" \
+  echo "targets (issue 13): CPU/req <= 4 x nginx's (${CPU_US[nginx]} us): in-process ${CPU_US[sidecar-inprocess]}, Redis ${CPU_US[sidecar-redis]}" \
+    "(the Vert.x floor under them ${CPU_US[vertx-floor]}; with C2: ${CPU_US[sidecar-inprocess-c2]:-?}, ${CPU_US[sidecar-redis-c2]:-?}, floor ${CPU_US[vertx-floor-c2]:-?});" \
     "Redis CPU/req <= 40 us: ${REDIS_CPU_US:-?};"
   echo "         added p50 <= 1.5 x nginx's + 0.1 ms ($(ms3 $(( (nginx_added > 0 ? nginx_added : 0) * 3 / 2 + 100 )))): in-process $(added "${P50[sidecar-inprocess]}" "${P50[direct]}"), Redis $(added "${P50[sidecar-redis]}" "${P50[direct]}");" \
     "added p99 <= 1.000 ms: in-process $(added "${P99[sidecar-inprocess]}" "${P99[direct]}"), Redis $(added "${P99[sidecar-redis]}" "${P99[direct]}");"
-  echo "         req/s >= 10000 in-process: ${RPS[sidecar-inprocess]}, >= 6000 Redis: ${RPS[sidecar-redis]};" \
+  echo "         req/s >= 10000 in-process: ${RPS[sidecar-inprocess]} (C2 ${RPS[sidecar-inprocess-c2]:-?}), >= 6000 Redis: ${RPS[sidecar-redis]} (C2 ${RPS[sidecar-redis-c2]:-?});" \
     "RSS <= 96 MiB: Redis peak $(mib "$WORK/rss-max-redis"), in-process peak $(mib "$WORK/rss-max-inprocess"); ready <= 500 ms: best median ${best_ready} ms"
 } | tee "$OUT"
 say "done (table also in ${OUT#"$ROOT"/})"
