@@ -137,7 +137,8 @@ public final class Sidecar implements AutoCloseable {
       storeReady = Future.succeededFuture();
     } else {
       // the limiter's own connections, warmed (scripts loaded) before the sidecar is ready
-      storeReady = RedisLink.open(vertx, redisOptions(), RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts)
+      storeReady = RedisLink.open(vertx, redisOptions(),
+              Math.max(RedisLink.CONNECTIONS, Runtime.getRuntime().availableProcessors()), RedisLimiterStore::loadScripts)
           .map(opened -> {
             link = opened;
             RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, scriptTime);

@@ -1,8 +1,10 @@
 package dev.ratekeeper.sidecar.store;
 
 import io.vertx.core.Context;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -45,12 +47,12 @@ import java.util.function.Function;
  * began.
  *
  * <p>Threading: {@link #send} may be called from any thread and answers on the caller's context;
- * each connection's state is changed only on its own context; the listener is called on a
- * connection's context.
+ * each connection's state is changed only on its own event loop's thread (from its context, or from
+ * a caller's context on the same loop); the listener is called on a connection's context.
  */
 public final class RedisLink {
   private static final System.Logger LOG = System.getLogger(RedisLink.class.getName());
-  /** Connections kept open (one per event loop of a 2-core pod; measured in docs/benchmarks.md). */
+  /** Connections kept open at least (the sidecar opens one per event loop; measured in docs/benchmarks.md). */
   public static final int CONNECTIONS = 2;
   /** Commands in flight across all connections before new ones queue. */
   static final int MAX_IN_FLIGHT = 4_096;
@@ -91,6 +93,8 @@ public final class RedisLink {
   };
   private final Function<Function<Request, Future<Response>>, Future<Void>> warmUp;
   private final List<Slot> slots = new ArrayList<>();
+  /** The deployment whose instances gave the connections their event loops; undeployed at close. */
+  private volatile String deployment;
   private final AtomicInteger next = new AtomicInteger();
   private final AtomicInteger inFlight = new AtomicInteger();
   private final ConcurrentLinkedQueue<Queued> queue = new ConcurrentLinkedQueue<>();
@@ -99,14 +103,14 @@ public final class RedisLink {
   private volatile boolean available = true;
   private volatile boolean closed;
 
-  private RedisLink(Vertx vertx, RedisOptions options, int connections,
+  private RedisLink(Vertx vertx, RedisOptions options, List<Context> loops,
       Function<Function<Request, Future<Response>>, Future<Void>> warmUp) {
     this.vertx = vertx;
     // each connection is a client of its own: closing it really drops the socket (a pool would keep it)
     this.options = new RedisOptions(options).setMaxPoolSize(1).setMaxWaitingHandlers(MAX_IN_FLIGHT + 64);
     this.warmUp = warmUp;
-    for (int i = 0; i < connections; i++) {
-      slots.add(new Slot(i));
+    for (int i = 0; i < loops.size(); i++) {
+      slots.add(new Slot(i, loops.get(i)));
     }
   }
 
@@ -114,18 +118,35 @@ public final class RedisLink {
    * Opens {@code connections} connections, each on an event loop of its own, and runs {@code warmUp}
    * on each (e.g. {@code SCRIPT LOAD}), again after each re-open, before it takes commands. Fails
    * when Redis cannot be reached now.
+   *
+   * <p>The connections' event loops are taken as Vert.x hands them to the instances of one
+   * deployment (one after the other, round the pool), as it does for the proxy's servers: with as many
+   * connections as event loops, a command sent from a server's loop goes out on that loop's own
+   * connection and its answer comes back on the same thread, without a hop to another loop and back.
    */
   public static Future<RedisLink> open(Vertx vertx, RedisOptions options, int connections,
       Function<Function<Request, Future<Response>>, Future<Void>> warmUp) {
-    RedisLink link = new RedisLink(vertx, options, connections, warmUp);
-    List<Future<Void>> opened = new ArrayList<>();
-    for (Slot slot : link.slots) {
-      opened.add(slot.open());
-    }
-    return Future.all(opened).map(v -> {
-      link.slots.forEach(Slot::watch);
-      return link;
-    }).onFailure(e -> link.close());
+    List<Context> loops = new ArrayList<>();
+    return vertx.deployVerticle(() -> new VerticleBase() {
+      @Override
+      public Future<?> start() {
+        synchronized (loops) {
+          loops.add(context);
+        }
+        return Future.succeededFuture();
+      }
+    }, new DeploymentOptions().setInstances(connections)).compose(deployment -> {
+      RedisLink link = new RedisLink(vertx, options, loops, warmUp);
+      link.deployment = deployment;
+      List<Future<Void>> opened = new ArrayList<>();
+      for (Slot slot : link.slots) {
+        opened.add(slot.open());
+      }
+      return Future.all(opened).map(v -> {
+        link.slots.forEach(Slot::watch);
+        return link;
+      }).onFailure(e -> link.close());
+    });
   }
 
   /** Who is told when Redis becomes unavailable and available again. */
@@ -234,6 +255,12 @@ public final class RedisLink {
 
   private Slot pick() {
     int size = slots.size();
+    for (int i = 0; i < size; i++) { // the caller's own loop's connection first: no hop to another loop
+      Slot slot = slots.get(i);
+      if (slot.onItsLoop() && slot.connection != null) {
+        return slot;
+      }
+    }
     int start = Math.floorMod(next.getAndIncrement(), size);
     for (int i = 0; i < size; i++) {
       Slot slot = slots.get((start + i) % size);
@@ -277,6 +304,10 @@ public final class RedisLink {
       slot.close();
     }
     refuseQueued("closed");
+    String loops = deployment;
+    if (loops != null) {
+      vertx.undeploy(loops);
+    }
   }
 
   private record Queued(Request request, Promise<Response> promise, Context caller) {}
@@ -298,15 +329,20 @@ public final class RedisLink {
     /** Set when Redis became unavailable; cleared by an answer on a connection opened or pinged since. */
     private volatile boolean suspect;
     private long timer = -1;
+    /** The event loop thread of {@link #context}, once it has run there. */
+    private volatile Thread thread;
 
-    Slot(int index) {
+    Slot(int index, Context context) {
       this.index = index;
-      this.context = vertx.getOrCreateContext();
+      this.context = context;
     }
 
     Future<Void> open() {
       Promise<Void> opened = Promise.promise();
-      context.runOnContext(v -> connect(OPEN_TIMEOUT_MS).onComplete(opened));
+      context.runOnContext(v -> {
+        thread = Thread.currentThread();
+        connect(OPEN_TIMEOUT_MS).onComplete(opened);
+      });
       return opened.future();
     }
 
@@ -347,7 +383,9 @@ public final class RedisLink {
      * runs), and hands the answer back on {@code caller}'s context.
      */
     Future<Response> send(Request request, Context caller) {
-      if (caller == context) {
+      if (caller == context || (caller != null && onItsLoop())) {
+        // the same thread as the connection's: its state is never touched by two threads at once,
+        // and the answer's callbacks run on the caller's context, on this thread
         return sendHere(request);
       }
       Promise<Response> answer = Promise.promise();
@@ -359,6 +397,11 @@ public final class RedisLink {
         }
       }));
       return answer.future();
+    }
+
+    /** Whether the caller runs on this slot's event loop thread (then it may use the connection as is). */
+    boolean onItsLoop() {
+      return thread == Thread.currentThread();
     }
 
     private Future<Response> sendHere(Request request) {
