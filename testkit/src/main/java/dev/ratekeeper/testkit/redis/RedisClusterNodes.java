@@ -1,5 +1,6 @@
 package dev.ratekeeper.testkit.redis;
 
+import dev.ratekeeper.testkit.FreePort;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,8 +31,8 @@ public final class RedisClusterNodes implements AutoCloseable {
     try {
       for (int i = 0; i < 6; i++) {
         // the bus port is a free port of its own, chosen again whenever the node is started on a fresh port
-        cluster.nodes.add(RedisNode.start(RedisNode::freePort, null, () -> Stream.concat(options.stream(),
-            Stream.of("--cluster-port", Integer.toString(RedisNode.freePort()))).toList()));
+        cluster.nodes.add(RedisNode.start(FreePort::find, null, () -> Stream.concat(options.stream(),
+            Stream.of("--cluster-port", Integer.toString(FreePort.find()))).toList()));
       }
       cluster.form();
       return cluster;

@@ -1,8 +1,8 @@
 package dev.ratekeeper.testkit.redis;
 
+import dev.ratekeeper.testkit.FreePort;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,7 +64,7 @@ public final class RedisNode implements AutoCloseable {
 
   /** A plain node; {@code extra} are further {@code --option value} pairs. */
   public static RedisNode start(String... extra) {
-    return start(RedisNode::freePort, null, () -> List.of(extra));
+    return start(FreePort::find, null, () -> List.of(extra));
   }
 
   /** A TLS-only node (no plain port) serving {@code tls}'s server certificate; clients need not send one. */
@@ -73,7 +73,7 @@ public final class RedisNode implements AutoCloseable {
         "--tls-key-file", tls.serverKey().toString(), "--tls-ca-cert-file", tls.caCertificate().toString(),
         "--tls-auth-clients", requireClientCertificate ? "yes" : "no"));
     args.addAll(List.of(extra));
-    return start(RedisNode::freePort, tls, () -> args);
+    return start(FreePort::find, tls, () -> args);
   }
 
   /**
@@ -94,7 +94,7 @@ public final class RedisNode implements AutoCloseable {
 
   /** A sentinel (a {@code redis-server --sentinel}) watching nothing yet; {@link RedisSentinels} configures it. */
   static RedisNode startSentinel(List<String> configLines) {
-    return startOnFreePort(RedisNode::freePort, "redis-sentinel", null, (port, dir) -> {
+    return startOnFreePort(FreePort::find, "redis-sentinel", null, (port, dir) -> {
       List<String> lines = new ArrayList<>(List.of("port " + port, "bind 127.0.0.1", "protected-mode no",
           "dir " + dir, "logfile " + dir.resolve("sentinel.log")));
       lines.addAll(configLines);
@@ -267,14 +267,6 @@ public final class RedisNode implements AutoCloseable {
   @Override
   public void close() {
     kill();
-  }
-
-  static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 
   static void sleep(long ms) {

@@ -3,6 +3,7 @@ package dev.ratekeeper.testkit.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ratekeeper.testkit.FreePort;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -78,6 +79,6 @@ class RedisNodePortTest {
 
   /** {@code first}, then free ports; counts how many were handed out. */
   private static IntSupplier countingFirstThenFree(int first, AtomicInteger handedOut) {
-    return () -> handedOut.getAndIncrement() == 0 ? first : RedisNode.freePort();
+    return () -> handedOut.getAndIncrement() == 0 ? first : FreePort.find();
   }
 }
