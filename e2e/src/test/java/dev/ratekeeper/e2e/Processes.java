@@ -2,7 +2,6 @@ package dev.ratekeeper.e2e;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -20,8 +19,8 @@ import java.util.regex.Pattern;
 
 /**
  * Programs of the project started as processes of their own, with their output in target/e2e-logs.
- * The stub and sidecars listen on port 0 and say in their log which ports they bound: a port a test
- * found free and handed over could be taken by another process before the program binds it.
+ * They listen on port 0 and say in their log which ports they bound (a port a test found free and
+ * handed over could be taken by another process before the program binds it).
  */
 public final class Processes implements AutoCloseable {
   public static final Path ROOT = Path.of(System.getProperty("ratekeeper.root", ".."));
@@ -91,7 +90,7 @@ public final class Processes implements AutoCloseable {
   }
 
   /** Waits until a line of {@code name}'s log matches {@code pattern} (found anywhere in the line). */
-  private Matcher awaitLogLine(String name, Process process, Pattern pattern) {
+  public Matcher awaitLogLine(String name, Process process, Pattern pattern) {
     Path log = LOGS.resolve(name + ".log");
     return awaitStart(name, process, "log line matching " + pattern, () -> {
       try {
@@ -124,14 +123,6 @@ public final class Processes implements AutoCloseable {
     }
     throw new IllegalStateException(name + " gave no " + what + " within 30 s; see target/e2e-logs/" + name
         + ".log");
-  }
-
-  public static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 
   public static String classpathOf(Path jar) {
