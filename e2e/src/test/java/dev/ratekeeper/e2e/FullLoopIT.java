@@ -125,11 +125,7 @@ class FullLoopIT {
     await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> client.admissionRegistration().v1()
         .mutatingWebhookConfigurations().withName(WEBHOOK_CONFIG).get().getWebhooks().get(0).getClientConfig()
         .getCaBundle() != null);
-    stubPort = Processes.freePort();
-    Process stub = processes.java("stub", Map.of(), List.of("-XX:+UseSerialGC", "-cp",
-        Processes.classpathOf(Processes.DEMO_JAR), "dev.ratekeeper.testkit.StubServerMain", "--port",
-        Integer.toString(stubPort)));
-    processes.awaitOk("http://127.0.0.1:" + stubPort + "/v1/models", "stub", stub);
+    stubPort = processes.startStub("stub");
   }
 
   @AfterAll
@@ -276,16 +272,15 @@ class FullLoopIT {
 
     // two replicas: sidecars started with exactly the injected args and environment
     for (int i = 0; i < 2; i++) {
-      int proxy = Processes.freePort();
-      int admin = Processes.freePort();
       Map<String, String> env = resolve(sidecar, injected.getMetadata().getName() + "-" + i);
-      env.put("RATEKEEPER_LISTEN", "127.0.0.1:" + proxy);
-      env.put("RATEKEEPER_ADMIN_LISTEN", "127.0.0.1:" + admin);
+      env.put("RATEKEEPER_LISTEN", "127.0.0.1:0");
+      env.put("RATEKEEPER_ADMIN_LISTEN", "127.0.0.1:0");
       List<String> args = new ArrayList<>(List.of("-jar", Processes.classpathOf(Processes.SIDECAR_JAR)));
       args.addAll(sidecar.getArgs());
       Process process = processes.java("sidecar-" + i, env, args);
-      processes.awaitOk("http://127.0.0.1:" + admin + "/readyz", "sidecar-" + i, process);
-      sidecarPorts.add(new int[] {proxy, admin});
+      Processes.SidecarPorts ports = processes.awaitSidecarPorts("sidecar-" + i, process);
+      processes.awaitOk("http://127.0.0.1:" + ports.admin() + "/readyz", "sidecar-" + i, process);
+      sidecarPorts.add(new int[] {ports.proxy(), ports.admin()});
     }
 
     // enforced: one burst of 3 across both replicas, and the status says both run the revision

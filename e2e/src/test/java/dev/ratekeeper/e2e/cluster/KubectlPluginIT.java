@@ -134,23 +134,19 @@ class KubectlPluginIT {
         .withName("viewer").withNamespace(NS).endSubject().build()).createOr(e -> e.update());
 
     // the provider, the policy, and a sidecar process enforcing what the operator compiled into Redis
-    int stubPort = Processes.freePort();
-    Process stub = processes.java("plugin-stub", Map.of(), List.of("-XX:+UseSerialGC", "-cp",
-        Processes.classpathOf(Processes.DEMO_JAR), "dev.ratekeeper.testkit.StubServerMain", "--port",
-        Integer.toString(stubPort)));
-    processes.awaitOk("http://127.0.0.1:" + stubPort + "/v1/models", "plugin-stub", stub);
+    int stubPort = processes.startStub("plugin-stub");
     RateLimitPolicy policy = new RateLimitPolicy();
     policy.setMetadata(new ObjectMetaBuilder().withName("agents").withNamespace(NS).build());
     policy.setSpec(PolicyDocument.parse(POLICY.formatted(stubPort)).spec());
     client.resources(RateLimitPolicy.class).inNamespace(NS).resource(policy).create();
     await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> client.resources(RateLimitPolicy.class)
         .inNamespace(NS).withName("agents").get().getStatus().revision != null);
-    proxyPort = Processes.freePort();
-    sidecarAdminPort = Processes.freePort();
     Process sidecar = processes.java("plugin-sidecar", Map.of(), List.of("-jar",
         Processes.classpathOf(Processes.SIDECAR_JAR), "--policy", NS + "/agents", "--redis", redis.url(),
-        "--listen", "127.0.0.1:" + proxyPort, "--admin-listen", "127.0.0.1:" + sidecarAdminPort,
-        "--sidecar-id", "agent-7d4b9-x2x5q"));
+        "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--sidecar-id", "agent-7d4b9-x2x5q"));
+    Processes.SidecarPorts ports = processes.awaitSidecarPorts("plugin-sidecar", sidecar);
+    proxyPort = ports.proxy();
+    sidecarAdminPort = ports.admin();
     processes.awaitOk("http://127.0.0.1:" + sidecarAdminPort + "/readyz", "plugin-sidecar", sidecar);
 
     // alice (free: 3 at once) makes four calls: three pass, the fourth is throttled; bob (pro) makes two

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
-import dev.ratekeeper.e2e.Processes;
 import dev.ratekeeper.operator.webhook.tls.CertificateIssuer;
 import dev.ratekeeper.operator.webhook.tls.KeyAndCertificate;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
@@ -47,7 +46,7 @@ final class OtherWebhook implements AutoCloseable {
     KeyAndCertificate ca = issuer.newCa("other-webhook-ca", now, Duration.ofDays(1));
     KeyAndCertificate serving = issuer.serving(ca, List.of(NAME + "." + namespace + ".svc"), now, Duration.ofDays(1));
     try {
-      server = HttpsServer.create(new InetSocketAddress("0.0.0.0", Processes.freePort()), 0);
+      server = HttpsServer.create(new InetSocketAddress("0.0.0.0", 0), 0); // its port: getAddress()
       server.setHttpsConfigurator(new HttpsConfigurator(sslContext(serving)));
     } catch (IOException | GeneralSecurityException e) {
       throw new IllegalStateException(e);

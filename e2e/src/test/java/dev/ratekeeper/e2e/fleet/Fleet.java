@@ -1,6 +1,7 @@
 package dev.ratekeeper.e2e.fleet;
 
 import dev.ratekeeper.e2e.Processes;
+import dev.ratekeeper.testkit.FreePort;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -15,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -43,7 +45,7 @@ final class Fleet implements AutoCloseable {
   /** redis.conf lines added after the fixture's own (a later line wins). */
   private List<String> extraSettings = List.of();
   private long redisPid;
-  final int redisPort = freePort();
+  int redisPort;
   int stubPort;
 
   /** A sidecar process and its ports. */
@@ -65,7 +67,9 @@ final class Fleet implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    startRedisProcess();
+    redis = FreePort.startOn(this::startRedisProcess); // a fresh port if another process takes this one first
+    redisPort = redis.ports().get(0);
+    redisPid = readPid();
     return this;
   }
 
@@ -75,22 +79,18 @@ final class Fleet implements AutoCloseable {
     return startRedis((String) null);
   }
 
-  private void startRedisProcess() {
-    try {
-      var builder = RedisServer.newRedisServer().port(redisPort).bind("127.0.0.1").setting("dir " + redisDir)
-          .setting("save \"\"");
-      if (appendfsync == null) {
-        builder.setting("appendonly no");
-      } else {
-        builder.setting("appendonly yes").setting("appendfsync " + appendfsync);
-      }
-      extraSettings.forEach(builder::setting);
-      redis = builder.build();
-      redis.start();
-      redisPid = readPid();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+  private RedisServer startRedisProcess(int port) throws IOException {
+    var builder = RedisServer.newRedisServer().port(port).bind("127.0.0.1").setting("dir " + redisDir)
+        .setting("save \"\"");
+    if (appendfsync == null) {
+      builder.setting("appendonly no");
+    } else {
+      builder.setting("appendonly yes").setting("appendfsync " + appendfsync);
     }
+    extraSettings.forEach(builder::setting);
+    RedisServer server = builder.build();
+    server.start();
+    return server;
   }
 
   /** The processes this fleet started (and stops on close). */
@@ -157,7 +157,12 @@ final class Fleet implements AutoCloseable {
 
   /** Starts redis-server again on the same port and directory (it loads its AOF). */
   void restartRedis() {
-    startRedisProcess();
+    try {
+      redis = startRedisProcess(redisPort);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    redisPid = readPid();
   }
 
   private static void run(String... command) {
@@ -175,11 +180,7 @@ final class Fleet implements AutoCloseable {
   }
 
   Fleet startStub() {
-    stubPort = freePort();
-    Process stub = processes.java("stub", Map.of(), List.of("-XX:+UseSerialGC", "-cp",
-        Processes.classpathOf(Processes.DEMO_JAR),
-        "dev.ratekeeper.testkit.StubServerMain", "--port", Integer.toString(stubPort)));
-    processes.awaitOk("http://127.0.0.1:" + stubPort + "/v1/models", "stub", stub);
+    stubPort = processes.startStub("stub");
     return this;
   }
 
@@ -204,21 +205,21 @@ final class Fleet implements AutoCloseable {
    * sidecars, or gateways when {@code extraArgs} say {@code --mode gateway}; {@code env} added to each.
    */
   List<Sidecar> startSidecars(String name, int count, Path policy, Map<String, String> env, String... extraArgs) {
-    List<Sidecar> sidecars = new ArrayList<>();
+    Map<String, Process> started = new LinkedHashMap<>();
     for (int i = 0; i < count; i++) {
-      int proxy = freePort();
-      int admin = freePort();
       String id = name + "-" + i;
       List<String> args = new ArrayList<>(List.of("-jar", Processes.classpathOf(Processes.SIDECAR_JAR),
-          "--policy-file", policy.toString(), "--redis", redisUrl(), "--listen", "127.0.0.1:" + proxy,
-          "--admin-listen", "127.0.0.1:" + admin, "--sidecar-id", id));
+          "--policy-file", policy.toString(), "--redis", redisUrl(), "--listen", "127.0.0.1:0",
+          "--admin-listen", "127.0.0.1:0", "--sidecar-id", id));
       args.addAll(List.of(extraArgs));
-      Process process = processes.java(id, env, args);
-      sidecars.add(new Sidecar(id, process, proxy, admin));
+      started.put(id, processes.java(id, env, args));
     }
-    for (Sidecar sidecar : sidecars) {
-      processes.awaitOk("http://127.0.0.1:" + sidecar.adminPort() + "/readyz", sidecar.name(), sidecar.process());
-    }
+    List<Sidecar> sidecars = new ArrayList<>();
+    started.forEach((id, process) -> {
+      Processes.SidecarPorts ports = processes.awaitSidecarPorts(id, process);
+      processes.awaitOk("http://127.0.0.1:" + ports.admin() + "/readyz", id, process);
+      sidecars.add(new Sidecar(id, process, ports.proxy(), ports.admin()));
+    });
     return sidecars;
   }
 
@@ -302,10 +303,6 @@ final class Fleet implements AutoCloseable {
     } catch (IOException | NumberFormatException e) {
       return new Answer(-1, false);
     }
-  }
-
-  static int freePort() {
-    return Processes.freePort();
   }
 
   @Override

@@ -53,22 +53,22 @@ class GatewayComposeIT {
     for (JsonNode secret : service.path("secrets")) {
       mounts.put("/run/secrets/" + secret.asText(), keys.toString());
     }
-    int proxy = Fleet.freePort();
-    int admin = Fleet.freePort();
     List<String> args = new ArrayList<>(List.of("-jar", Processes.classpathOf(Processes.SIDECAR_JAR)));
     for (JsonNode arg : service.path("command")) {
       String a = arg.asText();
       a = mounts.getOrDefault(a, a);
       a = a.replace("redis://redis:6379", fleet.redisUrl());
-      a = a.replace("0.0.0.0:8787", "0.0.0.0:" + proxy).replace("0.0.0.0:9787", "0.0.0.0:" + admin);
+      a = a.replace("0.0.0.0:8787", "0.0.0.0:0").replace("0.0.0.0:9787", "0.0.0.0:0"); // it says which it bound
       args.add(a);
     }
     args.addAll(List.of("--upstream", "anthropic=http://127.0.0.1:" + fleet.stubPort,
         "--upstream", "openai=http://127.0.0.1:" + fleet.stubPort));
     Map<String, String> env = new LinkedHashMap<>();
     service.path("environment").fields().forEachRemaining(e -> env.put(e.getKey(), interpolate(e.getValue().asText())));
-    gateway = new Sidecar("compose-gateway", fleet.processes().java("compose-gateway", env, args), proxy, admin);
-    fleet.processes().awaitOk("http://127.0.0.1:" + admin + "/readyz", gateway.name(), gateway.process());
+    Process process = fleet.processes().java("compose-gateway", env, args);
+    Processes.SidecarPorts ports = fleet.processes().awaitSidecarPorts("compose-gateway", process);
+    gateway = new Sidecar("compose-gateway", process, ports.proxy(), ports.admin());
+    fleet.processes().awaitOk("http://127.0.0.1:" + ports.admin() + "/readyz", gateway.name(), process);
   }
 
   @AfterAll

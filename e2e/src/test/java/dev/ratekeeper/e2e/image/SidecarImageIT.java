@@ -74,10 +74,10 @@ class SidecarImageIT {
     return m.group(1);
   }
 
-  static List<String> withFreePorts(List<String> args) {
+  /** {@code args} with both listeners on port 0: the sidecar binds free ports itself and names them in its log. */
+  static List<String> onPortZero(List<String> args) {
     List<String> out = new ArrayList<>(args);
-    out.addAll(List.of("--listen", "127.0.0.1:" + Processes.freePort(),
-        "--admin-listen", "127.0.0.1:" + Processes.freePort()));
+    out.addAll(List.of("--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"));
     return out;
   }
 
@@ -108,7 +108,7 @@ class SidecarImageIT {
   void theTrainingRunWritesAnArchiveThatTheEntrypointMapsTheSidecarsClassesFrom() throws Exception {
     // the training run: the sidecar starts, gets ready, exits 0; the JVM writes the archive as it exits
     Process training = processes.java("image-training", Map.of("JAVA_TOOL_OPTIONS", imageJavaOptions()),
-        withFreePorts(words("RUN")));
+        onPortZero(words("RUN")));
     assertThat(training.waitFor(60, TimeUnit.SECONDS)).as("the training run exits by itself").isTrue();
     String trainingLog = Files.readString(Path.of("target", "e2e-logs", "image-training.log"));
     assertThat(training.exitValue()).as(trainingLog).isZero();
@@ -120,11 +120,10 @@ class SidecarImageIT {
     // the image's command, with the image's settings: the sidecar's classes come from the archive
     Path classLog = Files.createTempFile(app, "class-load", ".log");
     List<String> args = new ArrayList<>(words("ENTRYPOINT"));
-    args.addAll(withFreePorts(List.of("--policy-file", Processes.ROOT.resolve("examples/minimal.yaml").toString())));
-    String admin = args.get(args.size() - 1);
+    args.addAll(onPortZero(List.of("--policy-file", Processes.ROOT.resolve("examples/minimal.yaml").toString())));
     Process sidecar = processes.java("image-sidecar",
         Map.of("JAVA_TOOL_OPTIONS", imageJavaOptions() + " -Xlog:class+load=info:file=" + classLog), args);
-    awaitReady(admin, sidecar);
+    awaitReady("127.0.0.1:" + processes.awaitSidecarPorts("image-sidecar", sidecar).admin(), sidecar);
 
     List<String> loaded = Files.readAllLines(classLog);
     long fromArchive = loaded.stream().filter(l -> l.contains("source: shared objects file")).count();

@@ -1,8 +1,8 @@
 package dev.ratekeeper.operator.testing;
 
+import dev.ratekeeper.testkit.FreePort;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import redis.clients.jedis.Jedis;
 import redis.embedded.RedisServer;
 
@@ -15,22 +15,24 @@ public final class EmbeddedRedis implements AutoCloseable {
   private RedisServer server;
 
   public EmbeddedRedis() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    start();
+    server = FreePort.startOn(EmbeddedRedis::startOn); // a fresh port if another process takes this one first
+    port = server.ports().get(0);
   }
 
+  /** Starts it again on its own port, after {@link #stop}. */
   public synchronized void start() {
     try {
-      server = RedisServer.newRedisServer().port(port).bind("127.0.0.1").setting("save \"\"")
-          .setting("appendonly no").build();
-      server.start();
+      server = startOn(port);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  private static RedisServer startOn(int port) throws IOException {
+    RedisServer server = RedisServer.newRedisServer().port(port).bind("127.0.0.1").setting("save \"\"")
+        .setting("appendonly no").build();
+    server.start();
+    return server;
   }
 
   public synchronized void stop() {

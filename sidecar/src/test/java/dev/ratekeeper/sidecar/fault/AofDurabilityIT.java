@@ -157,9 +157,8 @@ class AofDurabilityIT {
         assertThat(fleet).noneMatch(Sidecar::storeUp);
 
         // what Redis itself kept: the same directory opened on a spare port, before any sidecar replays
-        int spare = SidecarFixture.freePort();
-        RedisServer inspect = redis.startOn(spare);
-        try (RedisCalls look = new RedisCalls(DurableRedis.url(spare))) {
+        RedisServer inspect = redis.startOnFreePort();
+        try (RedisCalls look = new RedisCalls(DurableRedis.url(inspect.ports().get(0)))) {
           kept = look.callLong("HGET", stats, "spendMicros");
         } finally {
           inspect.stop();

@@ -1,6 +1,6 @@
 package dev.ratekeeper.sidecar.fault;
 
-import dev.ratekeeper.sidecar.it.SidecarFixture;
+import dev.ratekeeper.testkit.FreePort;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -27,29 +27,32 @@ final class DurableRedis implements AutoCloseable {
     this.appendfsync = appendfsync;
     try {
       dir = Files.createTempDirectory("ratekeeper-aof-");
-      port = SidecarFixture.freePort();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    server = startOn(port);
+    server = startOnFreePort();
+    port = server.ports().get(0);
   }
 
-  /** Starts a redis-server on {@code port} that loads and appends to this directory's AOF. */
-  RedisServer startOn(int onPort) {
-    try {
-      RedisServer started = RedisServer.newRedisServer().port(onPort).bind("127.0.0.1")
-          .setting("dir " + dir)
-          .setting("appendonly yes")
-          .setting("appendfilename \"appendonly.aof\"")
-          .setting("appendfsync " + appendfsync)
-          .setting("save \"\"")
-          .soutListener(log::add)
-          .build();
-      started.start();
-      return started;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+  /**
+   * Starts a redis-server on a free port of its own (a fresh one if another process takes it first)
+   * that loads and appends to this directory's AOF.
+   */
+  RedisServer startOnFreePort() {
+    return FreePort.startOn(this::startOn);
+  }
+
+  private RedisServer startOn(int onPort) throws IOException {
+    RedisServer started = RedisServer.newRedisServer().port(onPort).bind("127.0.0.1")
+        .setting("dir " + dir)
+        .setting("appendonly yes")
+        .setting("appendfilename \"appendonly.aof\"")
+        .setting("appendfsync " + appendfsync)
+        .setting("save \"\"")
+        .soutListener(log::add)
+        .build();
+    started.start();
+    return started;
   }
 
   String url() {
@@ -81,7 +84,11 @@ final class DurableRedis implements AutoCloseable {
 
   /** Starts the server again on its own port, from the same directory. */
   void restart() {
-    server = startOn(port);
+    try {
+      server = startOn(port);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** Stops the server and deletes its directory. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.testkit.FreePort;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -61,7 +62,7 @@ class IdentityAndEdgesIT {
         .replace("name: ids,", "name: ids-pass,")).toString(), "--upstream", "openai=" + stub.url());
     deadUpstream = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.formatted("Deny")
         .replace("name: ids,", "name: ids-dead,")).toString(), "--upstream",
-        "anthropic=http://127.0.0.1:" + SidecarFixture.freePort());
+        "anthropic=http://127.0.0.1:" + FreePort.find());
   }
 
   @AfterAll

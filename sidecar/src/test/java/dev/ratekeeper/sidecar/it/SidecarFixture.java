@@ -6,11 +6,11 @@ import dev.ratekeeper.sidecar.store.RedisTime;
 import dev.ratekeeper.sidecar.time.ManualClock;
 import dev.ratekeeper.sidecar.time.ShiftedClock;
 import dev.ratekeeper.sidecar.time.SidecarClock;
+import dev.ratekeeper.testkit.FreePort;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -38,17 +38,19 @@ public final class SidecarFixture implements AutoCloseable {
   /** The clock the sidecars' Lua scripts read (limits, cooldowns): Redis TIME, or the one tests move. */
   private RedisTime scriptTime = RedisTime.server();
 
-  /** Starts a real redis-server on a free loopback port. */
+  /** Starts a real redis-server on a free loopback port (a fresh one if another process takes it first). */
   public String startRedis() {
-    try {
-      redisPort = freePort();
-      redis = RedisServer.newRedisServer().port(redisPort).bind("127.0.0.1").setting("save \"\"")
-          .setting("appendonly no").build();
-      redis.start();
-      return redisUrl();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    redis = FreePort.startOn(SidecarFixture::startPlainRedis);
+    redisPort = redis.ports().get(0);
+    return redisUrl();
+  }
+
+  /** A started redis-server on {@code port}: loopback only, nothing persisted. */
+  public static RedisServer startPlainRedis(int port) throws IOException {
+    RedisServer server = RedisServer.newRedisServer().port(port).bind("127.0.0.1").setting("save \"\"")
+        .setting("appendonly no").build();
+    server.start();
+    return server;
   }
 
   /** Runs one Redis command on a fresh connection; returns the reply as text (null for nil). */
@@ -99,9 +101,7 @@ public final class SidecarFixture implements AutoCloseable {
 
   public void restartRedis() {
     try {
-      redis = RedisServer.newRedisServer().port(redisPort).bind("127.0.0.1").setting("save \"\"")
-          .setting("appendonly no").build();
-      redis.start();
+      redis = startPlainRedis(redisPort);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -239,12 +239,6 @@ public final class SidecarFixture implements AutoCloseable {
       }
     }
     return total;
-  }
-
-  public static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
   }
 
   @Override

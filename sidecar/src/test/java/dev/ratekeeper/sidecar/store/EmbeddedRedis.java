@@ -1,5 +1,7 @@
 package dev.ratekeeper.sidecar.store;
 
+import dev.ratekeeper.sidecar.it.SidecarFixture;
+import dev.ratekeeper.testkit.FreePort;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -10,7 +12,6 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -22,16 +23,8 @@ final class EmbeddedRedis implements AutoCloseable {
   private final int port;
 
   EmbeddedRedis() {
-    try {
-      try (ServerSocket socket = new ServerSocket(0)) {
-        port = socket.getLocalPort();
-      }
-      server = RedisServer.newRedisServer().port(port).bind("127.0.0.1").setting("save \"\"")
-          .setting("appendonly no").build();
-      server.start();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    server = FreePort.startOn(SidecarFixture::startPlainRedis);
+    port = server.ports().get(0);
   }
 
   String url() {

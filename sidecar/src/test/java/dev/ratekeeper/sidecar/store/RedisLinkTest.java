@@ -4,6 +4,8 @@ import static dev.ratekeeper.sidecar.store.EmbeddedRedis.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ratekeeper.sidecar.it.SidecarFixture;
+import dev.ratekeeper.testkit.FreePort;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -36,11 +38,9 @@ class RedisLinkTest {
   private RedisLink link;
 
   @BeforeEach
-  void start() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
-    startServer();
+  void start() {
+    server = FreePort.startOn(SidecarFixture::startPlainRedis);
+    port = server.ports().get(0);
     vertx = Vertx.vertx();
     link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString("redis://127.0.0.1:" + port),
         RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts));
@@ -64,10 +64,9 @@ class RedisLinkTest {
     server.stop();
   }
 
-  private void startServer() throws IOException {
-    server = RedisServer.newRedisServer().port(port).bind("127.0.0.1").setting("save \"\"").setting("appendonly no")
-        .build();
-    server.start();
+  /** The server again, on its own port (the link was told that address). */
+  private void restartServer() throws IOException {
+    server = SidecarFixture.startPlainRedis(port);
   }
 
   @Test
@@ -204,7 +203,7 @@ class RedisLinkTest {
     await().atMost(Duration.ofSeconds(1)).until(() -> !link.available());
     System.out.printf("stopped server noticed after %d ms%n", (System.nanoTime() - stopped) / 1_000_000);
     long restarted = System.nanoTime();
-    startServer();
+    restartServer();
     await().atMost(Duration.ofSeconds(1)).until(link::available);
     System.out.printf("restarted server in use after %d ms%n", (System.nanoTime() - restarted) / 1_000_000);
     assertThat(events).hasSize(2).last().isEqualTo("available");

@@ -1,5 +1,6 @@
 package dev.ratekeeper.testkit.redis;
 
+import dev.ratekeeper.testkit.FreePort;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -7,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
 
 /**
  * A real Redis Cluster of 3 masters, each with 1 replica: six {@code redis-server} processes, met and
@@ -23,13 +25,14 @@ public final class RedisClusterNodes implements AutoCloseable {
   /** 3 masters + 3 replicas; {@code extra} options go to every node (e.g. an ACL user). */
   public static RedisClusterNodes start(String... extra) {
     RedisClusterNodes cluster = new RedisClusterNodes();
+    List<String> options = new ArrayList<>(List.of("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+        "--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no"));
+    options.addAll(List.of(extra));
     try {
       for (int i = 0; i < 6; i++) {
-        List<String> args = new ArrayList<>(List.of("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "1000", "--cluster-port", Integer.toString(RedisNode.freePort()),
-            "--cluster-require-full-coverage", "no"));
-        args.addAll(List.of(extra));
-        cluster.nodes.add(RedisNode.start(args.toArray(String[]::new)));
+        // the bus port is a free port of its own, chosen again whenever the node is started on a fresh port
+        cluster.nodes.add(RedisNode.start(FreePort::find, null, () -> Stream.concat(options.stream(),
+            Stream.of("--cluster-port", Integer.toString(FreePort.find()))).toList()));
       }
       cluster.form();
       return cluster;

@@ -1,22 +1,32 @@
 package dev.ratekeeper.testkit.redis;
 
+import dev.ratekeeper.testkit.FreePort;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 
 /**
  * One real {@code redis-server} process (Debian's {@code redis-server} package, or the binary named
  * by {@code RATEKEEPER_REDIS_SERVER}) on a free loopback port, with its own directory and log. A node
  * may be plain, TLS-only ({@link RedisTls}), a cluster node, or a sentinel.
+ *
+ * <p>A port found free may be taken by another process before redis-server binds it; a node that
+ * exits with "Address already in use" is started again on fresh ports, in a new directory. A
+ * {@link #restart} keeps the node's port, and fails if the port was taken while the node was down.
  */
 public final class RedisNode implements AutoCloseable {
+  /** Ports a new node tries before giving up. */
+  static final int PORT_ATTEMPTS = 5;
+  /** How long a start-up probe waits for a reply: whatever else holds the port may never answer. */
+  private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
   private final Path dir;
   private final int port;
   private final SSLContext tls;
@@ -54,7 +64,7 @@ public final class RedisNode implements AutoCloseable {
 
   /** A plain node; {@code extra} are further {@code --option value} pairs. */
   public static RedisNode start(String... extra) {
-    return start(null, List.of(extra));
+    return start(FreePort::find, null, () -> List.of(extra));
   }
 
   /** A TLS-only node (no plain port) serving {@code tls}'s server certificate; clients need not send one. */
@@ -63,49 +73,66 @@ public final class RedisNode implements AutoCloseable {
         "--tls-key-file", tls.serverKey().toString(), "--tls-ca-cert-file", tls.caCertificate().toString(),
         "--tls-auth-clients", requireClientCertificate ? "yes" : "no"));
     args.addAll(List.of(extra));
-    return start(tls, args);
+    return start(FreePort::find, tls, () -> args);
   }
 
-  private static RedisNode start(RedisTls tls, List<String> extra) {
-    try {
-      Path dir = Files.createTempDirectory("redis-node");
-      int port = freePort();
-      List<String> args = new ArrayList<>();
-      if (tls == null) {
-        args.addAll(List.of("--port", Integer.toString(port)));
-      } else {
-        args.addAll(List.of("--port", "0", "--tls-port", Integer.toString(port)));
-      }
+  /**
+   * A plain or TLS node on a port from {@code ports}; {@code extra} is asked again for each port tried,
+   * so options naming a port of their own (a cluster node's {@code --cluster-port}) can take a fresh one.
+   */
+  static RedisNode start(IntSupplier ports, RedisTls tls, Supplier<List<String>> extra) {
+    SSLContext clientTls = tls == null ? null : tls.clientContext();
+    return startOnFreePort(ports, "redis-node", clientTls, (port, dir) -> {
+      List<String> args = new ArrayList<>(tls == null ? List.of("--port", Integer.toString(port))
+          : List.of("--port", "0", "--tls-port", Integer.toString(port)));
       args.addAll(List.of("--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.toString(),
           "--logfile", dir.resolve("redis.log").toString(), "--protected-mode", "no"));
-      args.addAll(extra);
-      RedisNode node = new RedisNode(dir, port, tls == null ? null : tls.clientContext(), args);
-      node.launch();
-      return node;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+      args.addAll(extra.get());
+      return args;
+    });
   }
 
   /** A sentinel (a {@code redis-server --sentinel}) watching nothing yet; {@link RedisSentinels} configures it. */
   static RedisNode startSentinel(List<String> configLines) {
-    try {
-      Path dir = Files.createTempDirectory("redis-sentinel");
-      int port = freePort();
+    return startOnFreePort(FreePort::find, "redis-sentinel", null, (port, dir) -> {
       List<String> lines = new ArrayList<>(List.of("port " + port, "bind 127.0.0.1", "protected-mode no",
           "dir " + dir, "logfile " + dir.resolve("sentinel.log")));
       lines.addAll(configLines);
       Path conf = dir.resolve("sentinel.conf");
       Files.write(conf, lines);
-      RedisNode node = new RedisNode(dir, port, null, List.of(conf.toString(), "--sentinel"));
-      node.launch();
-      return node;
+      return List.of(conf.toString(), "--sentinel");
+    });
+  }
+
+  /** The arguments of a node listening on {@code port} and keeping its files in {@code dir}. */
+  private interface NodeArgs {
+    List<String> on(int port, Path dir) throws IOException;
+  }
+
+  /** Starts a node on a port from {@code ports}, in a new directory; on fresh ones while its port turns out taken. */
+  private static RedisNode startOnFreePort(IntSupplier ports, String dirPrefix, SSLContext tls, NodeArgs args) {
+    try {
+      RedisNode node = null;
+      for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+        int port = ports.getAsInt();
+        Path dir = Files.createTempDirectory(dirPrefix);
+        node = new RedisNode(dir, port, tls, args.on(port, dir));
+        if (node.launch()) {
+          return node;
+        }
+      }
+      throw new IllegalStateException("redis-server found its port taken " + PORT_ATTEMPTS + " times in a row: "
+          + node.log());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private void launch() {
+  /**
+   * Runs redis-server and waits until it answers as itself (its own pid: another server may hold the
+   * port). False when it exited because a port of its was taken; any other failure throws.
+   */
+  private boolean launch() {
     List<String> command = new ArrayList<>();
     command.add(serverBinary().toString());
     command.addAll(args);
@@ -116,17 +143,37 @@ public final class RedisNode implements AutoCloseable {
       throw new UncheckedIOException("cannot start " + command.get(0), e);
     }
     long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    RuntimeException last = null;
     while (true) {
-      try (RespClient client = client()) {
-        client.call("PING");
-        return;
-      } catch (RuntimeException e) {
-        if (!process.isAlive() || System.nanoTime() > deadline) {
-          throw new IllegalStateException("redis-server on port " + port + " did not start: " + log(), e);
+      if (!process.isAlive()) {
+        String log = log();
+        if (log.contains("Address already in use")) {
+          return false;
         }
-        sleep(20);
+        throw new IllegalStateException("redis-server on port " + port + " exited: " + log, last);
+      }
+      try (RespClient client = client(PROBE_TIMEOUT)) {
+        if (pidOf(client) == process.pid()) {
+          return true;
+        }
+      } catch (RuntimeException e) {
+        last = e;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("redis-server on port " + port + " did not start: " + log(), last);
+      }
+      sleep(20);
+    }
+  }
+
+  /** The pid the server at the other end of {@code client} reports ({@code INFO server}). */
+  private static long pidOf(RespClient client) {
+    for (String line : client.text("INFO", "server").split("\r\n")) {
+      if (line.startsWith("process_id:")) {
+        return Long.parseLong(line.substring("process_id:".length()));
       }
     }
+    throw new IllegalStateException("no process_id in INFO server");
   }
 
   public int port() {
@@ -149,7 +196,11 @@ public final class RedisNode implements AutoCloseable {
 
   /** A new control connection (TLS nodes: trusting the test CA). */
   public RespClient client() {
-    RespClient client = new RespClient(host(), port, tls);
+    return client(RespClient.READ_TIMEOUT);
+  }
+
+  private RespClient client(Duration readTimeout) {
+    RespClient client = new RespClient(host(), port, tls, readTimeout);
     if (password != null) {
       try {
         client.call("AUTH", password);
@@ -184,10 +235,16 @@ public final class RedisNode implements AutoCloseable {
     }
   }
 
-  /** Starts the same node again (same port, same directory and node config) after {@link #kill}. */
+  /**
+   * Starts the same node again (same port, same directory and node config) after {@link #kill}; fails
+   * if another process took the port meanwhile.
+   */
   public void restart() {
     kill();
-    launch();
+    if (!launch()) {
+      throw new IllegalStateException("redis-server cannot come back on its port " + port
+          + ": another process took it while the node was down: " + log());
+    }
   }
 
   /** The node's own log, for failure messages. */
@@ -210,14 +267,6 @@ public final class RedisNode implements AutoCloseable {
   @Override
   public void close() {
     kill();
-  }
-
-  static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 
   static void sleep(long ms) {

@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.SSLContext;
@@ -20,6 +21,8 @@ import javax.net.ssl.SSLContext;
  * {@link RedisError}.
  */
 public final class RespClient implements AutoCloseable {
+  /** How long a reply may take unless the caller says. */
+  static final Duration READ_TIMEOUT = Duration.ofSeconds(10);
   private final Socket socket;
   private final InputStream in;
   private final OutputStream out;
@@ -30,10 +33,15 @@ public final class RespClient implements AutoCloseable {
 
   /** @param tls null for a plain socket */
   public RespClient(String host, int port, SSLContext tls) {
+    this(host, port, tls, READ_TIMEOUT);
+  }
+
+  /** @param readTimeout how long a reply (or a TLS handshake) may take before the call fails */
+  public RespClient(String host, int port, SSLContext tls, Duration readTimeout) {
     try {
       Socket plain = new Socket();
       plain.connect(new InetSocketAddress(host, port), 2_000);
-      plain.setSoTimeout(10_000);
+      plain.setSoTimeout((int) readTimeout.toMillis());
       socket = tls == null ? plain : tls.getSocketFactory().createSocket(plain, host, port, true);
       in = new BufferedInputStream(socket.getInputStream());
       out = socket.getOutputStream();
