@@ -6,7 +6,6 @@ import dev.ratekeeper.sidecar.runtime.Sidecar;
 import dev.ratekeeper.policy.compile.PolicyCodec;
 import dev.ratekeeper.policy.compile.PolicyDocument;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -23,7 +22,7 @@ public final class SidecarMain {
     }
     // Independent start-up work overlaps the parsing of flags (time to ready): the event loops start
     // on one thread, the policy codecs build their parsers and deserializers on another.
-    CompletableFuture<Vertx> starting = CompletableFuture.supplyAsync(SidecarMain::vertx, SidecarMain::startThread);
+    CompletableFuture<Vertx> starting = CompletableFuture.supplyAsync(Vertx::vertx, SidecarMain::startThread);
     CompletableFuture.runAsync(SidecarMain::preparePolicyCodecs, SidecarMain::startThread);
     SidecarConfig config;
     try {
@@ -58,14 +57,6 @@ public final class SidecarMain {
       vertx.close();
       System.exit(1);
     }
-  }
-
-  /**
-   * One event loop per core (Vert.x's default is two): the proxy runs one server per core and the
-   * limiter one Redis connection per loop, so a request's Redis calls and its answer stay on its loop.
-   */
-  private static Vertx vertx() {
-    return Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.max(1, Runtime.getRuntime().availableProcessors())));
   }
 
   private static void startThread(Runnable work) {

@@ -25,6 +25,7 @@ import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
@@ -137,8 +138,10 @@ public final class Sidecar implements AutoCloseable {
       storeReady = Future.succeededFuture();
     } else {
       // the limiter's own connections, warmed (scripts loaded) before the sidecar is ready
+      // one connection per event loop (Vert.x's default pool, two per core): each proxy server's loop
+      // sends on its own connection
       storeReady = RedisLink.open(vertx, redisOptions(),
-              Math.max(RedisLink.CONNECTIONS, Runtime.getRuntime().availableProcessors()), RedisLimiterStore::loadScripts)
+              Math.max(RedisLink.CONNECTIONS, VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE), RedisLimiterStore::loadScripts)
           .map(opened -> {
             link = opened;
             RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, scriptTime);

@@ -52,7 +52,7 @@ import java.util.function.Function;
  */
 public final class RedisLink {
   private static final System.Logger LOG = System.getLogger(RedisLink.class.getName());
-  /** Connections kept open at least (the sidecar opens one per event loop; measured in docs/benchmarks.md). */
+  /** Connections kept open at least (the sidecar opens one per event loop of its Vert.x; docs/benchmarks.md). */
   public static final int CONNECTIONS = 2;
   /** Commands in flight across all connections before new ones queue. */
   static final int MAX_IN_FLIGHT = 4_096;
