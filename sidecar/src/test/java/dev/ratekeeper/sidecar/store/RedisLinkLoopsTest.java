@@ -1,6 +1,7 @@
 package dev.ratekeeper.sidecar.store;
 
 import static dev.ratekeeper.sidecar.store.EmbeddedRedis.await;
+import static dev.ratekeeper.sidecar.store.EmbeddedRedis.call;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.Context;
@@ -11,12 +12,18 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.redis.client.Command;
+import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -71,6 +78,67 @@ class RedisLinkLoopsTest {
     // each loop used exactly one connection, and not the other loop's: every command stayed on its loop
     assertThat(idsPerLoop).allSatisfy(ids -> assertThat(ids).hasSize(1));
     assertThat(idsPerLoop.get(0)).doesNotContainAnyElementsOf(idsPerLoop.get(1));
+  }
+
+  @Test
+  void aQueuedCommandIsAnsweredOnItsSendersLoopWhicheverLoopSendsIt() throws Exception {
+    // one connection, whose re-open waits until the test lets it finish: meanwhile a command sent
+    // from the other loop waits in the queue, and the connection's own loop sends it once it is back
+    CompletableFuture<Thread> connectionLoop = new CompletableFuture<>();
+    AtomicInteger warmUps = new AtomicInteger();
+    CountDownLatch reopening = new CountDownLatch(1);
+    Promise<Void> reopened = Promise.promise();
+    RedisLink one = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(redis.url()), 1, send -> {
+      connectionLoop.complete(Thread.currentThread());
+      if (warmUps.incrementAndGet() == 1) {
+        return RedisLimiterStore.loadScripts(send);
+      }
+      reopening.countDown();
+      return reopened.future();
+    }));
+    try {
+      Thread ownLoop = connectionLoop.get(10, TimeUnit.SECONDS);
+      Context sender = null;
+      for (Context server : serverContexts()) {
+        CompletableFuture<Thread> thread = new CompletableFuture<>();
+        server.runOnContext(v -> thread.complete(Thread.currentThread()));
+        if (thread.get(10, TimeUnit.SECONDS) != ownLoop) {
+          sender = server;
+        }
+      }
+      assertThat(sender).as("a context on the loop without the connection").isNotNull();
+      long id = await(one.send(Request.cmd(Command.CLIENT).arg("ID"))).toLong();
+      RedisConnection admin = redis.connect(vertx);
+      call(admin, Command.CLIENT, "KILL", "ID", id);
+      assertThat(reopening.await(10, TimeUnit.SECONDS)).as("the link re-opens its connection").isTrue();
+
+      Context from = sender;
+      CountDownLatch queued = new CountDownLatch(1);
+      CompletableFuture<Response> answer = new CompletableFuture<>();
+      List<Object> answeredOn = new ArrayList<>();
+      from.runOnContext(v -> {
+        one.send(Request.cmd(Command.PING)).onComplete(result -> {
+          answeredOn.add(Thread.currentThread());
+          answeredOn.add(Vertx.currentContext());
+          if (result.succeeded()) {
+            answer.complete(result.result());
+          } else {
+            answer.completeExceptionally(result.cause());
+          }
+        });
+        queued.countDown();
+      });
+      assertThat(queued.await(10, TimeUnit.SECONDS)).isTrue();
+      reopened.complete();
+
+      assertThat(answer.get(10, TimeUnit.SECONDS).toString()).isEqualTo("PONG");
+      CompletableFuture<Thread> senderThread = new CompletableFuture<>();
+      from.runOnContext(v -> senderThread.complete(Thread.currentThread()));
+      // answered on the sender's loop and context, as RedisLink#send promises, not on the loop that sent it
+      assertThat(answeredOn).containsExactly(senderThread.get(10, TimeUnit.SECONDS), from);
+    } finally {
+      one.close();
+    }
   }
 
   /** Contexts on every event loop, as the proxy's servers get them: the instances of one deployment. */
