@@ -383,9 +383,10 @@ public final class RedisLink {
      * runs), and hands the answer back on {@code caller}'s context.
      */
     Future<Response> send(Request request, Context caller) {
-      if (caller == context || (caller != null && onItsLoop())) {
-        // the same thread as the connection's: its state is never touched by two threads at once,
-        // and the answer's callbacks run on the caller's context, on this thread
+      if (caller != null && caller == Vertx.currentContext() && onItsLoop()) {
+        // the caller runs now, on the connection's thread: its state is never touched by two threads
+        // at once, and the answer's callbacks run on the caller's context, on this thread. A command
+        // sent for another caller (one that waited in the queue) goes round by the hops below
         return sendHere(request);
       }
       Promise<Response> answer = Promise.promise();
