@@ -17,6 +17,7 @@ import io.vertx.core.http.HttpServerRequest;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
@@ -40,6 +41,8 @@ import java.util.function.Supplier;
  * </ul>
  */
 public final class ProxyServer {
+  /** The shared random ports handed out so far, one per proxy listening on port 0 (Vert.x keys them by number). */
+  private static final AtomicInteger RANDOM_PORTS = new AtomicInteger();
   private final Vertx vertx;
   private final Limits limits;
   private final BodyReader bodies;
@@ -78,49 +81,45 @@ public final class ProxyServer {
   }
 
   /**
-   * Listens with one server instance per core on the same port ({@link ProxyVerticle}). Port 0: a free
-   * port is picked first, then shared. Completes with the first server (its {@code actualPort()} is
-   * the proxy's port).
+   * Listens with one server instance per core on the same port ({@link ProxyVerticle}). Port 0: the
+   * system picks a free port as the first instance binds it, and the other instances share it (Vert.x's
+   * shared random port: a negative port, one of this server's own). Completes with the first server
+   * (its {@code actualPort()} is the proxy's port).
    */
   public Future<HttpServer> listen(String host, int port) {
     int instances = Math.max(1, Runtime.getRuntime().availableProcessors());
-    int shared;
-    try {
-      shared = port == 0 ? freePort(host) : port;
-    } catch (java.io.IOException e) {
-      return Future.failedFuture(e);
-    }
+    // no port found free beforehand and bound later, which another process could take in between
+    int shared = port == 0 ? -RANDOM_PORTS.incrementAndGet() : port;
     // HTTP/1.1 only: with cleartext HTTP/2 on, Vert.x makes the connection (and calls the
     // connection handler that starts the header deadline) only once it has seen a whole request head
-    HttpServerOptions options = new HttpServerOptions().setHost(host).setPort(shared).setTcpNoDelay(true)
+    HttpServerOptions options = new HttpServerOptions().setTcpNoDelay(true)
         .setIdleTimeout((int) limits.idleTimeoutMs()).setIdleTimeoutUnit(TimeUnit.MILLISECONDS)
         .setDecompressionSupported(false).setHttp2ClearTextEnabled(false);
-    return vertx.deployVerticle(() -> new ProxyVerticle(options), new DeploymentOptions().setInstances(instances))
+    return vertx.deployVerticle(() -> new ProxyVerticle(options, host, shared),
+            new DeploymentOptions().setInstances(instances))
         .map(id -> {
           deployment = id;
           return servers.get(0);
         });
   }
 
-  private static int freePort(String host) throws java.io.IOException {
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
-      return socket.getLocalPort();
-    }
-  }
-
   /** One server instance on its own event loop, serving the shared pipeline. */
   private final class ProxyVerticle extends VerticleBase {
     private final HttpServerOptions options;
+    private final String host;
+    private final int port;
 
-    ProxyVerticle(HttpServerOptions options) {
+    ProxyVerticle(HttpServerOptions options, String host, int port) {
       this.options = options;
+      this.host = host;
+      this.port = port;
     }
 
     @Override
     public Future<?> start() {
       return vertx.createHttpServer(options).connectionHandler(ProxyServer.this::headerDeadline)
           .requestHandler(ProxyServer.this::arrived)
-          .listen().onSuccess(servers::add);
+          .listen(port, host).onSuccess(servers::add);
     }
   }
 
