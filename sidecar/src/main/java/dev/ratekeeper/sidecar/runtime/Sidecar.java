@@ -322,7 +322,7 @@ public final class Sidecar implements AutoCloseable {
         adminServer.close().toCompletionStage().toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
       }
       if (link != null) {
-        link.close();
+        link.close().toCompletionStage().toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
       }
       if (redis != null) {
         redis.close();

@@ -298,16 +298,20 @@ public final class RedisLink {
     }
   }
 
-  public void close() {
+  /**
+   * Closes every connection and refuses what waits; completes once the deployment that gave the
+   * connections their event loops is undeployed (after the connections' own close, queued before it
+   * on the same loops). Whoever closes Vert.x next waits for it: Vert.x would otherwise find that
+   * deployment half undeployed, and log its undeploy as failed.
+   */
+  public Future<Void> close() {
     closed = true;
     for (Slot slot : slots) {
       slot.close();
     }
     refuseQueued("closed");
     String loops = deployment;
-    if (loops != null) {
-      vertx.undeploy(loops);
-    }
+    return loops == null ? Future.succeededFuture() : vertx.undeploy(loops);
   }
 
   private record Queued(Request request, Promise<Response> promise, Context caller) {}

@@ -66,7 +66,7 @@ class RedisClusterStoreIT {
 
   @AfterEach
   void close() {
-    links.forEach(RedisLink::close);
+    links.forEach(link -> await(link.close()));
     vertxes.forEach(v -> await(v.close()));
   }
 

@@ -14,8 +14,9 @@ import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 
 /**
- * A closed {@link RedisLink} leaves nothing half-undeployed: its Vert.x, closed next (as SidecarMain's
- * shutdown hook closes it right after the sidecar), has nothing to fail on and log as SEVERE.
+ * A closed {@link RedisLink} leaves nothing half-undeployed: its Vert.x, closed once the link's close
+ * completes (as SidecarMain's shutdown hook closes it right after the sidecar's, which waits for it),
+ * has nothing to fail on and log as SEVERE.
  */
 class RedisLinkCloseTest {
   @Test
@@ -42,7 +43,7 @@ class RedisLinkCloseTest {
         Vertx vertx = Vertx.vertx();
         RedisLink link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(redis.url()),
             RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts));
-        link.close();
+        await(link.close());
         await(vertx.close());
       }
     } finally {

@@ -49,7 +49,7 @@ class RedisLinkLoopsTest {
 
   @AfterEach
   void stop() {
-    link.close();
+    await(link.close());
     await(vertx.close());
     redis.close();
   }
@@ -137,7 +137,7 @@ class RedisLinkLoopsTest {
       // answered on the sender's loop and context, as RedisLink#send promises, not on the loop that sent it
       assertThat(answeredOn).containsExactly(senderThread.get(10, TimeUnit.SECONDS), from);
     } finally {
-      one.close();
+      await(one.close());
     }
   }
 

@@ -59,7 +59,7 @@ class RedisLinkTest {
 
   @AfterEach
   void stop() throws IOException {
-    link.close();
+    await(link.close());
     await(vertx.close());
     server.stop();
   }
@@ -128,7 +128,7 @@ class RedisLinkTest {
           (System.nanoTime() - frozen) / 1_000_000);
       assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
       assertThat(seen).containsExactly("unavailable", "available");
-      throughPath.close();
+      await(throughPath.close());
     }
   }
 
