@@ -142,10 +142,11 @@ public final class RedisLink {
       for (Slot slot : link.slots) {
         opened.add(slot.open());
       }
+      // a failed open fails once the link is closed (its deployment undeployed), as close() completes
       return Future.all(opened).map(v -> {
         link.slots.forEach(Slot::watch);
         return link;
-      }).onFailure(e -> link.close());
+      }).recover(e -> link.close().transform(closed -> Future.<RedisLink>failedFuture(e)));
     });
   }
 

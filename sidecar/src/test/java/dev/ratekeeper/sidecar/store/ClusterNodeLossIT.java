@@ -66,7 +66,7 @@ class ClusterNodeLossIT {
           + " after it");
       assertThat(availableAt.get()).as("available again once the Cluster failed over").isPositive();
       assertThat(await(store.admit(requestsOnly(p))).allowed()).isTrue();
-      link.close();
+      await(link.close());
     } finally {
       await(vertx.close());
     }

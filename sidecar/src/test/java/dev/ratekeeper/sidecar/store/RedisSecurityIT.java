@@ -49,7 +49,7 @@ class RedisSecurityIT {
         assertThat(await(store.admit(requestsOnly(p))).allowed()).isTrue();
         assertThat(await(store.admit(requestsOnly(p))).allowed()).isFalse();
       } finally {
-        link.close();
+        await(link.close());
       }
       // the certificate names localhost only
       assertThatThrownBy(() -> await(RedisLink.open(vertx, RedisClientSettings.standalone("rediss://127.0.0.1:" + port, null)
@@ -98,7 +98,7 @@ class RedisSecurityIT {
         assertThat(await(link.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.PUBLISH)
             .arg("rk:{team-a/agents}:policy:changed").arg("x"))).toLong()).isZero();
       } finally {
-        link.close();
+        await(link.close());
       }
       assertThatThrownBy(() -> await(RedisLink.open(vertx, RedisClientSettings.standalone(redis.url(), null)
           .withLogin(TenantAcl.userName("team-a"), "wrong").toOptions(), 1, c -> null))).isInstanceOf(RuntimeException.class);
