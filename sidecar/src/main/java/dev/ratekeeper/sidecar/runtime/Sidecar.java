@@ -138,10 +138,10 @@ public final class Sidecar implements AutoCloseable {
       storeReady = Future.succeededFuture();
     } else {
       // the limiter's own connections, warmed (scripts loaded) before the sidecar is ready
-      // one connection per event loop (Vert.x's default pool, two per core): each proxy server's loop
-      // sends on its own connection
+      // one connection per event loop (Vert.x's default pool, two per core), at most MAX_CONNECTIONS:
+      // each proxy server's loop sends on its own connection (beyond the cap, some hop to another loop)
       storeReady = RedisLink.open(vertx, redisOptions(),
-              Math.max(RedisLink.CONNECTIONS, VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE), RedisLimiterStore::loadScripts)
+              Math.max(RedisLink.CONNECTIONS, Math.min(RedisLink.MAX_CONNECTIONS, VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE)), RedisLimiterStore::loadScripts)
           .map(opened -> {
             link = opened;
             RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, scriptTime);

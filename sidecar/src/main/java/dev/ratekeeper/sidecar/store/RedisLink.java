@@ -54,6 +54,11 @@ public final class RedisLink {
   private static final System.Logger LOG = System.getLogger(RedisLink.class.getName());
   /** Connections kept open at least (the sidecar opens one per event loop of its Vert.x; docs/benchmarks.md). */
   public static final int CONNECTIONS = 2;
+  /**
+   * Connections kept open at most: a pod without a CPU limit sees every core of its node, and one
+   * connection per event loop there would load Redis with hundreds of clients per pod.
+   */
+  public static final int MAX_CONNECTIONS = 8;
   /** Commands in flight across all connections before new ones queue. */
   static final int MAX_IN_FLIGHT = 4_096;
   /** Commands that may wait for a place in flight (or for a connection) before one is refused. */
