@@ -7,7 +7,7 @@
 #   compiler (the same flags without C1-only), measured after C2_WARMUP_SECONDS at full load. Measures latency at a fixed rate (bench/proxy/FixedRateLoad.java,
 # exact percentiles), max throughput (wrk), sidecar RSS under load and time from process start to /readyz 200.
 #
-#   bash bench/proxy.sh                        # ~2-3 minutes; installs nginx, wrk, redis-server with apt-get if missing
+#   bash bench/proxy.sh                        # ~4 minutes; installs nginx, wrk, redis-server with apt-get if missing
 #   SKIP_BUILD=1 bash bench/proxy.sh           # reuse the jars from the last build
 #   SIDECAR_JAVA_OPTS="-XX:+UseSerialGC ..." bash bench/proxy.sh   # try other JVM flags for the measured sidecars
 #
@@ -34,7 +34,8 @@ STARTS=${STARTS:-5}
 TUNED_OPTS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss256k -Xms8m -Xmx256m -XX:ReservedCodeCacheSize=16m"
 SIDECAR_JAVA_OPTS=${SIDECAR_JAVA_OPTS:-$TUNED_OPTS}
 C2_WARMUP_SECONDS=${C2_WARMUP_SECONDS:-20}
-# the C2 rows: the sidecar's flags with tiered compilation left on (C1, then C2 for hot code)
+# the C2 rows: the sidecar's flags with tiered compilation left on (C1, then C2 for hot code) and the
+# default code cache
 C2_OPTS="-XX:+UseSerialGC -Xss256k -Xms8m -Xmx256m"
 SIDECAR_JAR=$ROOT/sidecar/target/ratekeeper-sidecar.jar
 DEMO_JAR=$ROOT/demo/target/ratekeeper-demo.jar

@@ -25,7 +25,6 @@ import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
@@ -138,10 +137,7 @@ public final class Sidecar implements AutoCloseable {
       storeReady = Future.succeededFuture();
     } else {
       // the limiter's own connections, warmed (scripts loaded) before the sidecar is ready
-      // one connection per event loop (Vert.x's default pool, two per core), at most MAX_CONNECTIONS:
-      // each proxy server's loop sends on its own connection (beyond the cap, some hop to another loop)
-      storeReady = RedisLink.open(vertx, redisOptions(),
-              Math.max(RedisLink.CONNECTIONS, Math.min(RedisLink.MAX_CONNECTIONS, VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE)), RedisLimiterStore::loadScripts)
+      storeReady = RedisLink.open(vertx, redisOptions(), RedisLink.PER_EVENT_LOOP, RedisLimiterStore::loadScripts)
           .map(opened -> {
             link = opened;
             RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, scriptTime);

@@ -6,6 +6,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisConnection;
@@ -59,6 +60,12 @@ public final class RedisLink {
    * connection per event loop there would load Redis with hundreds of clients per pod.
    */
   public static final int MAX_CONNECTIONS = 8;
+  /**
+   * What the sidecar opens: one connection per event loop of a default Vert.x (two per core), within
+   * {@link #CONNECTIONS} and {@link #MAX_CONNECTIONS}, so each proxy server's loop sends on its own.
+   */
+  public static final int PER_EVENT_LOOP =
+      Math.max(CONNECTIONS, Math.min(MAX_CONNECTIONS, VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE));
   /** Commands in flight across all connections before new ones queue. */
   static final int MAX_IN_FLIGHT = 4_096;
   /** Commands that may wait for a place in flight (or for a connection) before one is refused. */

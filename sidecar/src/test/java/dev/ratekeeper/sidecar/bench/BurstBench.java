@@ -32,7 +32,7 @@ import redis.embedded.RedisServer;
 
 /**
  * Decision latency under bursts, measured through exactly the client set-up the sidecar runs
- * ({@link RedisLink}: {@value RedisLink#CONNECTIONS} pipelined connections per sidecar, scripts
+ * ({@link RedisLink}: {@link RedisLink#PER_EVENT_LOOP} pipelined connections per sidecar, scripts
  * loaded at start): 1, 3 and 8 sidecars (each its own Vert.x, as separate pods would have) send 100
  * admissions at once, round after round; p50 / p99 / max of one admission, from the call to its
  * decision. Beside it, in the same run, redis-benchmark sending the same EVALSHA with as many
@@ -88,7 +88,7 @@ public final class BurstBench {
     List<RedisLink> links = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       Vertx vertx = Vertx.vertx();
-      RedisLink link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(url), RedisLink.CONNECTIONS,
+      RedisLink link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(url), RedisLink.PER_EVENT_LOOP,
           RedisLimiterStore::loadScripts));
       vertxes.add(vertx);
       links.add(link);
