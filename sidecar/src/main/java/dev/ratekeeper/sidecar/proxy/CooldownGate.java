@@ -8,6 +8,7 @@ import io.vertx.core.Future;
 import io.vertx.core.http.HttpServerRequest;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 
 /**
  * The cooldown stage: a provider's 429 for the call's credential, or for its model, answers the
@@ -23,19 +24,29 @@ import java.util.concurrent.ConcurrentHashMap;
  * the provider may still be working on it, so the probe is left to expire.
  */
 final class CooldownGate {
-  private final Forwarder forwarder;
   private final UpstreamCooldowns cooldowns;
+  /** Whether the sidecar holds the provider key of an upstream (by name): then its calls share one scope. */
+  private final Predicate<String> sidecarHoldsKey;
   /** Requests holding a probe: a handful at most (one per scope in half-open), so a map is enough. */
   private final Map<HttpServerRequest, UpstreamCooldowns.Probe> probes = new ConcurrentHashMap<>();
 
-  CooldownGate(Forwarder forwarder, UpstreamCooldowns cooldowns) {
-    this.forwarder = forwarder;
+  CooldownGate(UpstreamCooldowns cooldowns, Predicate<String> sidecarHoldsKey) {
     this.cooldowns = cooldowns;
+    this.sidecarHoldsKey = sidecarHoldsKey;
   }
 
+  /**
+   * A call the credential's cooldown lets through: {@code scope}, the call's credential scope (worked
+   * out once per call: the forward stage reports the provider's answer for it); {@code shadowed},
+   * whether the cooldown would have blocked it (Shadow mode).
+   */
+  record Cleared(CooldownScope scope, boolean shadowed) {}
+
   /** The cooldown of the call's credential ({@link CooldownScope}), before the body is read. */
-  Future<Step<Boolean>> credential(HttpServerRequest req, CompiledPolicy current, Route route, Loop loop) {
-    String scope = forwarder.scopeOf(route.upstream(), req.headers()).key();
+  Future<Step<Cleared>> credential(HttpServerRequest req, CompiledPolicy current, Route route, Loop loop) {
+    CooldownScope credential = CooldownScope.of(route.upstream().name(), route.upstream().format(),
+        sidecarHoldsKey.test(route.upstream().name()), req.headers());
+    String scope = credential.key();
     UpstreamCooldowns.Verdict cooldown = cooldowns.check(scope);
     if (cooldown instanceof UpstreamCooldowns.Open open && !current.shadow()) {
       return Future.succeededFuture(Step.stop(new Outcome.CoolingDown(RequestPipeline.unknownCall(route),
@@ -47,29 +58,28 @@ final class CooldownGate {
         RequestPipeline.resume(req);
         if (won.succeeded() && won.result() != null) {
           probes.put(req, won.result());
-          return Future.succeededFuture(Step.next(false));
+          return Future.succeededFuture(Step.next(new Cleared(credential, false)));
         }
         return Future.succeededFuture(Step.stop(new Outcome.CoolingDown(RequestPipeline.unknownCall(route),
             UpstreamCooldowns.HALF_OPEN_RETRY_MS)));
       });
     }
-    return Future.succeededFuture(Step.next(cooldown instanceof UpstreamCooldowns.Open));
+    return Future.succeededFuture(Step.next(new Cleared(credential, cooldown instanceof UpstreamCooldowns.Open)));
   }
 
   /**
-   * The cooldown of the call's model (or Azure deployment) once the body named it; {@code shadowed}:
-   * whether the credential's cooldown would already have blocked it.
+   * The cooldown of the call's model (or Azure deployment) once the body named it; its value: whether
+   * a cooldown would have blocked the call (Shadow mode), the credential's ({@code cleared}) or the model's.
    */
-  Step<Boolean> model(HttpServerRequest req, CompiledPolicy current, Route route, MeteredRequest request,
-      boolean shadowed) {
-    CooldownScope modelScope = forwarder.scopeOf(route.upstream(), req.headers()).model(request.quotaName());
+  Step<Boolean> model(CompiledPolicy current, Route route, MeteredRequest request, Cleared cleared) {
+    CooldownScope modelScope = cleared.scope().model(request.quotaName());
     if (modelScope != null && cooldowns.check(modelScope.key()) instanceof UpstreamCooldowns.Open open) {
       if (!current.shadow()) {
         return Step.stop(new Outcome.CoolingDown(RequestPipeline.unknownCall(route), open.remainingMs()));
       }
       return Step.next(true);
     }
-    return Step.next(shadowed);
+    return Step.next(cleared.shadowed());
   }
 
   /**

@@ -4,10 +4,10 @@ import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.CompiledUpstream;
 import dev.ratekeeper.sidecar.time.SidecarClock;
 import dev.ratekeeper.sidecar.upstream.CooldownScope;
+import dev.ratekeeper.sidecar.wire.AnswerUsage;
 import dev.ratekeeper.sidecar.wire.MeteredRequest;
 import dev.ratekeeper.sidecar.wire.ProviderError;
 import dev.ratekeeper.sidecar.wire.SseUsageTracker;
-import dev.ratekeeper.sidecar.wire.Usage;
 import io.netty.channel.ConnectTimeoutException;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -32,9 +32,10 @@ import java.util.function.Consumer;
 /**
  * The forward stage: sends admitted requests upstream over pooled keep-alive connections (TLS for
  * https) and streams the answer back chunk by chunk with back-pressure, reading the provider's usage
- * on the way. It tells the call's {@link Settlement} what was used when the answer ends, the
- * upstream fails, or the client goes away (then the upstream call is cancelled too); settling is the
- * settlement's job. Failures before an answer began are answered by the {@link Responder}.
+ * on the way. It tells the call's {@link Settlement} how the exchange ended — the answer's end, a
+ * provider throttle, an upstream failure, or the client gone (then the upstream call is cancelled
+ * too) — and what the answer showed of its usage; what is charged is the settlement's decision.
+ * Failures before an answer began are answered by the {@link Responder}.
  */
 public final class Forwarder {
   /** Longest a provider's 429 waits for its cooldown to be shared before it is relayed anyway. */
@@ -66,9 +67,9 @@ public final class Forwarder {
     void answered(CooldownScope scope, CooldownScope quotaScope, long sentNanos, MultiMap headers);
   }
 
-  /** The cooldown scope of a call through {@code upstream} with the client's {@code headers}. */
-  CooldownScope scopeOf(CompiledUpstream upstream, MultiMap headers) {
-    return CooldownScope.of(upstream.name(), upstream.format(), providerKeys.containsKey(upstream.name()), headers);
+  /** Whether the sidecar holds the provider key of the upstream named {@code upstream} (and sends it itself). */
+  boolean holdsKey(String upstream) {
+    return providerKeys.containsKey(upstream);
   }
 
   public Forwarder(Vertx vertx, Map<String, String> urlOverrides, Map<String, String> providerKeys,
@@ -105,10 +106,11 @@ public final class Forwarder {
 
   /**
    * Forwards an admitted metered call, {@code plan}'s request (re-serialized when the sidecar edited
-   * it, else {@code originalBody}), and reports what it used to {@code settlement}.
+   * it, else {@code originalBody}), and reports how it ended to {@code settlement}; {@code scope}: the
+   * call's cooldown scope, for the provider's answer; {@code loop}: the request's.
    */
   void forwardMetered(HttpServerRequest req, RequestPlan plan, Buffer originalBody, Settlement settlement,
-      Map<String, String> extraHeaders, Responder responder, Consumer<Boolean> ended) {
+      Map<String, String> extraHeaders, Responder responder, CooldownScope scope, Loop loop, Consumer<Boolean> ended) {
     CompiledPolicy policy = plan.policy();
     Route route = plan.route();
     CompiledUpstream upstream = route.upstream();
@@ -116,7 +118,7 @@ public final class Forwarder {
     Buffer body = request.rewritten() ? Buffer.buffer(request.toBytes()) : originalBody;
     MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
         providerKeys.get(upstream.name()), true);
-    Exchange exchange = new Exchange(req, plan, settlement, responder, ended);
+    Exchange exchange = new Exchange(req, plan, settlement, responder, scope, loop, ended);
     req.response().closeHandler(v -> exchange.clientGone());
     client.request(options(req, target(upstream), request.forwardPath(route.upstreamPath())))
         .compose(creq -> {
@@ -141,16 +143,16 @@ public final class Forwarder {
 
   /**
    * Forwards a call that is not metered, streaming its body both ways; {@code tags}: for a failure's
-   * answer; {@code ended}: told once the exchange is over whether the call was sent to the provider.
+   * answer; {@code scope}: the call's cooldown scope; {@code ended}: told once the exchange is over
+   * whether the call was sent to the provider.
    */
   void forwardUnmetered(HttpServerRequest req, CompiledPolicy policy, Route route, Map<String, String> extraHeaders,
-      Outcome.Tags tags, Responder responder, Consumer<Boolean> ended) {
+      Outcome.Tags tags, Responder responder, CooldownScope scope, Loop loop, Consumer<Boolean> ended) {
     CompiledUpstream upstream = route.upstream();
     MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
         providerKeys.get(upstream.name()), false);
     HttpServerResponse out = req.response();
     long sent = clock.nanos();
-    CooldownScope scope = scopeOf(upstream, req.headers());
     AtomicBoolean sentToProvider = new AtomicBoolean();
     client.request(options(req, target(upstream), route.upstreamPath()))
         .compose(creq -> {
@@ -170,7 +172,7 @@ public final class Forwarder {
         })
         .onSuccess(resp -> {
           try {
-            observe(scope, null, null, resp, sent, () -> {
+            observe(scope, null, null, resp, sent, loop, () -> {
               out.setStatusCode(resp.statusCode()).setStatusMessage(resp.statusMessage());
               Headers.copyResponse(resp.headers(), out.headers(), false);
               extraHeaders.forEach(out::putHeader);
@@ -197,18 +199,19 @@ public final class Forwarder {
    * Tells the observer how the upstream answered, then relays it. A provider throttle (429, 529) is
    * read whole (it is small) to see whether it names the model ({@link CooldownScope}), and relayed
    * with {@code relayThrottle} only once the cooldown is shared (or after {@link #SHARE_WAIT_MS}), so
-   * a client that retries at once through another sidecar already meets the cooldown there.
-   * {@code model}: the model a metered call asked for, else null; {@code format}: the call's format.
+   * a client that retries at once through another sidecar already meets the cooldown there (then
+   * on the request's {@code loop}). {@code model}: the model a metered call asked for, else null;
+   * {@code format}: the call's format.
    */
   private void observe(CooldownScope scope, String model, dev.ratekeeper.policy.api.UpstreamFormat format,
-      HttpClientResponse resp, long sentNanos, Runnable relay, java.util.function.Consumer<Buffer> relayThrottle) {
+      HttpClientResponse resp, long sentNanos, Loop loop, Runnable relay, Consumer<Buffer> relayThrottle) {
     if (resp.statusCode() == 429 || resp.statusCode() == 529) {
       resp.body().onComplete(read -> {
         Buffer body = read.succeeded() ? read.result() : Buffer.buffer();
         CooldownScope modelScope = scope.model(model);
         CooldownScope applies = modelScope != null && resp.statusCode() == 429
             && CooldownScope.namesModel(body.toString(java.nio.charset.StandardCharsets.UTF_8), model) ? modelScope : scope;
-        observer.throttled(applies, resp.headers()).timeout(SHARE_WAIT_MS, TimeUnit.MILLISECONDS)
+        loop.on(observer.throttled(applies, resp.headers()).timeout(SHARE_WAIT_MS, TimeUnit.MILLISECONDS))
             .onComplete(v -> relayThrottle.accept(body));
       });
     } else {
@@ -261,6 +264,8 @@ public final class Forwarder {
     final Route route;
     final Settlement settlement;
     final Responder responder;
+    final CooldownScope scope;
+    final Loop loop;
     final AtomicBoolean done = new AtomicBoolean();
     /** Told once, at the exchange's end, whether the call was sent to the provider (CooldownGate). */
     final Consumer<Boolean> ended;
@@ -271,7 +276,7 @@ public final class Forwarder {
     int status;
 
     Exchange(HttpServerRequest req, RequestPlan plan, Settlement settlement, Responder responder,
-        Consumer<Boolean> ended) {
+        CooldownScope scope, Loop loop, Consumer<Boolean> ended) {
       this.ended = ended;
       this.req = req;
       this.plan = plan;
@@ -279,17 +284,19 @@ public final class Forwarder {
       this.route = plan.route();
       this.settlement = settlement;
       this.responder = responder;
+      this.scope = scope;
+      this.loop = loop;
     }
 
     void relay(HttpClientResponse resp, Map<String, String> extraHeaders) {
       if (done.get()) {
         return;
       }
-      observe(scopeOf(route.upstream(), req.headers()), request.quotaName(), route.upstream().format(), resp,
-          settlement.startedNanos(), () -> relayNow(resp, extraHeaders), body -> {
+      observe(scope, request.quotaName(), route.upstream().format(), resp, settlement.startedNanos(), loop,
+          () -> relayNow(resp, extraHeaders), body -> {
             if (done.compareAndSet(false, true)) {
-              status = resp.statusCode();
-              settle(Usage.NONE, null, false);
+              settlement.throttled();
+              ended.accept(sent);
               relayWhole(resp, req.response(), body, extraHeaders);
             }
           });
@@ -331,7 +338,8 @@ public final class Forwarder {
       resp.exceptionHandler(err -> {
         if (done.compareAndSet(false, true)) {
           out.reset();
-          settle(usageSoFar(), reported() ? null : Settlement.EstimateReason.CUT_SHORT, false);
+          settlement.cutShort(seen());
+          ended.accept(sent);
         }
       });
       resp.endHandler(v -> {
@@ -342,11 +350,10 @@ public final class Forwarder {
           }
         }
         if (done.compareAndSet(false, true)) {
-          Usage usage = finalUsage();
-          boolean estimated = !reported() && !usage.equals(Usage.NONE);
           // the charge, and the release of the call's concurrency slot, leave for the store before the
           // client sees the end of the answer: its next call (through any sidecar) finds the slot free
-          settle(usage, estimated ? Settlement.EstimateReason.NO_USAGE : null, !estimated && status < 400);
+          settlement.answered(status, seen());
+          ended.accept(sent);
           out.end();
         }
       });
@@ -359,50 +366,23 @@ public final class Forwarder {
         if (creq != null) {
           creq.reset();
         }
-        settle(usageSoFar(), reported() ? null : Settlement.EstimateReason.CUT_SHORT, false);
+        settlement.cutShort(seen());
+        ended.accept(sent);
       }
     }
 
     void upstreamFailed(Throwable err) {
       if (done.compareAndSet(false, true)) {
-        // nothing is charged, though the provider may bill a call that timed out after it was sent;
         // settled before the answer, as at the end of an answer
-        settle(Usage.NONE, Settlement.EstimateReason.UPSTREAM_FAILED, false);
+        settlement.failed();
+        ended.accept(sent);
         responder.answer(req, new Outcome.UpstreamFailed(plan.tags(), upstreamError(err, route.upstream())));
       }
     }
 
-    /** Settles the exchange (once: every caller holds {@code done}) and tells {@link #ended} how it went. */
-    private void settle(Usage usage, Settlement.EstimateReason estimated, boolean produced) {
-      settlement.settle(usage, estimated, produced);
-      ended.accept(sent);
-    }
-
-    /** Whether the provider's own usage figures were seen (in the stream or the JSON answer). */
-    private boolean reported() {
-      return tracker != null ? tracker.reportedUsage().isPresent() : tail != null && tail.usage().isPresent();
-    }
-
-    private Usage usageSoFar() {
-      AdmissionPlan.Planned planned = plan.planned();
-      if (planned.settleAtReservation()) {
-        return settlement.reservation();
-      }
-      if (tracker != null) {
-        return tracker.usageSoFar(planned.inputEstimate());
-      }
-      return new Usage(planned.inputEstimate(), 0, 0, 0);
-    }
-
-    private Usage finalUsage() {
-      if (plan.planned().settleAtReservation()) {
-        return status >= 400 ? Usage.NONE : settlement.reservation();
-      }
-      if (tracker != null) {
-        AdmissionPlan.Planned planned = plan.planned();
-        return status >= 400 && !reported() ? Usage.NONE : tracker.usageAtEnd(planned.inputEstimate(), planned.outputCap());
-      }
-      return tail.usage().orElseGet(() -> status >= 400 ? Usage.NONE : settlement.reservation());
+    /** What the answer showed of its usage so far: null before an answer began. */
+    private AnswerUsage seen() {
+      return tracker != null ? tracker : tail;
     }
   }
 }

@@ -8,6 +8,7 @@ import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.metrics.MetricLabels;
+import dev.ratekeeper.sidecar.upstream.CooldownScope;
 import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.sidecar.wire.AzureDeployments;
 import dev.ratekeeper.sidecar.wire.Endpoint;
@@ -67,7 +68,7 @@ final class RequestPipeline {
     this.bodies = bodies;
     this.agentLimits = agentLimits;
     this.forwarder = forwarder;
-    this.gate = new CooldownGate(forwarder, cooldowns);
+    this.gate = new CooldownGate(cooldowns, forwarder::holdsKey);
     this.identify = new IdentityStage(identity);
     this.admission = admission;
     this.responder = responder;
@@ -168,11 +169,12 @@ final class RequestPipeline {
             + " cannot meter it; refused (a policy may allow it with allowUnmeterable: [" + billed.group() + "])",
             Outcome.Connection.CLOSE_AFTER));
       }
-      return then(loop, gate.credential(req, current, route, loop), tags, shadow -> requestsOnly(req, current, route, loop));
+      return then(loop, gate.credential(req, current, route, loop), tags,
+          cleared -> requestsOnly(req, current, route, cleared.scope(), loop));
     }
     if (kind instanceof EndpointTable.Metered metered) {
       return then(loop, gate.credential(req, current, route, loop), tags,
-          shadow -> metered(req, current, route, metered.endpoint(), shadow, loop));
+          cleared -> metered(req, current, route, metered.endpoint(), cleared, loop));
     }
     return unmetered(req, current, route, loop);
   }
@@ -189,10 +191,10 @@ final class RequestPipeline {
   // --- metered: body, parse, identity, admission, forward -------------------------------------------
 
   private Future<Outcome> metered(HttpServerRequest req, CompiledPolicy current, Route route, Endpoint endpoint,
-      boolean shadowCooldown, Loop loop) {
+      CooldownGate.Cleared cleared, Loop loop) {
     Outcome.Tags tags = unknownCall(route);
     return then(loop, bodies.read(req, tags), tags, body -> then(loop, parse(route, endpoint, body, tags), tags,
-        request -> identified(req, current, route, request, body, shadowCooldown, loop)));
+        request -> identified(req, current, route, request, body, cleared, loop)));
   }
 
   /**
@@ -233,9 +235,9 @@ final class RequestPipeline {
   }
 
   private Future<Outcome> identified(HttpServerRequest req, CompiledPolicy current, Route route,
-      MeteredRequest request, BodyReader.Body body, boolean shadowCooldown, Loop loop) {
+      MeteredRequest request, BodyReader.Body body, CooldownGate.Cleared cleared, Loop loop) {
     Outcome.Tags tags = unknownCall(route);
-    Step<Boolean> modelGate = gate.model(req, current, route, request, shadowCooldown);
+    Step<Boolean> modelGate = gate.model(current, route, request, cleared);
     if (modelGate instanceof Step.Stop<Boolean> stop) {
       return end(stop.outcome());
     }
@@ -248,11 +250,12 @@ final class RequestPipeline {
         return end(new Outcome.Refused(callerTags, "invalid", refused.error(), Map.of(), Outcome.Connection.KEEP));
       }
       return then(loop, Admission.admit(admission, req, loop, current, route, caller, (AdmissionPlan.Planned) plan,
-          shadow), callerTags, admitted -> forwardMetered(req, admitted, body));
+          shadow), callerTags, admitted -> forwardMetered(req, admitted, body, cleared.scope(), loop));
     });
   }
 
-  private Future<Outcome> forwardMetered(HttpServerRequest req, Admission.Admitted admitted, BodyReader.Body body) {
+  private Future<Outcome> forwardMetered(HttpServerRequest req, Admission.Admitted admitted, BodyReader.Body body,
+      CooldownScope scope, Loop loop) {
     RequestPlan plan = admitted.plan();
     Decision decision = admitted.decision();
     Map<String, String> headers = Responses.allowedHeaders(decision, plan.policy().warnAtPercent());
@@ -262,7 +265,8 @@ final class RequestPipeline {
     }
     Settlement settlement = new Settlement(admission.limiter(), admission.metrics(), admission.outputs(),
         admission.clock(), admitted.ask(), plan);
-    forwarder.forwardMetered(req, plan, body.bytes(), settlement, headers, responder, sent -> gate.ended(req, sent));
+    forwarder.forwardMetered(req, plan, body.bytes(), settlement, headers, responder, scope, loop,
+        sent -> gate.ended(req, sent));
     return end(new Outcome.Forwarded(plan.tags(),
         decision.limitedBy().isEmpty() && !plan.shadowCooldown() ? "allowed" : "shadow_limited"));
   }
@@ -278,19 +282,21 @@ final class RequestPipeline {
           + AdmissionPlan.quote(route.path()) + " is not allowed through Ratekeeper (unmeteredPaths: Deny)",
           Outcome.Connection.CLOSE_AFTER));
     }
-    return then(loop, gate.credential(req, current, route, loop), tags, shadow -> {
+    return then(loop, gate.credential(req, current, route, loop), tags, cleared -> {
       if (mode != UnmeteredPaths.PassThrough) {
-        return requestsOnly(req, current, route, loop);
+        return requestsOnly(req, current, route, cleared.scope(), loop);
       }
       pause(req);
       BodyReader.continueIfExpected(req);
-      forwarder.forwardUnmetered(req, current, route, Map.of(), tags, responder, sent -> gate.ended(req, sent));
+      forwarder.forwardUnmetered(req, current, route, Map.of(), tags, responder, cleared.scope(), loop,
+          sent -> gate.ended(req, sent));
       return end(new Outcome.Forwarded(tags, "passthrough"));
     });
   }
 
   /** Request rates only: the caller's tier request rate and the global one; no tokens, budget or model. */
-  private Future<Outcome> requestsOnly(HttpServerRequest req, CompiledPolicy current, Route route, Loop loop) {
+  private Future<Outcome> requestsOnly(HttpServerRequest req, CompiledPolicy current, Route route,
+      CooldownScope scope, Loop loop) {
     Outcome.Tags tags = none(route.upstream().format(), route.upstream().name());
     return then(loop, identify.caller(req, current, tags, loop), tags, caller -> {
       Outcome.Tags callerTags = tags.withTier(caller.tier());
@@ -306,7 +312,7 @@ final class RequestPipeline {
         }
         BodyReader.continueIfExpected(req);
         forwarder.forwardUnmetered(req, current, route, Responses.allowedHeaders(verdict, current.warnAtPercent()),
-            callerTags, responder, sent -> gate.ended(req, sent));
+            callerTags, responder, scope, loop, sent -> gate.ended(req, sent));
         return end(new Outcome.Forwarded(callerTags, "allowed"));
       });
     });

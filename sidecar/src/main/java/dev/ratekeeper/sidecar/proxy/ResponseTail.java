@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.proxy;
 
+import dev.ratekeeper.sidecar.wire.AnswerUsage;
 import dev.ratekeeper.sidecar.wire.Endpoint;
 import dev.ratekeeper.sidecar.wire.Usage;
 import dev.ratekeeper.sidecar.wire.UsageReader;
@@ -11,7 +12,7 @@ import java.util.Optional;
  * response itself is never held back. Small bodies are kept whole; past {@link #WHOLE_LIMIT} only
  * the last {@link #TAIL} bytes are kept, where providers put {@code usage}.
  */
-final class ResponseTail {
+final class ResponseTail implements AnswerUsage {
   static final int WHOLE_LIMIT = 1 << 20;
   static final int TAIL = 64 * 1024;
 
@@ -41,5 +42,21 @@ final class ResponseTail {
       usage = whole.isPresent() ? whole : UsageReader.fromJsonTail(endpoint, bytes);
     }
     return usage;
+  }
+
+  @Override
+  public boolean reported() {
+    return usage().isPresent();
+  }
+
+  /** A JSON answer cut short said nothing yet: its input estimate, no output. */
+  @Override
+  public Usage soFar(long inputEstimate) {
+    return new Usage(inputEstimate, 0, 0, 0);
+  }
+
+  @Override
+  public Usage atEnd(long inputEstimate, long outputCap) {
+    return usage().orElse(null);
   }
 }

@@ -5,15 +5,22 @@ import dev.ratekeeper.sidecar.limiter.LimiterStore;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
 import dev.ratekeeper.sidecar.time.SidecarClock;
+import dev.ratekeeper.sidecar.wire.AnswerUsage;
 import dev.ratekeeper.sidecar.wire.Usage;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The one owner of an admitted exchange's settlement: it counts the call in flight from the moment
- * it is forwarded and, exactly once, charges what was used — the reconcile with the store (which also
- * gives back the concurrency lease), the token and spend metrics, the upstream time, and the output
- * the model produced for reservations by percentile. Later calls to {@link #settle} do nothing, so
- * an answer's end, an upstream error and a client that goes away may race freely.
+ * it is forwarded and, exactly once, decides and charges what was used — from how the exchange
+ * ended and what the answer showed ({@link AnswerUsage}) — with the reconcile with the store (which
+ * also gives back the concurrency lease), the token and spend metrics, the upstream time, and the
+ * output the model produced for reservations by percentile. The forward stage only reports how the
+ * exchange ended ({@link #answered}, {@link #cutShort}, {@link #failed}, {@link #throttled}); the
+ * first report settles and later ones do nothing, so an answer's end, an upstream error and a client
+ * that goes away may race freely.
+ *
+ * <p>Before a call is forwarded there is no exchange: an admission whose client left while it was
+ * decided, or that is redone for a cheaper model, gives back its own charge ({@link Admission}).
  */
 final class Settlement {
   private static final System.Logger LOG = System.getLogger(Settlement.class.getName());
@@ -44,13 +51,53 @@ final class Settlement {
     return startedNanos;
   }
 
-  boolean settled() {
-    return settled.get();
-  }
-
   /** The reservation as if the call used all of it (a batch's charge). */
   Usage reservation() {
     return new Usage(plan.planned().inputEstimate(), plan.planned().outputCap(), 0, 0);
+  }
+
+  /**
+   * The answer ended normally with {@code status}; {@code seen}: what it showed of its usage. A
+   * message batch is charged its reservation; an error answer without usage nothing; an answer
+   * without the provider's figures the sidecar's estimate.
+   */
+  void answered(int status, AnswerUsage seen) {
+    AdmissionPlan.Planned planned = plan.planned();
+    Usage usage;
+    if (planned.settleAtReservation()) {
+      usage = status >= 400 ? Usage.NONE : reservation();
+    } else if (seen.reported() || status < 400) {
+      Usage atEnd = seen.atEnd(planned.inputEstimate(), planned.outputCap());
+      usage = atEnd != null ? atEnd : reservation();
+    } else {
+      usage = Usage.NONE;
+    }
+    boolean estimated = !seen.reported() && !usage.equals(Usage.NONE);
+    settle(usage, estimated ? EstimateReason.NO_USAGE : null, !estimated && status < 400);
+  }
+
+  /**
+   * The answer stopped before its end: the client or the provider hung up. {@code seen}: what it
+   * showed so far, null when no answer had begun. Charged what was used so far.
+   */
+  void cutShort(AnswerUsage seen) {
+    AdmissionPlan.Planned planned = plan.planned();
+    Usage usage = planned.settleAtReservation() ? reservation()
+        : seen != null ? seen.soFar(planned.inputEstimate()) : new Usage(planned.inputEstimate(), 0, 0, 0);
+    settle(usage, seen != null && seen.reported() ? null : EstimateReason.CUT_SHORT, false);
+  }
+
+  /**
+   * The upstream failed or timed out before answering: nothing is charged, though the provider may
+   * bill a call that timed out after it was sent.
+   */
+  void failed() {
+    settle(Usage.NONE, EstimateReason.UPSTREAM_FAILED, false);
+  }
+
+  /** The provider throttled the call (429, 529): nothing was used. */
+  void throttled() {
+    settle(Usage.NONE, null, false);
   }
 
   /**
@@ -59,7 +106,7 @@ final class Settlement {
    * the provider's usage, so its output is what the model produces on its own when under the cap.
    * A call with tokens but no price is counted too: its spend is unknown.
    */
-  void settle(Usage usage, EstimateReason estimated, boolean produced) {
+  private void settle(Usage usage, EstimateReason estimated, boolean produced) {
     if (!settled.compareAndSet(false, true)) {
       return;
     }

@@ -21,7 +21,7 @@ import java.util.Optional;
  * then only complete events are passed on and the usage-only chunk is withheld from the client.
  * Nothing is ever held back longer than the end of the event it belongs to.
  */
-public final class SseUsageTracker {
+public final class SseUsageTracker implements AnswerUsage {
   /** Output characters per estimated token when charging a stream cut short (errs toward charging). */
   static final int CHARS_PER_OUTPUT_TOKEN = 3;
 
@@ -101,6 +101,21 @@ public final class SseUsageTracker {
    */
   public Usage usageAtEnd(long inputEstimate, long outputCap) {
     return reportedUsage().orElseGet(() -> new Usage(inputEstimate, Math.max(outputCap, estimatedOutputTokens()), 0, 0));
+  }
+
+  @Override
+  public boolean reported() {
+    return usageSeen;
+  }
+
+  @Override
+  public Usage soFar(long inputEstimate) {
+    return usageSoFar(inputEstimate);
+  }
+
+  @Override
+  public Usage atEnd(long inputEstimate, long outputCap) {
+    return usageAtEnd(inputEstimate, outputCap);
   }
 
   private boolean onEvent(String event) {
