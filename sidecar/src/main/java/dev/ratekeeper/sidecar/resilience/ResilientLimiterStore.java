@@ -3,7 +3,6 @@ package dev.ratekeeper.sidecar.resilience;
 import dev.ratekeeper.sidecar.time.SidecarClock;
 import dev.ratekeeper.policy.api.StoreFailureMode;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
-import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.DuplicateRequestException;
@@ -69,7 +68,6 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   static final long ANSWER_DEADLINE_MS = 10_000;
   /** Pause before the journal is tried again after a failed replay step. */
   static final long JOURNAL_RETRY_MS = 500;
-  static final long SIDECAR_COUNT_MS = 2_000;
   /** Journal entries added to Redis at once after an outage (each a script call; pipelined). */
   static final int REPLAY_WINDOW = 64;
   /**
@@ -90,7 +88,6 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   private final Map<String, AdmitRequest> admittedLocally = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<Pending> journal = new ConcurrentLinkedQueue<>();
   private final Set<Waiting> waiting = ConcurrentHashMap.newKeySet();
-  private final AtomicInteger liveSidecars = new AtomicInteger(1);
   /** One replay at a time. */
   private final AtomicBoolean replayRunning = new AtomicBoolean();
   /** Journal entries taken out for the batch being added. */
@@ -103,8 +100,7 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   /** The outage whose journal is being added while {@code recovering}. */
   private volatile int recoveringOutage;
   private volatile long downSinceMs;
-  private final long countTimer;
-  /** Live sidecars are those whose heartbeat (scored in wall-clock ms) is recent by this clock. */
+  private final LiveSidecars liveSidecars;
   private final SidecarClock clock;
 
   /** Work for Redis once it answers again. */
@@ -132,15 +128,14 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
     this.redis = redis;
     this.policy = policy;
     this.metrics = metrics;
-    countLiveSidecars();
-    this.countTimer = vertx.setPeriodic(SIDECAR_COUNT_MS, t -> countLiveSidecars());
+    this.liveSidecars = new LiveSidecars(vertx, redis, policy, clock, () -> up);
   }
 
   public boolean up() {
     return up;
   }
 
-  /** Live sidecars of the policy at the last count: LocalFallback divides every limit by this. */
+  /** Live sidecars of the policy at the last count ({@link LiveSidecars}): LocalFallback divides every limit by this. */
   public int liveSidecars() {
     return liveSidecars.get();
   }
@@ -442,25 +437,16 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
   }
 
   /**
-   * Counts the live sidecars now, by the heartbeats of the last 15 s on the clock; this runs every
-   * {@value #SIDECAR_COUNT_MS} ms, and tests that move the clock call it instead of waiting for the
-   * next run. Completes with the new count; while Redis is unavailable the last count stands.
+   * Counts the live sidecars now ({@link LiveSidecars}, which also counts every
+   * {@value LiveSidecars#COUNT_MS} ms): tests that move the clock call it instead of waiting for the
+   * next count.
    */
   public Future<Integer> countLiveSidecars() {
-    if (!up) {
-      return Future.succeededFuture(liveSidecars.get());
-    }
-    long now = clock.millis();
-    RedisKeys keys = new RedisKeys(policy.get().id());
-    return redis.zcount(keys.sidecars(), Long.toString(now - 15_000), "+inf")
-        .map(count -> {
-          liveSidecars.set(Math.max(1, count.toInteger()));
-          return liveSidecars.get();
-        });
+    return liveSidecars.count();
   }
 
   public void close() {
-    vertx.cancelTimer(countTimer);
+    liveSidecars.close();
   }
 
   /** Redis is away and the policy says FailClosed. */
