@@ -89,8 +89,6 @@ final class Responder {
 
   /** Lets a paused body arrive again (to be discarded), unless it has all arrived. */
   private static void resume(HttpServerRequest req) {
-    if (!req.isEnded()) {
-      req.resume();
-    }
+    RequestPipeline.resume(req);
   }
 }
