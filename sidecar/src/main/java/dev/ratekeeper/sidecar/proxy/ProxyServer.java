@@ -35,8 +35,9 @@ import java.util.function.Supplier;
  *       the forwarder's exchange) has a single thread and no locks.</li>
  *   <li>What the instances share is thread-safe by construction: the policy (an immutable
  *       {@code CompiledPolicy} swapped atomically), the limiter store, the cooldowns (concurrent maps
- *       of volatile fields), the metrics (Micrometer), the in-flight body bytes (an atomic counter)
- *       and the request ids (an atomic sequence). The {@link AdmissionQueue} runs on its own context.</li>
+ *       of volatile fields), the metrics (Micrometer), the in-flight body bytes (an atomic counter),
+ *       the request ids (an atomic sequence) and the limits endpoint's count of looks this second (a
+ *       lock held for a comparison). The {@link AdmissionQueue} runs on its own context.</li>
  *   <li>Nothing blocks an event loop: bodies over {@link RequestPipeline#OFF_LOOP_BYTES} are parsed
  *       on a worker thread.</li>
  * </ul>
