@@ -12,18 +12,24 @@ import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.Dimension;
 import dev.ratekeeper.sidecar.limiter.DimensionStatus;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.metrics.MetricLabels;
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import dev.ratekeeper.sidecar.wire.ProviderError;
+import io.vertx.core.Future;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.Map;
 import java.util.UUID;
 
 /**
  * {@code GET /ratekeeper/v1/limits[?model=<model>]} on the proxy port: what every limit of the
  * caller (its user, tier and run, as a call with the same headers would be decided) has left now,
  * so an agent can plan instead of retrying into 429s. Decided by the same script as a call, in
- * peek mode: nothing is charged, counted or recorded. Never forwarded; 503 while Redis is away.
+ * peek mode: nothing is charged or recorded against a limit. Never forwarded; 503 while Redis is away.
+ * A stage of the pipeline: it returns its {@link Outcome}, which the {@link Responder} writes and
+ * counts in {@code ratekeeper_requests_total} like every other answer.
  *
  * <pre>{"user":"alice","tier":"pro","run":"task-7","model":"gpt-4o","limits":[
  *   {"dimension":"run.budget","unit":"usd","limit":"1.00","remaining":"0.42","resetMs":1800000,"blocking":false}, ...]}</pre>
@@ -32,76 +38,82 @@ final class LimitsEndpoint {
   static final String PATH = "/ratekeeper/v1/limits";
   /** Looks answered per second by one sidecar (each is a script call on the shared Redis). */
   static final int PER_SECOND = 50;
+  /** The error shape of its answers (it belongs to no upstream). */
+  private static final UpstreamFormat FORMAT = UpstreamFormat.OPENAI;
   private long windowStartMs;
   private int inWindow;
 
   private final LimiterStore limiter;
-  private final IdentityResolver identity;
-  private final dev.ratekeeper.sidecar.time.SidecarClock clock;
+  private final IdentityStage identify;
+  private final SidecarClock clock;
 
-  LimitsEndpoint(LimiterStore limiter, IdentityResolver identity, dev.ratekeeper.sidecar.time.SidecarClock clock) {
+  LimitsEndpoint(LimiterStore limiter, IdentityResolver identity, SidecarClock clock) {
     this.limiter = limiter;
-    this.identity = identity;
+    this.identify = new IdentityStage(identity);
     this.clock = clock;
   }
 
-  void handle(HttpServerRequest req, CompiledPolicy policy) {
-    UpstreamFormat format = UpstreamFormat.OPENAI;
-    if (req.method() != HttpMethod.GET) {
-      req.response().setStatusCode(405).putHeader("allow", "GET").putHeader("content-type", "application/json")
-          .end(ProviderError.of(ProviderError.Kind.INVALID_REQUEST, PATH + " answers GET only").body(format));
-      return;
-    }
-    if (!allowNow(clock.millis())) {
-      req.response().putHeader("retry-after", "1");
-      Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.RATE_LIMITED,
-          PATH + " answers at most " + PER_SECOND + " looks a second per sidecar"));
-      return;
-    }
+  /**
+   * The outcome of a look: the limits (200, counted as {@code limits}), or a refusal — 405 for
+   * another method, 429 past {@value #PER_SECOND} looks a second, the identity stage's 401/429/503,
+   * 403 for a model the tier may not use, 400 for a run id too long, 503 while the store is away.
+   * Labels: upstream {@code none}, the policy's label of the model asked about ({@code none} without
+   * one), the caller's tier.
+   */
+  Future<Outcome> answer(HttpServerRequest req, CompiledPolicy policy, Loop loop) {
     String modelName = req.getParam("model");
-    identity.resolve(policy, req.headers()).onComplete(who -> {
-      if (who.failed() || !(who.result() instanceof IdentityResolver.Resolved resolved)) {
-        String why = who.failed() ? "the caller could not be identified"
-            : ((IdentityResolver.Refused) who.result()).message();
-        Responses.unauthorized(req.response(), format, why);
-        return;
+    Outcome.Tags tags = new Outcome.Tags(FORMAT, "none",
+        modelName == null ? "none" : MetricLabels.model(policy, modelName), "unknown");
+    if (req.method() != HttpMethod.GET) {
+      return done(new Outcome.Refused(tags, "refused", ProviderError.of(ProviderError.Kind.METHOD_NOT_ALLOWED,
+          PATH + " answers GET only"), Map.of("allow", "GET"), Outcome.Connection.CLOSE_AFTER));
+    }
+    long waitMs = waitMs(clock.millis());
+    if (waitMs > 0) {
+      return done(Outcome.retryLater(tags, "refused", waitMs,
+          PATH + " answers at most " + PER_SECOND + " looks a second per sidecar", Outcome.Connection.KEEP));
+    }
+    return identify.caller(req, policy, tags, loop).compose(who -> {
+      if (who instanceof Step.Stop<Caller> stop) {
+        return done(stop.outcome());
       }
-      Caller caller = resolved.caller();
+      Caller caller = ((Step.Next<Caller>) who).value();
+      Outcome.Tags callerTags = tags.withTier(caller.tier());
       CompiledTier tier = policy.tier(caller.tier()).orElseThrow();
       if (modelName != null && !tier.allowsModel(modelName)) {
-        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.FORBIDDEN,
-            "model \"" + modelName + "\" is not available to tier \"" + tier.name() + "\""));
-        return;
+        return done(Outcome.refused(callerTags, "invalid", ProviderError.Kind.FORBIDDEN,
+            "model \"" + modelName + "\" is not available to tier \"" + tier.name() + "\"", Outcome.Connection.KEEP));
       }
       CompiledModel model = modelName == null ? null : policy.model(modelName).orElse(null);
       String run = req.headers().get(policy.identity().runHeader());
-      run = run == null || run.isBlank() ? null : run.strip();
-      if (run != null && run.length() > Admission.MAX_RUN_LENGTH) {
-        Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.INVALID_REQUEST,
-            policy.identity().runHeader() + " is longer than " + Admission.MAX_RUN_LENGTH + " characters"));
-        return;
+      String shownRun = run == null || run.isBlank() ? null : run.strip();
+      if (shownRun != null && shownRun.length() > Admission.MAX_RUN_LENGTH) {
+        return done(Outcome.refused(callerTags, "invalid", ProviderError.Kind.INVALID_REQUEST,
+            policy.identity().runHeader() + " is longer than " + Admission.MAX_RUN_LENGTH + " characters",
+            Outcome.Connection.KEEP));
       }
       AdmitRequest peek = AdmitRequest.metered(policy, "peek-" + UUID.randomUUID(), caller.user(), tier, model, 0, 0)
-          .withRun(run).asPeek();
-      String shownRun = run;
-      limiter.admit(peek).onComplete(decided -> {
-        if (decided.failed()) {
-          Responses.error(req.response(), format, ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
-              "rate-limit store unavailable; limits cannot be read now"));
-          return;
-        }
-        req.response().putHeader("content-type", "application/json").putHeader("cache-control", "no-store")
-            .end(body(caller, shownRun, modelName, decided.result()).encode());
-      });
+          .withRun(shownRun).asPeek();
+      return loop.on(limiter.admit(peek)).transform(decided -> done(decided.failed()
+          ? Outcome.storeUnavailable(callerTags)
+          : new Outcome.Answered(callerTags, "limits", 200, NO_STORE,
+              body(caller, shownRun, modelName, decided.result()).encode())));
     });
   }
 
-  private synchronized boolean allowNow(long nowMs) {
+  private static final Map<String, String> NO_STORE = Map.of("cache-control", "no-store");
+
+  private static Future<Outcome> done(Outcome outcome) {
+    return Future.succeededFuture(outcome);
+  }
+
+  /** 0 when a look may be answered now (and counts it), else how long until the next second's looks. */
+  private synchronized long waitMs(long nowMs) {
     if (nowMs - windowStartMs >= 1_000) {
       windowStartMs = nowMs;
       inWindow = 0;
     }
-    return ++inWindow <= PER_SECOND;
+    return ++inWindow <= PER_SECOND ? 0 : Math.max(1, windowStartMs + 1_000 - nowMs);
   }
 
   private static JsonObject body(Caller caller, String run, String model, Decision decision) {

@@ -62,16 +62,34 @@ sealed interface Outcome {
   /** The client went away before an answer was due: nothing to write or count. */
   record Abandoned(Tags tags) implements Outcome {}
 
-  /** Answered by a handler of the sidecar's own ({@code /ratekeeper/v1/limits}). */
-  record Handled(Tags tags) implements Outcome {}
+  /**
+   * The sidecar's own answer that is not an error: a JSON {@code body} with {@code status} and
+   * {@code headers} (the limits endpoint's 200); {@code decision}: the metric's label.
+   */
+  record Answered(Tags tags, String decision, int status, Map<String, String> headers, String body)
+      implements Outcome {}
 
   static Refused refused(Tags tags, String decision, ProviderError.Kind kind, String message, Connection connection) {
     return new Refused(tags, decision, ProviderError.of(kind, message), Map.of(), connection);
   }
 
+  /**
+   * A 429 that is not a limit of the policy (too many unknown keys, too many looks at the limits):
+   * {@code retry-after} and {@code retry-after-ms} only.
+   */
+  static Refused retryLater(Tags tags, String decision, long retryAfterMs, String message, Connection connection) {
+    return new Refused(tags, decision, ProviderError.of(ProviderError.Kind.RATE_LIMITED, message),
+        Responses.retryAfter(Math.max(1, retryAfterMs)), connection);
+  }
+
   /** The store could not decide and the policy does not go on without it. */
   static Refused storeUnavailable(Tags tags) {
+    return storeUnavailable(tags, "rate-limit store unavailable", Connection.KEEP);
+  }
+
+  /** The one 503 of a store that is away: {@code what} could not be done; counted as {@code error}. */
+  static Refused storeUnavailable(Tags tags, String what, Connection connection) {
     return new Refused(tags, "error", ProviderError.of(ProviderError.Kind.STORE_UNAVAILABLE,
-        "rate-limit store unavailable; try again shortly"), Map.of(), Connection.KEEP);
+        what + "; try again shortly"), Map.of(), connection);
   }
 }

@@ -1,6 +1,7 @@
 package dev.ratekeeper.sidecar.proxy;
 
 import dev.ratekeeper.policy.compile.CompiledPolicy;
+import dev.ratekeeper.sidecar.gateway.GatewayGate;
 import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
 import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
@@ -34,8 +35,9 @@ import java.util.function.Supplier;
  *       the forwarder's exchange) has a single thread and no locks.</li>
  *   <li>What the instances share is thread-safe by construction: the policy (an immutable
  *       {@code CompiledPolicy} swapped atomically), the limiter store, the cooldowns (concurrent maps
- *       of volatile fields), the metrics (Micrometer), the in-flight body bytes (an atomic counter)
- *       and the request ids (an atomic sequence). The {@link AdmissionQueue} runs on its own context.</li>
+ *       of volatile fields), the metrics (Micrometer), the in-flight body bytes (an atomic counter),
+ *       the request ids (an atomic sequence) and the limits endpoint's count of looks this second (a
+ *       lock held for a comparison). The {@link AdmissionQueue} runs on its own context.</li>
  *   <li>Nothing blocks an event loop: bodies over {@link RequestPipeline#OFF_LOOP_BYTES} are parsed
  *       on a worker thread.</li>
  * </ul>
@@ -51,8 +53,6 @@ public final class ProxyServer {
   /** Connections that have not yet sent a whole request head, with their deadline's timer. */
   private final java.util.Map<HttpConnection, Long> awaitingHeaders = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile String deployment;
-  /** What every request meets first: the pipeline itself, or a gate in front of it ({@link #frontedBy}). */
-  private volatile io.vertx.core.Handler<HttpServerRequest> entry;
 
   /**
    * The proxy port's bounds: one body's size, the bodies held at once, the time a new connection may
@@ -124,25 +124,20 @@ public final class ProxyServer {
   }
 
   /**
-   * Puts a gate (gateway mode's) in front of the pipeline: {@code gate} gets the pipeline's handler to
-   * pass requests on to. Before {@link #listen}.
+   * Gateway mode: the pipeline checks every request's end-user key with {@code gate} before routing it
+   * (its refusals answered and counted like any other). Before {@link #listen}.
    */
-  public void frontedBy(java.util.function.UnaryOperator<io.vertx.core.Handler<HttpServerRequest>> gate) {
-    entry = gate.apply(pipeline::handle);
+  public void frontedBy(GatewayGate gate) {
+    pipeline.frontedBy(gate);
   }
 
-  /** A request head arrived: its connection's header deadline is met; then the gate, if any, and the pipeline. */
+  /** A request head arrived: its connection's header deadline is met; then the pipeline. */
   private void arrived(HttpServerRequest req) {
     Long deadline = awaitingHeaders.remove(req.connection());
     if (deadline != null) {
       vertx.cancelTimer(deadline);
     }
-    io.vertx.core.Handler<HttpServerRequest> first = entry;
-    if (first == null) {
-      pipeline.handle(req);
-    } else {
-      first.handle(req);
-    }
+    pipeline.handle(req);
   }
 
   /** A new connection must send its first request's head within {@code headerTimeoutMs}, or is closed. */

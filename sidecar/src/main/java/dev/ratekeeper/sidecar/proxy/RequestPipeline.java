@@ -4,6 +4,8 @@ import dev.ratekeeper.policy.api.UnmeteredPaths;
 import dev.ratekeeper.policy.api.UpstreamFormat;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.CompiledTier;
+import dev.ratekeeper.policy.compile.CompiledUpstream;
+import dev.ratekeeper.sidecar.gateway.GatewayGate;
 import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
@@ -18,6 +20,7 @@ import dev.ratekeeper.sidecar.wire.ProviderError;
 import dev.ratekeeper.sidecar.wire.RequestParser;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import java.util.Map;
 import java.util.function.Function;
@@ -27,7 +30,10 @@ import java.util.function.Supplier;
  * One request's way through the sidecar, as stages that each return a value ({@link Step}): the next
  * stage's input, or the {@link Outcome} that ends the request, which the {@link Responder} answers.
  * <ol>
- *   <li><b>route</b>: the path made canonical ({@link CanonicalPath}; 400), routed ({@link Route};
+ *   <li><b>gateway key</b> (gateway mode only): the end user's key checked ({@link GatewayGate} through
+ *       {@link IdentityStage#gatewayKey}; 401, 429, 503) before anything else, on every path;</li>
+ *   <li><b>route</b>: the path made canonical ({@link CanonicalPath}; 400), the sidecar's own
+ *       {@link LimitsEndpoint} answered (never forwarded), the rest routed ({@link Route};
  *       404) and classified by the endpoint table: a wrong method 405, an unknown non-GET 403, a
  *       billed endpoint that cannot be metered 403 unless the policy allows it (then request rates
  *       only), a free endpoint follows {@code unmeteredPaths};</li>
@@ -42,8 +48,8 @@ import java.util.function.Supplier;
  *   <li><b>forward and settle</b>: the {@link Forwarder} streams the answer back and tells the call's
  *       {@link Settlement}, its one owner, what was used.</li>
  * </ol>
- * Metered and unmetered calls share the gate, identity and the responder, so they answer and count
- * alike. Any Throwable a stage throws ends the request as {@link Outcome.Failed} (500), never a hang.
+ * Metered and unmetered calls, the gateway's key check and the limits endpoint share the identity
+ * stage's refusals and the responder, so they answer and count alike. Any Throwable a stage throws ends the request as {@link Outcome.Failed} (500), never a hang.
  * All stages of a request run on the event loop it arrived on ({@link Loop}).
  */
 final class RequestPipeline {
@@ -59,6 +65,8 @@ final class RequestPipeline {
   private final IdentityStage identify;
   private final Admission.Deps admission;
   private final Responder responder;
+  /** Gateway mode's key check before routing, or null ({@link #frontedBy}). */
+  private volatile GatewayGate gateway;
 
   RequestPipeline(Vertx vertx, Supplier<CompiledPolicy> policy, IdentityResolver identity, BodyReader bodies,
       LimitsEndpoint agentLimits, Forwarder forwarder, UpstreamCooldowns cooldowns, Admission.Deps admission,
@@ -74,14 +82,21 @@ final class RequestPipeline {
     this.responder = responder;
   }
 
+  /** Gateway mode: every request's end-user key is checked by {@code gate} first. Before the proxy listens. */
+  void frontedBy(GatewayGate gate) {
+    this.gateway = gate;
+  }
+
   /** Runs a request through the stages and answers its outcome. On a proxy event loop. */
   void handle(HttpServerRequest req) {
     CompiledPolicy current = policy.get();
     Loop loop = Loop.current();
-    Outcome.Tags unknown = new Outcome.Tags(guessFormat(req.uri()), "unknown", "unknown", "unknown");
+    GatewayGate keys = gateway;
+    Outcome.Tags unknown = new Outcome.Tags(keys == null ? guessFormat(req.uri()) : formatOf(current, req.path()),
+        "unknown", "unknown", "unknown");
     Future<Outcome> outcome;
     try {
-      outcome = route(req, current, loop);
+      outcome = keys == null ? route(req, current, loop) : gated(req, current, keys, unknown, loop);
     } catch (Throwable t) {
       outcome = Future.succeededFuture(new Outcome.Failed(unknown, t));
     }
@@ -94,8 +109,36 @@ final class RequestPipeline {
     });
   }
 
+  /** Gateway mode: the end user's key first ({@link IdentityStage#gatewayKey}), then the route. */
+  private Future<Outcome> gated(HttpServerRequest req, CompiledPolicy current, GatewayGate keys, Outcome.Tags tags,
+      Loop loop) {
+    return then(loop, IdentityStage.gatewayKey(keys, req, current, tags, loop), tags, caller -> {
+      // on the request's event loop, resuming only schedules the body's delivery: the stages'
+      // handlers are in place before any of it arrives
+      resume(req);
+      return route(req, current, loop);
+    });
+  }
+
   private static UpstreamFormat guessFormat(String uri) {
     return uri != null && uri.contains("/messages") ? UpstreamFormat.ANTHROPIC : UpstreamFormat.OPENAI;
+  }
+
+  /**
+   * The error shape for a path in gateway mode, before it is routed: the format of the upstream named
+   * by its first segment, else {@link #guessFormat}'s.
+   */
+  static UpstreamFormat formatOf(CompiledPolicy policy, String path) {
+    String p = path == null ? "" : path;
+    int start = p.startsWith("/") ? 1 : 0;
+    int end = p.indexOf('/', start);
+    String first = end < 0 ? p.substring(start) : p.substring(start, end);
+    for (CompiledUpstream upstream : policy.upstreams()) {
+      if (upstream.name().equals(first)) {
+        return upstream.format();
+      }
+    }
+    return guessFormat(p);
   }
 
   /**
@@ -134,8 +177,7 @@ final class RequestPipeline {
     }
     CanonicalPath.Canonical canonical = (CanonicalPath.Canonical) target;
     if (LimitsEndpoint.PATH.equals(canonical.path())) {
-      agentLimits.handle(req, current); // the sidecar's own: never forwarded
-      return end(new Outcome.Handled(none(guessFormat(req.uri()), "unknown")));
+      return agentLimits.answer(req, current, loop); // the sidecar's own: never forwarded
     }
     Route route = Route.resolve(current, req.method().name(), canonical).orElse(null);
     if (route == null) {
@@ -151,21 +193,20 @@ final class RequestPipeline {
     if (expectation != null) {
       return end(expectation);
     }
-    String call = req.method().name() + " " + AdmissionPlan.quote(route.path());
     EndpointTable.Classification kind = route.classification();
     if (kind instanceof EndpointTable.WrongMethod wrong) {
       String allowed = String.join(", ", wrong.allowed());
       return end(new Outcome.Refused(tags, "refused", ProviderError.of(ProviderError.Kind.METHOD_NOT_ALLOWED,
-          call + ": method not allowed (allowed: " + allowed + ")"), Map.of("allow", allowed),
+          call(req, route) + ": method not allowed (allowed: " + allowed + ")"), Map.of("allow", allowed),
           Outcome.Connection.CLOSE_AFTER));
     }
     if (kind instanceof EndpointTable.Unknown unknown && !unknown.readOnly()) {
-      return end(Outcome.refused(tags, "refused", ProviderError.Kind.FORBIDDEN, call + " is not in Ratekeeper's"
+      return end(Outcome.refused(tags, "refused", ProviderError.Kind.FORBIDDEN, call(req, route) + " is not in Ratekeeper's"
           + " endpoint table, so it cannot be metered; refused (see docs/endpoints.md)", Outcome.Connection.CLOSE_AFTER));
     }
     if (kind instanceof EndpointTable.Unmeterable billed) {
       if (!current.allows(billed.group())) {
-        return end(Outcome.refused(tags, "refused", ProviderError.Kind.FORBIDDEN, call + " is billed but Ratekeeper"
+        return end(Outcome.refused(tags, "refused", ProviderError.Kind.FORBIDDEN, call(req, route) + " is billed but Ratekeeper"
             + " cannot meter it; refused (a policy may allow it with allowUnmeterable: [" + billed.group() + "])",
             Outcome.Connection.CLOSE_AFTER));
       }
@@ -177,6 +218,11 @@ final class RequestPipeline {
           cleared -> metered(req, current, route, metered.endpoint(), cleared, loop));
     }
     return unmetered(req, current, route, loop);
+  }
+
+  /** The call as a refusal names it: {@code POST "/v1/x"}; made only for a refusal. */
+  private static String call(HttpServerRequest req, Route route) {
+    return req.method().name() + " " + AdmissionPlan.quote(route.path());
   }
 
   /** Tags of a call before its model and caller are known. */
@@ -205,8 +251,8 @@ final class RequestPipeline {
       Outcome.Tags tags) {
     Future<RequestParser.Result> parsed;
     try {
-      byte[] bytes = body.bytes().getBytes();
-      parsed = bytes.length > OFF_LOOP_BYTES
+      Buffer bytes = body.bytes();
+      parsed = bytes.length() > OFF_LOOP_BYTES
           ? vertx.executeBlocking(() -> parseAndEstimate(route, endpoint, bytes), false)
           : Future.succeededFuture(parseAndEstimate(route, endpoint, bytes));
     } catch (Throwable t) {
@@ -225,9 +271,10 @@ final class RequestPipeline {
     });
   }
 
-  private static RequestParser.Result parseAndEstimate(Route route, Endpoint endpoint, byte[] bytes) {
+  /** Read from the body's buffer as the parser goes: the body is not copied whole. */
+  private static RequestParser.Result parseAndEstimate(Route route, Endpoint endpoint, Buffer bytes) {
     RequestParser.Result result = RequestParser.parse(AzureDeployments.Target.of(route.upstream(), route.path()),
-        endpoint, bytes);
+        endpoint, new BufferInput(bytes));
     if (result instanceof RequestParser.Parsed parsed) {
       parsed.request().estimateInput();
     }
@@ -278,8 +325,8 @@ final class RequestPipeline {
     Outcome.Tags tags = none(route.upstream().format(), route.upstream().name());
     UnmeteredPaths mode = current.unmeteredPaths();
     if (mode == UnmeteredPaths.Deny) {
-      return end(Outcome.refused(tags, "refused", ProviderError.Kind.FORBIDDEN, req.method() + " "
-          + AdmissionPlan.quote(route.path()) + " is not allowed through Ratekeeper (unmeteredPaths: Deny)",
+      return end(Outcome.refused(tags, "refused", ProviderError.Kind.FORBIDDEN, call(req, route)
+          + " is not allowed through Ratekeeper (unmeteredPaths: Deny)",
           Outcome.Connection.CLOSE_AFTER));
     }
     return then(loop, gate.credential(req, current, route, loop), tags, cleared -> {

@@ -8,9 +8,10 @@ import io.vertx.core.http.HttpServerResponse;
 
 /**
  * The one place an {@link Outcome} becomes an answer: status, headers and body in the provider's
- * shape ({@link Responses}), and the request metrics. Metered and unmetered calls, refusals before
- * and after the body was read, all pass here, so every answer the sidecar writes is counted once,
- * the same way. Runs on the request's event loop.
+ * shape ({@link Responses}), and the request metrics. Metered and unmetered calls, the gateway's key
+ * check, the limits endpoint, refusals before and after the body was read, all pass here, so every
+ * answer the sidecar writes is counted once, the same way, in {@code ratekeeper_requests_total} with
+ * the outcome's {@link Outcome.Tags} (label values from the policy only). Runs on the request's event loop.
  */
 final class Responder {
   private static final System.Logger LOG = System.getLogger(Responder.class.getName());
@@ -55,6 +56,13 @@ final class Responder {
       count(tags, "throttled");
       resume(req);
       Responses.cooldown(resp, tags.format(), tags.upstream(), cooling.remainingMs());
+    } else if (outcome instanceof Outcome.Answered answered) {
+      count(tags, answered.decision());
+      resume(req);
+      if (!resp.ended() && !resp.closed() && !resp.headWritten()) {
+        answered.headers().forEach(resp::putHeader);
+        resp.setStatusCode(answered.status()).putHeader("content-type", "application/json").end(answered.body());
+      }
     } else if (outcome instanceof Outcome.UpstreamFailed failed) {
       resume(req);
       Responses.error(resp, tags.format(), failed.error());
@@ -66,7 +74,7 @@ final class Responder {
       Responses.error(resp, tags.format(), ProviderError.of(ProviderError.Kind.INTERNAL,
           "Ratekeeper could not process the request (" + failed.cause().getClass().getSimpleName() + ")"));
     }
-    // Abandoned, Handled: nothing to write or count
+    // Abandoned: nothing to write or count
   }
 
   private void count(Outcome.Tags tags, String decision) {
@@ -81,8 +89,6 @@ final class Responder {
 
   /** Lets a paused body arrive again (to be discarded), unless it has all arrived. */
   private static void resume(HttpServerRequest req) {
-    if (!req.isEnded()) {
-      req.resume();
-    }
+    RequestPipeline.resume(req);
   }
 }

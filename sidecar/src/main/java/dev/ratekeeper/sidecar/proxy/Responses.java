@@ -35,16 +35,9 @@ final class Responses {
     resp.setStatusCode(error.status()).putHeader("content-type", "application/json").end(error.body(format));
   }
 
-  static void unauthorized(HttpServerResponse resp, UpstreamFormat format, String message) {
-    error(resp, format, ProviderError.of(ProviderError.Kind.UNAUTHORIZED, message));
-  }
-
-  /** A 429 that is not a limit of the policy (too many unknown keys): {@code retry-after} only. */
-  static void retryLater(HttpServerResponse resp, UpstreamFormat format, long retryAfterMs, String message) {
-    long ms = Math.max(1, retryAfterMs);
-    resp.putHeader("retry-after", Long.toString((ms + 999) / 1000));
-    resp.putHeader("retry-after-ms", Long.toString(ms));
-    error(resp, format, ProviderError.of(ProviderError.Kind.RATE_LIMITED, message));
+  /** {@code retry-after} in whole seconds, rounded up, and {@code retry-after-ms}: how long to wait. */
+  static Map<String, String> retryAfter(long ms) {
+    return Map.of("retry-after", Long.toString((ms + 999) / 1000), "retry-after-ms", Long.toString(ms));
   }
 
   /**
@@ -61,8 +54,7 @@ final class Responses {
       return;
     }
     long ms = Math.max(0, verdict.retryAfterMs());
-    resp.putHeader("retry-after", Long.toString((ms + 999) / 1000));
-    resp.putHeader("retry-after-ms", Long.toString(ms));
+    retryAfter(ms).forEach(resp::putHeader);
     resp.putHeader("x-ratekeeper-limited-by", dims);
     if (!verdict.retryHelpsSoon() || ms > SHOULD_RETRY_MAX_MS) {
       resp.putHeader("x-should-retry", "false");
@@ -79,8 +71,7 @@ final class Responses {
   /** The provider asked every sidecar to back off: 429 {@code upstream.cooldown} until the cooldown ends. */
   static void cooldown(HttpServerResponse resp, UpstreamFormat format, String upstream, long remainingMs) {
     long ms = Math.max(1, remainingMs);
-    resp.putHeader("retry-after", Long.toString((ms + 999) / 1000));
-    resp.putHeader("retry-after-ms", Long.toString(ms));
+    retryAfter(ms).forEach(resp::putHeader);
     resp.putHeader("x-ratekeeper-limited-by", "upstream.cooldown");
     if (ms > SHOULD_RETRY_MAX_MS) {
       resp.putHeader("x-should-retry", "false");

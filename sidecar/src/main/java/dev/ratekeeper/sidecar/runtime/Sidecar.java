@@ -216,7 +216,7 @@ public final class Sidecar implements AutoCloseable {
         LOG.log(System.Logger.Level.WARNING, "gateway mode: no provider key for upstream " + u.name() + " ("
             + dev.ratekeeper.cli.SidecarEnvironment.upstreamKeyVariable(u.name())
             + "): its calls go out without credentials (clients' own are never forwarded)"));
-    proxy.frontedBy(next -> new GatewayGate(policy, keys, metrics, next));
+    proxy.frontedBy(new GatewayGate(keys));
   }
 
   /** Where Redis is and how to log in: the limiter's link and the auxiliary client both use these. */

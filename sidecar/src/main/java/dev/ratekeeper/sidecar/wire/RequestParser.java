@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ratekeeper.policy.api.UnmeterableEndpoint;
 import java.io.IOException;
+import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -53,8 +54,25 @@ public final class RequestParser {
    * is required only where it names the deployment.
    */
   public static Result parse(AzureDeployments.Target target, Endpoint endpoint, byte[] bytes) {
+    return parse(target, endpoint, () -> JSON.createParser(bytes));
+  }
+
+  /**
+   * As {@link #parse(AzureDeployments.Target, Endpoint, byte[])}, reading the body from {@code body}
+   * as the parser goes (into the parser's own recycled buffer): no copy of the whole body is made.
+   */
+  public static Result parse(AzureDeployments.Target target, Endpoint endpoint, InputStream body) {
+    return parse(target, endpoint, () -> JSON.createParser(body));
+  }
+
+  /** Opens the parser over a body. */
+  private interface Source {
+    JsonParser open() throws IOException;
+  }
+
+  private static Result parse(AzureDeployments.Target target, Endpoint endpoint, Source source) {
     JsonNode root;
-    try (JsonParser parser = JSON.createParser(bytes)) {
+    try (JsonParser parser = source.open()) {
       root = JSON.readTree(parser);
       if (root != null && parser.nextToken() != null) {
         return invalid("request body is not valid JSON: trailing content after the object");

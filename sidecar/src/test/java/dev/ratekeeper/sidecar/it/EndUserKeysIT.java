@@ -128,6 +128,47 @@ class EndUserKeysIT {
     }
   }
 
+  /**
+   * {@code /ratekeeper/v1/limits} names its caller as a call would be: too many unknown keys are a 429
+   * with {@code retry-after-ms}, a key that cannot be checked under FailClosed a 503 counted as
+   * {@code error} (before, both were 401s).
+   */
+  @Test
+  void theLimitsEndpointRefusesACallerAsACallWouldBe() {
+    Sidecar closed = keysFromRedis("limits-closed", "FailClosed");
+    assertThat(fixture.get(closed.proxyPort(), "/ratekeeper/v1/limits", "X-Ratekeeper-Api-Key", "ak-bob-1")
+        .statusCode()).isEqualTo(200);
+    int unauthorized = 0;
+    HttpResponse<String> limited = null;
+    for (int i = 0; i < 40 && limited == null; i++) {
+      HttpResponse<String> guess = fixture.get(closed.proxyPort(), "/ratekeeper/v1/limits", "X-Ratekeeper-Api-Key",
+          "guess-" + i);
+      if (guess.statusCode() == 401) {
+        unauthorized++;
+      } else {
+        assertThat(guess.statusCode()).as(guess.body()).isEqualTo(429);
+        limited = guess;
+      }
+    }
+    assertThat(unauthorized).isGreaterThanOrEqualTo(20);
+    assertThat(limited).as("unknown keys are limited on the limits endpoint too").isNotNull();
+    assertThat(limited.headers().firstValue("retry-after-ms")).isPresent();
+    assertThat(limited.body()).contains("too many unknown keys");
+
+    fixture.stopRedis();
+    try {
+      double errors = fixture.metric(closed, "ratekeeper_requests_total", "upstream", "none", "decision", "error");
+      HttpResponse<String> failClosed = fixture.get(closed.proxyPort(), "/ratekeeper/v1/limits",
+          "X-Ratekeeper-Api-Key", "ak-bob-1");
+      assertThat(failClosed.statusCode()).as(failClosed.body()).isEqualTo(503);
+      assertThat(failClosed.body()).contains("could not be checked").doesNotContain("ak-bob-1");
+      assertThat(fixture.metric(closed, "ratekeeper_requests_total", "upstream", "none", "decision", "error"))
+          .isEqualTo(errors + 1);
+    } finally {
+      fixture.restartRedis();
+    }
+  }
+
   private static Sidecar keysFromRedis(String name, String mode) {
     fixture.redis("HSET", new RedisKeys(new PolicyId("keys-it", name)).apiKeys(), ApiKeys.hash("ak-bob-1"), "bob");
     return fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.formatted(name, "false", mode))

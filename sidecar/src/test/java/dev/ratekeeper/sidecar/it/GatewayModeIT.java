@@ -169,6 +169,30 @@ class GatewayModeIT {
         .statusCode()).isEqualTo(200);
   }
 
+  /**
+   * The gateway's key check and the limits endpoint answer through the proxy's one responder: a
+   * refused key counts with no label a client chose, and a look counts as {@code limits} under the
+   * key's tier, not the tier the client claimed.
+   */
+  @Test
+  void refusedKeysAndLooksAreCountedWithThePolicysLabels() {
+    double refused = fixture.metric(gateway, "ratekeeper_requests_total", "upstream", "unknown", "model", "unknown",
+        "tier", "unknown", "decision", "unauthorized");
+    assertThat(fixture.post(gateway, "/anthropic/v1/messages", MESSAGES, "X-Ratekeeper-Api-Key", "ak-mallory",
+        "X-Ratekeeper-Tier", "pro").statusCode()).isEqualTo(401);
+    assertThat(fixture.metric(gateway, "ratekeeper_requests_total", "upstream", "unknown", "model", "unknown",
+        "tier", "unknown", "decision", "unauthorized")).isEqualTo(refused + 1);
+
+    double looks = fixture.metric(gateway, "ratekeeper_requests_total", "upstream", "none", "tier", "free",
+        "decision", "limits");
+    assertThat(fixture.get(gateway.proxyPort(), "/ratekeeper/v1/limits", "X-Ratekeeper-Api-Key", "ak-bob",
+        "X-Ratekeeper-Tier", "pro").statusCode()).isEqualTo(200);
+    assertThat(fixture.metric(gateway, "ratekeeper_requests_total", "upstream", "none", "tier", "free",
+        "decision", "limits")).isEqualTo(looks + 1);
+    assertThat(fixture.metric(gateway, "ratekeeper_requests_total", "upstream", "none", "tier", "pro",
+        "decision", "limits")).as("the claimed tier is no label").isZero();
+  }
+
   @Test
   void aGatewayWithoutEndUserKeysDoesNotStart() {
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> fixture.sidecar(Map.of(),
