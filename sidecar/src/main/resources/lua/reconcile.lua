@@ -186,6 +186,8 @@ flush()
 for field, increment in pairs(stats) do
   expire_if_new(KEYS[1], stat('HINCRBY', KEYS[1], field, increment) == increment, stats_ttl)
 end
+-- the users' tiers in one HSET for the whole batch (it answers how many fields it created)
+local tier_fields = {}
 for i = 1, #users do
   local user = users[i]
   local cost, used = spend[user], tokens[user]
@@ -195,6 +197,11 @@ for i = 1, #users do
   if used then
     expire_if_new(KEYS[4], stat('HINCRBY', KEYS[4], user, used) == used, stats_ttl)
   end
-  expire_if_new(KEYS[3], stat('HSET', KEYS[3], user, tiers[user]) == 1, stats_ttl)
+  tier_fields[2 * i - 1] = user
+  tier_fields[2 * i] = tiers[user]
+end
+if #users > 0 then
+  local created = stat('HSET', KEYS[3], unpack(tier_fields))
+  expire_if_new(KEYS[3], created and created > 0, stats_ttl)
 end
 return replies
