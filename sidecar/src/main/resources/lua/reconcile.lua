@@ -43,6 +43,10 @@ Returns one reply per request, in order:
 or, for the whole batch, {-1, now, periodId} when ARGV[4] is not the current stats period: nothing
 changed; retry
 
+A request whose reconcile would change nothing but its record (nothing reserved, leased or used, no
+estimate, no calendar quota or run count among its checks) is not sent here: the sidecar sets its
+record to 'done' with one SET ... XX GET (docs/redis-keys.md, "Reservation records").
+
 Atomic because Redis runs the script to completion with no other command in between: the record's
 state flips to 'done' in the same step that adjusts the counters, so a repeated or concurrent
 reconcile of the same request can never apply twice.
