@@ -437,6 +437,13 @@ abstract class LimiterStoreContract {
     admit(estimated);
     reconcile(new ReconcileRequest(estimated, 0, 0, true));
     assertThat(snapshot().get(P + "stats:2026-11")).contains("estimated=1");
+    // a requests-only admission keeps its record for a refund: reconciling it changes nothing
+    AdmitRequest unmetered = AdmitRequest.requestsOnly(p, id(), "dave", p.tier("free").orElseThrow());
+    admit(unmetered);
+    Map<String, String> counted = snapshot();
+    assertThat(counted.get(P + "r:" + unmetered.requestId())).startsWith("counted ");
+    assertThat(reconcile(ReconcileRequest.release(unmetered)).outcome()).isEqualTo(ReconcileResult.Outcome.UNKNOWN);
+    assertThat(snapshot()).isEqualTo(counted);
   }
 
   @Test
