@@ -43,6 +43,10 @@ Returns one reply per request, in order:
 or, for the whole batch, {-1, now, periodId} when ARGV[4] is not the current stats period: nothing
 changed; retry
 
+A request whose reconcile would change nothing but its record (nothing reserved, leased or used, no
+estimate, no calendar quota or run count among its checks) is not sent here: the sidecar sets its
+record to 'done' with one SET ... XX GET (docs/redis-keys.md, "Reservation records").
+
 Atomic because Redis runs the script to completion with no other command in between: the record's
 state flips to 'done' in the same step that adjusts the counters, so a repeated or concurrent
 reconcile of the same request can never apply twice.
@@ -186,6 +190,8 @@ flush()
 for field, increment in pairs(stats) do
   expire_if_new(KEYS[1], stat('HINCRBY', KEYS[1], field, increment) == increment, stats_ttl)
 end
+-- the users' tiers in one HSET for the whole batch (it answers how many fields it created)
+local tier_fields = {}
 for i = 1, #users do
   local user = users[i]
   local cost, used = spend[user], tokens[user]
@@ -195,6 +201,11 @@ for i = 1, #users do
   if used then
     expire_if_new(KEYS[4], stat('HINCRBY', KEYS[4], user, used) == used, stats_ttl)
   end
-  expire_if_new(KEYS[3], stat('HSET', KEYS[3], user, tiers[user]) == 1, stats_ttl)
+  tier_fields[2 * i - 1] = user
+  tier_fields[2 * i] = tiers[user]
+end
+if #users > 0 then
+  local created = stat('HSET', KEYS[3], unpack(tier_fields))
+  expire_if_new(KEYS[3], created and created > 0, stats_ttl)
 end
 return replies

@@ -1,12 +1,14 @@
 package dev.ratekeeper.sidecar.limiter;
 
-import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * KEYS and ARGV of one request's {@code lua/admit.lua} call (see the script's header), and its reply
@@ -32,11 +34,12 @@ public record AdmitScriptCall(List<String> headKeys, List<String> headArgs, List
   /** Reply status: a record under this request id exists ({@code {-2, now}}). */
   public static final long DUPLICATE = -2;
 
+  /** The lists are taken as they are, not copied: {@link #of} hands over unmodifiable ones it built for this call. */
   public AdmitScriptCall {
-    headKeys = List.copyOf(headKeys);
-    headArgs = List.copyOf(headArgs);
-    ownKeys = List.copyOf(ownKeys);
-    ownArgs = List.copyOf(ownArgs);
+    Objects.requireNonNull(headKeys, "headKeys");
+    Objects.requireNonNull(headArgs, "headArgs");
+    Objects.requireNonNull(ownKeys, "ownKeys");
+    Objects.requireNonNull(ownArgs, "ownArgs");
   }
 
   /** KEYS of this request sent alone (a batch of one). */
@@ -74,13 +77,20 @@ public record AdmitScriptCall(List<String> headKeys, List<String> headArgs, List
    */
   public static AdmitScriptCall of(AdmitRequest request, List<Check> checks, String periodId, String timeMode,
       String timeValue, LimiterOptions options) {
-    RedisKeys keys = new RedisKeys(request.policy().id());
-    List<String> headArgs = List.of(timeMode, timeValue,
-        String.valueOf(LimitPlan.statsPeriod(request.policy()).code()), periodId,
-        Long.toString(options.leaseTtlMs()), Long.toString(options.concurrencyRetryHintMs()),
-        Long.toString(options.statsRetentionMs()));
+    PolicyKeys keys = PolicyKeys.of(request.policy());
+    return of(request, checks, keys.stats(periodId).admitKeys(),
+        headArgs(request.policy(), periodId, timeMode, timeValue, options), options);
+  }
+
+  /**
+   * The call deciding {@code request} against {@code checks}, with the batch's KEYS and ARGV given
+   * (the same for every request of a policy revision, statistics period and clock value, so a caller
+   * can build them once: {@link PolicyKeys.Stats#admitKeys()} and {@link #headArgs}).
+   */
+  public static AdmitScriptCall of(AdmitRequest request, List<Check> checks, List<String> headKeys,
+      List<String> headArgs, LimiterOptions options) {
     List<String> keyList = new ArrayList<>(1 + checks.size());
-    keyList.add(keys.reservation(request.requestId()));
+    keyList.add(PolicyKeys.of(request.policy()).redisKeys().reservation(request.requestId()));
     List<String> args = new ArrayList<>(9 + 6 * checks.size());
     args.add(request.requestId());
     args.add(request.user());
@@ -94,7 +104,16 @@ public record AdmitScriptCall(List<String> headKeys, List<String> headArgs, List
     for (Check check : checks) {
       addCheck(keyList, args, check);
     }
-    return new AdmitScriptCall(List.of(keys.stats(periodId)), headArgs, keyList, args);
+    return new AdmitScriptCall(headKeys, headArgs, Collections.unmodifiableList(keyList),
+        Collections.unmodifiableList(args));
+  }
+
+  /** ARGV[1..7] of admit.lua, which every request of a batch shares: clock, statistics period, lease TTL, hints. */
+  public static List<String> headArgs(CompiledPolicy policy, String periodId, String timeMode, String timeValue,
+      LimiterOptions options) {
+    return List.of(timeMode, timeValue, String.valueOf(LimitPlan.statsPeriod(policy).code()), periodId,
+        Long.toString(options.leaseTtlMs()), Long.toString(options.concurrencyRetryHintMs()),
+        Long.toString(options.statsRetentionMs()));
   }
 
   /** One check as the scripts that charge counters take it: its key, then kind, unit, cost, limit, p1, p2. */

@@ -5,6 +5,7 @@ import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.compile.CompiledTier;
 import dev.ratekeeper.policy.keys.RedisKeys;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -105,15 +106,28 @@ public final class PolicyKeys {
   public Stats stats(String periodId) {
     Stats found = stats;
     if (found == null || !found.periodId.equals(periodId)) {
-      found = new Stats(periodId, keys.stats(periodId), keys.topUsers(periodId), keys.topUserTokens(periodId),
+      found = Stats.of(periodId, keys.stats(periodId), keys.topUsers(periodId), keys.topUserTokens(periodId),
           keys.topUserTiers(periodId));
       stats = found;
     }
     return found;
   }
 
-  /** The statistics keys of one period ({@link RedisKeys#stats}, {@link RedisKeys#topUsers} and the rest). */
-  public record Stats(String periodId, String stats, String topUsers, String topUserTokens, String topUserTiers) {}
+  /**
+   * The statistics keys of one period ({@link RedisKeys#stats}, {@link RedisKeys#topUsers} and the rest),
+   * with the KEYS lists the scripts take them as, built once per period.
+   *
+   * @param admitKeys KEYS[1] of admit.lua: {@code stats}
+   * @param scriptKeys KEYS[1..4] of reconcile.lua (KEYS[2..5] of settle.lua): stats, top users, their
+   *     tiers, their tokens
+   */
+  public record Stats(String periodId, String stats, String topUsers, String topUserTokens, String topUserTiers,
+      List<String> admitKeys, List<String> scriptKeys) {
+    static Stats of(String periodId, String stats, String topUsers, String topUserTokens, String topUserTiers) {
+      return new Stats(periodId, stats, topUsers, topUserTokens, topUserTiers, List.of(stats),
+          List.of(stats, topUsers, topUserTiers, topUserTokens));
+    }
+  }
 
   /** One user's counter keys. */
   static final class UserKeys {

@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.limiter;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -24,6 +25,28 @@ public record ReconcileRequest(AdmitRequest admitted, long actualTokens, long ac
     if (actualTokens < 0 || actualCostMicros < 0) {
       throw new IllegalArgumentException("negative usage");
     }
+  }
+
+  /**
+   * Whether reconciling this request changes nothing but its record (which becomes {@code done}), given
+   * its admission's {@code checks} ({@link LimitPlan#checks}): a metered admission (a requests-only one
+   * keeps its {@code counted} record for a refund, which the script leaves as it is) that reserved no
+   * tokens and no money, and its answer used none and is no estimate (nothing for the statistics); among the counters
+   * reconcile touches there is no lease (to release), no calendar quota (reconcile may write one whose
+   * period rolled over) and no run count (each reconcile moves the run's idle deadline), only token and
+   * money buckets, which a change of 0 leaves unwritten. Both stores then only mark the record reconciled.
+   */
+  public boolean changesOnlyRecord(List<Check> checks) {
+    if (!admitted.metered() || estimated || actualTokens != 0 || actualCostMicros != 0 || admitted.reservedTokens() != 0
+        || admitted.reservedCostMicros() != 0) {
+      return false;
+    }
+    for (Check check : checks) {
+      if (check.reconciled() && check.kind() != Check.Kind.BUCKET) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

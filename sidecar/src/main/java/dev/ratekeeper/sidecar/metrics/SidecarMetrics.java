@@ -22,13 +22,28 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code ratekeeper_throttled_total{dimension}} and {@code ratekeeper_queue_wait_seconds}.
  */
 public final class SidecarMetrics {
+  /** Label sets whose counters are cached, across all counters ({@link Family}). */
+  static final int MAX_CACHED = 4096;
+
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Timer decision;
   private final Timer upstream;
   private final AtomicInteger inflight = new AtomicInteger();
   private final AtomicInteger storeUp = new AtomicInteger(1);
   private final MultiGauge revisionInfo;
-  private final ConcurrentHashMap<List<String>, Counter> counters = new ConcurrentHashMap<>();
+  /** Counters made so far, across every family below: the bound of what the families cache. */
+  private final AtomicInteger cachedCounters = new AtomicInteger();
+  private final Family requests = new Family("ratekeeper.requests", "Requests by decision", "upstream", "model", "tier",
+      "decision");
+  private final Family throttled = new Family("ratekeeper.throttled", "Denials by limiting dimension", "dimension");
+  private final Family tokens = new Family("ratekeeper.tokens",
+      "LLM tokens by direction (input, output, cache_read, cache_write)", "model", "tier", "direction");
+  private final Family spend = new Family("ratekeeper.spend.usd", "Spend in US dollars", "model", "tier");
+  private final Family storeEvents = new Family("ratekeeper.store.events",
+      "Outages, late answers, refunds and replays of the limit store", "event");
+  private final Family estimatedCharges = new Family("ratekeeper.estimated.charges",
+      "Calls charged on an estimate instead of the provider's usage", "reason");
+  private volatile Timer queueWait;
 
   public SidecarMetrics() {
     decision = Timer.builder("ratekeeper.decision").description("Time to decide admission (one store round trip)")
@@ -55,27 +70,23 @@ public final class SidecarMetrics {
   }
 
   public void request(String upstreamName, String model, String tier, String decisionName) {
-    counter("ratekeeper.requests", "Requests by decision", "upstream", upstreamName, "model", model, "tier", tier,
-        "decision", decisionName).increment();
+    requests.counter(upstreamName, model, tier, decisionName).increment();
   }
 
   public void throttled(String dimension) {
-    counter("ratekeeper.throttled", "Denials by limiting dimension", "dimension", dimension).increment();
+    throttled.counter(dimension, null, null, null).increment();
   }
 
   public void tokens(String model, String tier, String direction, long count) {
     if (count > 0) {
-      counter("ratekeeper.tokens", "LLM tokens by direction (input, output, cache_read, cache_write)",
-          "model", model, "tier", tier, "direction", direction).increment(count);
+      tokens.counter(model, tier, direction, null).increment(count);
     }
   }
 
   public void spend(String model, String tier, long micros) {
     if (micros > 0) {
-      Counter c = counters.computeIfAbsent(List.of("ratekeeper.spend.usd", model, tier), k -> Counter
-          .builder("ratekeeper.spend.usd").description("Spend in US dollars").tags("model", model, "tier", tier)
-          .register(registry));
-      c.increment(micros / 1_000_000.0); // both exact below 2^53: one correctly rounded division
+      // both exact below 2^53: one correctly rounded division
+      spend.counter(model, tier, null, null).increment(micros / 1_000_000.0);
     }
   }
 
@@ -87,9 +98,15 @@ public final class SidecarMetrics {
     upstream.record(nanos, TimeUnit.NANOSECONDS);
   }
 
+  /** Registered at the first wait (a sidecar whose requests never wait shows no such timer). */
   public void queueWait(long nanos) {
-    Timer.builder("ratekeeper.queue.wait").description("Time requests waited for capacity")
-        .publishPercentileHistogram().register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    Timer timer = queueWait;
+    if (timer == null) {
+      timer = Timer.builder("ratekeeper.queue.wait").description("Time requests waited for capacity")
+          .publishPercentileHistogram().register(registry); // the registry's own if two threads race here
+      queueWait = timer;
+    }
+    timer.record(nanos, TimeUnit.NANOSECONDS);
   }
 
   public AtomicInteger inflight() {
@@ -102,8 +119,7 @@ public final class SidecarMetrics {
    * admission charged given back), {@code replayed} (usage seen during an outage added to Redis).
    */
   public void storeEvent(String event) {
-    counter("ratekeeper.store.events", "Outages, late answers, refunds and replays of the limit store", "event", event)
-        .increment();
+    storeEvents.counter(event, null, null, null).increment();
   }
 
   /**
@@ -111,8 +127,7 @@ public final class SidecarMetrics {
    * {@code cut_short}, {@code unpriced} or {@code upstream_failed} (a fixed set of labels).
    */
   public void estimatedCharge(String reason) {
-    counter("ratekeeper.estimated.charges", "Calls charged on an estimate instead of the provider's usage", "reason",
-        reason).increment();
+    estimatedCharges.counter(reason, null, null, null).increment();
   }
 
   public void storeUp(boolean up) {
@@ -127,11 +142,77 @@ public final class SidecarMetrics {
     revisionInfo.register(List.of(MultiGauge.Row.of(Tags.of("revision", revision), 1)), true);
   }
 
-  private Counter counter(String name, String description, String... tags) {
-    String[] key = new String[tags.length + 1];
-    key[0] = name;
-    System.arraycopy(tags, 0, key, 1, tags.length);
-    return counters.computeIfAbsent(List.of(key),
-        k -> Counter.builder(name).description(description).tags(tags).register(registry));
+  /**
+   * The counters of one metric name, by label values (one to four labels), found without building a
+   * key: one map level per label, the counter at the last. A label set is cached the first time it
+   * is counted, so a request's lookups allocate nothing.
+   *
+   * <p>Bounded: label values come from the policy and the sidecar, never from a client (models as the
+   * policy's model entries or {@code other}, {@link MetricLabels}; tiers and upstreams the policy's;
+   * decisions, dimensions, directions, events and reasons fixed sets), and the registry keeps one
+   * series per label set in any case. Past {@value #MAX_CACHED} counters in all, a new label set is
+   * looked up in the registry each time (which finds the one it holds) rather than cached, so even a
+   * label value that did come from a client could not grow this cache.
+   */
+  private final class Family {
+    private final String name;
+    private final String description;
+    private final String[] labels;
+    private final ConcurrentHashMap<String, Object> root = new ConcurrentHashMap<>();
+
+    Family(String name, String description, String... labels) {
+      this.name = name;
+      this.description = description;
+      this.labels = labels;
+    }
+
+    /** The counter of these label values, in the order of {@link #labels} (the unused ones null). */
+    Counter counter(String v1, String v2, String v3, String v4) {
+      Object node = root;
+      int last = labels.length - 1;
+      for (int i = 0; i <= last; i++) {
+        String value = i == 0 ? v1 : i == 1 ? v2 : i == 2 ? v3 : v4;
+        @SuppressWarnings("unchecked")
+        ConcurrentHashMap<String, Object> level = (ConcurrentHashMap<String, Object>) node;
+        Object next = level.get(value);
+        if (next == null) {
+          return i == last ? miss(level, v1, v2, v3, v4) : miss(level, i, v1, v2, v3, v4);
+        }
+        node = next;
+      }
+      return (Counter) node;
+    }
+
+    /** A label value not seen at level {@code i} (not the last): the path below it is made, then the counter. */
+    private Counter miss(ConcurrentHashMap<String, Object> level, int i, String v1, String v2, String v3, String v4) {
+      if (cachedCounters.get() >= MAX_CACHED) {
+        return register(v1, v2, v3, v4);
+      }
+      String value = i == 0 ? v1 : i == 1 ? v2 : v3;
+      level.computeIfAbsent(value, k -> new ConcurrentHashMap<String, Object>());
+      return counter(v1, v2, v3, v4);
+    }
+
+    /** The last label's value not seen: registers the counter and keeps it, up to the bound. */
+    private Counter miss(ConcurrentHashMap<String, Object> leaves, String v1, String v2, String v3, String v4) {
+      Counter counter = register(v1, v2, v3, v4);
+      if (cachedCounters.get() < MAX_CACHED) {
+        String value = labels.length == 1 ? v1 : labels.length == 2 ? v2 : labels.length == 3 ? v3 : v4;
+        if (leaves.putIfAbsent(value, counter) == null) {
+          cachedCounters.incrementAndGet();
+        }
+      }
+      return counter;
+    }
+
+    /** The registry's counter of these label values (it returns the one it holds when registered before). */
+    private Counter register(String v1, String v2, String v3, String v4) {
+      String[] tags = new String[2 * labels.length];
+      for (int i = 0; i < labels.length; i++) {
+        tags[2 * i] = labels[i];
+        tags[2 * i + 1] = i == 0 ? v1 : i == 1 ? v2 : i == 2 ? v3 : v4;
+      }
+      return Counter.builder(name).description(description).tags(tags).register(registry);
+    }
   }
 }

@@ -26,15 +26,12 @@ final class Headers {
       boolean metered) {
     MultiMap out = MultiMap.caseInsensitiveMultiMap();
     Set<String> listedInConnection = connectionListed(in);
-    String userHeader = identity.userHeader().toLowerCase(Locale.ROOT);
-    String tierHeader = identity.tierHeader().toLowerCase(Locale.ROOT);
-    String keyHeader = identity.apiKeyHeader().toLowerCase(Locale.ROOT);
-    String runHeader = identity.runHeader().toLowerCase(Locale.ROOT);
+    IdentityNames identityNames = IdentityNames.of(identity);
     for (var entry : in) {
       String name = entry.getKey().toLowerCase(Locale.ROOT);
       if (HOP_BY_HOP.contains(name) || listedInConnection.contains(name) || name.equals("host")
           || name.equals("content-length") || name.equals("expect") || name.startsWith("x-ratekeeper-")
-          || name.equals(userHeader) || name.equals(tierHeader) || name.equals(keyHeader) || name.equals(runHeader)) {
+          || identityNames.matches(name)) {
         continue;
       }
       if (providerKey != null && ProviderCredentials.isCredential(name)) {
@@ -61,6 +58,32 @@ final class Headers {
         continue;
       }
       to.add(entry.getKey(), entry.getValue());
+    }
+  }
+
+  /**
+   * The policy's identity header names in lower case, made once per policy revision (its identity is
+   * one object while the revision is in force): the last one made is kept, and a request of another
+   * revision makes its own.
+   */
+  private record IdentityNames(CompiledIdentity identity, String user, String tier, String key, String run) {
+    private static volatile IdentityNames last;
+
+    static IdentityNames of(CompiledIdentity identity) {
+      IdentityNames found = last;
+      if (found != null && found.identity == identity) {
+        return found;
+      }
+      IdentityNames made = new IdentityNames(identity, identity.userHeader().toLowerCase(Locale.ROOT),
+          identity.tierHeader().toLowerCase(Locale.ROOT), identity.apiKeyHeader().toLowerCase(Locale.ROOT),
+          identity.runHeader().toLowerCase(Locale.ROOT));
+      last = made;
+      return made;
+    }
+
+    /** Whether {@code name} (lower case) is one of them. */
+    boolean matches(String name) {
+      return name.equals(user) || name.equals(tier) || name.equals(key) || name.equals(run);
     }
   }
 

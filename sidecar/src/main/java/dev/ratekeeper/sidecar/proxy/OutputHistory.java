@@ -30,14 +30,22 @@ final class OutputHistory {
   /** The percentile is recomputed after this many new outputs (sorting 256 numbers each time is cheap, not free). */
   static final int RECOMPUTE_EVERY = 16;
 
-  private final ConcurrentHashMap<String, Ring> rings = new ConcurrentHashMap<>();
+  /** Model pattern, then percentile, then tier: looked up level by level, no key made per call. */
+  private final ConcurrentHashMap<String, ConcurrentHashMap<Integer, ConcurrentHashMap<String, Ring>>> rings =
+      new ConcurrentHashMap<>();
 
   /** Records the output the provider reported for a call to {@code model} by a caller of {@code tier}. */
   void record(CompiledModel model, String tier, long outputTokens) {
     if (model == null || model.reserveOutputPercentile() == null || outputTokens < 0) {
       return;
     }
-    rings.computeIfAbsent(key(model, tier), k -> new Ring(model.reserveOutputPercentile())).add(outputTokens);
+    ConcurrentHashMap<String, Ring> byTier = rings.computeIfAbsent(model.pattern(), k -> new ConcurrentHashMap<>())
+        .computeIfAbsent(model.reserveOutputPercentile(), k -> new ConcurrentHashMap<>());
+    Ring ring = byTier.get(tier);
+    if (ring == null) {
+      ring = byTier.computeIfAbsent(tier, k -> new Ring(model.reserveOutputPercentile()));
+    }
+    ring.add(outputTokens);
   }
 
   /** The output tokens a call with output cap {@code cap} reserves. */
@@ -45,14 +53,17 @@ final class OutputHistory {
     if (model == null || model.reserveOutputPercentile() == null) {
       return cap;
     }
-    Ring ring = rings.get(key(model, tier));
+    Ring ring = ring(model, tier);
     long observed = ring == null ? -1 : ring.percentile();
     return observed < 0 ? cap : Math.min(cap, observed);
   }
 
   /** Per model, tier and percentile: a policy change of the percentile starts a new history. */
-  private static String key(CompiledModel model, String tier) {
-    return model.pattern() + '\u0000' + tier + '\u0000' + model.reserveOutputPercentile();
+  private Ring ring(CompiledModel model, String tier) {
+    ConcurrentHashMap<Integer, ConcurrentHashMap<String, Ring>> byPercentile = rings.get(model.pattern());
+    ConcurrentHashMap<String, Ring> byTier = byPercentile == null ? null
+        : byPercentile.get(model.reserveOutputPercentile());
+    return byTier == null ? null : byTier.get(tier);
   }
 
   private static final class Ring {

@@ -233,6 +233,10 @@ public final class InMemoryLimiterStore implements LimiterStore {
     PolicyRecords records = records(policyKeys, now);
     Entry recordEntry = record(records, admitted.requestId(), now);
     Reservation record = recordEntry == null ? null : (Reservation) recordEntry.value;
+    List<Check> checks = LimitPlan.checks(admitted);
+    if (request.changesOnlyRecord(checks)) {
+      return markReconciled(records, admitted.requestId(), record, now);
+    }
     if (record == null) {
       return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
     }
@@ -245,7 +249,6 @@ public final class InMemoryLimiterStore implements LimiterStore {
 
     long actualTokens = request.actualTokens();
     long actualCost = request.actualCostMicros();
-    List<Check> checks = LimitPlan.checks(admitted);
     for (int i = 0; i < checks.size(); i++) {
       Check check = checks.get(i);
       int charged = check.reconciled() ? record.indexOf(check.key(), i) : -1;
@@ -325,6 +328,25 @@ public final class InMemoryLimiterStore implements LimiterStore {
     }
     return new ReconcileResult(ReconcileResult.Outcome.RECONCILED, actualTokens - record.tokens,
         actualCost - record.cost, now);
+  }
+
+  /**
+   * As RedisLimiterStore does for a reconcile that changes nothing but the record ({@code SET <record>
+   * done PX <ttl> XX GET}): any record becomes {@code done} for the reconciled TTL; the one it was tells
+   * the outcome (none: UNKNOWN, done: ALREADY_RECONCILED, held: RECONCILED with nothing given back,
+   * anything else: UNKNOWN, as reconcile.lua answers it).
+   */
+  private ReconcileResult markReconciled(PolicyRecords records, String requestId, Reservation record, long now) {
+    if (record == null) {
+      return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
+    }
+    records.byId.remove(requestId);
+    records.reconciled.add(requestId, now + options.reconciledTtlMs());
+    if (record.state.equals(Reservation.DONE_STATE)) {
+      return new ReconcileResult(ReconcileResult.Outcome.ALREADY_RECONCILED, 0, 0, now);
+    }
+    return new ReconcileResult(record.state.equals(Reservation.HELD) ? ReconcileResult.Outcome.RECONCILED
+        : ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
   }
 
   @Override

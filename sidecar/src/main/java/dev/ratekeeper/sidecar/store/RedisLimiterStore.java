@@ -1,6 +1,6 @@
 package dev.ratekeeper.sidecar.store;
 
-import dev.ratekeeper.policy.keys.RedisKeys;
+import dev.ratekeeper.policy.compile.CompiledPolicy;
 import dev.ratekeeper.policy.periods.CalendarPeriod;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.AdmitScriptCall;
@@ -12,9 +12,11 @@ import dev.ratekeeper.sidecar.limiter.DuplicateRequestException;
 import dev.ratekeeper.sidecar.limiter.LimitPlan;
 import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
+import dev.ratekeeper.sidecar.limiter.PolicyKeys;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
 import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.Request;
@@ -105,8 +107,9 @@ public final class RedisLimiterStore implements LimiterStore {
   }
 
   private Future<Decision> admit(AdmitRequest request, List<Check> checks, CalendarPeriod statsPeriod, int attempt) {
-    AdmitScriptCall call = admitCall(request, checks, statsPeriods.getOrDefault(statsPeriod, ""));
-    return admits.submit(new ScriptBatcher.Head(call.headKeys(), call.headArgs()), call.ownKeys(), call.ownArgs())
+    Heads heads = heads(request.policy(), statsPeriod);
+    AdmitScriptCall call = AdmitScriptCall.of(request, checks, heads.admit.keys(), heads.admit.args(), options);
+    return admits.submit(heads.admit, call.ownKeys(), call.ownArgs())
         .compose(reply -> {
           long status = reply.get(0).toLong();
           if (status == -1) {
@@ -153,21 +156,60 @@ public final class RedisLimiterStore implements LimiterStore {
     return AdmitScriptCall.of(request, checks, periodId, time.mode(), time.value(), options);
   }
 
+  /**
+   * {@code reconcile.lua}, or, for a request whose reconcile would change nothing but its record
+   * ({@link ReconcileRequest#changesOnlyRecord}), one plain {@code SET <record> done PX <ttl> XX GET}:
+   * the record ends as the script leaves it, and its previous value gives the script's outcome.
+   */
   @Override
   public Future<ReconcileResult> reconcile(ReconcileRequest request) {
-    List<Check> checks = LimitPlan.checks(request.admitted()).stream().filter(Check::reconciled).toList();
+    List<Check> all = LimitPlan.checks(request.admitted());
+    if (request.changesOnlyRecord(all)) {
+      return markReconciled(request.admitted());
+    }
+    List<Check> checks = new ArrayList<>(all.size());
+    for (Check check : all) {
+      if (check.reconciled()) {
+        checks.add(check);
+      }
+    }
     return reconcile(request, checks, LimitPlan.statsPeriod(request.admitted().policy()), 1);
+  }
+
+  /**
+   * What reconcile.lua does to a request that reserved nothing and used nothing: its record, if any,
+   * becomes {@code done} for {@link LimiterOptions#reconciledTtlMs()}. The previous value tells the
+   * outcome: none (UNKNOWN), {@code done} (ALREADY_RECONCILED), held (RECONCILED, nothing to give back).
+   * The sidecar reconciles only admissions it charged and used (held records): a requests-only
+   * ({@code counted}) or given-back ({@code settled}) record is never reconciled, so overwriting one
+   * here cannot happen in practice; it is answered UNKNOWN, as the script would.
+   */
+  private Future<ReconcileResult> markReconciled(AdmitRequest admitted) {
+    String record = PolicyKeys.of(admitted.policy()).redisKeys().reservation(admitted.requestId());
+    Request set = Request.cmd(Command.SET).arg(record).arg("done").arg("PX").arg(options.reconciledTtlMs()).arg("XX")
+        .arg("GET");
+    return send.apply(set).map(previous -> {
+      long now = time.approximateNowMs();
+      String was = previous == null ? null : previous.toString();
+      if (was == null) {
+        return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
+      }
+      if (was.equals("done")) {
+        return new ReconcileResult(ReconcileResult.Outcome.ALREADY_RECONCILED, 0, 0, now);
+      }
+      if (was.startsWith("held ")) {
+        return new ReconcileResult(ReconcileResult.Outcome.RECONCILED, 0, 0, now);
+      }
+      return new ReconcileResult(ReconcileResult.Outcome.UNKNOWN, 0, 0, now);
+    });
   }
 
   private Future<ReconcileResult> reconcile(ReconcileRequest request, List<Check> checks, CalendarPeriod statsPeriod,
       int attempt) {
     AdmitRequest admitted = request.admitted();
-    String periodId = statsPeriods.getOrDefault(statsPeriod, "");
-    ScriptBatcher.Head head = new ScriptBatcher.Head(statsKeys(admitted, periodId), List.of(time.mode(),
-        time.value(), String.valueOf(statsPeriod.code()), periodId, Long.toString(options.reconciledTtlMs()),
-        Long.toString(options.statsRetentionMs())));
+    ScriptBatcher.Head head = heads(admitted.policy(), statsPeriod).reconcile;
     List<String> keyList = new ArrayList<>(1 + checks.size());
-    keyList.add(new RedisKeys(admitted.policy().id()).reservation(admitted.requestId()));
+    keyList.add(PolicyKeys.of(admitted.policy()).redisKeys().reservation(admitted.requestId()));
     List<String> args = new ArrayList<>(5 + 5 * checks.size());
     args.add(admitted.requestId());
     args.add(Long.toString(request.actualTokens()));
@@ -246,21 +288,43 @@ public final class RedisLimiterStore implements LimiterStore {
   }
 
   /**
-   * KEYS[1..5] of settle.lua: the request's record, then the statistics keys ({@link #statsKeys});
+   * KEYS[1..5] of settle.lua: the request's record, then the statistics keys ({@link PolicyKeys.Stats#scriptKeys});
    * the checks' counters follow.
    */
   private static List<String> settlementKeys(AdmitRequest admitted, String periodId, int checks) {
     List<String> keyList = new ArrayList<>(5 + checks);
-    keyList.add(new RedisKeys(admitted.policy().id()).reservation(admitted.requestId()));
-    keyList.addAll(statsKeys(admitted, periodId));
+    PolicyKeys keys = PolicyKeys.of(admitted.policy());
+    keyList.add(keys.redisKeys().reservation(admitted.requestId()));
+    keyList.addAll(keys.stats(periodId).scriptKeys());
     return keyList;
   }
 
-  /** The statistics keys reconcile.lua and settle.lua write: stats, the top users with their tiers and tokens. */
-  private static List<String> statsKeys(AdmitRequest admitted, String periodId) {
-    RedisKeys keys = new RedisKeys(admitted.policy().id());
-    return List.of(keys.stats(periodId), keys.topUsers(periodId), keys.topUserTiers(periodId),
-        keys.topUserTokens(periodId));
+  /**
+   * The KEYS and ARGV every call of a batch shares, for the admit and the reconcile script: the same
+   * for every request of one policy revision, statistics period and clock value, so built once for
+   * them, not per request (the last ones built are kept; a new revision, period or clock value builds
+   * the next).
+   */
+  private record Heads(PolicyKeys.Stats stats, String timeValue, ScriptBatcher.Head admit,
+      ScriptBatcher.Head reconcile) {}
+
+  private volatile Heads heads;
+
+  private Heads heads(CompiledPolicy policy, CalendarPeriod statsPeriod) {
+    String periodId = statsPeriods.getOrDefault(statsPeriod, "");
+    PolicyKeys.Stats stats = PolicyKeys.of(policy).stats(periodId); // one object per revision and period
+    String timeValue = time.value();
+    Heads found = heads;
+    if (found != null && found.stats == stats && found.timeValue.equals(timeValue)) {
+      return found;
+    }
+    String mode = time.mode();
+    Heads made = new Heads(stats, timeValue,
+        new ScriptBatcher.Head(stats.admitKeys(), AdmitScriptCall.headArgs(policy, periodId, mode, timeValue, options)),
+        new ScriptBatcher.Head(stats.scriptKeys(), List.of(mode, timeValue, String.valueOf(statsPeriod.code()),
+            periodId, Long.toString(options.reconciledTtlMs()), Long.toString(options.statsRetentionMs()))));
+    heads = made;
+    return made;
   }
 
   /** ARGV[1..5] of settle.lua: the clock, the statistics period, the request id. */

@@ -11,6 +11,10 @@ import java.util.function.LongSupplier;
 public final class RedisTime {
   private final String mode;
   private final LongSupplier valueMs;
+  /** The last value and its text: the production clock's offset is always 0, written once, not per call. */
+  private volatile Value last = new Value(0, "0");
+
+  private record Value(long ms, String text) {}
 
   private RedisTime(String mode, LongSupplier valueMs) {
     this.mode = mode;
@@ -39,6 +43,22 @@ public final class RedisTime {
 
   /** ARGV[2] of the scripts: the offset or the pinned time. */
   public String value() {
-    return Long.toString(valueMs.getAsLong());
+    long ms = valueMs.getAsLong();
+    Value found = last;
+    if (found.ms == ms) {
+      return found.text;
+    }
+    Value made = new Value(ms, Long.toString(ms));
+    last = made;
+    return made.text;
+  }
+
+  /**
+   * This clock as the sidecar estimates it, for an answer that involved no script (a reconcile that
+   * was only a {@code SET}): the pinned time, or the sidecar's own time plus the offset.
+   */
+  public long approximateNowMs() {
+    long value = valueMs.getAsLong();
+    return mode.equals("p") ? value : System.currentTimeMillis() + value;
   }
 }

@@ -407,6 +407,56 @@ abstract class LimiterStoreContract {
   }
 
   @Test
+  void aReconcileThatChangesNothingButTheRecordOnlyMarksItReconciled() {
+    // request rates only: reconcile has no counter to touch, and an answer that used nothing no statistics
+    CompiledPolicy p = policy().tier(tier("free").requests(perMinute(10, 10))).build();
+    AdmitRequest quiet = metered(p, "alice", 0, 0);
+    admit(quiet);
+    Map<String, String> before = snapshot();
+    assertThat(before).containsKey(P + "r:" + quiet.requestId());
+    assertThat(reconcile(new ReconcileRequest(quiet, 0, 0))).isEqualTo(
+        new ReconcileResult(ReconcileResult.Outcome.RECONCILED, 0, 0, T0));
+    Map<String, String> expected = new TreeMap<>(before);
+    expected.put(P + "r:" + quiet.requestId(), "done");
+    assertThat(snapshot()).isEqualTo(expected);
+    assertThat(reconcile(new ReconcileRequest(quiet, 0, 0)).outcome())
+        .isEqualTo(ReconcileResult.Outcome.ALREADY_RECONCILED);
+    assertThat(snapshot()).isEqualTo(expected);
+    assertThat(reconcile(ReconcileRequest.release(metered(p, "alice", 0, 0))).outcome())
+        .isEqualTo(ReconcileResult.Outcome.UNKNOWN);
+
+    // the same policy, an answer that used tokens: reconciled in full, into the statistics
+    clock.set(T0 + HOUR);
+    AdmitRequest used = metered(p, "bob", 0, 0);
+    admit(used);
+    assertThat(reconcile(new ReconcileRequest(used, 120, 0)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
+    assertThat(snapshot()).containsEntry(P + "top:2026-11:tokens", "{bob=120}")
+        .containsEntry(P + "top:2026-11:tier", "{bob=free}");
+    // an estimate is counted in the statistics even when it is 0
+    AdmitRequest estimated = metered(p, "carol", 0, 0);
+    admit(estimated);
+    reconcile(new ReconcileRequest(estimated, 0, 0, true));
+    assertThat(snapshot().get(P + "stats:2026-11")).contains("estimated=1");
+    // a requests-only admission keeps its record for a refund: reconciling it changes nothing
+    AdmitRequest unmetered = AdmitRequest.requestsOnly(p, id(), "dave", p.tier("free").orElseThrow());
+    admit(unmetered);
+    Map<String, String> counted = snapshot();
+    assertThat(counted.get(P + "r:" + unmetered.requestId())).startsWith("counted ");
+    assertThat(reconcile(ReconcileRequest.release(unmetered)).outcome()).isEqualTo(ReconcileResult.Outcome.UNKNOWN);
+    assertThat(snapshot()).isEqualTo(counted);
+  }
+
+  @Test
+  void aReconcileOfNothingStillReleasesTheLease() {
+    CompiledPolicy p = policy().tier(tier("free").concurrency(1)).build();
+    AdmitRequest first = metered(p, "alice", 0, 0);
+    assertThat(admit(first).allowed()).isTrue();
+    assertThat(admit(metered(p, "alice", 0, 0)).allowed()).isFalse();
+    assertThat(reconcile(ReconcileRequest.release(first)).outcome()).isEqualTo(ReconcileResult.Outcome.RECONCILED);
+    assertThat(admit(metered(p, "alice", 0, 0)).allowed()).isTrue();
+  }
+
+  @Test
   void aRequestIdCannotBeAdmittedTwice() {
     CompiledPolicy p = policy().tier(tier("free").concurrency(5)).build();
     AdmitRequest r1 = metered(p, "alice", 10, 0);
