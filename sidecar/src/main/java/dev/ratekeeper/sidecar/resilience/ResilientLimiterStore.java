@@ -225,7 +225,8 @@ public final class ResilientLimiterStore implements LimiterStore, RedisLink.List
       if (localAdmission.policy().onStoreUnavailable() == StoreFailureMode.FailOpen) {
         return Future.succeededFuture(unknown());
       }
-      return local.reconcile(new ReconcileRequest(localAdmission, request.actualTokens(), request.actualCostMicros()));
+      return local.reconcile(new ReconcileRequest(localAdmission, request.actualTokens(), request.actualCostMicros(),
+          request.estimated()));
     }
     if (!up) {
       append(new Reconcile(request));
