@@ -47,6 +47,7 @@ public final class ProxyServer {
   private final Limits limits;
   private final BodyReader bodies;
   private final RequestPipeline pipeline;
+  private final AdmissionQueue queue;
   private final List<HttpServer> servers = new CopyOnWriteArrayList<>();
   /** Connections that have not yet sent a whole request head, with their deadline's timer. */
   private final java.util.Map<HttpConnection, Long> awaitingHeaders = new java.util.concurrent.ConcurrentHashMap<>();
@@ -74,7 +75,8 @@ public final class ProxyServer {
     AtomicLong sequence = new AtomicLong();
     // unique across sidecars and restarts: sidecar id, a per-start nonce, a sequence number
     Supplier<String> requestIds = () -> prefix + Long.toString(sequence.incrementAndGet(), 36);
-    Admission.Deps admission = new Admission.Deps(limiter, metrics, new AdmissionQueue(vertx, clock::millis),
+    this.queue = new AdmissionQueue(vertx, clock);
+    Admission.Deps admission = new Admission.Deps(limiter, metrics, queue,
         new OutputHistory(), clock, requestIds);
     this.pipeline = new RequestPipeline(vertx, policy, identity, bodies, new LimitsEndpoint(limiter, identity, clock),
         forwarder, cooldowns, admission, new Responder(metrics));
@@ -163,8 +165,14 @@ public final class ProxyServer {
 
   /** Stops every server instance. */
   public Future<Void> close() {
+    queue.close();
     String id = deployment;
     return id == null ? Future.succeededFuture() : vertx.undeploy(id);
+  }
+
+  /** Requests waiting in the admission queue right now ({@code maxQueueWait}). */
+  public int queuedRequests() {
+    return queue.size();
   }
 
   /** Bytes of request bodies this sidecar holds right now. */

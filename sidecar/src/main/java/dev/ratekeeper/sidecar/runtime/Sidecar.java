@@ -280,6 +280,11 @@ public final class Sidecar implements AutoCloseable {
     return proxy.inflightBodyBytes();
   }
 
+  /** Requests waiting in the admission queue right now. */
+  public int queuedRequests() {
+    return proxy.queuedRequests();
+  }
+
   public CompiledPolicy policy() {
     return policy.get();
   }
