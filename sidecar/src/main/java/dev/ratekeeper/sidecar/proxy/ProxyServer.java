@@ -33,9 +33,10 @@ import java.util.function.Supplier;
  *       brought back to it ({@link Loop}). So the state of one exchange ({@link Admission},
  *       the forwarder's exchange) has a single thread and no locks.</li>
  *   <li>What the instances share is thread-safe by construction: the policy (an immutable
- *       {@code CompiledPolicy} swapped atomically), the limiter store, the cooldowns (concurrent maps
- *       of volatile fields), the metrics (Micrometer), the in-flight body bytes (an atomic counter)
- *       and the request ids (an atomic sequence). The {@link AdmissionQueue} runs on its own context.</li>
+ *       {@code CompiledPolicy} swapped atomically), the limiter store, the cooldowns (a concurrent map
+ *       of scopes, each scope's cooldown one immutable value changed by compare-and-set), the metrics (Micrometer), the in-flight body bytes (an atomic counter)
+ *       and the request ids (an atomic sequence). The {@link AdmissionQueue} runs on its own context: what reaches it
+ *       from a request's event loop (a call queued, a client gone) hops onto that context.</li>
  *   <li>Nothing blocks an event loop: bodies over {@link RequestPipeline#OFF_LOOP_BYTES} are parsed
  *       on a worker thread.</li>
  * </ul>
