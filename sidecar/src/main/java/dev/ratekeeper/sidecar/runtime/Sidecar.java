@@ -137,7 +137,8 @@ public final class Sidecar implements AutoCloseable {
       storeReady = Future.succeededFuture();
     } else {
       // the limiter's own connections, warmed (scripts loaded) before the sidecar is ready
-      storeReady = RedisLink.open(vertx, redisOptions(), RedisLink.PER_EVENT_LOOP, RedisLimiterStore::loadScripts)
+      storeReady = RedisLink.open(vertx, redisOptions(), RedisLink.PER_EVENT_LOOP, clock::nanos,
+          RedisLimiterStore::loadScripts)
           .map(opened -> {
             link = opened;
             RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, scriptTime);
@@ -184,7 +185,7 @@ public final class Sidecar implements AutoCloseable {
               config.bodyTimeoutMs(), config.idleTimeoutMs()), config.sidecarId(), clock);
       this.proxy = proxy;
       if (config.gateway()) {
-        frontWithGate(proxy, initial, IdentityResolver.forGateway(keyLookup));
+        frontWithGate(proxy, initial, IdentityResolver.forGateway(keyLookup, clock::nanos));
       }
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {
