@@ -108,18 +108,7 @@ class RedisLinkTest {
       RedisLink throughPath = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(
           "redis://127.0.0.1:" + path.port()), RedisLink.CONNECTIONS, System::nanoTime,
               RedisLimiterStore::loadScripts));
-      List<String> seen = new CopyOnWriteArrayList<>();
-      throughPath.listen(new RedisLink.Listener() {
-        @Override
-        public void unavailable(String evidence) {
-          seen.add("unavailable");
-        }
-
-        @Override
-        public void available() {
-          seen.add("available");
-        }
-      });
+      List<String> seen = changesOf(throughPath);
       assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
       path.freezeOpenConnections();
       long frozen = System.nanoTime();
@@ -142,18 +131,7 @@ class RedisLinkTest {
     try (FreezingPath path = new FreezingPath(port)) {
       RedisLink throughPath = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(
           "redis://127.0.0.1:" + path.port()), 1, clock::nanos, RedisLimiterStore::loadScripts));
-      List<String> seen = new CopyOnWriteArrayList<>();
-      throughPath.listen(new RedisLink.Listener() {
-        @Override
-        public void unavailable(String evidence) {
-          seen.add("unavailable");
-        }
-
-        @Override
-        public void available() {
-          seen.add("available");
-        }
-      });
+      List<String> seen = changesOf(throughPath);
       assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
       path.freezeOpenConnections();
       throughPath.send(Request.cmd(Command.PING));
@@ -167,6 +145,23 @@ class RedisLinkTest {
       assertThat(seen).containsExactly("unavailable", "available");
       await(throughPath.close());
     }
+  }
+
+  /** What {@code link} tells its listener from now on: "unavailable" and "available". */
+  private static List<String> changesOf(RedisLink link) {
+    List<String> seen = new CopyOnWriteArrayList<>();
+    link.listen(new RedisLink.Listener() {
+      @Override
+      public void unavailable(String evidence) {
+        seen.add("unavailable");
+      }
+
+      @Override
+      public void available() {
+        seen.add("available");
+      }
+    });
+    return seen;
   }
 
   /** A loopback TCP relay to Redis whose open connections can be frozen. */
