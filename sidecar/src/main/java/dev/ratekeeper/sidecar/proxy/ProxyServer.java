@@ -50,8 +50,12 @@ public final class ProxyServer {
   private final RequestPipeline pipeline;
   private final AdmissionQueue queue;
   private final List<HttpServer> servers = new CopyOnWriteArrayList<>();
-  /** Connections that have not yet sent a whole request head, with their deadline's timer. */
-  private final java.util.Map<HttpConnection, Long> awaitingHeaders = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Connections that have not yet sent a whole request head, with their deadline. */
+  private final java.util.Map<HttpConnection, HeaderDeadline> awaitingHeaders =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private final SidecarClock clock;
+  /** Stops following the clock's moves by hand ({@link #expireHeaderDeadlines}). */
+  private final Runnable unwatchClock;
   private volatile String deployment;
   /** What every request meets first: the pipeline itself, or a gate in front of it ({@link #frontedBy}). */
   private volatile io.vertx.core.Handler<HttpServerRequest> entry;
@@ -70,6 +74,8 @@ public final class ProxyServer {
       SidecarClock clock) {
     this.vertx = vertx;
     this.limits = limits;
+    this.clock = clock;
+    this.unwatchClock = clock.whenMoved(this::expireHeaderDeadlines);
     this.bodies = new BodyReader(vertx, limits.maxBody(), limits.maxInflightBody(), limits.bodyTimeoutMs());
     String prefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36)
         + "-";
@@ -136,9 +142,9 @@ public final class ProxyServer {
 
   /** A request head arrived: its connection's header deadline is met; then the gate, if any, and the pipeline. */
   private void arrived(HttpServerRequest req) {
-    Long deadline = awaitingHeaders.remove(req.connection());
+    HeaderDeadline deadline = awaitingHeaders.remove(req.connection());
     if (deadline != null) {
-      vertx.cancelTimer(deadline);
+      vertx.cancelTimer(deadline.timer());
     }
     io.vertx.core.Handler<HttpServerRequest> first = entry;
     if (first == null) {
@@ -148,25 +154,70 @@ public final class ProxyServer {
     }
   }
 
-  /** A new connection must send its first request's head within {@code headerTimeoutMs}, or is closed. */
+  /**
+   * When a connection that has not sent a whole request head yet is closed: {@code dueNanos} on the
+   * sidecar's clock; {@code timer} the Vert.x timer that checks it then.
+   */
+  private record HeaderDeadline(long dueNanos, long timer) {}
+
+  /**
+   * A new connection must send its first request's head within {@code headerTimeoutMs} on the
+   * sidecar's clock, or is closed. A timer on the connection's event loop follows time passing; a
+   * clock moved by hand closes what it made late at once ({@link #expireHeaderDeadlines}).
+   */
   private void headerDeadline(HttpConnection connection) {
-    long timer = vertx.setTimer(limits.headerTimeoutMs(), id -> {
-      if (awaitingHeaders.remove(connection) != null) {
+    long due = clock.nanos() + limits.headerTimeoutMs() * 1_000_000;
+    awaitingHeaders.put(connection, new HeaderDeadline(due, checkAt(connection, limits.headerTimeoutMs())));
+    connection.closeHandler(v -> {
+      HeaderDeadline pending = awaitingHeaders.remove(connection);
+      if (pending != null) {
+        vertx.cancelTimer(pending.timer());
+      }
+    });
+  }
+
+  /**
+   * On the connection's event loop, after {@code delayMs}: closes it if its header deadline has
+   * passed on the clock, else looks again when it will have.
+   */
+  private long checkAt(HttpConnection connection, long delayMs) {
+    return vertx.setTimer(Math.max(1, delayMs), id -> {
+      HeaderDeadline deadline = awaitingHeaders.get(connection);
+      if (deadline == null || deadline.timer() != id) {
+        return;
+      }
+      long leftNanos = deadline.dueNanos() - clock.nanos();
+      if (leftNanos <= 0) {
+        if (awaitingHeaders.remove(connection, deadline)) {
+          connection.close();
+        }
+        return;
+      }
+      awaitingHeaders.replace(connection, deadline, new HeaderDeadline(deadline.dueNanos(),
+          checkAt(connection, (leftNanos + 999_999) / 1_000_000)));
+    });
+  }
+
+  /** The clock was moved by hand: every connection whose header deadline it passed is closed now. */
+  private void expireHeaderDeadlines() {
+    long now = clock.nanos();
+    awaitingHeaders.forEach((connection, deadline) -> {
+      if (now - deadline.dueNanos() >= 0 && awaitingHeaders.remove(connection, deadline)) {
+        vertx.cancelTimer(deadline.timer());
         connection.close();
       }
     });
-    awaitingHeaders.put(connection, timer);
-    connection.closeHandler(v -> {
-      Long pending = awaitingHeaders.remove(connection);
-      if (pending != null) {
-        vertx.cancelTimer(pending);
-      }
-    });
+  }
+
+  /** Connections that have not sent a whole request head yet (each closed at its header deadline). */
+  public int awaitingHeaders() {
+    return awaitingHeaders.size();
   }
 
   /** Stops every server instance. */
   public Future<Void> close() {
     queue.close();
+    unwatchClock.run();
     String id = deployment;
     return id == null ? Future.succeededFuture() : vertx.undeploy(id);
   }

@@ -281,6 +281,11 @@ public final class Sidecar implements AutoCloseable {
     return proxy.inflightBodyBytes();
   }
 
+  /** Connections to the proxy that have not sent a whole request head yet. */
+  public int awaitingHeaders() {
+    return proxy.awaitingHeaders();
+  }
+
   /** Requests waiting in the admission queue right now. */
   public int queuedRequests() {
     return proxy.queuedRequests();
