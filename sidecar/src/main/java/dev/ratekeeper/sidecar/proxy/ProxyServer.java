@@ -39,6 +39,11 @@ import java.util.function.Supplier;
  *       from a request's event loop (a call queued, a client gone) hops onto that context.</li>
  *   <li>Nothing blocks an event loop: bodies over {@link RequestPipeline#OFF_LOOP_BYTES} are parsed
  *       on a worker thread.</li>
+ *   <li>Time is read on the injected {@link SidecarClock} (cooldowns, queue deadlines, latencies).
+ *       The header deadlines (a concurrent map of connections) and the queue's turns are due by
+ *       it: their Vert.x timers only follow time passing, and a clock moved by hand (tests) brings
+ *       what it made due at once. The body, upstream and idle time-outs are network timers, in
+ *       real time.</li>
  * </ul>
  */
 public final class ProxyServer {
