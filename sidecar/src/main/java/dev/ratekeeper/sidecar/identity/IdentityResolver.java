@@ -45,6 +45,7 @@ public final class IdentityResolver {
   private final Function<String, Future<String>> keyLookup;
   /** Behind the gateway's gate ({@link #behindGateway}): the user header was set by the gate from a checked key. */
   private final boolean keyCheckedBefore;
+  /** The sidecar's monotonic clock: refills the unknown-key budgets. Null when no key is looked up. */
   private final LongSupplier nanoClock;
   /** Hashes of keys recently found valid, with their user. */
   private final Map<String, String> knownKeys = Collections.synchronizedMap(
@@ -58,10 +59,12 @@ public final class IdentityResolver {
   /** Gateway mode: each client address's own budget; null in a sidecar. */
   private final Map<String, FailureBudget> failuresBySource;
 
-  public IdentityResolver(Function<String, Future<String>> keyLookup) {
-    this(keyLookup, System::nanoTime);
-  }
-
+  /**
+   * A sidecar's resolver.
+   *
+   * @param nanoClock the sidecar's monotonic clock ({@code SidecarClock#nanos}), which refills the
+   *     unknown-key budget
+   */
   public IdentityResolver(Function<String, Future<String>> keyLookup, LongSupplier nanoClock) {
     this(keyLookup, false, nanoClock);
   }
@@ -75,9 +78,13 @@ public final class IdentityResolver {
     this.keyLookup = keyLookup;
     this.keyCheckedBefore = keyCheckedBefore;
     this.nanoClock = nanoClock;
-    long now = nanoClock.getAsLong();
-    this.failures = perSource ? new FailureBudget(GATEWAY_FAILURE_BURST, GATEWAY_FAILURES_PER_SECOND, now)
-        : new FailureBudget(FAILURE_BURST, FAILURES_PER_SECOND, now);
+    if (keyLookup == null) {
+      this.failures = null; // no key is ever looked up: nothing to budget
+    } else {
+      long now = nanoClock.getAsLong();
+      this.failures = perSource ? new FailureBudget(GATEWAY_FAILURE_BURST, GATEWAY_FAILURES_PER_SECOND, now)
+          : new FailureBudget(FAILURE_BURST, FAILURES_PER_SECOND, now);
+    }
     this.failuresBySource = !perSource ? null : Collections.synchronizedMap(
         new LinkedHashMap<>(64, 0.75f, true) {
           @Override
@@ -88,11 +95,7 @@ public final class IdentityResolver {
   }
 
   /** The gateway gate's resolver ({@link #resolveKey}): unknown keys limited per client address. */
-  public static IdentityResolver forGateway(Function<String, Future<String>> keyLookup) {
-    return forGateway(keyLookup, System::nanoTime);
-  }
-
-  static IdentityResolver forGateway(Function<String, Future<String>> keyLookup, LongSupplier nanoClock) {
+  public static IdentityResolver forGateway(Function<String, Future<String>> keyLookup, LongSupplier nanoClock) {
     return new IdentityResolver(keyLookup, false, nanoClock, true);
   }
 
@@ -102,7 +105,8 @@ public final class IdentityResolver {
    * reads that user, and never refuses for a missing key.
    */
   public static IdentityResolver behindGateway() {
-    return new IdentityResolver(null, true, System::nanoTime);
+    // it looks no key up, so it keeps no unknown-key budget and reads no clock
+    return new IdentityResolver(null, true, null);
   }
 
   /** Who the request is for, or why that cannot be said. */

@@ -1,5 +1,6 @@
 package dev.ratekeeper.sidecar.proxy;
 
+import dev.ratekeeper.sidecar.time.SidecarClock;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -22,7 +23,12 @@ import java.util.function.Supplier;
  * ({@code maxQueueWait}) at the latest. Within that, more important calls go first.
  *
  * <p>A waiter whose client went away, or whose deadline passes, leaves the queue. Everything runs on
- * the queue's own Vert.x context: no locks.
+ * the queue's own Vert.x context: no locks. What other threads call ({@link #enqueue},
+ * {@link Waiter#leave}, a move of the clock) hops onto that context; {@link #size} is published for
+ * any thread to read.
+ *
+ * <p>Waiters are due by the sidecar's {@link SidecarClock}: a Vert.x timer follows time passing, and a
+ * clock moved by hand wakes the queue as it moves ({@link SidecarClock#whenMoved}).
  */
 final class AdmissionQueue {
   static final long TICK_MS = 5;
@@ -39,16 +45,36 @@ final class AdmissionQueue {
   private long timer = -1;
   private long timerAt = Long.MAX_VALUE;
   private boolean pumping;
+  /** {@link #waiters}' size, for any thread to read. */
+  private volatile int size;
+  private final Runnable unwatch;
 
-  AdmissionQueue(Vertx vertx) {
-    this(vertx, System::currentTimeMillis);
+  /**
+   * @param clock the queue's clock: waiters are due by it. Time passing is followed by a Vert.x timer;
+   *     a clock moved by hand (tests') wakes the queue as it moves, so a waiter's turn comes on that
+   *     clock without a real wait
+   */
+  AdmissionQueue(Vertx vertx, SidecarClock clock) {
+    this.vertx = vertx;
+    this.clockMs = clock::millis;
+    this.context = vertx.getOrCreateContext();
+    this.unwatch = clock.whenMoved(() -> {
+      try {
+        context.runOnContext(v -> wake());
+      } catch (java.util.concurrent.RejectedExecutionException closed) {
+        // Vert.x is closed: nothing waits any more
+      }
+    });
   }
 
-  /** @param clockMs the queue's clock (tests move one by hand) */
-  AdmissionQueue(Vertx vertx, LongSupplier clockMs) {
-    this.vertx = vertx;
-    this.clockMs = clockMs;
-    this.context = vertx.getOrCreateContext();
+  /** Waiters in the queue now (those whose client left included until the queue has seen it). */
+  int size() {
+    return size;
+  }
+
+  /** Stops following the clock's moves (the proxy is closing). */
+  void close() {
+    unwatch.run();
   }
 
   /**
@@ -57,7 +83,11 @@ final class AdmissionQueue {
    */
   interface Attempt extends Supplier<Future<Long>> {}
 
-  static final class Waiter {
+  /**
+   * One queued call. Its fields are the queue's: written and read on the queue's context only
+   * ({@link #leave} hops there from the call's event loop).
+   */
+  final class Waiter {
     private final int priority;
     private long seq;
     private final Attempt attempt;
@@ -86,9 +116,17 @@ final class AdmissionQueue {
       return seq;
     }
 
-    /** The client went away: leave the queue. */
+    /**
+     * The client went away: leave the queue. May be called on any thread (the call's event loop): the
+     * queue learns it on its own context, so a pass already under way may still try this waiter once,
+     * and the call's own attempt finds the client gone.
+     */
     void leave() {
-      gone = true;
+      context.runOnContext(v -> {
+        gone = true;
+        waiters.remove(this);
+        size = waiters.size();
+      });
     }
   }
 
@@ -99,6 +137,7 @@ final class AdmissionQueue {
     context.runOnContext(v -> {
       waiter.seq = seq++;
       waiters.add(waiter);
+      size = waiters.size();
       schedule();
     });
     return waiter;
@@ -126,10 +165,24 @@ final class AdmissionQueue {
     });
   }
 
+  /** The clock was moved by hand: waiters it made due try now rather than at the timer. */
+  private void wake() {
+    if (pumping) {
+      return; // the pass under way schedules the next one by the clock as it is then
+    }
+    if (timer >= 0) {
+      vertx.cancelTimer(timer);
+      timer = -1;
+      timerAt = Long.MAX_VALUE;
+    }
+    pump();
+  }
+
   private void pump() {
     // waiters due within a timer tick of each other are tried in one pass, in priority order
     long now = clockMs.getAsLong() + TICK_MS;
     waiters.removeIf(w -> w.gone);
+    size = waiters.size();
     List<Waiter> due = new ArrayList<>();
     for (Waiter w : waiters) {
       if (w.dueAtMs <= now) {
@@ -151,6 +204,7 @@ final class AdmissionQueue {
     Waiter w = due.get(index);
     if (w.gone) {
       waiters.remove(w);
+      size = waiters.size();
       tryInOrder(due, index + 1);
       return;
     }
@@ -158,6 +212,7 @@ final class AdmissionQueue {
       long again = result.succeeded() ? result.result() : -1;
       if (again < 0 || w.gone) {
         waiters.remove(w);
+        size = waiters.size();
       } else {
         w.dueAtMs = clockMs.getAsLong() + Math.max(1, again);
       }

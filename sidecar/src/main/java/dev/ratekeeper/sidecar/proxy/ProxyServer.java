@@ -34,12 +34,19 @@ import java.util.function.Supplier;
  *       brought back to it ({@link Loop}). So the state of one exchange ({@link Admission},
  *       the forwarder's exchange) has a single thread and no locks.</li>
  *   <li>What the instances share is thread-safe by construction: the policy (an immutable
- *       {@code CompiledPolicy} swapped atomically), the limiter store, the cooldowns (concurrent maps
- *       of volatile fields), the metrics (Micrometer), the in-flight body bytes (an atomic counter),
- *       the request ids (an atomic sequence) and the limits endpoint's count of looks this second (a
- *       lock held for a comparison). The {@link AdmissionQueue} runs on its own context.</li>
+ *       {@code CompiledPolicy} swapped atomically), the limiter store, the cooldowns (a concurrent map
+ *       of scopes, each scope's cooldown one immutable value changed by compare-and-set), the metrics
+ *       (Micrometer), the in-flight body bytes (an atomic counter), the request ids (an atomic
+ *       sequence) and the limits endpoint's count of looks this second (a lock held for a
+ *       comparison). The {@link AdmissionQueue} runs on its own context: what reaches it from a
+ *       request's event loop (a call queued, a client gone) hops onto that context.</li>
  *   <li>Nothing blocks an event loop: bodies over {@link RequestPipeline#OFF_LOOP_BYTES} are parsed
  *       on a worker thread.</li>
+ *   <li>Time is read on the injected {@link SidecarClock} (cooldowns, queue deadlines, latencies).
+ *       The header deadlines (a concurrent map of connections) and the queue's turns are due by
+ *       it: their Vert.x timers only follow time passing, and a clock moved by hand (tests) brings
+ *       what it made due at once. The body, upstream and idle time-outs are network timers, in
+ *       real time.</li>
  * </ul>
  */
 public final class ProxyServer {
@@ -49,9 +56,14 @@ public final class ProxyServer {
   private final Limits limits;
   private final BodyReader bodies;
   private final RequestPipeline pipeline;
+  private final AdmissionQueue queue;
   private final List<HttpServer> servers = new CopyOnWriteArrayList<>();
-  /** Connections that have not yet sent a whole request head, with their deadline's timer. */
-  private final java.util.Map<HttpConnection, Long> awaitingHeaders = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Connections that have not yet sent a whole request head, with their deadline. */
+  private final java.util.Map<HttpConnection, HeaderDeadline> awaitingHeaders =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private final SidecarClock clock;
+  /** Stops following the clock's moves by hand ({@link #expireHeaderDeadlines}). */
+  private final Runnable unwatchClock;
   private volatile String deployment;
 
   /**
@@ -68,13 +80,16 @@ public final class ProxyServer {
       SidecarClock clock) {
     this.vertx = vertx;
     this.limits = limits;
+    this.clock = clock;
+    this.unwatchClock = clock.whenMoved(this::expireHeaderDeadlines);
     this.bodies = new BodyReader(vertx, limits.maxBody(), limits.maxInflightBody(), limits.bodyTimeoutMs());
     String prefix = sidecarId + "-" + Long.toString(new java.security.SecureRandom().nextLong() & Long.MAX_VALUE, 36)
         + "-";
     AtomicLong sequence = new AtomicLong();
     // unique across sidecars and restarts: sidecar id, a per-start nonce, a sequence number
     Supplier<String> requestIds = () -> prefix + Long.toString(sequence.incrementAndGet(), 36);
-    Admission.Deps admission = new Admission.Deps(limiter, metrics, new AdmissionQueue(vertx, clock::millis),
+    this.queue = new AdmissionQueue(vertx, clock);
+    Admission.Deps admission = new Admission.Deps(limiter, metrics, queue,
         new OutputHistory(), clock, requestIds);
     this.pipeline = new RequestPipeline(vertx, policy, identity, bodies, new LimitsEndpoint(limiter, identity, clock),
         forwarder, cooldowns, admission, new Responder(metrics));
@@ -133,33 +148,84 @@ public final class ProxyServer {
 
   /** A request head arrived: its connection's header deadline is met; then the pipeline. */
   private void arrived(HttpServerRequest req) {
-    Long deadline = awaitingHeaders.remove(req.connection());
+    HeaderDeadline deadline = awaitingHeaders.remove(req.connection());
     if (deadline != null) {
-      vertx.cancelTimer(deadline);
+      vertx.cancelTimer(deadline.timer());
     }
     pipeline.handle(req);
   }
 
-  /** A new connection must send its first request's head within {@code headerTimeoutMs}, or is closed. */
+  /**
+   * When a connection that has not sent a whole request head yet is closed: {@code dueNanos} on the
+   * sidecar's clock; {@code timer} the Vert.x timer that checks it then.
+   */
+  private record HeaderDeadline(long dueNanos, long timer) {}
+
+  /**
+   * A new connection must send its first request's head within {@code headerTimeoutMs} on the
+   * sidecar's clock, or is closed. A timer on the connection's event loop follows time passing; a
+   * clock moved by hand closes what it made late at once ({@link #expireHeaderDeadlines}).
+   */
   private void headerDeadline(HttpConnection connection) {
-    long timer = vertx.setTimer(limits.headerTimeoutMs(), id -> {
-      if (awaitingHeaders.remove(connection) != null) {
-        connection.close();
-      }
-    });
-    awaitingHeaders.put(connection, timer);
+    long due = clock.nanos() + limits.headerTimeoutMs() * 1_000_000;
+    awaitingHeaders.put(connection, new HeaderDeadline(due, checkAt(connection, limits.headerTimeoutMs())));
     connection.closeHandler(v -> {
-      Long pending = awaitingHeaders.remove(connection);
+      HeaderDeadline pending = awaitingHeaders.remove(connection);
       if (pending != null) {
-        vertx.cancelTimer(pending);
+        vertx.cancelTimer(pending.timer());
       }
     });
   }
 
+  /**
+   * On the connection's event loop, after {@code delayMs}: closes it if its header deadline has
+   * passed on the clock, else looks again when it will have.
+   */
+  private long checkAt(HttpConnection connection, long delayMs) {
+    return vertx.setTimer(Math.max(1, delayMs), id -> {
+      HeaderDeadline deadline = awaitingHeaders.get(connection);
+      if (deadline == null || deadline.timer() != id) {
+        return;
+      }
+      long leftNanos = deadline.dueNanos() - clock.nanos();
+      if (leftNanos <= 0) {
+        if (awaitingHeaders.remove(connection, deadline)) {
+          connection.close();
+        }
+        return;
+      }
+      awaitingHeaders.replace(connection, deadline, new HeaderDeadline(deadline.dueNanos(),
+          checkAt(connection, (leftNanos + 999_999) / 1_000_000)));
+    });
+  }
+
+  /** The clock was moved by hand: every connection whose header deadline it passed is closed now. */
+  private void expireHeaderDeadlines() {
+    long now = clock.nanos();
+    awaitingHeaders.forEach((connection, deadline) -> {
+      if (now - deadline.dueNanos() >= 0 && awaitingHeaders.remove(connection, deadline)) {
+        vertx.cancelTimer(deadline.timer());
+        connection.close();
+      }
+    });
+  }
+
+  /** Connections that have not sent a whole request head yet (each closed at its header deadline). */
+  public int awaitingHeaders() {
+    return awaitingHeaders.size();
+  }
+
   /** Stops every server instance. */
   public Future<Void> close() {
+    queue.close();
+    unwatchClock.run();
     String id = deployment;
     return id == null ? Future.succeededFuture() : vertx.undeploy(id);
+  }
+
+  /** Requests waiting in the admission queue right now ({@code maxQueueWait}). */
+  public int queuedRequests() {
+    return queue.size();
   }
 
   /** Bytes of request bodies this sidecar holds right now. */

@@ -137,7 +137,8 @@ public final class Sidecar implements AutoCloseable {
       storeReady = Future.succeededFuture();
     } else {
       // the limiter's own connections, warmed (scripts loaded) before the sidecar is ready
-      storeReady = RedisLink.open(vertx, redisOptions(), RedisLink.PER_EVENT_LOOP, RedisLimiterStore::loadScripts)
+      storeReady = RedisLink.open(vertx, redisOptions(), RedisLink.PER_EVENT_LOOP, clock::nanos,
+          RedisLimiterStore::loadScripts)
           .map(opened -> {
             link = opened;
             RedisLimiterStore redisStore = RedisLimiterStore.create(opened, LimiterOptions.DEFAULTS, scriptTime);
@@ -184,7 +185,7 @@ public final class Sidecar implements AutoCloseable {
               config.bodyTimeoutMs(), config.idleTimeoutMs()), config.sidecarId(), clock);
       this.proxy = proxy;
       if (config.gateway()) {
-        frontWithGate(proxy, initial, IdentityResolver.forGateway(keyLookup));
+        frontWithGate(proxy, initial, IdentityResolver.forGateway(keyLookup, clock::nanos));
       }
       return proxy.listen(config.listen().host(), config.listen().port());
     }).compose(server -> {
@@ -278,6 +279,16 @@ public final class Sidecar implements AutoCloseable {
   /** Bytes of request bodies the proxy holds right now. */
   public long inflightBodyBytes() {
     return proxy.inflightBodyBytes();
+  }
+
+  /** Connections to the proxy that have not sent a whole request head yet. */
+  public int awaitingHeaders() {
+    return proxy.awaitingHeaders();
+  }
+
+  /** Requests waiting in the admission queue right now. */
+  public int queuedRequests() {
+    return proxy.queuedRequests();
   }
 
   public CompiledPolicy policy() {

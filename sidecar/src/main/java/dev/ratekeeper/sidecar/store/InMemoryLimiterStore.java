@@ -57,10 +57,6 @@ public final class InMemoryLimiterStore implements LimiterStore {
   private final Map<String, String> throttledFields = new HashMap<>();
   private long operations;
 
-  public InMemoryLimiterStore() {
-    this(LimiterOptions.DEFAULTS, System::currentTimeMillis);
-  }
-
   /** @param clockMs the store's clock, ms since the epoch (tests inject one they can move) */
   public InMemoryLimiterStore(LimiterOptions options, LongSupplier clockMs) {
     this.options = options;

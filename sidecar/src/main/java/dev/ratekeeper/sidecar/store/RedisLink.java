@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 
 /**
  * How the sidecar's limiter talks to Redis: a small fixed set of long-lived connections, each
@@ -40,6 +41,9 @@ import java.util.function.Function;
  * them is. The stall is judged by a timer on the connection's own event loop, after that loop has
  * read whatever answers arrived, and not at all in a tick that fired late (this process was paused:
  * GC, a starved CPU), so the sidecar's own pauses never look like Redis'.
+ * Silences and late ticks are measured on the sidecar's clock ({@code SidecarClock#nanos}, passed
+ * to {@link #open}); the ticks themselves come from a Vert.x timer. A test that moves that clock by
+ * hand moves Redis' silences with it (and the tick right after a move counts as late).
  *
  * <p><b>Back</b>: while unavailable, a connection still silent after {@link #REPLACE_SILENT_MS} is closed and
  * replaced (a connection a middlebox froze never recovers by itself), a closed one is re-opened every
@@ -95,6 +99,8 @@ public final class RedisLink {
   }
 
   private final Vertx vertx;
+  /** The sidecar's monotonic clock, ns: the stall watchdog judges silences by it. */
+  private final LongSupplier nanos;
   private final RedisOptions options;
   private volatile Listener listener = new Listener() {
     @Override
@@ -115,9 +121,10 @@ public final class RedisLink {
   private volatile boolean available = true;
   private volatile boolean closed;
 
-  private RedisLink(Vertx vertx, RedisOptions options, List<Context> loops,
+  private RedisLink(Vertx vertx, RedisOptions options, List<Context> loops, LongSupplier nanos,
       Function<Function<Request, Future<Response>>, Future<Void>> warmUp) {
     this.vertx = vertx;
+    this.nanos = nanos;
     // each connection is a client of its own: closing it really drops the socket (a pool would keep it)
     this.options = new RedisOptions(options).setMaxPoolSize(1).setMaxWaitingHandlers(MAX_IN_FLIGHT + 64);
     this.warmUp = warmUp;
@@ -135,8 +142,11 @@ public final class RedisLink {
    * deployment (one after the other, round the pool), as it does for the proxy's servers: with as many
    * connections as event loops, a command sent from a server's loop goes out on that loop's own
    * connection and its answer comes back on the same thread, without a hop to another loop and back.
+   *
+   * @param nanos the sidecar's monotonic clock ({@code SidecarClock#nanos}), ns: what the watchdog
+   *     measures silences and its own late ticks by (it ticks on a Vert.x timer every {@value #WATCH_MS} ms)
    */
-  public static Future<RedisLink> open(Vertx vertx, RedisOptions options, int connections,
+  public static Future<RedisLink> open(Vertx vertx, RedisOptions options, int connections, LongSupplier nanos,
       Function<Function<Request, Future<Response>>, Future<Void>> warmUp) {
     List<Context> loops = new ArrayList<>();
     return vertx.deployVerticle(() -> new VerticleBase() {
@@ -148,7 +158,7 @@ public final class RedisLink {
         return Future.succeededFuture();
       }
     }, new DeploymentOptions().setInstances(connections)).compose(deployment -> {
-      RedisLink link = new RedisLink(vertx, options, loops, warmUp);
+      RedisLink link = new RedisLink(vertx, options, loops, nanos, warmUp);
       link.deployment = deployment;
       List<Future<Void>> opened = new ArrayList<>();
       for (Slot slot : link.slots) {
@@ -337,8 +347,8 @@ public final class RedisLink {
     private volatile RedisConnection connection;
     /** Commands on this connection without an answer yet (changed on the slot's context only). */
     private int waiting;
-    /** Last answer, or the moment commands started waiting on an idle connection (nanoTime). */
-    private volatile long progressNanos = System.nanoTime();
+    /** Last answer, or the moment commands started waiting on an idle connection ({@link #nanos}). */
+    private volatile long progressNanos;
     private long lastTickNanos;
     private long lastAttemptNanos;
     private boolean connecting;
@@ -352,6 +362,7 @@ public final class RedisLink {
     Slot(int index, Context context) {
       this.index = index;
       this.context = context;
+      this.progressNanos = nanos.getAsLong();
     }
 
     Future<Void> open() {
@@ -366,7 +377,7 @@ public final class RedisLink {
     /** On the slot's context: a new client and connection, warmed up, then it takes commands. */
     private Future<Void> connect(long timeoutMs) {
       connecting = true;
-      lastAttemptNanos = System.nanoTime();
+      lastAttemptNanos = nanos.getAsLong();
       Redis fresh = Redis.createClient(vertx, options);
       return fresh.connect().compose(conn -> {
         conn.exceptionHandler(e -> lost(conn, e.toString()));
@@ -386,7 +397,7 @@ public final class RedisLink {
         waiting = 0;
         pinging = false;
         suspect = false; // it answered the warm-up
-        progressNanos = System.nanoTime();
+        progressNanos = nanos.getAsLong();
         drain();
         return Future.<Void>succeededFuture();
       }, e -> {
@@ -428,11 +439,11 @@ public final class RedisLink {
         return Future.failedFuture(new RedisUnavailableException("connection " + index + " is closed"));
       }
       if (waiting++ == 0) {
-        progressNanos = System.nanoTime();
+        progressNanos = nanos.getAsLong();
       }
       return conn.send(request).andThen(done -> {
         if (connection == conn) { // answers failed by a dropped connection were forgotten with it
-          progressNanos = System.nanoTime();
+          progressNanos = nanos.getAsLong();
           waiting--;
         }
       });
@@ -468,13 +479,13 @@ public final class RedisLink {
     }
 
     void watch() {
-      lastTickNanos = System.nanoTime();
+      lastTickNanos = nanos.getAsLong();
       context.runOnContext(v -> timer = vertx.setPeriodic(WATCH_MS, t -> tick()));
     }
 
     /** Every {@link #WATCH_MS} on the slot's own event loop (after it has read any answers). */
     private void tick() {
-      long now = System.nanoTime();
+      long now = nanos.getAsLong();
       boolean late = now - lastTickNanos > (WATCH_MS + STALL_MS / 2) * 1_000_000;
       lastTickNanos = now;
       if (closed || late) {

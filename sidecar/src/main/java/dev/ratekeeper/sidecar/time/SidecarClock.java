@@ -20,6 +20,16 @@ public interface SidecarClock {
     return Instant.ofEpochMilli(millis());
   }
 
+  /**
+   * Calls {@code moved} each time this clock is moved by hand, after the move; returns what stops
+   * that. The system's clocks only pass, and call nothing: what waits for a moment on this clock
+   * (the admission queue) sets a timer for the time passing, and follows a clock moved by hand
+   * through this, so that its waits end when the clock is moved and not after real time.
+   */
+  default Runnable whenMoved(Runnable moved) {
+    return () -> {};
+  }
+
   /** The system's clocks. */
   SidecarClock SYSTEM = new SidecarClock() {
     @Override

@@ -25,6 +25,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * Redis round trip. When a cooldown ends after repeated episodes the breaker is half-open: one
  * sidecar wins the probe token and sends one request; its success closes the breaker for everyone,
  * another throttle starts a longer cooldown. Without Redis the same logic runs for this process only.
+ *
+ * <p>Threading: every proxy event loop calls in. A scope's cooldown and strike count are one
+ * immutable value, replaced by compare-and-set, so throttles seen on several loops at once make one
+ * episode with the longest cooldown asked for, and a reader never sees one without the other.
  */
 public final class UpstreamCooldowns {
   private static final System.Logger LOG = System.getLogger(UpstreamCooldowns.class.getName());
@@ -71,9 +75,30 @@ public final class UpstreamCooldowns {
   /** A probe held in this process (no Redis): whose, and since when ({@link SidecarClock#nanos()}). */
   private record Held(String token, long sinceNanos) {}
 
+  /**
+   * A scope's cooldown: when it ends ({@link SidecarClock#nanos()}) and the episodes in a row so far.
+   * One value, so the two change together and are read together.
+   */
+  private record Window(long untilNanos, int strikes) {
+    static final Window NONE = new Window(Long.MIN_VALUE, 0);
+
+    /** Milliseconds left at {@code now} (negative: ended). */
+    long remainingMs(long now) {
+      return untilNanos == Long.MIN_VALUE ? -1 : (untilNanos - now) / 1_000_000;
+    }
+
+    boolean forgettable(long now) {
+      return strikes == 0 && remainingMs(now) <= 0;
+    }
+  }
+
+  /**
+   * A scope's state. Any proxy event loop changes it: the window only by compare-and-set of a whole
+   * new value, so concurrent throttles never lose an update (a strike, a longer cooldown).
+   */
   private static final class State {
-    volatile long untilNanos;
-    volatile int strikes;
+    final java.util.concurrent.atomic.AtomicReference<Window> window =
+        new java.util.concurrent.atomic.AtomicReference<>(Window.NONE);
     final java.util.concurrent.atomic.AtomicReference<Held> probe = new java.util.concurrent.atomic.AtomicReference<>();
   }
 
@@ -112,11 +137,12 @@ public final class UpstreamCooldowns {
     if (state == null) {
       return CLOSED;
     }
-    long remaining = (state.untilNanos - clock.nanos()) / 1_000_000;
+    Window window = state.window.get();
+    long remaining = window.remainingMs(clock.nanos());
     if (remaining > 0) {
       return new Open(remaining);
     }
-    return state.strikes > 1 ? new HalfOpen() : CLOSED;
+    return window.strikes() > 1 ? new HalfOpen() : CLOSED;
   }
 
   /**
@@ -178,15 +204,24 @@ public final class UpstreamCooldowns {
   private Future<Void> start(String upstream, long base, boolean strike) {
     State state = states.computeIfAbsent(upstream, u -> new State());
     long now = clock.nanos();
-    long previousMs = (state.untilNanos - now) / 1_000_000;
-    // this sidecar holds back at once; the shared length (maybe longer) follows from the script
-    state.untilNanos = Math.max(state.untilNanos, now + base * 1_000_000);
     if (redis == null) {
-      long length = !strike || previousMs > 0 ? Math.max(previousMs, base)
-          : Math.min(CooldownLength.CAP_MS, base << Math.min(6, state.strikes++));
-      apply(upstream, length, state.strikes);
+      // one episode however many loops see the throttle at once: the first counts the strike, the
+      // others (the cooldown running) only lengthen it
+      state.window.updateAndGet(w -> {
+        long previousMs = w.remainingMs(now);
+        if (!strike || previousMs > 0) {
+          return new Window(now + Math.max(previousMs, base) * 1_000_000, w.strikes());
+        }
+        return new Window(now + Math.min(CooldownLength.CAP_MS, base << Math.min(6, w.strikes())) * 1_000_000,
+            w.strikes() + 1);
+      });
+      state.probe.set(null);
       return Future.succeededFuture();
     }
+    // this sidecar holds back at once; the shared length (maybe longer) follows from the script
+    long until = now + base * 1_000_000;
+    state.window.updateAndGet(w -> w.untilNanos() != Long.MIN_VALUE && w.untilNanos() - until >= 0 ? w
+        : new Window(until, w.strikes()));
     return callScript(upstream, strike ? "1" : "0", Long.toString(base))
         .compose(reply -> {
           long remaining = reply.get(0).toLong();
@@ -207,7 +242,8 @@ public final class UpstreamCooldowns {
    */
   public Future<Void> onSuccess(String upstream, long sentNanos) {
     State state = states.get(upstream);
-    if (state == null || state.strikes == 0 || sentNanos - state.untilNanos < 0) {
+    Window window = state == null ? Window.NONE : state.window.get();
+    if (window.strikes() == 0 || sentNanos - window.untilNanos() < 0) {
       return Future.succeededFuture();
     }
     apply(upstream, 0, 0);
@@ -247,7 +283,7 @@ public final class UpstreamCooldowns {
     }
     long now = clock.nanos();
     states.forEach((scope, state) -> {
-      if (scopes.size() < 256 && (state.strikes > 0 || state.untilNanos - now > 0)) {
+      if (scopes.size() < 256 && !state.window.get().forgettable(now)) {
         scopes.add(scope);
       }
     });
@@ -276,17 +312,20 @@ public final class UpstreamCooldowns {
             Long.toString(CooldownLength.CAP_MS), Long.toString(STRIKE_MEMORY_MS)));
   }
 
+  /**
+   * Sets a scope's cooldown as Redis or another sidecar told it: that is the shared state, so it
+   * replaces this sidecar's.
+   */
   private void apply(String upstream, long remainingMs, int strikes) {
     if (states.size() >= MAX_SCOPES && !states.containsKey(upstream)) {
       long now = clock.nanos();
-      states.entrySet().removeIf(e -> e.getValue().strikes == 0 && e.getValue().untilNanos - now <= 0);
+      states.entrySet().removeIf(e -> e.getValue().window.get().forgettable(now));
       if (states.size() >= MAX_SCOPES && remainingMs <= 0) {
         return;
       }
     }
     State state = states.computeIfAbsent(upstream, u -> new State());
     state.probe.set(null);
-    state.untilNanos = clock.nanos() + remainingMs * 1_000_000;
-    state.strikes = strikes;
+    state.window.set(new Window(clock.nanos() + remainingMs * 1_000_000, strikes));
   }
 }

@@ -89,7 +89,7 @@ public final class BurstBench {
     for (int i = 0; i < count; i++) {
       Vertx vertx = Vertx.vertx();
       RedisLink link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(url), RedisLink.PER_EVENT_LOOP,
-          RedisLimiterStore::loadScripts));
+          System::nanoTime, RedisLimiterStore::loadScripts));
       vertxes.add(vertx);
       links.add(link);
       stores.add(RedisLimiterStore.create(link, LimiterOptions.DEFAULTS, RedisTime.server()));

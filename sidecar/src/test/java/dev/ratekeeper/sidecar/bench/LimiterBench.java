@@ -100,7 +100,7 @@ public final class LimiterBench {
           .toCompletionStage().toCompletableFuture().get();
       // exactly the sidecar's client set-up: RedisLink's pipelined connections, scripts loaded at open
       RedisLink link = RedisLink.open(vertx, new RedisOptions().setConnectionString(url), RedisLink.PER_EVENT_LOOP,
-          RedisLimiterStore::loadScripts).toCompletionStage().toCompletableFuture().get();
+          System::nanoTime, RedisLimiterStore::loadScripts).toCompletionStage().toCompletableFuture().get();
       RedisLimiterStore store = RedisLimiterStore.create(link, LimiterOptions.DEFAULTS, RedisTime.server());
       // full admissions leave a lease and a reservation record each: short TTLs keep Redis' memory flat
       RedisLimiterStore shortLived = RedisLimiterStore.create(link,

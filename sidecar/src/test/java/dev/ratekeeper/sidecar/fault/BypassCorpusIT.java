@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ratekeeper.sidecar.fault.BypassCorpus.Case;
 import dev.ratekeeper.sidecar.it.SidecarFixture;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.sidecar.time.ManualClock;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -69,6 +70,8 @@ class BypassCorpusIT {
   static Sidecar sidecar;
   static Sidecar tight;
   static Sidecar quiet;
+  /** The quiet sidecar's clock: its --header-timeout (1 s) passes when a test moves it. */
+  static final ManualClock quietClock = new ManualClock();
   static Sidecar idle;
 
   @BeforeAll
@@ -84,10 +87,12 @@ class BypassCorpusIT {
             "name: bypass-tight,")).toString(), "--redis", fixture.redisUrl(),
         "--upstream", "anthropic=" + stub.url(), "--upstream", "openai=" + stub.url(), "--max-body", "1MiB",
         "--max-inflight-body", "3MiB", "--body-timeout", "3s");
-    quiet = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.replace("name: bypass,",
-            "name: bypass-quiet,")).toString(), "--upstream", "anthropic=" + stub.url(), "--header-timeout", "1s");
     idle = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.replace("name: bypass,",
             "name: bypass-idle,")).toString(), "--upstream", "anthropic=" + stub.url(), "--idle-timeout", "2s");
+    // the last one started: its header deadline runs on a clock moved by hand (no Redis, so nothing else reads it)
+    quiet = fixture.clock(quietClock).sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.replace(
+        "name: bypass,", "name: bypass-quiet,")).toString(), "--upstream", "anthropic=" + stub.url(),
+        "--header-timeout", "1s");
   }
 
   @AfterAll
@@ -178,37 +183,24 @@ class BypassCorpusIT {
 
   @Test
   void aConnectionThatStopsInItsHeadersIsClosedByTheHeaderTimeout() throws Exception {
-    try (Socket socket = new Socket("127.0.0.1", quiet.proxyPort())) {
-      socket.setSoTimeout(10_000);
+    try (Socket socket = connectToQuiet()) {
       socket.getOutputStream().write("POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\nX-Slow: "
           .getBytes(UTF_8));
       socket.getOutputStream().flush();
-      long start = System.nanoTime();
-      // --header-timeout 1s (the idle timeout is the default 630 s): the sidecar closes it; the read ends
-      // instead of waiting out the 10 s
-      int read = socket.getInputStream().read();
-      long ms = (System.nanoTime() - start) / 1_000_000;
-      assertThat(read).isEqualTo(-1);
-      assertThat(ms).isBetween(900L, 5_000L);
+      closedAtTheHeaderTimeout(socket);
     }
   }
 
   @Test
   void aConnectionThatSendsNothingIsClosedByTheHeaderTimeout() throws Exception {
-    try (Socket socket = new Socket("127.0.0.1", quiet.proxyPort())) {
-      socket.setSoTimeout(10_000);
-      long start = System.nanoTime();
-      int read = socket.getInputStream().read();
-      long ms = (System.nanoTime() - start) / 1_000_000;
-      assertThat(read).isEqualTo(-1);
-      assertThat(ms).isBetween(900L, 5_000L);
+    try (Socket socket = connectToQuiet()) {
+      closedAtTheHeaderTimeout(socket);
     }
   }
 
   @Test
   void aKeptAliveConnectionOutlivesTheHeaderTimeout() throws Exception {
-    try (Socket socket = new Socket("127.0.0.1", quiet.proxyPort())) {
-      socket.setSoTimeout(10_000);
+    try (Socket socket = connectToQuiet()) {
       byte[] body = BypassCorpus.HAIKU.getBytes(UTF_8);
       byte[] head = ("POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
           + "\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(UTF_8);
@@ -216,13 +208,37 @@ class BypassCorpusIT {
       socket.getOutputStream().write(body);
       socket.getOutputStream().flush();
       assertThat(read(socket).status()).isEqualTo(200);
-      // past --header-timeout (1 s) on a connection whose first head arrived: still open, and serves a second call
-      Thread.sleep(1_500);
+      assertThat(quiet.awaitingHeaders()).as("its deadline ended with its first head").isZero();
+      // past --header-timeout (1 s) on the clock, on a connection whose first head arrived: still open, and
+      // serves a second call
+      quietClock.advanceMs(1_500);
       socket.getOutputStream().write(head);
       socket.getOutputStream().write(body);
       socket.getOutputStream().flush();
       assertThat(read(socket).status()).isEqualTo(200);
     }
+  }
+
+  /** A connection to the quiet sidecar, once no earlier one awaits its head there. */
+  private static Socket connectToQuiet() throws IOException {
+    await().atMost(Duration.ofSeconds(5)).until(() -> quiet.awaitingHeaders() == 0);
+    Socket socket = new Socket("127.0.0.1", quiet.proxyPort());
+    socket.setSoTimeout(10_000);
+    return socket;
+  }
+
+  /**
+   * The quiet sidecar holds {@code socket}'s connection until its first head: open 1 ms of its clock
+   * short of --header-timeout (1 s), closed when the clock reaches it (the idle timeout is the
+   * default 630 s; the read ends instead of waiting out its own 10 s).
+   */
+  private static void closedAtTheHeaderTimeout(Socket socket) throws IOException {
+    await().atMost(Duration.ofSeconds(5)).until(() -> quiet.awaitingHeaders() == 1);
+    quietClock.advanceMs(999);
+    assertThat(quiet.awaitingHeaders()).as("999 ms into the header timeout").isEqualTo(1);
+    quietClock.advanceMs(1);
+    assertThat(quiet.awaitingHeaders()).isZero();
+    assertThat(socket.getInputStream().read()).isEqualTo(-1);
   }
 
   @Test

@@ -267,24 +267,22 @@ class CooldownIT {
   }
 
   /**
-   * The call is queued: it won the probe, user u has spent the tier's 2 requests, and no answer comes
-   * (its turn would come on the test's clock, which does not move) within a second.
+   * The call is queued: it won the probe, user u has spent the tier's 2 requests, and it waits in
+   * {@code sidecar}'s admission queue (its turn would come on the test's clock, which does not move),
+   * unanswered.
    */
-  private static void queuedAndNotAnswered(Socket socket) throws Exception {
-    socket.setSoTimeout(1_000);
-    try {
-      int first = socket.getInputStream().read();
-      throw new AssertionError("the probe was answered instead of queued: first byte " + first);
-    } catch (java.net.SocketTimeoutException queued) {
-      // waiting in the queue
-    }
+  private static void queuedAndNotAnswered(Sidecar sidecar, Socket socket) throws Exception {
+    await().atMost(Duration.ofSeconds(5)).until(() -> sidecar.queuedRequests() == 1);
+    assertThat(socket.getInputStream().available()).as("the probe was answered instead of queued").isZero();
   }
 
   @Test
   void withoutRedisAProbeWhoseClientLeftTheAdmissionQueueIsHandedOn() throws Exception {
     Sidecar alone = queueing("queue-alone", false);
     halfOpen(List.of(alone));
-    callThenLeave(alone, CooldownIT::queuedAndNotAnswered);
+    callThenLeave(alone, socket -> queuedAndNotAnswered(alone, socket));
+    // its client gone, the call leaves the queue
+    await().atMost(Duration.ofSeconds(2)).until(() -> alone.queuedRequests() == 0);
     assertThat(stub.requestCount()).as("the queued probe never reached the provider").isEqualTo(2);
     // another user's call probes (before, the probe stayed held until a provider answer no call could get)
     await().atMost(Duration.ofSeconds(2)).until(() -> callAs(alone, "w").statusCode() == 200);
@@ -295,7 +293,8 @@ class CooldownIT {
   void aProbeWhoseClientLeftTheAdmissionQueueIsHandedOnInRedis() throws Exception {
     Sidecar member = queueing("queue-shared", true);
     halfOpen(List.of(member));
-    callThenLeave(member, CooldownIT::queuedAndNotAnswered);
+    callThenLeave(member, socket -> queuedAndNotAnswered(member, socket));
+    await().atMost(Duration.ofSeconds(2)).until(() -> member.queuedRequests() == 0);
     RedisKeys keys = new RedisKeys(member.policy().id());
     // released at once (before: kept until it expired, 30 s of real time)
     await().atMost(Duration.ofSeconds(2)).until(() -> fixture.redis("GET", keys.cooldownProbe(SCOPE)) == null);

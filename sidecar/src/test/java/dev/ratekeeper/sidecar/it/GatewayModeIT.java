@@ -7,11 +7,14 @@ import dev.ratekeeper.policy.compile.PolicyId;
 import dev.ratekeeper.policy.keys.RedisKeys;
 import dev.ratekeeper.sidecar.identity.ApiKeys;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.sidecar.time.ManualClock;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -191,6 +194,42 @@ class GatewayModeIT {
         "decision", "limits")).isEqualTo(looks + 1);
     assertThat(fixture.metric(gateway, "ratekeeper_requests_total", "upstream", "none", "tier", "pro",
         "decision", "limits")).as("the claimed tier is no label").isZero();
+  }
+
+  /**
+   * Guessed keys from one client spend that client's unknown-key budget on the gateway's own clock
+   * (the one its entry point injects): exactly the burst of 20 is looked up, then 429s; a fifth of a
+   * second later on that clock, exactly one more.
+   */
+  @Test
+  void guessedKeysFromOneClientAreLimitedOnTheGatewaysClock() {
+    ManualClock clock = new ManualClock();
+    try (SidecarFixture timed = new SidecarFixture().clock(clock)) {
+      Sidecar guarded = timed.sidecar(Map.of(), "--mode", "gateway", "--policy-file",
+          SidecarFixture.policyFile(POLICY).toString(), "--upstream", "anthropic=" + stub.url(),
+          "--api-keys-file", keys.toString());
+      assertThat(alice(timed, guarded)).isEqualTo(200);
+      List<Integer> statuses = new ArrayList<>();
+      for (int i = 0; i < 30; i++) {
+        statuses.add(guess(timed, guarded, "guess-" + i));
+      }
+      assertThat(statuses.subList(0, 20)).as("the burst: looked up, unknown").containsOnly(401);
+      assertThat(statuses.subList(20, 30)).as("then refused without a look-up").containsOnly(429);
+      clock.advanceMs(100);
+      assertThat(guess(timed, guarded, "guess-half")).as("half a token").isEqualTo(429);
+      clock.advanceMs(100);
+      assertThat(guess(timed, guarded, "guess-one")).isEqualTo(401);
+      assertThat(guess(timed, guarded, "guess-two")).isEqualTo(429);
+      assertThat(alice(timed, guarded)).as("a key found valid lately still passes").isEqualTo(200);
+    }
+  }
+
+  private static int alice(SidecarFixture timed, Sidecar guarded) {
+    return guess(timed, guarded, "ak-alice");
+  }
+
+  private static int guess(SidecarFixture timed, Sidecar guarded, String key) {
+    return timed.post(guarded, "/anthropic/v1/messages", MESSAGES, "X-Ratekeeper-Api-Key", key).statusCode();
   }
 
   @Test

@@ -1,18 +1,28 @@
 package dev.ratekeeper.sidecar.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ratekeeper.sidecar.runtime.Sidecar;
+import dev.ratekeeper.sidecar.time.ManualClock;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Model fallback, budget clamping, queueing for capacity and shadow mode, through real sidecars and Redis. */
+/**
+ * Model fallback, budget clamping, queueing for capacity and shadow mode, through real sidecars and
+ * Redis, on a clock moved by hand (the sidecars' and their scripts'): a queued request's turn comes
+ * when the clock is moved, not after real seconds.
+ */
 class PolicyFeaturesIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final String POLICY = """
@@ -31,8 +41,8 @@ class PolicyFeaturesIT {
         - name: budgeted
           budget: {usd: "0.01", period: Daily}
         - name: patient
-          requests: {perMinute: 60, burst: 1}
-          maxQueueWait: 3s
+          requests: {perMinute: 6, burst: 1}
+          maxQueueWait: 30s
         - name: hasty
           requests: {perMinute: 6, burst: 1}
           maxQueueWait: 2s
@@ -48,6 +58,8 @@ class PolicyFeaturesIT {
         - {name: anthropic, url: "https://api.anthropic.com", format: anthropic}
       """;
 
+  /** The sidecars' clock and their scripts' (limit windows in Redis): it moves only when a test moves it. */
+  static final ManualClock clock = new ManualClock();
   static SidecarFixture fixture;
   static StubLlmUpstream stub;
   static Sidecar enforcing;
@@ -55,7 +67,7 @@ class PolicyFeaturesIT {
 
   @BeforeAll
   static void start() {
-    fixture = new SidecarFixture();
+    fixture = new SidecarFixture().clock(clock);
     fixture.startRedis();
     stub = StubLlmUpstream.start();
     enforcing = fixture.sidecar(Map.of(), "--policy-file", SidecarFixture.policyFile(POLICY.formatted("Enforce"))
@@ -112,14 +124,28 @@ class PolicyFeaturesIT {
   }
 
   @Test
-  void aRequestWaitsForCapacityWithinMaxQueueWaitInsteadOfA429() {
+  void aRequestWaitsForCapacityWithinMaxQueueWaitInsteadOfA429() throws Exception {
     assertThat(call(enforcing, "patient", "q1", body("claude-haiku-4-5", 5)).statusCode()).isEqualTo(200);
-    long start = System.nanoTime();
-    HttpResponse<String> waited = call(enforcing, "patient", "q1", body("claude-haiku-4-5", 5));
-    long waitedMs = (System.nanoTime() - start) / 1_000_000;
-    assertThat(waited.statusCode()).isEqualTo(200);
-    assertThat(waitedMs).isBetween(500L, 3_000L);
-    assertThat(fixture.metric(enforcing, "ratekeeper_queue_wait_seconds_count")).isGreaterThanOrEqualTo(1);
+    double waits = fixture.metric(enforcing, "ratekeeper_queue_wait_seconds_count");
+    double waited = fixture.metric(enforcing, "ratekeeper_queue_wait_seconds_sum");
+    long sent = stub.requestCount();
+    // a request every 10 s, burst 1: the next one's capacity comes 10 s later, within the 30 s it may wait
+    CompletableFuture<HttpResponse<String>> next = CompletableFuture.supplyAsync(() ->
+        call(enforcing, "patient", "q1", body("claude-haiku-4-5", 5)));
+    await().atMost(Duration.ofSeconds(10)).until(() -> enforcing.queuedRequests() == 1);
+    assertThat(next).as("waiting, not refused").isNotDone();
+    assertThat(stub.requestCount()).isEqualTo(sent);
+    clock.advanceMs(9_999);
+    assertThat(enforcing.queuedRequests()).isEqualTo(1);
+    clock.advanceMs(1);
+    // answered as the clock reaches it, long before 10 s of real time
+    HttpResponse<String> answered = next.get(5, TimeUnit.SECONDS);
+    assertThat(answered.statusCode()).as(answered.body()).isEqualTo(200);
+    assertThat(stub.requestCount()).isEqualTo(sent + 1);
+    assertThat(enforcing.queuedRequests()).isZero();
+    assertThat(fixture.metric(enforcing, "ratekeeper_queue_wait_seconds_count")).isEqualTo(waits + 1);
+    assertThat(fixture.metric(enforcing, "ratekeeper_queue_wait_seconds_sum") - waited).as("waited on the clock")
+        .isCloseTo(10.0, within(1e-9));
 
     // one request every 10 s cannot come within a 2 s wait: answered at once
     assertThat(call(enforcing, "hasty", "q2", body("claude-haiku-4-5", 5)).statusCode()).isEqualTo(200);

@@ -85,7 +85,8 @@ class ProxyGuardIT {
               dev.ratekeeper.sidecar.upstream.CooldownScope quotaScope, long sentNanos, MultiMap headers) {
           }
         }, SidecarClock.SYSTEM);
-    proxy = new ProxyServer(vertx, () -> policy, throwing, new IdentityResolver(null), metrics, forwarder,
+    proxy = new ProxyServer(vertx, () -> policy, throwing, new IdentityResolver(null, SidecarClock.SYSTEM::nanos),
+        metrics, forwarder,
         new UpstreamCooldowns(null, policy.id(), "guard", SidecarClock.SYSTEM),
         new ProxyServer.Limits(1 << 20, 4 << 20, 10_000, 5_000, 60_000), "guard", SidecarClock.SYSTEM);
     port = SidecarFixture.await(proxy.listen("127.0.0.1", 0)).actualPort();

@@ -32,7 +32,7 @@ class ClusterNodeLossIT {
     CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1_000_000, 1_000_000))).build();
     try (RedisClusterNodes cluster = RedisClusterNodes.start()) {
       RedisLink link = await(RedisLink.open(vertx, RedisClientSettings.cluster(cluster.seedUrls()).toOptions(), 2,
-          RedisLimiterStore::loadScripts));
+          System::nanoTime, RedisLimiterStore::loadScripts));
       AtomicLong unavailableAt = new AtomicLong();
       AtomicLong availableAt = new AtomicLong();
       link.listen(new RedisLink.Listener() {

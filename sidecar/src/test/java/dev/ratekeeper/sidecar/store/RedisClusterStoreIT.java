@@ -57,7 +57,7 @@ class RedisClusterStoreIT {
     for (int i = 0; i < SIDECARS; i++) {
       Vertx vertx = Vertx.vertx();
       vertxes.add(vertx);
-      RedisLink link = await(RedisLink.open(vertx, endpoint.toOptions(), RedisLink.CONNECTIONS,
+      RedisLink link = await(RedisLink.open(vertx, endpoint.toOptions(), RedisLink.CONNECTIONS, System::nanoTime,
           RedisLimiterStore::loadScripts));
       links.add(link);
       stores.add(RedisLimiterStore.create(link::send, LimiterOptions.DEFAULTS, RedisTime.server()));

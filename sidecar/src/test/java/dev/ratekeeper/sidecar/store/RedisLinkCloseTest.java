@@ -42,7 +42,7 @@ class RedisLinkCloseTest {
       for (int i = 0; i < 5; i++) {
         Vertx vertx = Vertx.vertx();
         RedisLink link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(redis.url()),
-            RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts));
+            RedisLink.CONNECTIONS, System::nanoTime, RedisLimiterStore::loadScripts));
         await(link.close());
         await(vertx.close());
       }

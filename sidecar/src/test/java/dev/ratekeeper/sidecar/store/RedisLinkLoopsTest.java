@@ -43,7 +43,7 @@ class RedisLinkLoopsTest {
   void start() {
     redis = new EmbeddedRedis();
     vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(LOOPS));
-    link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(redis.url()), LOOPS,
+    link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(redis.url()), LOOPS, System::nanoTime,
         RedisLimiterStore::loadScripts));
   }
 
@@ -88,7 +88,8 @@ class RedisLinkLoopsTest {
     AtomicInteger warmUps = new AtomicInteger();
     CountDownLatch reopening = new CountDownLatch(1);
     Promise<Void> reopened = Promise.promise();
-    RedisLink one = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(redis.url()), 1, send -> {
+    RedisLink one = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(redis.url()), 1,
+        System::nanoTime, send -> {
       connectionLoop.complete(Thread.currentThread());
       if (warmUps.incrementAndGet() == 1) {
         return RedisLimiterStore.loadScripts(send);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.ratekeeper.sidecar.it.SidecarFixture;
+import dev.ratekeeper.sidecar.time.ManualClock;
 import dev.ratekeeper.testkit.FreePort;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -43,7 +44,7 @@ class RedisLinkTest {
     port = server.ports().get(0);
     vertx = Vertx.vertx();
     link = await(RedisLink.open(vertx, new RedisOptions().setConnectionString("redis://127.0.0.1:" + port),
-        RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts));
+        RedisLink.CONNECTIONS, System::nanoTime, RedisLimiterStore::loadScripts));
     link.listen(new RedisLink.Listener() {
       @Override
       public void unavailable(String evidence) {
@@ -105,19 +106,9 @@ class RedisLinkTest {
     // (a rescheduled pod behind a NAT that lost its state); connections opened afterwards work
     try (FreezingPath path = new FreezingPath(port)) {
       RedisLink throughPath = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(
-          "redis://127.0.0.1:" + path.port()), RedisLink.CONNECTIONS, RedisLimiterStore::loadScripts));
-      List<String> seen = new CopyOnWriteArrayList<>();
-      throughPath.listen(new RedisLink.Listener() {
-        @Override
-        public void unavailable(String evidence) {
-          seen.add("unavailable");
-        }
-
-        @Override
-        public void available() {
-          seen.add("available");
-        }
-      });
+          "redis://127.0.0.1:" + path.port()), RedisLink.CONNECTIONS, System::nanoTime,
+              RedisLimiterStore::loadScripts));
+      List<String> seen = changesOf(throughPath);
       assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
       path.freezeOpenConnections();
       long frozen = System.nanoTime();
@@ -132,11 +123,54 @@ class RedisLinkTest {
     }
   }
 
+  @Test
+  void silencesAreMeasuredOnTheSidecarsClock() throws Exception {
+    // the same frozen path, judged on a clock moved by hand: the replacement that takes 3 s of real
+    // silence comes as soon as the clock has moved 3 s (the watchdog's ticks are real, 100 ms apart)
+    ManualClock clock = new ManualClock();
+    try (FreezingPath path = new FreezingPath(port)) {
+      RedisLink throughPath = await(RedisLink.open(vertx, new RedisOptions().setConnectionString(
+          "redis://127.0.0.1:" + path.port()), 1, clock::nanos, RedisLimiterStore::loadScripts));
+      List<String> seen = changesOf(throughPath);
+      assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
+      path.freezeOpenConnections();
+      throughPath.send(Request.cmd(Command.PING));
+      await().atMost(Duration.ofSeconds(2)).until(() -> path.held() > 0); // the command is out, unanswered
+      clock.advanceMs(RedisLink.STALL_MS + 1);
+      await().atMost(Duration.ofSeconds(2)).until(() -> !throughPath.available());
+      clock.advanceMs(RedisLink.REPLACE_SILENT_MS);
+      // well before REPLACE_SILENT_MS of real time
+      await().atMost(Duration.ofMillis(2_000)).until(throughPath::available);
+      assertThat(await(throughPath.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
+      assertThat(seen).containsExactly("unavailable", "available");
+      await(throughPath.close());
+    }
+  }
+
+  /** What {@code link} tells its listener from now on: "unavailable" and "available". */
+  private static List<String> changesOf(RedisLink link) {
+    List<String> seen = new CopyOnWriteArrayList<>();
+    link.listen(new RedisLink.Listener() {
+      @Override
+      public void unavailable(String evidence) {
+        seen.add("unavailable");
+      }
+
+      @Override
+      public void available() {
+        seen.add("available");
+      }
+    });
+    return seen;
+  }
+
   /** A loopback TCP relay to Redis whose open connections can be frozen. */
   private static final class FreezingPath implements AutoCloseable {
     private final ServerSocket server = new ServerSocket(0);
     private final List<AtomicBoolean> connections = new CopyOnWriteArrayList<>();
     private final List<java.net.Socket> sockets = new CopyOnWriteArrayList<>();
+    /** Writes the path has held since it froze. */
+    private final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
 
     FreezingPath(int redisPort) throws IOException {
       Thread acceptor = new Thread(() -> {
@@ -148,8 +182,8 @@ class RedisLinkTest {
             sockets.add(redis);
             AtomicBoolean frozen = new AtomicBoolean();
             connections.add(frozen);
-            relay(client, redis, frozen);
-            relay(redis, client, frozen);
+            relay(client, redis, frozen, held);
+            relay(redis, client, frozen, held);
           } catch (IOException e) {
             return;
           }
@@ -167,12 +201,20 @@ class RedisLinkTest {
       connections.forEach(c -> c.set(true));
     }
 
-    private static void relay(java.net.Socket from, java.net.Socket to, AtomicBoolean frozen) {
+    int held() {
+      return held.get();
+    }
+
+    private static void relay(java.net.Socket from, java.net.Socket to, AtomicBoolean frozen,
+        java.util.concurrent.atomic.AtomicInteger held) {
       Thread pump = new Thread(() -> {
         byte[] buffer = new byte[16_384];
         try {
           int n;
           while ((n = from.getInputStream().read(buffer)) >= 0) {
+            if (frozen.get()) {
+              held.incrementAndGet();
+            }
             while (frozen.get() && !from.isClosed()) {
               Thread.sleep(20); // hold the bytes: neither forwarded nor reset
             }

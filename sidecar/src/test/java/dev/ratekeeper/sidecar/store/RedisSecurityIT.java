@@ -42,7 +42,8 @@ class RedisSecurityIT {
       int port = redis.port();
       RedisClientSettings good = RedisClientSettings.standalone("rediss://localhost:" + port, null)
           .withTls(tls.caCertificate(), tls.clientCertificate(), tls.clientKey(), true);
-      RedisLink link = await(RedisLink.open(vertx, good.toOptions(), 2, RedisLimiterStore::loadScripts));
+      RedisLink link = await(RedisLink.open(vertx, good.toOptions(), 2, System::nanoTime,
+          RedisLimiterStore::loadScripts));
       try {
         RedisLimiterStore store = RedisLimiterStore.create(link::send, LimiterOptions.DEFAULTS, RedisTime.server());
         CompiledPolicy p = policy().tier(tier("free").requests(perMinute(1, 1))).build();
@@ -53,19 +54,21 @@ class RedisSecurityIT {
       }
       // the certificate names localhost only
       assertThatThrownBy(() -> await(RedisLink.open(vertx, RedisClientSettings.standalone("rediss://127.0.0.1:" + port, null)
-          .withTls(tls.caCertificate(), tls.clientCertificate(), tls.clientKey(), true).toOptions(), 1, c -> null)))
+          .withTls(tls.caCertificate(), tls.clientCertificate(), tls.clientKey(), true).toOptions(), 1,
+              System::nanoTime, c -> null)))
           .as("host name not in the certificate").isInstanceOf(RuntimeException.class);
       RedisLink unchecked = await(RedisLink.open(vertx, RedisClientSettings.standalone("rediss://127.0.0.1:" + port, null)
           .withTls(tls.caCertificate(), tls.clientCertificate(), tls.clientKey(), false).toOptions(), 1,
-          RedisLimiterStore::loadScripts));
+          System::nanoTime, RedisLimiterStore::loadScripts));
       unchecked.close();
       // a CA that did not sign the server's certificate
       RedisTls other = RedisTls.create();
       assertThatThrownBy(() -> await(RedisLink.open(vertx, good.withTls(other.caCertificate(), tls.clientCertificate(),
-          tls.clientKey(), true).toOptions(), 1, RedisLimiterStore::loadScripts))).isInstanceOf(RuntimeException.class);
+          tls.clientKey(), true).toOptions(), 1, System::nanoTime,
+              RedisLimiterStore::loadScripts))).isInstanceOf(RuntimeException.class);
       // the server asks for a client certificate
       assertThatThrownBy(() -> await(RedisLink.open(vertx, good.withTls(tls.caCertificate(), null, null, true)
-          .toOptions(), 1, RedisLimiterStore::loadScripts))).isInstanceOf(RuntimeException.class);
+          .toOptions(), 1, System::nanoTime, RedisLimiterStore::loadScripts))).isInstanceOf(RuntimeException.class);
     }
   }
 
@@ -78,7 +81,8 @@ class RedisSecurityIT {
       redis.call(setUser.toArray());
       RedisClientSettings asTenantA = RedisClientSettings.standalone(redis.url(), null).withLogin(TenantAcl.userName("team-a"),
           "pw-a");
-      RedisLink link = await(RedisLink.open(vertx, asTenantA.toOptions(), 1, RedisLimiterStore::loadScripts));
+      RedisLink link = await(RedisLink.open(vertx, asTenantA.toOptions(), 1, System::nanoTime,
+          RedisLimiterStore::loadScripts));
       try {
         RedisLimiterStore store = RedisLimiterStore.create(link::send, LimiterOptions.DEFAULTS, RedisTime.server());
         CompiledPolicy own = policy().tier(tier("free").requests(perMinute(10, 10))).build(); // team-a/agents
@@ -101,7 +105,8 @@ class RedisSecurityIT {
         await(link.close());
       }
       assertThatThrownBy(() -> await(RedisLink.open(vertx, RedisClientSettings.standalone(redis.url(), null)
-          .withLogin(TenantAcl.userName("team-a"), "wrong").toOptions(), 1, c -> null))).isInstanceOf(RuntimeException.class);
+          .withLogin(TenantAcl.userName("team-a"), "wrong").toOptions(), 1, System::nanoTime,
+              c -> null))).isInstanceOf(RuntimeException.class);
     }
   }
 

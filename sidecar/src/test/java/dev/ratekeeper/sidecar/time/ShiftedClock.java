@@ -1,5 +1,7 @@
 package dev.ratekeeper.sidecar.time;
 
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -8,15 +10,24 @@ import java.util.concurrent.atomic.AtomicLong;
  * Redis {@code TIME} plus {@link #shiftMs()}.
  */
 public final class ShiftedClock implements SidecarClock {
+  /** Told after each move ({@link #whenMoved}). */
+  private final List<Runnable> moves = new CopyOnWriteArrayList<>();
   private final AtomicLong shiftMs = new AtomicLong();
 
   public void advanceMs(long ms) {
     shiftMs.addAndGet(ms);
+    moves.forEach(Runnable::run);
   }
 
   /** How far this clock is ahead of the system's, ms. */
   public long shiftMs() {
     return shiftMs.get();
+  }
+
+  @Override
+  public Runnable whenMoved(Runnable moved) {
+    moves.add(moved);
+    return () -> moves.remove(moved);
   }
 
   @Override

@@ -89,4 +89,64 @@ class UpstreamCooldownsTest {
     assertThat(cooldowns.check("anthropic")).as("a pause is no strike: no half-open after it")
         .isInstanceOf(UpstreamCooldowns.Closed.class);
   }
+
+  /**
+   * Event loops on every core (2 to 4) see the provider throttle the same scope at the same instant, over and over:
+   * however their updates interleave, each scope ends with the longest cooldown asked for and one
+   * strike per episode, so the next episode is exactly twice as long and ends half-open.
+   */
+  @Test
+  void throttlesSeenAtOnceOnManyThreadsMakeOneEpisodeWithTheLongestCooldown() throws Exception {
+    int threads = Math.max(2, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    int scopes = 5_000;
+    // episode 1: thread i is told (i + 1) x 100 ms
+    throttleTogether(threads, scopes, i -> 100L * (i + 1));
+    for (int s = 0; s < scopes; s++) {
+      assertThat(cooldowns.check("scope-" + s)).as("scope %d", s).isEqualTo(new UpstreamCooldowns.Open(100L * threads));
+    }
+    clock.advanceMs(100L * threads);
+    for (int s = 0; s < scopes; s++) {
+      assertThat(cooldowns.check("scope-" + s)).as("scope %d: one strike, no half-open", s)
+          .isInstanceOf(UpstreamCooldowns.Closed.class);
+    }
+    // episode 2 right after: every thread told 300 ms, doubled once for the second strike
+    throttleTogether(threads, scopes, i -> 300L);
+    for (int s = 0; s < scopes; s++) {
+      assertThat(cooldowns.check("scope-" + s)).as("scope %d", s).isEqualTo(new UpstreamCooldowns.Open(600));
+    }
+    clock.advanceMs(600);
+    for (int s = 0; s < scopes; s++) {
+      assertThat(cooldowns.check("scope-" + s)).as("scope %d: two strikes", s)
+          .isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    }
+  }
+
+  /** Each of {@code threads} threads throttles every scope, all of them the same scope at the same time. */
+  private void throttleTogether(int threads, int scopes, java.util.function.IntToLongFunction retryAfterMs)
+      throws Exception {
+    // a spinning barrier: the threads leave it within nanoseconds of each other, as loops on their own cores do
+    java.util.concurrent.atomic.AtomicInteger arrived = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+    try {
+      java.util.List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        MultiMap headers = retryAfterMs(retryAfterMs.applyAsLong(t));
+        done.add(pool.submit(() -> {
+          for (int s = 0; s < scopes; s++) {
+            arrived.incrementAndGet();
+            while (arrived.get() < (s + 1) * threads) {
+              Thread.onSpinWait();
+            }
+            cooldowns.onThrottle("scope-" + s, headers);
+          }
+          return null;
+        }));
+      }
+      for (java.util.concurrent.Future<?> f : done) {
+        f.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
 }
