@@ -45,11 +45,14 @@ import java.util.function.Supplier;
  *       {@code onStoreUnavailable});</li>
  *   <li><b>admission</b>: the reservation planned ({@link AdmissionPlan}) and admitted with fallback,
  *       clamp and queue ({@link Admission}); unmetered calls: request rates only;</li>
- *   <li><b>forward and settle</b>: the {@link Forwarder} streams the answer back and tells the call's
- *       {@link Settlement}, its one owner, what was used.</li>
+ *   <li><b>forward and settle</b>: the {@link Forwarder} streams the answer back (the provider's
+ *       throttles and quotas go to the cooldowns for the scope the gate worked out) and tells the
+ *       call's {@link Settlement}, its one owner, how the exchange ended and what the answer showed
+ *       of its usage; the settlement decides and charges what was used.</li>
  * </ol>
  * Metered and unmetered calls, the gateway's key check and the limits endpoint share the identity
- * stage's refusals and the responder, so they answer and count alike. Any Throwable a stage throws ends the request as {@link Outcome.Failed} (500), never a hang.
+ * stage's refusals and the responder, so they answer and count alike. Any Throwable a stage throws
+ * ends the request as {@link Outcome.Failed} (500), never a hang.
  * All stages of a request run on the event loop it arrived on ({@link Loop}).
  */
 final class RequestPipeline {
