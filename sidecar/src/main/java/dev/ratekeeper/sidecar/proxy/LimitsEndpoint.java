@@ -56,12 +56,20 @@ final class LimitsEndpoint {
   /**
    * The outcome of a look: the limits (200, counted as {@code limits}), or a refusal — 405 for
    * another method, 429 past {@value #PER_SECOND} looks a second, the identity stage's 401/429/503,
-   * 403 for a model the tier may not use, 400 for a run id too long, 503 while the store is away.
+   * 403 for a model the tier may not use, 400 for a query that cannot be decoded or a run id too
+   * long, 503 while the store is away.
    * Labels: upstream {@code none}, the policy's label of the model asked about ({@code none} without
    * one), the caller's tier.
    */
   Future<Outcome> answer(HttpServerRequest req, CompiledPolicy policy, Loop loop) {
-    String modelName = req.getParam("model");
+    String modelName;
+    try {
+      modelName = req.getParam("model");
+    } catch (IllegalArgumentException e) {
+      // a malformed percent-escape in the query: the client's error, not the sidecar's
+      return done(Outcome.refused(new Outcome.Tags(FORMAT, "none", "none", "unknown"), "invalid",
+          ProviderError.Kind.INVALID_REQUEST, "the query string cannot be decoded", Outcome.Connection.KEEP));
+    }
     Outcome.Tags tags = new Outcome.Tags(FORMAT, "none",
         modelName == null ? "none" : MetricLabels.model(policy, modelName), "unknown");
     if (req.method() != HttpMethod.GET) {
