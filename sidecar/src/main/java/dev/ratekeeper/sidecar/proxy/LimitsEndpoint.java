@@ -40,7 +40,9 @@ final class LimitsEndpoint {
   static final int PER_SECOND = 50;
   /** The error shape of its answers (it belongs to no upstream). */
   private static final UpstreamFormat FORMAT = UpstreamFormat.OPENAI;
+  /** The second of looks being counted: its start on the monotonic clock, in ms (once {@code counting}). */
   private long windowStartMs;
+  private boolean counting;
   private int inWindow;
 
   private final LimiterStore limiter;
@@ -76,7 +78,7 @@ final class LimitsEndpoint {
       return done(new Outcome.Refused(tags, "refused", ProviderError.of(ProviderError.Kind.METHOD_NOT_ALLOWED,
           PATH + " answers GET only"), Map.of("allow", "GET"), Outcome.Connection.CLOSE_AFTER));
     }
-    long waitMs = waitMs(clock.millis());
+    long waitMs = waitMs();
     if (waitMs > 0) {
       return done(Outcome.retryLater(tags, "refused", waitMs,
           PATH + " answers at most " + PER_SECOND + " looks a second per sidecar", Outcome.Connection.KEEP));
@@ -116,8 +118,14 @@ final class LimitsEndpoint {
   }
 
   /** 0 when a look may be answered now (and counts it), else how long until the next second's looks. */
+  long waitMs() {
+    // the monotonic clock: a wall clock set back would otherwise keep the second from ending
+    return waitMs(clock.nanos() / 1_000_000);
+  }
+
   private synchronized long waitMs(long nowMs) {
-    if (nowMs - windowStartMs >= 1_000) {
+    if (!counting || nowMs - windowStartMs >= 1_000) {
+      counting = true;
       windowStartMs = nowMs;
       inWindow = 0;
     }
