@@ -40,7 +40,9 @@ final class LimitsEndpoint {
   static final int PER_SECOND = 50;
   /** The error shape of its answers (it belongs to no upstream). */
   private static final UpstreamFormat FORMAT = UpstreamFormat.OPENAI;
+  /** The second of looks being counted: its start on the monotonic clock, in ms (once {@code counting}). */
   private long windowStartMs;
+  private boolean counting;
   private int inWindow;
 
   private final LimiterStore limiter;
@@ -56,19 +58,27 @@ final class LimitsEndpoint {
   /**
    * The outcome of a look: the limits (200, counted as {@code limits}), or a refusal — 405 for
    * another method, 429 past {@value #PER_SECOND} looks a second, the identity stage's 401/429/503,
-   * 403 for a model the tier may not use, 400 for a run id too long, 503 while the store is away.
+   * 403 for a model the tier may not use, 400 for a query that cannot be decoded or a run id too
+   * long, 503 while the store is away.
    * Labels: upstream {@code none}, the policy's label of the model asked about ({@code none} without
    * one), the caller's tier.
    */
   Future<Outcome> answer(HttpServerRequest req, CompiledPolicy policy, Loop loop) {
-    String modelName = req.getParam("model");
+    String modelName;
+    try {
+      modelName = req.getParam("model");
+    } catch (IllegalArgumentException e) {
+      // a malformed percent-escape in the query: the client's error, not the sidecar's
+      return done(Outcome.refused(new Outcome.Tags(FORMAT, "none", "none", "unknown"), "invalid",
+          ProviderError.Kind.INVALID_REQUEST, "the query string cannot be decoded", Outcome.Connection.KEEP));
+    }
     Outcome.Tags tags = new Outcome.Tags(FORMAT, "none",
         modelName == null ? "none" : MetricLabels.model(policy, modelName), "unknown");
     if (req.method() != HttpMethod.GET) {
       return done(new Outcome.Refused(tags, "refused", ProviderError.of(ProviderError.Kind.METHOD_NOT_ALLOWED,
           PATH + " answers GET only"), Map.of("allow", "GET"), Outcome.Connection.CLOSE_AFTER));
     }
-    long waitMs = waitMs(clock.millis());
+    long waitMs = waitMs();
     if (waitMs > 0) {
       return done(Outcome.retryLater(tags, "refused", waitMs,
           PATH + " answers at most " + PER_SECOND + " looks a second per sidecar", Outcome.Connection.KEEP));
@@ -108,8 +118,14 @@ final class LimitsEndpoint {
   }
 
   /** 0 when a look may be answered now (and counts it), else how long until the next second's looks. */
+  long waitMs() {
+    // the monotonic clock: a wall clock set back would otherwise keep the second from ending
+    return waitMs(clock.nanos() / 1_000_000);
+  }
+
   private synchronized long waitMs(long nowMs) {
-    if (nowMs - windowStartMs >= 1_000) {
+    if (!counting || nowMs - windowStartMs >= 1_000) {
+      counting = true;
       windowStartMs = nowMs;
       inWindow = 0;
     }

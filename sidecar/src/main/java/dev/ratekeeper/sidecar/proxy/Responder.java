@@ -37,7 +37,7 @@ final class Responder {
       count(tags, forwarded.decision());
     } else if (outcome instanceof Outcome.Refused refused) {
       count(tags, refused.decision());
-      resume(req);
+      release(req, refused.connection());
       refused.headers().forEach(resp::putHeader);
       close(req, refused.connection());
       Responses.error(resp, tags.format(), refused.error());
@@ -48,7 +48,7 @@ final class Responder {
       Decision verdict = denied.decision();
       verdict.limitedBy().forEach(d -> metrics.throttled(d.wireName()));
       count(tags, verdict.neverPassable() ? "invalid" : "throttled");
-      resume(req);
+      release(req, denied.connection());
       close(req, denied.connection());
       Responses.denied(resp, tags.format(), verdict);
     } else if (outcome instanceof Outcome.CoolingDown cooling) {
@@ -69,7 +69,7 @@ final class Responder {
     } else if (outcome instanceof Outcome.Failed failed) {
       LOG.log(System.Logger.Level.WARNING, "request " + req.method() + " failed in the sidecar", failed.cause());
       count(tags, "error");
-      resume(req);
+      release(req, Outcome.Connection.CLOSE_AFTER);
       close(req, Outcome.Connection.CLOSE_AFTER);
       Responses.error(resp, tags.format(), ProviderError.of(ProviderError.Kind.INTERNAL,
           "Ratekeeper could not process the request (" + failed.cause().getClass().getSimpleName() + ")"));
@@ -84,6 +84,19 @@ final class Responder {
   private static void close(HttpServerRequest req, Outcome.Connection connection) {
     if (connection != Outcome.Connection.KEEP && !req.response().headWritten()) {
       req.response().putHeader("connection", "close");
+    }
+  }
+
+  /**
+   * What becomes of a body still arriving: on a connection kept alive it arrives again (to be
+   * discarded); on one that closes after the answer it stays unread (paused), so a refused client
+   * cannot make the sidecar take in a body of any size.
+   */
+  private static void release(HttpServerRequest req, Outcome.Connection connection) {
+    if (connection == Outcome.Connection.KEEP) {
+      resume(req);
+    } else {
+      RequestPipeline.pause(req);
     }
   }
 

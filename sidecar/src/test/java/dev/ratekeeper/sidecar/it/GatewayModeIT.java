@@ -123,6 +123,54 @@ class GatewayModeIT {
   }
 
   @Test
+  void aRefusedKeysBodyIsNeverRead() throws Exception {
+    long announced = 1L << 30;
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", gateway.proxyPort())) {
+      socket.setSoTimeout(10_000);
+      var out = socket.getOutputStream();
+      // a body of 1 GiB announced by a client with no valid key: answered 401 before any of it is read
+      out.write(("POST /anthropic/v1/messages HTTP/1.1\r\nHost: gateway\r\ncontent-type: application/json\r\n"
+          + "X-Ratekeeper-Api-Key: ak-mallory\r\ncontent-length: " + announced + "\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.flush();
+      String head = readHead(socket.getInputStream());
+      assertThat(head).startsWith("HTTP/1.1 401");
+      assertThat(head.toLowerCase(java.util.Locale.ROOT)).contains("connection: close");
+      // the client sends the body anyway: the gateway must not take it (at most what socket buffers hold)
+      java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+      Thread writer = new Thread(() -> {
+        byte[] chunk = new byte[64 * 1024];
+        try {
+          while (sent.get() < announced) {
+            out.write(chunk);
+            sent.addAndGet(chunk.length);
+          }
+        } catch (java.io.IOException closed) {
+          // the gateway closed the connection: also never read
+        }
+      });
+      writer.setDaemon(true);
+      writer.start();
+      writer.join(5_000);
+      assertThat(sent.get()).as("bytes of a refused body the gateway took in 5 s").isLessThan(64L << 20);
+    }
+    assertThat(stub.requestCount()).isZero();
+  }
+
+  /** The status line and headers of an answer, up to the blank line. */
+  private static String readHead(java.io.InputStream in) throws java.io.IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        break;
+      }
+      head.append((char) b);
+    }
+    return head.toString();
+  }
+
+  @Test
   void theProviderSeesTheGatewaysKeyNeverTheClientsNorItsIdentityHeaders() {
     HttpResponse<String> ok = fixture.post(gateway, "/anthropic/v1/messages", MESSAGES, "X-Ratekeeper-Api-Key",
         "ak-alice", "x-api-key", "sk-ant-client-own", "authorization", "Bearer sk-client-own", "api-key", "sk-az",

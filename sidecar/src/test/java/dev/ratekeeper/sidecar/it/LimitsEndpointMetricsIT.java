@@ -118,6 +118,27 @@ class LimitsEndpointMetricsIT {
         .as("the next second's looks").isEqualTo(200);
   }
 
+  @Test
+  void aQueryThatCannotBeDecodedIsTheClientsError() throws Exception {
+    clock.advanceMs(1_000); // a window of looks of its own
+    double invalid = count("upstream", "none", "decision", "invalid");
+    double errors = count("upstream", "none", "decision", "error") + count("upstream", "unknown", "decision", "error");
+    String status;
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", sidecar.proxyPort())) {
+      socket.setSoTimeout(20_000);
+      socket.getOutputStream().write(("GET /ratekeeper/v1/limits?model=%zz HTTP/1.1\r\nHost: sidecar\r\n"
+          + "X-Ratekeeper-User: ann\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      socket.getOutputStream().flush();
+      String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      status = answer.substring(0, answer.indexOf("\r\n"));
+      assertThat(status).as(answer).isEqualTo("HTTP/1.1 400 Bad Request");
+      assertThat(answer).contains("invalid_request_error");
+    }
+    assertThat(count("upstream", "none", "decision", "invalid")).isEqualTo(invalid + 1);
+    assertThat(count("upstream", "none", "decision", "error") + count("upstream", "unknown", "decision", "error"))
+        .isEqualTo(errors);
+  }
+
   private static double count(String... labels) {
     return fixture.metric(sidecar, REQUESTS, labels);
   }
