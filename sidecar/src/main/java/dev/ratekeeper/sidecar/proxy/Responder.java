@@ -88,16 +88,29 @@ final class Responder {
   }
 
   /**
+   * Of a body still arriving when the answer closes its connection, at most this many bytes are read
+   * (and discarded) before the connection is closed: a client that writes its whole request before
+   * reading (most SDKs) still reads the answer to a small body, and no refused client makes the
+   * sidecar take in more than this.
+   */
+  static final long DRAIN_BYTES = 1 << 20;
+
+  /**
    * What becomes of a body still arriving: on a connection kept alive it arrives again (to be
-   * discarded); on one that closes after the answer it stays unread (paused), so a refused client
-   * cannot make the sidecar take in a body of any size.
+   * discarded); on one that closes after the answer, up to {@link #DRAIN_BYTES} of it, then the
+   * connection is closed.
    */
   private static void release(HttpServerRequest req, Outcome.Connection connection) {
-    if (connection == Outcome.Connection.KEEP) {
-      resume(req);
-    } else {
-      RequestPipeline.pause(req);
+    if (connection != Outcome.Connection.KEEP && !req.isEnded()) {
+      long[] drained = {0};
+      req.handler(chunk -> {
+        drained[0] += chunk.length();
+        if (drained[0] > DRAIN_BYTES) {
+          req.connection().close();
+        }
+      });
     }
+    resume(req);
   }
 
   /** Lets a paused body arrive again (to be discarded), unless it has all arrived. */
