@@ -115,9 +115,18 @@ public final class Forwarder {
     Route route = plan.route();
     CompiledUpstream upstream = route.upstream();
     MeteredRequest request = plan.request();
-    Buffer body = request.rewritten() ? Buffer.buffer(request.toBytes()) : originalBody;
-    MultiMap headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
-        providerKeys.get(upstream.name()), true);
+    Buffer body;
+    MultiMap headers;
+    try {
+      body = request.rewritten() ? Buffer.buffer(request.toBytes()) : originalBody;
+      headers = Headers.upstreamRequest(req.headers(), policy.identity(), upstream.format(),
+          providerKeys.get(upstream.name()), true);
+    } catch (RuntimeException | Error e) {
+      // nothing was sent: the admission's charge and lease go back before the pipeline answers 500
+      settlement.failed();
+      ended.accept(false);
+      throw e;
+    }
     Exchange exchange = new Exchange(req, plan, settlement, responder, scope, loop, ended);
     req.response().closeHandler(v -> exchange.clientGone());
     client.request(options(req, target(upstream), request.forwardPath(route.upstreamPath())))
@@ -292,6 +301,7 @@ public final class Forwarder {
       if (done.get()) {
         return;
       }
+      status = resp.statusCode();
       observe(scope, request.quotaName(), route.upstream().format(), resp, settlement.startedNanos(), loop,
           () -> relayNow(resp, extraHeaders), body -> {
             if (done.compareAndSet(false, true)) {
@@ -366,7 +376,11 @@ public final class Forwarder {
         if (creq != null) {
           creq.reset();
         }
-        settlement.cutShort(seen());
+        if (status == 429 || status == 529) {
+          settlement.throttled(); // the provider refused it: used nothing, whenever the client leaves
+        } else {
+          settlement.cutShort(seen());
+        }
         ended.accept(sent);
       }
     }
