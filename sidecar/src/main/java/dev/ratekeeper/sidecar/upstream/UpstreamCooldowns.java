@@ -246,7 +246,12 @@ public final class UpstreamCooldowns {
     if (window.strikes() == 0 || sentNanos - window.untilNanos() < 0) {
       return Future.succeededFuture();
     }
-    apply(upstream, 0, 0);
+    // closed only if the cooldown read is still the scope's: a throttle seen meanwhile on another loop
+    // started the next episode, which stands (as if it had come after this success)
+    if (!state.window.compareAndSet(window, new Window(clock.nanos(), 0))) {
+      return Future.succeededFuture();
+    }
+    state.probe.set(null);
     if (redis == null) {
       return Future.succeededFuture();
     }

@@ -149,4 +149,42 @@ class UpstreamCooldownsTest {
       pool.shutdownNow();
     }
   }
+
+  /**
+   * The probe's success and a throttle of a call sent beside it, seen on two event loops at once: the
+   * throttle lands between the success reading the scope's cooldown and closing it. Either order alone
+   * leaves a cooldown (the throttle after the success starts one; before it, the success, sent before
+   * that cooldown's end, changes nothing), so the two together must too: the success closes the breaker
+   * only if the cooldown it read is still the scope's.
+   */
+  @Test
+  void aThrottleSeenWhileTheProbesSuccessClosesTheBreakerIsNotLost() {
+    java.util.concurrent.atomic.AtomicReference<Runnable> onNextNanos = new java.util.concurrent.atomic.AtomicReference<>();
+    dev.ratekeeper.sidecar.time.SidecarClock racing = new dev.ratekeeper.sidecar.time.SidecarClock() {
+      @Override
+      public long millis() {
+        return clock.millis();
+      }
+
+      @Override
+      public long nanos() {
+        Runnable other = onNextNanos.getAndSet(null);
+        if (other != null) {
+          other.run(); // the other event loop, between this one's read and its write
+        }
+        return clock.nanos();
+      }
+    };
+    UpstreamCooldowns shared = new UpstreamCooldowns(null, new PolicyId("ns", "p"), "s1", racing);
+    shared.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(300);
+    shared.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(600);
+    assertThat(shared.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    long probeSent = clock.nanos();
+    onNextNanos.set(() -> shared.onThrottle("anthropic", retryAfterMs(300)));
+    shared.onSuccess("anthropic", probeSent);
+    assertThat(onNextNanos.get()).as("the throttle ran inside onSuccess").isNull();
+    assertThat(shared.check("anthropic")).as("the throttle's cooldown stands").isInstanceOf(UpstreamCooldowns.Open.class);
+  }
 }
