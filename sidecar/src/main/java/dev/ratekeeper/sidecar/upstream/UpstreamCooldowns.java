@@ -242,14 +242,19 @@ public final class UpstreamCooldowns {
    */
   public Future<Void> onSuccess(String upstream, long sentNanos) {
     State state = states.get(upstream);
-    Window window = state == null ? Window.NONE : state.window.get();
-    if (window.strikes() == 0 || sentNanos - window.untilNanos() < 0) {
+    if (state == null) {
       return Future.succeededFuture();
     }
-    // closed only if the cooldown read is still the scope's: a throttle seen meanwhile on another loop
-    // started the next episode, which stands (as if it had come after this success)
-    if (!state.window.compareAndSet(window, new Window(clock.nanos(), 0))) {
-      return Future.succeededFuture();
+    // closed by compare-and-set, judged on the value replaced: a throttle seen meanwhile on another loop
+    // started a cooldown after this request was sent, which stands (as if it had come after this success)
+    while (true) {
+      Window window = state.window.get();
+      if (window.strikes() == 0 || sentNanos - window.untilNanos() < 0) {
+        return Future.succeededFuture();
+      }
+      if (state.window.compareAndSet(window, new Window(clock.nanos(), 0))) {
+        break;
+      }
     }
     state.probe.set(null);
     if (redis == null) {
