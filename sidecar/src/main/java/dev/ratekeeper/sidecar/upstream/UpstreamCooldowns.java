@@ -336,6 +336,14 @@ public final class UpstreamCooldowns {
     }
     State state = states.computeIfAbsent(upstream, u -> new State());
     state.probe.set(null);
-    state.window.set(new Window(clock.nanos() + remainingMs * 1_000_000, strikes));
+    long now = clock.nanos();
+    if (remainingMs > 0) {
+      state.window.set(new Window(now + remainingMs * 1_000_000, strikes));
+      return;
+    }
+    // no cooldown running: one that already ended here keeps its end, so that a success sent after it
+    // (the half-open probe, still on its way when this state was read) still closes the breaker
+    state.window.updateAndGet(w -> new Window(w.untilNanos() != Long.MIN_VALUE && w.untilNanos() - now <= 0
+        ? w.untilNanos() : now, strikes));
   }
 }

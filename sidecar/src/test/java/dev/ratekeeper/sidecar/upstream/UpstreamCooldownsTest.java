@@ -187,4 +187,29 @@ class UpstreamCooldownsTest {
     assertThat(onNextNanos.get()).as("the throttle ran inside onSuccess").isNull();
     assertThat(shared.check("anthropic")).as("the throttle's cooldown stands").isInstanceOf(UpstreamCooldowns.Open.class);
   }
+
+  /**
+   * While the half-open probe is on its way, the shared state is read again (the periodic refresh, or
+   * an announcement): no cooldown running, the same strikes. That says nothing new, so the probe's
+   * success, sent after the cooldown ended, still closes the breaker; were the end moved to the moment
+   * of the read, the success would look sent during the cooldown, the breaker would stay half-open and
+   * the probe (its key in Redis) would hold every sidecar back until it expires.
+   */
+  @Test
+  void aReadOfTheSharedStateWhileTheProbeIsOnItsWayDoesNotSwallowItsSuccess() {
+    cooldowns.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(300);
+    cooldowns.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(600);
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    long probeSent = clock.nanos();
+    assertThat(cooldowns.tryProbe("anthropic").result()).isNotNull();
+    clock.advanceMs(5);
+    cooldowns.onAnnouncement("anthropic 0 2"); // as refresh() applies cooldown.lua's read: none running, 2 strikes
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    clock.advanceMs(5);
+    cooldowns.onSuccess("anthropic", probeSent);
+    assertThat(cooldowns.check("anthropic")).as("the probe's success closes the breaker")
+        .isInstanceOf(UpstreamCooldowns.Closed.class);
+  }
 }
