@@ -242,11 +242,21 @@ public final class UpstreamCooldowns {
    */
   public Future<Void> onSuccess(String upstream, long sentNanos) {
     State state = states.get(upstream);
-    Window window = state == null ? Window.NONE : state.window.get();
-    if (window.strikes() == 0 || sentNanos - window.untilNanos() < 0) {
+    if (state == null) {
       return Future.succeededFuture();
     }
-    apply(upstream, 0, 0);
+    // closed by compare-and-set, judged on the value replaced: a throttle seen meanwhile on another loop
+    // started a cooldown after this request was sent, which stands (as if it had come after this success)
+    while (true) {
+      Window window = state.window.get();
+      if (window.strikes() == 0 || sentNanos - window.untilNanos() < 0) {
+        return Future.succeededFuture();
+      }
+      if (state.window.compareAndSet(window, new Window(clock.nanos(), 0))) {
+        break;
+      }
+    }
+    state.probe.set(null);
     if (redis == null) {
       return Future.succeededFuture();
     }
@@ -326,6 +336,14 @@ public final class UpstreamCooldowns {
     }
     State state = states.computeIfAbsent(upstream, u -> new State());
     state.probe.set(null);
-    state.window.set(new Window(clock.nanos() + remainingMs * 1_000_000, strikes));
+    long now = clock.nanos();
+    if (remainingMs > 0) {
+      state.window.set(new Window(now + remainingMs * 1_000_000, strikes));
+      return;
+    }
+    // no cooldown running: one that already ended here keeps its end, so that a success sent after it
+    // (the half-open probe, still on its way when this state was read) still closes the breaker
+    state.window.updateAndGet(w -> new Window(w.untilNanos() != Long.MIN_VALUE && w.untilNanos() - now <= 0
+        ? w.untilNanos() : now, strikes));
   }
 }

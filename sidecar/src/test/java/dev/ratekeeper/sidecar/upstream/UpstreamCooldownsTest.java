@@ -149,4 +149,67 @@ class UpstreamCooldownsTest {
       pool.shutdownNow();
     }
   }
+
+  /**
+   * The probe's success and a throttle of a call sent beside it, seen on two event loops at once: the
+   * throttle lands between the success reading the scope's cooldown and closing it. Either order alone
+   * leaves a cooldown (the throttle after the success starts one; before it, the success, sent before
+   * that cooldown's end, changes nothing), so the two together must too: the success closes the breaker
+   * only if the cooldown it read is still the scope's.
+   */
+  @Test
+  void aThrottleSeenWhileTheProbesSuccessClosesTheBreakerIsNotLost() {
+    java.util.concurrent.atomic.AtomicReference<Runnable> onNextNanos = new java.util.concurrent.atomic.AtomicReference<>();
+    dev.ratekeeper.sidecar.time.SidecarClock racing = new dev.ratekeeper.sidecar.time.SidecarClock() {
+      @Override
+      public long millis() {
+        return clock.millis();
+      }
+
+      @Override
+      public long nanos() {
+        Runnable other = onNextNanos.getAndSet(null);
+        if (other != null) {
+          other.run(); // the other event loop, between this one's read and its write
+        }
+        return clock.nanos();
+      }
+    };
+    UpstreamCooldowns shared = new UpstreamCooldowns(null, new PolicyId("ns", "p"), "s1", racing);
+    shared.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(300);
+    shared.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(600);
+    assertThat(shared.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    long probeSent = clock.nanos();
+    onNextNanos.set(() -> shared.onThrottle("anthropic", retryAfterMs(300)));
+    shared.onSuccess("anthropic", probeSent);
+    assertThat(onNextNanos.get()).as("the throttle ran inside onSuccess").isNull();
+    assertThat(shared.check("anthropic")).as("the throttle's cooldown stands").isInstanceOf(UpstreamCooldowns.Open.class);
+  }
+
+  /**
+   * While the half-open probe is on its way, the shared state is read again (the periodic refresh, or
+   * an announcement): no cooldown running, the same strikes. That says nothing new, so the probe's
+   * success, sent after the cooldown ended, still closes the breaker; were the end moved to the moment
+   * of the read, the success would look sent during the cooldown, the breaker would stay half-open and
+   * the probe (its key in Redis) would hold every sidecar back until it expires.
+   */
+  @Test
+  void aReadOfTheSharedStateWhileTheProbeIsOnItsWayDoesNotSwallowItsSuccess() {
+    cooldowns.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(300);
+    cooldowns.onThrottle("anthropic", retryAfterMs(300));
+    clock.advanceMs(600);
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    long probeSent = clock.nanos();
+    assertThat(cooldowns.tryProbe("anthropic").result()).isNotNull();
+    clock.advanceMs(5);
+    cooldowns.onAnnouncement("anthropic 0 2"); // as refresh() applies cooldown.lua's read: none running, 2 strikes
+    assertThat(cooldowns.check("anthropic")).isInstanceOf(UpstreamCooldowns.HalfOpen.class);
+    clock.advanceMs(5);
+    cooldowns.onSuccess("anthropic", probeSent);
+    assertThat(cooldowns.check("anthropic")).as("the probe's success closes the breaker")
+        .isInstanceOf(UpstreamCooldowns.Closed.class);
+  }
 }
