@@ -157,6 +157,12 @@ public final class RedisLimiterStore implements LimiterStore {
   }
 
   /**
+   * Whether Redis takes {@code SET ... GET} (6.2 and later); a Redis that answers it with a syntax
+   * error gets {@code reconcile.lua} for every reconcile from then on.
+   */
+  private volatile boolean setGetAnswered = true;
+
+  /**
    * {@code reconcile.lua}, or, for a request whose reconcile would change nothing but its record
    * ({@link ReconcileRequest#changesOnlyRecord}), one plain {@code SET <record> done PX <ttl> XX GET}:
    * the record ends as the script leaves it, and its previous value gives the script's outcome.
@@ -164,9 +170,20 @@ public final class RedisLimiterStore implements LimiterStore {
   @Override
   public Future<ReconcileResult> reconcile(ReconcileRequest request) {
     List<Check> all = LimitPlan.checks(request.admitted());
-    if (request.changesOnlyRecord(all)) {
-      return markReconciled(request.admitted());
+    if (request.changesOnlyRecord(all) && setGetAnswered) {
+      return markReconciled(request.admitted()).recover(err -> {
+        if (err.getMessage() == null || !err.getMessage().contains("syntax error")) {
+          return Future.failedFuture(err);
+        }
+        // a Redis before 6.2 knows no SET ... GET: reconcile.lua does the same, from now on always
+        setGetAnswered = false;
+        return scriptReconcile(request, all);
+      });
     }
+    return scriptReconcile(request, all);
+  }
+
+  private Future<ReconcileResult> scriptReconcile(ReconcileRequest request, List<Check> all) {
     List<Check> checks = new ArrayList<>(all.size());
     for (Check check : all) {
       if (check.reconciled()) {
