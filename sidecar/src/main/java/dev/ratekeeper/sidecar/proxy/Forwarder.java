@@ -61,7 +61,7 @@ public final class Forwarder {
 
     /**
      * The provider answered with anything else a request sent at {@code sentNanos}
-     * ({@link System#nanoTime()}) with the credential of {@code scope}; {@code headers} may show its
+     * ({@link SidecarClock#nanos()}) with the credential of {@code scope}; {@code headers} may show its
      * own quota nearly spent — for {@code quotaScope} (the model's on OpenAI, else the credential's).
      */
     void answered(CooldownScope scope, CooldownScope quotaScope, long sentNanos, MultiMap headers);
