@@ -21,8 +21,9 @@ final class ExportedMetrics {
   static final List<Path> SOURCES = List.of(Repo.SIDECAR_METRICS, Repo.OPERATOR_METRICS, Repo.WEBHOOK_METRICS);
   private static final Pattern BUILDER = Pattern.compile(
       "\\b(Counter|Timer|Gauge|MultiGauge)\\s*\\.\\s*builder\\(\\s*\"([a-z0-9_.]+)\"([^;]*);", Pattern.DOTALL);
-  /** SidecarMetrics registers its tagged counters through a helper: counter("name", ...). */
-  private static final Pattern COUNTER_HELPER = Pattern.compile("\\bcounter\\(\\s*\"(ratekeeper\\.[a-z0-9_.]+)\"");
+  /** SidecarMetrics declares its tagged counters as families of a name: new Family("name", ...). */
+  private static final Pattern COUNTER_HELPER = Pattern.compile(
+      "\\b(?:counter|new\\s+Family)\\(\\s*\"(ratekeeper\\.[a-z0-9_.]+)\"");
   private static final Pattern BASE_UNIT = Pattern.compile("\\.baseUnit\\(\\s*\"([a-z]+)\"");
 
   /** A meter as declared in the source. */
