@@ -1,30 +1,24 @@
 package dev.ratekeeper.sidecar.proxy;
 
-import dev.ratekeeper.sidecar.time.SidecarClock;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ratekeeper.policy.compile.CompiledPolicy;
-import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.it.SidecarFixture;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
-import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
-import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import io.vertx.core.Future;
-import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -72,23 +66,8 @@ class ProxyGuardIT {
         throw new IllegalStateException("injected");
       }
     };
-    SidecarMetrics metrics = new SidecarMetrics();
-    Forwarder forwarder = new Forwarder(vertx, Map.of("anthropic", stub.url(), "openai", stub.url()), Map.of(), 1_000,
-        5_000, new Forwarder.UpstreamObserver() {
-          @Override
-          public Future<Void> throttled(dev.ratekeeper.sidecar.upstream.CooldownScope scope, MultiMap headers) {
-            return Future.succeededFuture();
-          }
-
-          @Override
-          public void answered(dev.ratekeeper.sidecar.upstream.CooldownScope scope,
-              dev.ratekeeper.sidecar.upstream.CooldownScope quotaScope, long sentNanos, MultiMap headers) {
-          }
-        }, SidecarClock.SYSTEM);
-    proxy = new ProxyServer(vertx, () -> policy, throwing, new IdentityResolver(null, SidecarClock.SYSTEM::nanos),
-        metrics, forwarder,
-        new UpstreamCooldowns(null, policy.id(), "guard", SidecarClock.SYSTEM),
-        new ProxyServer.Limits(1 << 20, 4 << 20, 10_000, 5_000, 60_000), "guard", SidecarClock.SYSTEM);
+    Forwarder forwarder = Proxies.forwarder(vertx, stub.url(), (scope, headers) -> Future.succeededFuture());
+    proxy = Proxies.of(vertx, policy, throwing, forwarder, "guard");
     port = SidecarFixture.await(proxy.listen("127.0.0.1", 0)).actualPort();
   }
 

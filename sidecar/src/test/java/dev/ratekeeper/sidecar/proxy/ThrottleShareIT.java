@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.ratekeeper.policy.compile.CompiledPolicy;
-import dev.ratekeeper.sidecar.identity.IdentityResolver;
 import dev.ratekeeper.sidecar.it.SidecarFixture;
 import dev.ratekeeper.sidecar.limiter.AdmitRequest;
 import dev.ratekeeper.sidecar.limiter.Decision;
@@ -12,14 +11,9 @@ import dev.ratekeeper.sidecar.limiter.LimiterOptions;
 import dev.ratekeeper.sidecar.limiter.LimiterStore;
 import dev.ratekeeper.sidecar.limiter.ReconcileRequest;
 import dev.ratekeeper.sidecar.limiter.ReconcileResult;
-import dev.ratekeeper.sidecar.metrics.SidecarMetrics;
 import dev.ratekeeper.sidecar.store.InMemoryLimiterStore;
-import dev.ratekeeper.sidecar.time.SidecarClock;
-import dev.ratekeeper.sidecar.upstream.CooldownScope;
-import dev.ratekeeper.sidecar.upstream.UpstreamCooldowns;
 import dev.ratekeeper.testkit.StubLlmUpstream;
 import io.vertx.core.Future;
-import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.io.OutputStream;
@@ -81,22 +75,12 @@ class ThrottleShareIT {
         return memory.refund(admitted);
       }
     };
-    Forwarder forwarder = new Forwarder(vertx, Map.of("anthropic", stub.url()), Map.of(), 1_000, 5_000,
-        new Forwarder.UpstreamObserver() {
-          @Override
-          public Future<Void> throttled(CooldownScope scope, MultiMap headers) {
-            Promise<Void> shared = Promise.promise();
-            sharing.add(shared);
-            return shared.future();
-          }
-
-          @Override
-          public void answered(CooldownScope scope, CooldownScope quotaScope, long sentNanos, MultiMap headers) {
-          }
-        }, SidecarClock.SYSTEM);
-    proxy = new ProxyServer(vertx, () -> policy, recording, new IdentityResolver(null, SidecarClock.SYSTEM::nanos),
-        new SidecarMetrics(), forwarder, new UpstreamCooldowns(null, policy.id(), "share", SidecarClock.SYSTEM),
-        new ProxyServer.Limits(1 << 20, 4 << 20, 10_000, 5_000, 60_000), "share", SidecarClock.SYSTEM);
+    Forwarder forwarder = Proxies.forwarder(vertx, stub.url(), (scope, headers) -> {
+      Promise<Void> shared = Promise.promise();
+      sharing.add(shared);
+      return shared.future();
+    });
+    proxy = Proxies.of(vertx, policy, recording, forwarder, "share");
     port = SidecarFixture.await(proxy.listen("127.0.0.1", 0)).actualPort();
   }
 
