@@ -305,8 +305,7 @@ public final class Forwarder {
       observe(scope, request.quotaName(), route.upstream().format(), resp, settlement.startedNanos(), loop,
           () -> relayNow(resp, extraHeaders), body -> {
             if (done.compareAndSet(false, true)) {
-              settlement.throttled();
-              ended.accept(sent);
+              settle(Settlement::throttled);
               relayWhole(resp, req.response(), body, extraHeaders);
             }
           });
@@ -348,8 +347,7 @@ public final class Forwarder {
       resp.exceptionHandler(err -> {
         if (done.compareAndSet(false, true)) {
           out.reset();
-          settlement.cutShort(seen());
-          ended.accept(sent);
+          settle(s -> s.cutShort(status, seen()));
         }
       });
       resp.endHandler(v -> {
@@ -362,8 +360,7 @@ public final class Forwarder {
         if (done.compareAndSet(false, true)) {
           // the charge, and the release of the call's concurrency slot, leave for the store before the
           // client sees the end of the answer: its next call (through any sidecar) finds the slot free
-          settlement.answered(status, seen());
-          ended.accept(sent);
+          settle(s -> s.answered(status, seen()));
           out.end();
         }
       });
@@ -376,22 +373,22 @@ public final class Forwarder {
         if (creq != null) {
           creq.reset();
         }
-        if (status == 429 || status == 529) {
-          settlement.throttled(); // the provider refused it: used nothing, whenever the client leaves
-        } else {
-          settlement.cutShort(seen());
-        }
-        ended.accept(sent);
+        settle(s -> s.cutShort(status, seen()));
       }
     }
 
     void upstreamFailed(Throwable err) {
       if (done.compareAndSet(false, true)) {
         // settled before the answer, as at the end of an answer
-        settlement.failed();
-        ended.accept(sent);
+        settle(Settlement::failed);
         responder.answer(req, new Outcome.UpstreamFailed(plan.tags(), upstreamError(err, route.upstream())));
       }
+    }
+
+    /** Reports how the exchange ended to the settlement (once: every caller holds {@code done}), then to {@link #ended}. */
+    private void settle(Consumer<Settlement> how) {
+      how.accept(settlement);
+      ended.accept(sent);
     }
 
     /** What the answer showed of its usage so far: null before an answer began. */

@@ -77,10 +77,16 @@ final class Settlement {
   }
 
   /**
-   * The answer stopped before its end: the client or the provider hung up. {@code seen}: what it
-   * showed so far, null when no answer had begun. Charged what was used so far.
+   * The answer stopped before its end: the client or the provider hung up. {@code status}: the
+   * answer's, 0 when none had begun; {@code seen}: what it showed so far, null when no answer had
+   * begun. Charged what was used so far, and nothing for a provider throttle (429, 529) whose client
+   * left while it was being shared.
    */
-  void cutShort(AnswerUsage seen) {
+  void cutShort(int status, AnswerUsage seen) {
+    if (status == 429 || status == 529) {
+      throttled();
+      return;
+    }
     AdmissionPlan.Planned planned = plan.planned();
     Usage usage = planned.settleAtReservation() ? reservation()
         : seen != null ? seen.soFar(planned.inputEstimate()) : new Usage(planned.inputEstimate(), 0, 0, 0);

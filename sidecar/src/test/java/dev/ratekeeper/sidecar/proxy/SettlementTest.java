@@ -127,7 +127,7 @@ class SettlementTest {
   @Test
   void aCallCutShortBeforeAnyAnswerIsChargedItsInputEstimate() {
     Settlement s = messages();
-    s.cutShort(null);
+    s.cutShort(0, null);
     assertThat(only().actualTokens()).isEqualTo(s.reservation().input());
     assertThat(only().estimated()).isTrue();
     assertThat(estimated("cut_short")).isEqualTo(1);
@@ -139,7 +139,7 @@ class SettlementTest {
     SseUsageTracker stream = new SseUsageTracker(Endpoint.ANTHROPIC_MESSAGES, false);
     stream.accept(("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":"
         + "{\"input_tokens\":40,\"output_tokens\":1}}}\n\n").getBytes(StandardCharsets.UTF_8));
-    s.cutShort(stream);
+    s.cutShort(200, stream);
     assertThat(only().actualTokens()).isEqualTo(41);
     assertThat(estimated("cut_short")).isZero();
   }
@@ -160,7 +160,7 @@ class SettlementTest {
   void onlyTheFirstReportSettles() {
     Settlement s = messages();
     s.answered(200, tail(JSON_WITH_USAGE));
-    s.cutShort(null);
+    s.cutShort(0, null);
     s.failed();
     assertThat(only().actualTokens()).isEqualTo(19);
     assertThat(metrics.inflight().get()).isZero();
