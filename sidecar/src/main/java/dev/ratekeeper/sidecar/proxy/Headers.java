@@ -26,12 +26,11 @@ final class Headers {
       boolean metered) {
     MultiMap out = MultiMap.caseInsensitiveMultiMap();
     Set<String> listedInConnection = connectionListed(in);
-    IdentityNames identityNames = IdentityNames.of(identity);
     for (var entry : in) {
       String name = entry.getKey().toLowerCase(Locale.ROOT);
       if (HOP_BY_HOP.contains(name) || listedInConnection.contains(name) || name.equals("host")
           || name.equals("content-length") || name.equals("expect") || name.startsWith("x-ratekeeper-")
-          || identityNames.matches(name)) {
+          || isIdentityHeader(identity, name)) {
         continue;
       }
       if (providerKey != null && ProviderCredentials.isCredential(name)) {
@@ -62,29 +61,12 @@ final class Headers {
   }
 
   /**
-   * The policy's identity header names in lower case, made once per policy revision (its identity is
-   * one object while the revision is in force): the last one made is kept, and a request of another
-   * revision makes its own.
+   * Whether {@code name} is one of the policy's identity headers (user, tier, API key, run), in any
+   * case, compared without making lower-case copies.
    */
-  private record IdentityNames(CompiledIdentity identity, String user, String tier, String key, String run) {
-    private static volatile IdentityNames last;
-
-    static IdentityNames of(CompiledIdentity identity) {
-      IdentityNames found = last;
-      if (found != null && found.identity == identity) {
-        return found;
-      }
-      IdentityNames made = new IdentityNames(identity, identity.userHeader().toLowerCase(Locale.ROOT),
-          identity.tierHeader().toLowerCase(Locale.ROOT), identity.apiKeyHeader().toLowerCase(Locale.ROOT),
-          identity.runHeader().toLowerCase(Locale.ROOT));
-      last = made;
-      return made;
-    }
-
-    /** Whether {@code name} (lower case) is one of them. */
-    boolean matches(String name) {
-      return name.equals(user) || name.equals(tier) || name.equals(key) || name.equals(run);
-    }
+  private static boolean isIdentityHeader(CompiledIdentity identity, String name) {
+    return name.equalsIgnoreCase(identity.userHeader()) || name.equalsIgnoreCase(identity.tierHeader())
+        || name.equalsIgnoreCase(identity.apiKeyHeader()) || name.equalsIgnoreCase(identity.runHeader());
   }
 
   private static Set<String> connectionListed(MultiMap headers) {
